@@ -1,0 +1,609 @@
+// tapnet's TAP addon: the only native code in the project.
+//
+// Read first: Documentation/networking/tuntap.rst in the Linux tree (TUNSETIFF,
+// IFF_TAP, IFF_NO_PI, IFF_VNET_HDR), include/uapi/linux/if_tun.h (TUNSETOFFLOAD
+// flags), include/uapi/linux/virtio_net.h (the 12-byte header), setns(2), and
+// libuv's uv_poll_t documentation.
+//
+// One TapHandle owns one TAP file descriptor:
+//   - open: /dev/net/tun + TUNSETIFF(IFF_TAP | IFF_NO_PI [| IFF_VNET_HDR]),
+//     optionally with the calling thread moved into a named netns for the
+//     duration of the open (the device is created there; the fd works from
+//     any namespace afterwards);
+//   - read: a uv_poll_t on the non-blocking fd; on each wake-up read up to
+//     `slots` frames into one JS-owned buffer (slot i at i * slotSize), store
+//     the lengths in a JS-owned Uint32Array, then make ONE call into JS with
+//     the count. No threads, no per-frame allocation, nothing that can keep
+//     process.exit() waiting;
+//   - write: one write(2) per frame; a batch is a loop over (offset, length)
+//     pairs in one JS buffer. A TAP never blocks a writer for long, so EAGAIN
+//     (and ENOBUFS/ENOMEM) simply drop the frame and the caller counts it;
+//   - close: uv_poll_stop + uv_close + close(fd). The TAP is not persistent,
+//     so the kernel deletes the interface when the fd closes.
+// When the interface is deleted underneath us (`ip link del`), poll reports
+// an error and read(2) fails with EBADFD: we stop, close, and call the JS
+// onClose(reason) callback once.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace {
+
+// sizeof(struct virtio_net_hdr_mrg_rxbuf): the 10-byte virtio_net_hdr plus
+// num_buffers. The same size QEMU and vhost-net use with TAPs.
+constexpr int kVnetHdrSize = 12;
+// One read batch is capped so a flood cannot starve the rest of the event loop.
+constexpr uint32_t kMaxSlots = 1024;
+
+const char* ErrnoName(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ENOTTY: return "ENOTTY";
+    case ENOSPC: return "ENOSPC";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EBADFD: return "EBADFD";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENOBUFS: return "ENOBUFS";
+    case ENETDOWN: return "ENETDOWN";
+    case EMSGSIZE: return "EMSGSIZE";
+    default: return "EUNKNOWN";
+  }
+}
+
+// "Device or resource busy (EBUSY)"
+std::string Describe(int err) {
+  return std::string(std::strerror(err)) + " (" + ErrnoName(err) + ")";
+}
+
+// An Error shaped like Node's system errors: message, code, errno, syscall.
+Napi::Error SystemError(Napi::Env env, const std::string& message, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// Closes a file descriptor when it goes out of scope, unless released.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ~ScopedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+struct OpenOptions {
+  std::string name;   // empty: the kernel picks tapN
+  std::string netns;  // empty: the caller's namespace
+  bool vnetHdr = false;
+  unsigned int offloadFlags = 0;
+  int mtu = 0;  // 0: leave the kernel default (1500)
+};
+
+// What the open produced, or the first error (errno + message), reported only
+// after the thread is back in its own namespace.
+struct OpenResult {
+  int fd = -1;
+  std::string name;
+  int mtu = 1500;
+  int offloadErrno = 0;
+  int err = 0;
+  const char* syscall = "";
+  std::string message;
+};
+
+// Creates (or attaches to) the TAP, then applies header size, offloads and MTU.
+// Runs in whatever network namespace the thread is in.
+void OpenInCurrentNamespace(const OpenOptions& o, OpenResult& r) {
+  const std::string label = o.name.empty() ? std::string("(kernel-named)") : o.name;
+  ScopedFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) {
+    r.err = errno;
+    r.syscall = "open";
+    r.message = "cannot open /dev/net/tun: " + Describe(r.err) +
+                (r.err == ENOENT ? "; is the tun module loaded (modprobe tun)?" : "");
+    return;
+  }
+
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (o.vnetHdr ? IFF_VNET_HDR : 0);
+  std::strncpy(ifr.ifr_name, o.name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
+    r.err = errno;
+    r.syscall = "ioctl(TUNSETIFF)";
+    switch (r.err) {
+      case EBUSY:
+        r.message = "TAP " + label + " is in use by another process (EBUSY)";
+        break;
+      case EPERM:
+        r.message = "cannot create TAP " + label + ": " + Describe(r.err) + "; tapnet needs root or CAP_NET_ADMIN";
+        break;
+      case EINVAL:
+        r.message = "cannot create TAP " + label + ": " + Describe(r.err) +
+                    "; an interface of that name exists and is not a TAP, or its flags differ";
+        break;
+      default:
+        r.message = "cannot create TAP " + label + ": " + Describe(r.err);
+    }
+    return;
+  }
+  r.name = ifr.ifr_name;
+
+  if (o.vnetHdr) {
+    int size = kVnetHdrSize;
+    if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &size) < 0) {
+      r.err = errno;
+      r.syscall = "ioctl(TUNSETVNETHDRSZ)";
+      r.message = "TAP " + r.name + ": cannot set the virtio-net header size to 12: " + Describe(r.err);
+      return;
+    }
+    // Header fields little-endian on every host (virtio 1.0). Older kernels
+    // lack TUNSETVNETLE; on little-endian hosts that changes nothing.
+    int le = 1;
+    if (::ioctl(fd.get(), TUNSETVNETLE, &le) < 0) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      r.err = errno;
+      r.syscall = "ioctl(TUNSETVNETLE)";
+      r.message = "TAP " + r.name + ": cannot make the virtio-net header little-endian: " + Describe(r.err);
+      return;
+#endif
+    }
+    // A failure here is not fatal: JS retries with fewer flags.
+    if (::ioctl(fd.get(), TUNSETOFFLOAD, static_cast<unsigned long>(o.offloadFlags)) < 0) r.offloadErrno = errno;
+  }
+
+  // MTU ioctls go through any socket of the namespace that holds the device.
+  ScopedFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() >= 0) {
+    struct ifreq mreq;
+    std::memset(&mreq, 0, sizeof mreq);
+    std::strncpy(mreq.ifr_name, r.name.c_str(), IFNAMSIZ - 1);
+    if (o.mtu > 0) {
+      mreq.ifr_mtu = o.mtu;
+      if (::ioctl(sock.get(), SIOCSIFMTU, &mreq) < 0) {
+        r.err = errno;
+        r.syscall = "ioctl(SIOCSIFMTU)";
+        r.message = "TAP " + r.name + ": cannot set MTU " + std::to_string(o.mtu) + ": " + Describe(r.err);
+        return;
+      }
+    }
+    if (::ioctl(sock.get(), SIOCGIFMTU, &mreq) == 0) r.mtu = mreq.ifr_mtu;
+  } else if (o.mtu > 0) {
+    r.err = errno;
+    r.syscall = "socket";
+    r.message = "TAP " + r.name + ": cannot open a socket to set the MTU: " + Describe(r.err);
+    return;
+  }
+  r.fd = fd.release();
+}
+
+// Opens the TAP inside `o.netns` (a name under /var/run/netns, or a path such
+// as /proc/PID/ns/net): setns(2) moves only the calling thread, and we move it
+// back before returning, whatever happened.
+void OpenTap(const OpenOptions& o, OpenResult& r) {
+  if (o.netns.empty()) {
+    OpenInCurrentNamespace(o, r);
+    return;
+  }
+  const std::string path = o.netns.find('/') == std::string::npos ? "/var/run/netns/" + o.netns : o.netns;
+  ScopedFd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (target.get() < 0) {
+    r.err = errno;
+    r.syscall = "open";
+    r.message = "cannot open network namespace " + o.netns + " (" + path + "): " + Describe(r.err);
+    return;
+  }
+  ScopedFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (original.get() < 0) {
+    r.err = errno;
+    r.syscall = "open";
+    r.message = "cannot open /proc/thread-self/ns/net to return to later: " + Describe(r.err);
+    return;
+  }
+  if (::setns(target.get(), CLONE_NEWNET) < 0) {
+    r.err = errno;
+    r.syscall = "setns";
+    r.message = "cannot enter network namespace " + o.netns + ": " + Describe(r.err);
+    return;
+  }
+  OpenInCurrentNamespace(o, r);
+  if (::setns(original.get(), CLONE_NEWNET) < 0) {
+    // Every later socket of this thread would land in the wrong namespace.
+    Napi::Error::Fatal("tapnet_tap", "cannot return to the original network namespace after opening a TAP");
+  }
+}
+
+class TapHandle : public Napi::ObjectWrap<TapHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "TapHandle",
+                       {
+                           InstanceAccessor<&TapHandle::GetName>("name"),
+                           InstanceAccessor<&TapHandle::GetFd>("fd"),
+                           InstanceAccessor<&TapHandle::GetMtu>("mtu"),
+                           InstanceAccessor<&TapHandle::GetVnetHdr>("vnetHdr"),
+                           InstanceAccessor<&TapHandle::GetOffloadError>("offloadError"),
+                           InstanceAccessor<&TapHandle::GetLastWriteError>("lastWriteError"),
+                           InstanceAccessor<&TapHandle::GetClosed>("closed"),
+                           InstanceMethod<&TapHandle::SetOffload>("setOffload"),
+                           InstanceMethod<&TapHandle::Start>("start"),
+                           InstanceMethod<&TapHandle::Write>("write"),
+                           InstanceMethod<&TapHandle::WriteBatch>("writeBatch"),
+                           InstanceMethod<&TapHandle::Close>("close"),
+                           InstanceMethod<&TapHandle::RefHandle>("ref"),
+                           InstanceMethod<&TapHandle::UnrefHandle>("unref"),
+                       });
+  }
+
+  // new TapHandle({ name?, netns?, vnetHdr?, offloadFlags?, mtu? })
+  explicit TapHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapHandle>(info), env_(info.Env()) {
+    Napi::Env env = info.Env();
+    OpenOptions o;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) throw Napi::TypeError::New(env, "TapHandle: options must be an object");
+      Napi::Object opts = info[0].As<Napi::Object>();
+      Napi::Value v = opts.Get("name");
+      if (v.IsString()) o.name = v.As<Napi::String>().Utf8Value();
+      else if (!v.IsUndefined()) throw Napi::TypeError::New(env, "TapHandle: name must be a string");
+      v = opts.Get("netns");
+      if (v.IsString()) o.netns = v.As<Napi::String>().Utf8Value();
+      else if (!v.IsUndefined()) throw Napi::TypeError::New(env, "TapHandle: netns must be a string");
+      o.vnetHdr = opts.Get("vnetHdr").ToBoolean().Value();
+      v = opts.Get("offloadFlags");
+      if (v.IsNumber()) o.offloadFlags = v.As<Napi::Number>().Uint32Value();
+      v = opts.Get("mtu");
+      if (v.IsNumber()) o.mtu = v.As<Napi::Number>().Int32Value();
+    }
+    if (o.name.size() >= IFNAMSIZ) {
+      throw Napi::RangeError::New(env, "TAP name \"" + o.name + "\" is longer than " + std::to_string(IFNAMSIZ - 1) +
+                                           " characters (IFNAMSIZ)");
+    }
+
+    OpenResult r;
+    OpenTap(o, r);
+    if (r.err != 0) throw SystemError(env, r.message, r.err, r.syscall);
+    fd_ = r.fd;
+    name_ = r.name;
+    mtu_ = r.mtu;
+    vnetHdr_ = o.vnetHdr;
+    offloadErrno_ = r.offloadErrno;
+    napi_add_env_cleanup_hook(env_, CleanupHook, this);
+    cleanupHookAdded_ = true;
+  }
+
+  ~TapHandle() override {
+    RemoveCleanupHook();
+    if (poll_ != nullptr) poll_->data = nullptr;  // no Unref() on a dead object
+    // Only reachable while open if start() never ran (start() holds a
+    // reference until the poll handle is closed) or at environment teardown.
+    ReleaseOsResources();
+  }
+
+ private:
+  Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetMtu(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), mtu_); }
+  Napi::Value GetVnetHdr(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), vnetHdr_); }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+  Napi::Value GetOffloadError(const Napi::CallbackInfo& info) { return ErrnoValue(info.Env(), offloadErrno_); }
+  Napi::Value GetLastWriteError(const Napi::CallbackInfo& info) { return ErrnoValue(info.Env(), lastWriteErrno_); }
+
+  static Napi::Value ErrnoValue(Napi::Env env, int err) {
+    if (err == 0) return env.Undefined();
+    return Napi::String::New(env, ErrnoName(err));
+  }
+
+  // setOffload(flags) → undefined on success, else the errno code ("EINVAL").
+  Napi::Value SetOffload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!vnetHdr_) throw Napi::Error::New(env, "TAP " + name_ + ": offloads need the virtio-net header (vnetHdr)");
+    if (closed_) throw Napi::Error::New(env, "TAP " + name_ + " is closed");
+    unsigned long flags = info[0].As<Napi::Number>().Uint32Value();
+    offloadErrno_ = ::ioctl(fd_, TUNSETOFFLOAD, flags) < 0 ? errno : 0;
+    return ErrnoValue(env, offloadErrno_);
+  }
+
+  // start(rx: Uint8Array, slotSize, slots, lengths: Uint32Array, onRead(count), onClose(reason))
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) throw Napi::Error::New(env, "TAP " + name_ + " is closed");
+    if (poll_ != nullptr) throw Napi::Error::New(env, "TAP " + name_ + ": start() called twice");
+    if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() ||
+        !info[3].IsTypedArray() || !info[4].IsFunction() || !info[5].IsFunction()) {
+      throw Napi::TypeError::New(env, "start(rx: Uint8Array, slotSize, slots, lengths: Uint32Array, onRead, onClose)");
+    }
+    Napi::TypedArray rxArray = info[0].As<Napi::TypedArray>();
+    Napi::TypedArray lengthsArray = info[3].As<Napi::TypedArray>();
+    if (rxArray.TypedArrayType() != napi_uint8_array || lengthsArray.TypedArrayType() != napi_uint32_array) {
+      throw Napi::TypeError::New(env, "start: rx must be a Uint8Array and lengths a Uint32Array");
+    }
+    const uint32_t slotSize = info[1].As<Napi::Number>().Uint32Value();
+    const uint32_t slots = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Uint8Array rx = rxArray.As<Napi::Uint8Array>();
+    Napi::Uint32Array lengths = lengthsArray.As<Napi::Uint32Array>();
+    if (slots == 0 || slots > kMaxSlots || slotSize < 64 || static_cast<uint64_t>(slotSize) * slots > rx.ByteLength() ||
+        lengths.ElementLength() < slots) {
+      throw Napi::RangeError::New(env, "start: rx must hold slots * slotSize bytes and lengths at least slots entries");
+    }
+
+    rxRef_ = Napi::Persistent(rx.As<Napi::Object>());
+    lengthsRef_ = Napi::Persistent(lengths.As<Napi::Object>());
+    rx_ = rx.Data();
+    rxLengths_ = lengths.Data();
+    rxSlotSize_ = slotSize;
+    rxSlots_ = slots;
+    onRead_ = Napi::Persistent(info[4].As<Napi::Function>());
+    onClose_ = Napi::Persistent(info[5].As<Napi::Function>());
+    asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "tapnet:tap");
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "start: no libuv loop");
+    }
+    auto* poll = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll, fd_);
+    if (rc != 0) {
+      delete poll;
+      throw Napi::Error::New(env, "TAP " + name_ + ": uv_poll_init: " + uv_strerror(rc));
+    }
+    poll->data = this;
+    poll_ = poll;
+    rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+    if (rc != 0) {
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+      throw Napi::Error::New(env, "TAP " + name_ + ": uv_poll_start: " + uv_strerror(rc));
+    }
+    if (!refed_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    // Keep this object (and its JS buffers) alive while libuv may call us.
+    Ref();
+    return env.Undefined();
+  }
+
+  // write(buf: Uint8Array, offset, length) → bytes written, or -errno.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "write(buf: Uint8Array, offset, length)");
+    Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+    const uint32_t offset = info[1].As<Napi::Number>().Uint32Value();
+    const uint32_t length = info[2].As<Napi::Number>().Uint32Value();
+    if (static_cast<uint64_t>(offset) + length > buf.ByteLength()) throw Napi::RangeError::New(env, "write: range outside buf");
+    if (closed_) return Napi::Number::New(env, -EBADF);
+    ssize_t n;
+    do n = ::write(fd_, buf.Data() + offset, length);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      lastWriteErrno_ = errno;
+      return Napi::Number::New(env, -errno);
+    }
+    return Napi::Number::New(env, static_cast<double>(n));
+  }
+
+  // writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)
+  // → frames written; the others were dropped (see lastWriteError).
+  Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
+      throw Napi::TypeError::New(env, "writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
+    }
+    Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+    Napi::Uint32Array offsets = info[1].As<Napi::Uint32Array>();
+    Napi::Uint32Array lengths = info[2].As<Napi::Uint32Array>();
+    const uint32_t count = info[3].As<Napi::Number>().Uint32Value();
+    if (count > offsets.ElementLength() || count > lengths.ElementLength()) {
+      throw Napi::RangeError::New(env, "writeBatch: count exceeds offsets/lengths");
+    }
+    const uint8_t* data = buf.Data();
+    const uint64_t size = buf.ByteLength();
+    for (uint32_t i = 0; i < count; i++) {
+      if (static_cast<uint64_t>(offsets[i]) + lengths[i] > size) {
+        throw Napi::RangeError::New(env, "writeBatch: frame " + std::to_string(i) + " lies outside buf");
+      }
+    }
+    if (closed_) return Napi::Number::New(env, 0);
+    uint32_t written = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      ssize_t n;
+      do n = ::write(fd_, data + offsets[i], lengths[i]);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0) written++;
+      else lastWriteErrno_ = errno;
+    }
+    return Napi::Number::New(env, written);
+  }
+
+  // close(): stops polling and closes the fd; no onClose callback (JS knows).
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RefHandle(const Napi::CallbackInfo& info) {
+    refed_ = true;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
+    refed_ = false;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<TapHandle*>(handle->data);
+    if (self == nullptr || self->closed_) return;
+    if (status < 0) {
+      Napi::HandleScope scope(Napi::Env(self->env_));
+      self->Fail("TAP " + self->name_ + " poll error: " + uv_strerror(status));
+      return;
+    }
+    self->ReadBatch();
+  }
+
+  // Reads until EAGAIN or the batch is full; hands the batch to JS in one call.
+  // Level-triggered poll brings us back at once if frames remain.
+  void ReadBatch() {
+    uint32_t count = 0;
+    int err = 0;
+    bool eof = false;
+    while (count < rxSlots_) {
+      ssize_t n = ::read(fd_, rx_ + static_cast<size_t>(count) * rxSlotSize_, rxSlotSize_);
+      if (n > 0) {
+        rxLengths_[count++] = static_cast<uint32_t>(n);
+      } else if (n == 0) {
+        eof = true;
+        break;
+      } else if (errno == EINTR) {
+        continue;
+      } else {
+        if (errno != EAGAIN) err = errno;
+        break;
+      }
+    }
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    if (count > 0) {
+      CallIntoJs(onRead_, {Napi::Number::New(env, count)});
+      if (closed_) return;  // JS closed the TAP while handling the batch
+    }
+    // EBADFD: the interface was deleted; EIO/ENXIO/ENODEV and friends: gone too.
+    if (err != 0) Fail("TAP " + name_ + " went away: read: " + Describe(err));
+    else if (eof) Fail("TAP " + name_ + " went away: read returned end of file");
+  }
+
+  // The device failed underneath us: close, then tell JS once.
+  void Fail(const std::string& reason) {
+    if (closed_) return;
+    Shutdown();
+    if (!onClose_.IsEmpty()) CallIntoJs(onClose_, {Napi::String::New(Napi::Env(env_), reason)});
+  }
+
+  // MakeCallback with an async context: JS sees a proper async resource and
+  // microtasks (promise reactions) run before control returns to libuv. A JS
+  // exception becomes an uncaught exception, as from any other I/O callback.
+  void CallIntoJs(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+    try {
+      fn.MakeCallback(Value(), args, *asyncContext_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env_, e.Value());
+    }
+  }
+
+  void Shutdown() {
+    if (closed_) return;
+    RemoveCleanupHook();
+    ReleaseOsResources();
+  }
+
+  void ReleaseOsResources() {
+    closed_ = true;
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  // The handle is freed only here, after libuv is done with it; then the
+  // reference taken in start() is dropped so the object can be collected.
+  static void OnHandleClosed(uv_handle_t* handle) {
+    auto* self = static_cast<TapHandle*>(handle->data);
+    delete reinterpret_cast<uv_poll_t*>(handle);
+    if (self != nullptr) self->Unref();
+  }
+
+  // Environment teardown (worker exit, process shutdown): release the fd and
+  // the handle without calling into JS or N-API.
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<TapHandle*>(arg);
+    self->cleanupHookAdded_ = false;
+    if (self->poll_ != nullptr) self->poll_->data = nullptr;
+    self->ReleaseOsResources();
+  }
+
+  void RemoveCleanupHook() {
+    if (!cleanupHookAdded_) return;
+    cleanupHookAdded_ = false;
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  }
+
+  napi_env env_;
+  int fd_ = -1;
+  std::string name_;
+  int mtu_ = 1500;
+  bool vnetHdr_ = false;
+  int offloadErrno_ = 0;
+  int lastWriteErrno_ = 0;
+  bool closed_ = false;
+  bool refed_ = true;
+  bool cleanupHookAdded_ = false;
+
+  uv_poll_t* poll_ = nullptr;
+  uint8_t* rx_ = nullptr;
+  uint32_t* rxLengths_ = nullptr;
+  uint32_t rxSlotSize_ = 0;
+  uint32_t rxSlots_ = 0;
+  Napi::ObjectReference rxRef_;
+  Napi::ObjectReference lengthsRef_;
+  Napi::FunctionReference onRead_;
+  Napi::FunctionReference onClose_;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("TapHandle", TapHandle::Init(env));
+  exports.Set("VNET_HDR_SIZE", Napi::Number::New(env, kVnetHdrSize));
+  exports.Set("MAX_SLOTS", Napi::Number::New(env, kMaxSlots));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tapnet_tap, Init)

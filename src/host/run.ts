@@ -1,0 +1,54 @@
+/**
+ * Running the host's own tools (`ip`, `sysctl`) to configure the kernel end of
+ * a TAP. This is the only place tapnet shells out; every call is synchronous,
+ * happens at start-up or shutdown, never on the packet path, and a failure
+ * names the exact command that failed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export class HostCommandError extends Error {}
+
+/** Runs a command, returns its stdout; throws HostCommandError with the command and stderr. */
+export function run(command: string, args: readonly string[]): string {
+  const r = spawnSync(command, args, { encoding: 'utf8' });
+  if (r.error) throw new HostCommandError(`${command} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new HostCommandError(`${command} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+  return r.stdout;
+}
+
+/** `ip ARGS`, inside network namespace `netns` when given. */
+export function ip(args: readonly string[], netns?: string): string {
+  return netns ? run('ip', ['-n', netns, ...args]) : run('ip', args);
+}
+
+/** A sysctl write; `netns` runs it inside that namespace. */
+export function sysctl(key: string, value: string, netns?: string): void {
+  const args = ['-q', '-w', `${key}=${value}`];
+  if (netns) run('ip', ['netns', 'exec', netns, 'sysctl', ...args]);
+  else run('sysctl', args);
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(`/var/run/netns/${name}`) || existsSync(`/run/netns/${name}`);
+}
+
+/** Creates a namespace with its loopback up. */
+export function netnsAdd(name: string): void {
+  run('ip', ['netns', 'add', name]);
+  ip(['link', 'set', 'lo', 'up'], name);
+}
+
+/** Deletes a namespace, ignoring "does not exist". */
+export function netnsDelete(name: string): void {
+  if (netnsExists(name)) spawnSync('ip', ['netns', 'delete', name]);
+}
+
+export function linkExists(name: string, netns?: string): boolean {
+  const args = netns ? ['-n', netns, 'link', 'show', 'dev', name] : ['link', 'show', 'dev', name];
+  return spawnSync('ip', args, { stdio: 'ignore' }).status === 0;
+}
+
+export { execFileSync };

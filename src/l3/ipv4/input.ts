@@ -1,0 +1,160 @@
+/**
+ * IPv4 input: validate, decide "for us or not", reassemble, hand to the
+ * transport protocol, and turn its answer into ICMP.
+ *
+ * Read first: RFC 1122 §3.2.1 (what a host MUST check), RFC 791 §3.2
+ * (reassembly), RFC 1812 §5.3.7 (martian addresses).
+ */
+import type { StackContext } from '../../core/context.js';
+import { describeParseError } from '../../core/parse-result.js';
+import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from './address.js';
+import { Ipv4HeaderView, describeIpv4 } from './header.js';
+import { Ipv4Reassembler } from './reassembly.js';
+import type { Ipv4Link } from './link.js';
+import type { Disposition } from '../dispositions.js';
+
+/** A received datagram as transport protocols see it. Valid only during the handler call. */
+export interface ReceivedIpv4 {
+  readonly link: Ipv4Link;
+  /** The whole IPv4 packet (header + payload), for ICMP errors that quote it. */
+  readonly packet: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly source: Ipv4Address;
+  readonly destination: Ipv4Address;
+  readonly protocol: number;
+  readonly ttl: number;
+  /** Sent to a broadcast or multicast address (no ICMP errors for these, RFC 1122 §3.2.2). */
+  readonly toBroadcastOrMulticast: boolean;
+}
+
+export type Ipv4ProtocolHandler = (datagram: ReceivedIpv4) => Disposition;
+
+export interface Ipv4InputHooks {
+  /** ICMP destination unreachable for a datagram we could not deliver (IP decides whether it may be sent). */
+  unreachable(datagram: ReceivedIpv4, code: 'protocol' | 'port'): void;
+  /** A datagram for someone else: the router forwards it when forwarding is on. */
+  forward?(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean): void;
+  /** Fragment reassembly timed out with fragment zero present (RFC 792: ICMP time exceeded, code 1). */
+  reassemblyTimeout?(firstFragment: Uint8Array): void;
+}
+
+/** Mutable record reused for every delivery: the hot path allocates nothing per packet. */
+interface MutableReceived {
+  -readonly [K in keyof ReceivedIpv4]: ReceivedIpv4[K];
+}
+
+export class Ipv4Input {
+  private readonly header = new Ipv4HeaderView();
+  private readonly handlers = new Map<number, Ipv4ProtocolHandler>();
+  readonly reassembler: Ipv4Reassembler;
+  private readonly received: MutableReceived = {
+    link: undefined as unknown as Ipv4Link,
+    packet: new Uint8Array(0),
+    payload: new Uint8Array(0),
+    source: 0,
+    destination: 0,
+    protocol: 0,
+    ttl: 0,
+    toBroadcastOrMulticast: false,
+  };
+
+  constructor(
+    private readonly ctx: StackContext,
+    private readonly links: () => readonly Ipv4Link[],
+    private readonly hooks: Ipv4InputHooks,
+  ) {
+    this.reassembler = new Ipv4Reassembler(ctx, { onTimeout: (first) => hooks.reassemblyTimeout?.(first) });
+    ctx.stats.declare(
+      'ipInReceives',
+      'ipInHdrErrors',
+      'ipInCsumErrors',
+      'ipInTruncatedPkts',
+      'ipInAddrErrors',
+      'ipInUnknownProtos',
+      'ipInDelivers',
+      'ipInDiscards',
+      'ipInMartians',
+    );
+  }
+
+  /** Registers the handler for an IP protocol number (ICMP 1, TCP 6, UDP 17). */
+  register(protocol: number, handler: Ipv4ProtocolHandler): void {
+    this.handlers.set(protocol, handler);
+  }
+
+  /** True when `address` is one of ours on any link (the weak host model, like Linux). */
+  isLocalAddress(address: Ipv4Address): boolean {
+    for (const link of this.links()) for (const a of link.ipv4Addresses) if (a.address === address) return true;
+    return false;
+  }
+
+  private isBroadcastFor(link: Ipv4Link, address: Ipv4Address): boolean {
+    if (address === IPV4_BROADCAST) return true;
+    for (const a of link.ipv4Addresses) if (a.prefixLength < 31 && broadcastOf(a) === address) return true;
+    return false;
+  }
+
+  /** A packet from `link`; `linkBroadcast` says the Ethernet destination was broadcast/multicast. */
+  receive(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean): void {
+    const { ctx, header } = this;
+    ctx.stats.inc('ipInReceives');
+
+    // RFC 1122 §3.2.1.1-3.2.1.2: version, header length, total length and checksum, else silently discard.
+    const error = header.wrap(packet);
+    if (error) {
+      const counter =
+        error.reason === 'badChecksum' ? 'ipInCsumErrors' : error.reason === 'truncated' ? 'ipInTruncatedPkts' : 'ipInHdrErrors';
+      if (counter !== 'ipInHdrErrors') ctx.stats.inc('ipInHdrErrors');
+      ctx.trace.dropped(counter, describeParseError(error), () => `${packet.length} bytes on ${link.name}`);
+      return;
+    }
+    // Ethernet may pad short frames: only `totalLength` bytes are the datagram.
+    const datagram = packet.length === header.totalLength ? packet : packet.subarray(0, header.totalLength);
+    const source = header.source;
+    const destination = header.destination;
+
+    // RFC 1812 §5.3.7 / RFC 1122 §3.2.1.3: a source that is broadcast, multicast or loopback is a martian.
+    if (source === IPV4_BROADCAST || isMulticastIpv4(source) || isLoopbackIpv4(source) || this.isBroadcastFor(link, source)) {
+      ctx.trace.dropped('ipInMartians', 'martian source', () => describeIpv4(header));
+      return;
+    }
+
+    const toBroadcast = this.isBroadcastFor(link, destination);
+    const toMulticast = isMulticastIpv4(destination);
+    if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
+      if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast);
+      // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.
+      ctx.trace.dropped('ipInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
+      return;
+    }
+
+    let whole = datagram;
+    if (header.moreFragments || header.fragmentOffset !== 0) {
+      const reassembled = this.reassembler.receive(datagram);
+      if (!reassembled) return; // kept (or dropped and counted) by the reassembler
+      whole = reassembled;
+      header.wrap(whole);
+    }
+
+    const r = this.received;
+    r.link = link;
+    r.packet = whole;
+    r.payload = header.payload;
+    r.source = source;
+    r.destination = destination;
+    r.protocol = header.protocol;
+    r.ttl = header.ttl;
+    r.toBroadcastOrMulticast = toBroadcast || toMulticast || linkBroadcast;
+
+    const handler = this.handlers.get(r.protocol);
+    if (!handler) {
+      ctx.trace.dropped('ipInUnknownProtos', 'no handler for protocol', () => `protocol ${r.protocol} from ${formatIpv4(source)}`);
+      this.hooks.unreachable(r, 'protocol');
+      return;
+    }
+    const disposition = handler(r);
+    if (disposition === 'delivered') ctx.stats.inc('ipInDelivers');
+    else if (disposition === 'portUnreachable') this.hooks.unreachable(r, 'port');
+    else if (disposition === 'protocolUnreachable') this.hooks.unreachable(r, 'protocol');
+  }
+}

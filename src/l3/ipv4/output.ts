@@ -1,0 +1,126 @@
+/**
+ * IPv4 output: route, choose a source address, fill the header, fragment.
+ *
+ * Read first: RFC 791 §3.2 (fragmentation), RFC 1122 §3.3.1 (routing
+ * outbound datagrams), §3.3.4.2 (source address selection on a multihomed host).
+ */
+import type { StackContext } from '../../core/context.js';
+import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
+import { IPV4_HEADER_LENGTH, emitIpv4Header } from './header.js';
+import { fragmentIpv4 } from './fragment.js';
+import type { Ipv4Link } from './link.js';
+import type { RouteTable } from '../routing/table.js';
+
+/** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
+export const DEFAULT_TTL = 64;
+export const IPV4_MAX_PACKET = 65_535;
+
+export interface Ipv4SendOptions {
+  readonly destination: Ipv4Address;
+  readonly protocol: number;
+  /** Source address; chosen from the outgoing interface when absent (RFC 1122 §3.3.4.2). */
+  readonly source?: Ipv4Address;
+  readonly ttl?: number;
+  readonly dscp?: number;
+  readonly dontFragment?: boolean;
+  /** Send on this link instead of routing (limited broadcast, DHCP before an address exists). */
+  readonly via?: Ipv4Link;
+}
+
+export type Ipv4SendResult = 'sent' | 'noRoute' | 'messageTooLong' | 'needsFragmentation';
+
+export interface Ipv4Route {
+  readonly link: Ipv4Link;
+  readonly nextHop: Ipv4Address;
+}
+
+export class Ipv4Output {
+  /** One transmit buffer: header + payload are assembled here, then the link copies them. */
+  private readonly scratch = new Uint8Array(IPV4_MAX_PACKET);
+  private identification: number;
+
+  constructor(
+    private readonly ctx: StackContext,
+    private readonly routes: RouteTable<Ipv4Link>,
+    private readonly links: () => readonly Ipv4Link[],
+  ) {
+    this.identification = ctx.random.u32() & 0xffff;
+    ctx.stats.declare('ipOutRequests', 'ipOutNoRoutes', 'ipOutDiscards', 'ipFragOKs', 'ipFragFails', 'ipFragCreates');
+  }
+
+  /** Which link and next hop a datagram to `destination` takes (longest-prefix match). */
+  route(destination: Ipv4Address): Ipv4Route | undefined {
+    if (destination === IPV4_BROADCAST) {
+      const first = this.links()[0];
+      return first ? { link: first, nextHop: destination } : undefined;
+    }
+    const route = this.routes.lookup(destination);
+    if (!route) return undefined;
+    return { link: route.value, nextHop: route.gateway ?? destination };
+  }
+
+  /** RFC 1122 §3.3.4.2: prefer the outgoing interface's address on the next hop's subnet. */
+  sourceFor(link: Ipv4Link, nextHop: Ipv4Address): Ipv4Address | undefined {
+    const onLink = link.ipv4Addresses.find((a) => inCidr(nextHop, a));
+    return (onLink ?? link.ipv4Addresses[0])?.address;
+  }
+
+  /** Sends `payload` as one IPv4 datagram (fragmented when the link needs it and DF is clear). */
+  send(options: Ipv4SendOptions, payload: Uint8Array): Ipv4SendResult {
+    this.ctx.stats.inc('ipOutRequests');
+    const route = options.via ? { link: options.via, nextHop: options.destination } : this.route(options.destination);
+    if (!route) {
+      this.ctx.trace.dropped('ipOutNoRoutes', 'no route', () => `to ${formatIpv4(options.destination)}`);
+      return 'noRoute';
+    }
+    const totalLength = IPV4_HEADER_LENGTH + payload.length;
+    if (totalLength > IPV4_MAX_PACKET) {
+      this.ctx.trace.dropped('ipOutDiscards', 'datagram larger than 65535', () => `${totalLength} bytes`);
+      return 'messageTooLong';
+    }
+    const source = options.source ?? this.sourceFor(route.link, route.nextHop) ?? 0;
+    this.identification = (this.identification + 1) & 0xffff;
+    const buf = this.scratch;
+    emitIpv4Header(
+      {
+        dscp: options.dscp ?? 0,
+        ecn: 0,
+        totalLength,
+        identification: this.identification,
+        dontFragment: options.dontFragment ?? false,
+        moreFragments: false,
+        fragmentOffset: 0,
+        ttl: options.ttl ?? DEFAULT_TTL,
+        protocol: options.protocol,
+        source,
+        destination: options.destination,
+      },
+      buf,
+      0,
+    );
+    buf.set(payload, IPV4_HEADER_LENGTH);
+    return this.transmit(buf.subarray(0, totalLength), route);
+  }
+
+  /**
+   * Puts a complete packet on `route.link`, fragmenting to the link MTU
+   * (RFC 791 §3.2). Also used by the router for forwarded packets.
+   */
+  transmit(packet: Uint8Array, route: Ipv4Route): Ipv4SendResult {
+    const { link, nextHop } = route;
+    if (packet.length <= link.mtu) {
+      link.sendIpv4(packet, nextHop);
+      return 'sent';
+    }
+    const result = fragmentIpv4(packet, link.mtu, (fragment) => {
+      this.ctx.stats.inc('ipFragCreates');
+      link.sendIpv4(fragment, nextHop);
+    });
+    if (result !== 'ok') {
+      this.ctx.trace.dropped('ipFragFails', 'DF set and larger than the link MTU', () => `${packet.length} > ${link.mtu} on ${link.name}`);
+      return 'needsFragmentation';
+    }
+    this.ctx.stats.inc('ipFragOKs');
+    return 'sent';
+  }
+}
