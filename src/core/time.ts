@@ -221,17 +221,33 @@ export interface Random {
 }
 
 export function seededRandom(seed: number): Random {
-  let s0 = (seed | 0) || 0x9e3779b9;
-  let s1 = (seed * 0x85ebca6b) | 0 || 0x7f4a7c15;
+  // splitmix32 spreads the seed over 128 bits of state (never all zero), then xoshiro128** (Blackman & Vigna).
+  let z = seed >>> 0;
+  const splitmix32 = (): number => {
+    z = (z + 0x9e3779b9) >>> 0;
+    let t = z;
+    t = Math.imul(t ^ (t >>> 16), 0x21f0aaad);
+    t = Math.imul(t ^ (t >>> 15), 0x735a2d97);
+    return (t ^ (t >>> 15)) >>> 0;
+  };
+  let a = splitmix32();
+  let b = splitmix32();
+  let c = splitmix32();
+  let d = splitmix32();
   const u32 = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x;
-    return (s0 + s1) >>> 0;
+    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return result;
   };
   return { u32, float: () => u32() / 0x1_0000_0000 };
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
 }

@@ -1,0 +1,399 @@
+/**
+ * Linux TAP devices: the only TypeScript file that touches the OS.
+ *
+ * Read first: the kernel's Documentation/networking/tuntap.rst, and for the
+ * optional offload header include/uapi/linux/virtio_net.h and the virtio 1.x
+ * spec §5.1.6 "Device Operation" (struct virtio_net_hdr).
+ *
+ * The native addon (native/tap.cc) opens the TAP, polls its file descriptor on
+ * the Node event loop and, on each wake-up, reads up to BATCH_FRAMES frames
+ * into one receive buffer (slot i starts at i * RX_SLOT_SIZE), then calls us
+ * once. We hand each frame to the receiver as a view into that buffer, run
+ * `onBatchEnd`, and write everything the stack queued in the meantime with one
+ * `writeBatch`. No threads, no per-frame allocation on the way in, one copy
+ * (into the transmit batch) on the way out.
+ *
+ * The TAP is not persistent: it exists while tapnet holds the file descriptor,
+ * and `ip link del` on it (or closing tapnet) deletes it.
+ *
+ * With `vnetHdr: true` every frame, in both directions, starts with a 12-byte
+ * virtio-net header (struct virtio_net_hdr_mrg_rxbuf), fields little-endian
+ * (TUNSETVNETLE):
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |     flags     |   gso_type    |        hdr_len (LE)           |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |        gso_size (LE)          |       csum_start (LE)         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |       csum_offset (LE)        |      num_buffers (LE)         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Ethernet frame (destination MAC first) ...
+ *
+ *   flags        NEEDS_CSUM (1): the transport checksum is not computed; the
+ *                one's-complement sum of bytes [csum_start, end) goes at
+ *                csum_start + csum_offset (the field holds the pseudo-header
+ *                sum already). DATA_VALID (2): checksum already verified.
+ *   gso_type     NONE (0), TCPV4 (1), UDP (3), TCPV6 (4), UDP_L4 (5), | ECN (0x80):
+ *                the frame is a super-packet to cut into gso_size-byte
+ *                segments (TSO/USO). Only sent to us when TUNSETOFFLOAD
+ *                allowed it (offloadFlags).
+ *   hdr_len      bytes of Ethernet + IP + transport headers in a GSO frame.
+ *   gso_size     payload bytes per segment (the MSS for TCP).
+ *   csum_start   offset (from the Ethernet header) where checksumming starts.
+ *   csum_offset  offset of the checksum field from csum_start (16 TCP, 6 UDP).
+ *   num_buffers  unused by TAPs (0).
+ *
+ * Frames tapnet writes need the header too; an all-zero header means "a plain,
+ * complete frame". Offsets are relative to the start of the Ethernet frame,
+ * i.e. to byte 12 of what the device delivers.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Device, FrameHandler } from './device.js';
+
+/** Size of the virtio-net header in front of every frame when `vnetHdr` is on (TUNSETVNETHDRSZ). */
+export const VNET_HDR_SIZE = 12;
+/** Field offsets of the virtio-net header, in wire order (see the diagram above). */
+export const VnetHdrField = {
+  flags: 0,
+  gsoType: 1,
+  hdrLen: 2,
+  gsoSize: 4,
+  csumStart: 6,
+  csumOffset: 8,
+  numBuffers: 10,
+} as const;
+/** virtio_net_hdr.flags bits. */
+export const VnetHdrFlag = { needsCsum: 0x01, dataValid: 0x02 } as const;
+/** virtio_net_hdr.gso_type values (VIRTIO_NET_HDR_GSO_*). */
+export const VnetGsoType = { none: 0, tcpv4: 1, udp: 3, tcpv6: 4, udpL4: 5, ecn: 0x80 } as const;
+
+/**
+ * TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h): what tapnet promises it
+ * can take from the kernel. Without CSUM the kernel checksums everything
+ * itself; without TSO4/TSO6 it segments TCP before handing it over.
+ */
+export const TunOffload = {
+  csum: 0x01, // TUN_F_CSUM: "You can hand me unchecksummed packets"
+  tso4: 0x02, // TUN_F_TSO4
+  tso6: 0x04, // TUN_F_TSO6
+  tsoEcn: 0x08, // TUN_F_TSO_ECN
+  ufo: 0x10, // TUN_F_UFO
+  uso4: 0x20, // TUN_F_USO4 (Linux 6.2)
+  uso6: 0x40, // TUN_F_USO6 (Linux 6.2)
+} as const;
+
+/** Frames per read batch and per write batch (one wake-up, one JS call, one writeBatch). */
+export const BATCH_FRAMES = 64;
+/** Receive slot: a 64 KB GSO frame plus its virtio-net header fits. */
+export const RX_SLOT_SIZE = 65_536 + VNET_HDR_SIZE;
+/** Largest frame `send` accepts (the same 64 KB + header). */
+export const MAX_FRAME_SIZE = RX_SLOT_SIZE;
+/** Transmit batch buffer: frames are packed back to back, so 64 full-size Ethernet frames use ~97 KB. */
+export const TX_BUFFER_SIZE = 256 * 1024;
+/** IFNAMSIZ - 1 (include/uapi/linux/if.h). */
+export const IFNAME_MAX = 15;
+/** Linux's default MTU for a new TAP (ether_setup). */
+export const DEFAULT_TAP_MTU = 1500;
+
+export interface TapOptions {
+  /** Interface name (at most 15 characters); omitted: the kernel picks tapN. */
+  name?: string;
+  /** Create the TAP inside this network namespace (a name under /var/run/netns, or a path like /proc/PID/ns/net). */
+  netns?: string;
+  /** Prefix every frame with the 12-byte virtio-net header (IFF_VNET_HDR). */
+  vnetHdr?: boolean;
+  /** TUNSETOFFLOAD flags (TunOffload.*); needs vnetHdr. Default 0: the kernel sends complete, checksummed frames. */
+  offloadFlags?: number;
+  /** Set the TAP's MTU (SIOCSIFMTU); omitted: the kernel default, 1500. */
+  mtu?: number;
+}
+
+/** The addon's object (native/tap.cc, class TapHandle). */
+interface NativeTapHandle {
+  readonly name: string;
+  readonly fd: number;
+  readonly mtu: number;
+  readonly vnetHdr: boolean;
+  /** errno code of the last TUNSETOFFLOAD failure, undefined when it worked. */
+  readonly offloadError: string | undefined;
+  readonly lastWriteError: string | undefined;
+  readonly closed: boolean;
+  setOffload(flags: number): string | undefined;
+  start(
+    rx: Uint8Array,
+    slotSize: number,
+    slots: number,
+    lengths: Uint32Array,
+    onRead: (count: number) => void,
+    onClose: (reason: string) => void,
+  ): void;
+  write(buf: Uint8Array, offset: number, length: number): number;
+  writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+interface NativeTapAddon {
+  TapHandle: new (options: TapOptions) => NativeTapHandle;
+  VNET_HDR_SIZE: number;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/tapnet_tap.node', import.meta.url));
+let addon: NativeTapAddon | undefined;
+
+/** Loads the addon on first use, so code that never opens a TAP runs without it (unit tests, other OSes). */
+function loadAddon(): NativeTapAddon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeTapAddon;
+  } catch (cause) {
+    throw new Error(`tapnet's TAP addon is not built (${ADDON_PATH}); run \`npm run install\``, { cause });
+  }
+  if (addon.VNET_HDR_SIZE !== VNET_HDR_SIZE) throw new Error('tapnet TAP addon is out of date; run `npm run install`');
+  return addon;
+}
+
+/** Offload sets to try in order when the kernel refuses the requested one (older kernels lack USO, some lack ECN). */
+function offloadFallbacks(requested: number): number[] {
+  const tso = TunOffload.csum | TunOffload.tso4 | TunOffload.tso6;
+  return [...new Set([requested & tso, requested & TunOffload.csum, 0])].filter((f) => f !== requested);
+}
+
+/**
+ * A Linux TAP as a `Device`. Counters are plain numbers you can read at any
+ * time (`ip -s link` on the kernel side shows the mirror image).
+ */
+export class TapDevice implements Device {
+  readonly name: string;
+  readonly mtu: number;
+  /** Frames in both directions start with the 12-byte virtio-net header (see top of file). */
+  readonly vnetHdr: boolean;
+  /** TUNSETOFFLOAD flags in force (may be fewer than requested; 0 without vnetHdr). */
+  readonly offloadFlags: number;
+  /** The namespace the TAP was created in (undefined: tapnet's own). It may have been moved since. */
+  readonly netns: string | undefined;
+
+  /** Frames and bytes read from the TAP (what the kernel sent us). */
+  rxFrames = 0;
+  rxBytes = 0;
+  /** Read batches (wake-ups); rxFrames / rxBatches is the mean batch size. */
+  rxBatches = 0;
+  /** Frames read while no receiver was installed. */
+  rxDropped = 0;
+  /** Frames and bytes written to the TAP. */
+  txFrames = 0;
+  txBytes = 0;
+  /** Frames not written: write(2) failed (EAGAIN, ENOBUFS, EIO while down, ...), too big, or device closed. */
+  txDropped = 0;
+
+  private readonly handle: NativeTapHandle;
+  private closed = false;
+  private readonly closeHandlers: ((reason: string) => void)[] = [];
+
+  private onFrame: FrameHandler | undefined;
+  private onBatchEnd: (() => void) | undefined;
+  private readonly rxBuffer = new Uint8Array(BATCH_FRAMES * RX_SLOT_SIZE);
+  private readonly rxLengths = new Uint32Array(BATCH_FRAMES);
+  /**
+   * The last view handed out per slot. Frames of the same length in the same
+   * slot (a bulk transfer: all 1514 bytes) reuse it, so steady-state receive
+   * allocates nothing. Reuse is safe: the bytes under a view change with the
+   * next batch anyway, which is why receivers must copy what they keep.
+   */
+  private readonly rxViews: Uint8Array[];
+
+  private readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
+  private readonly txOffsets = new Uint32Array(BATCH_FRAMES);
+  private readonly txLengths = new Uint32Array(BATCH_FRAMES);
+  private txCount = 0;
+  private txUsed = 0;
+  private flushScheduled = false;
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** Use `openTap`. */
+  constructor(handle: NativeTapHandle, offloadFlags: number, netns: string | undefined) {
+    this.handle = handle;
+    this.name = handle.name;
+    this.mtu = handle.mtu;
+    this.vnetHdr = handle.vnetHdr;
+    this.offloadFlags = offloadFlags;
+    this.netns = netns;
+    this.rxViews = Array.from({ length: BATCH_FRAMES }, (_, i) => this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE));
+    // Polling starts at once, receiver or not, so a deleted TAP is noticed.
+    handle.start(
+      this.rxBuffer,
+      RX_SLOT_SIZE,
+      BATCH_FRAMES,
+      this.rxLengths,
+      (count) => this.receiveBatch(count),
+      (reason) => this.closedUnderneath(reason),
+    );
+  }
+
+  /** The TAP's file descriptor (for diagnostics; do not read or write it). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The errno code of the last failed write (EAGAIN, EIO, ...), for diagnosing `txDropped`. */
+  get lastWriteError(): string | undefined {
+    return this.handle.lastWriteError;
+  }
+
+  setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void {
+    this.onFrame = onFrame;
+    this.onBatchEnd = onBatchEnd;
+  }
+
+  send(frame: Uint8Array): void {
+    const length = frame.length;
+    if (this.closed || length > MAX_FRAME_SIZE) {
+      this.txDropped++;
+      return;
+    }
+    if (this.txCount === BATCH_FRAMES || this.txUsed + length > TX_BUFFER_SIZE) this.flush();
+    this.txBuffer.set(frame, this.txUsed);
+    this.txOffsets[this.txCount] = this.txUsed;
+    this.txLengths[this.txCount] = length;
+    this.txUsed += length;
+    this.txCount++;
+    if (this.txCount === BATCH_FRAMES) this.flush();
+    else if (!this.flushScheduled) {
+      // End of the current turn: after the code that is sending now, before any new I/O.
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  /**
+   * Writes one frame now, after whatever is queued (so order is kept),
+   * bypassing the batch. Returns false if it was dropped.
+   */
+  sendNow(frame: Uint8Array): boolean {
+    if (this.closed) {
+      this.txDropped++;
+      return false;
+    }
+    this.flush();
+    const n = this.handle.write(frame, 0, frame.length);
+    if (n < 0) {
+      this.txDropped++;
+      return false;
+    }
+    this.txFrames++;
+    this.txBytes += n;
+    return true;
+  }
+
+  flush(): void {
+    const count = this.txCount;
+    if (count === 0) return;
+    const written = this.handle.writeBatch(this.txBuffer, this.txOffsets, this.txLengths, count);
+    this.txFrames += written;
+    this.txDropped += count - written;
+    // Exact when nothing was dropped (the normal case); the addon does not say which frames failed.
+    this.txBytes += written === count ? this.txUsed : Math.round((this.txUsed * written) / count);
+    this.txCount = 0;
+    this.txUsed = 0;
+  }
+
+  onClose(handler: (reason: string) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  /** Flushes queued frames, closes the fd (the kernel deletes the interface) and tells the onClose handlers. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.handle.close();
+    this.finish('closed');
+  }
+
+  /** Keeps the process alive while open (the default: `tapnet up` is a server). */
+  ref(): void {
+    this.handle.ref();
+  }
+
+  /** Lets the process exit even though the TAP is open. */
+  unref(): void {
+    this.handle.unref();
+  }
+
+  private receiveBatch(count: number): void {
+    this.rxBatches++;
+    const onFrame = this.onFrame;
+    if (onFrame === undefined) {
+      this.rxDropped += count;
+      return;
+    }
+    const lengths = this.rxLengths;
+    const views = this.rxViews;
+    for (let i = 0; i < count; i++) {
+      const length = lengths[i]!;
+      let frame = views[i]!;
+      if (frame.length !== length) {
+        frame = this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE + length);
+        views[i] = frame;
+      }
+      this.rxFrames++;
+      this.rxBytes += length;
+      onFrame(frame);
+      if (this.closed) return;
+    }
+    this.onBatchEnd?.();
+    this.flush();
+  }
+
+  private closedUnderneath(reason: string): void {
+    // The fd is already closed: whatever is queued can no longer leave.
+    this.txDropped += this.txCount;
+    this.txCount = 0;
+    this.txUsed = 0;
+    this.finish(reason);
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const handler of this.closeHandlers) handler(reason);
+  }
+}
+
+/**
+ * Creates a TAP (or attaches to a free one of that name) and starts reading.
+ * Throws an Error with `code` (EBUSY, EPERM, ENOENT, ...) when the kernel
+ * refuses; e.g. "TAP tapnet0 is in use by another process (EBUSY)".
+ * If the kernel refuses the requested offloads, fewer are used: check
+ * `offloadFlags` on the result.
+ */
+export function openTap(options: TapOptions = {}): TapDevice {
+  if (options.name !== undefined && (options.name.length === 0 || options.name.length > IFNAME_MAX)) {
+    throw new RangeError(`TAP name "${options.name}" must be 1..${IFNAME_MAX} characters`);
+  }
+  const requested = options.vnetHdr ? (options.offloadFlags ?? 0) : 0;
+  if (!options.vnetHdr && options.offloadFlags) throw new Error('openTap: offloadFlags need vnetHdr: true');
+  const { TapHandle } = loadAddon();
+  const handle = new TapHandle({ ...options, offloadFlags: requested });
+  let offloadFlags = requested;
+  if (handle.vnetHdr && handle.offloadError !== undefined) {
+    offloadFlags = 0;
+    for (const flags of offloadFallbacks(requested)) {
+      if (handle.setOffload(flags) === undefined) {
+        offloadFlags = flags;
+        break;
+      }
+    }
+  }
+  return new TapDevice(handle, offloadFlags, options.netns);
+}
