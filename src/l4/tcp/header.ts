@@ -169,12 +169,18 @@ export class TcpHeaderView {
     return this.buf.subarray(this.headerLength);
   }
 
-  /** "Flags [S.], seq 1, ack 2, win 65535, options [mss 1460,...], length 0" (tcpdump, absolute numbers). */
+  /**
+   * "Flags [S.], seq 1, ack 2, win 65535, options [mss 1460,...], length 0":
+   * tcpdump -S (absolute numbers) without the addresses, which the IP layer prints.
+   */
   describe(): string {
     const length = this.payload.length;
-    const sequence = this.sequenceNumber;
-    let s = `Flags [${describeTcpFlags(this.flags)}], seq ${sequence}`;
-    if (length > 0) s += `:${seqAdd(sequence, length)}`;
+    let s = `Flags [${describeTcpFlags(this.flags)}]`;
+    // Like tcpdump, a bare ACK shows no sequence number: it occupies none.
+    if (length > 0 || this.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) {
+      s += `, seq ${this.sequenceNumber}`;
+      if (length > 0) s += `:${seqAdd(this.sequenceNumber, length)}`;
+    }
     if (this.has(TcpFlags.ACK)) s += `, ack ${this.acknowledgmentNumber}`;
     s += `, win ${this.window}`;
     if (this.has(TcpFlags.URG)) s += `, urg ${this.urgentPointer}`;
