@@ -91,7 +91,7 @@ export function buildProgram(): Command {
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
     .action(async (what: string, opts: { tap: string; json?: boolean }) => {
-      const result = await ask(opts.tap, { command: 'show', args: [what] });
+      const result = await ask(opts.tap, { command: 'show', args: opts.json ? [what, 'json'] : [what] });
       if (opts.json || typeof result !== 'string') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       else process.stdout.write(result);
     });

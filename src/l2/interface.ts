@@ -68,14 +68,14 @@ export class NetworkInterface implements Ipv4Link {
       ctx.trace.dropped('ethInOtherHost', 'unicast for another MAC', () => describeEthernet(frame));
       return;
     }
-    if (frame.vlan !== undefined) {
+    if (frame.hasVlan) {
       // A host interface is an access port: tagged frames belong to a switch or a VLAN sub-interface.
       ctx.trace.dropped('ethInTagged', '802.1Q tagged frame on an untagged interface', () => describeEthernet(frame));
       return;
     }
     switch (frame.etherType) {
       case EtherType.ARP:
-        this.arp.receive(frame.payload);
+        this.arp.receive(frame.payload, destination);
         return;
       case EtherType.IPv4:
         this.onIpv4?.(frame.payload, this, linkBroadcast);

@@ -144,7 +144,7 @@ export async function runUp(options: UpOptions): Promise<void> {
 async function handleControl(host: Host, command: string, args: readonly string[]): Promise<unknown> {
   switch (command) {
     case 'show':
-      if (args[0] === 'stats-json') return host.ctx.stats.snapshot();
+      if (args[0] === 'stats' && args[1] === 'json') return host.ctx.stats.snapshot();
       return host.show(args[0] ?? 'stats');
     case 'ping': {
       const target = parseIpv4(args[0] ?? '');

@@ -8,20 +8,19 @@
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  |    Hardware type (ar$hrd)     |    Protocol type (ar$pro)     |
+ *  |     Hardware type (ar$hrd)    |     Protocol type (ar$pro)    |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  | HW len (ar$hln)| Proto len    |      Operation (ar$op)        |
- *  |                | (ar$pln)     |                               |
+ *  | HW len ar$hln | Pr len ar$pln |       Operation (ar$op)       |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  |              Sender hardware address (ar$sha)                 |
+ *  |                Sender hardware address (ar$sha)               |
  *  +                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  |                               | Sender protocol address       |
- *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+ (ar$spa)                      +
- *  |                               |                               |
- *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
- *  |              Target hardware address (ar$tha)                 |
+ *  |                               | Sender protocol addr (ar$spa) |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  |              Target protocol address (ar$tpa)                 |
+ *  |       (ar$spa continued)      | Target hardware addr (ar$tha) |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
+ *  |                       (ar$tha continued)                      |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |                Target protocol address (ar$tpa)               |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
  * RFC 826 is generic over hardware and protocol; with Ethernet (hrd 1,
@@ -32,7 +31,7 @@
 import { getU16, getU8, setU16, setU8 } from '../../core/bytes.js';
 import type { ParseError, ParseResult } from '../../core/parse-result.js';
 import { formatIpv4, readIpv4, writeIpv4 } from '../../l3/ipv4/address.js';
-import { BROADCAST_MAC, ZERO_MAC, formatMac, readMac, writeMac, type MacAddress } from '../mac-address.js';
+import { ZERO_MAC, formatMac, readMac, writeMac, type MacAddress } from '../mac-address.js';
 import { EtherType } from '../ethernet/ether-type.js';
 
 /** Byte offsets, in wire order (Ethernet/IPv4 sizes). */
@@ -71,7 +70,7 @@ export interface ArpPacket {
 const EMPTY = new Uint8Array(0);
 
 /** A reusable view: `wrap()` validates once, the getters then read freely. */
-export class ArpView {
+export class ArpPacketView {
   private buf: Uint8Array = EMPTY;
 
   /** Points the view at `buf` (the ARP payload of a frame). On an error the getters must not be used. */
@@ -130,7 +129,7 @@ export class ArpView {
 }
 
 export function parseArp(buf: Uint8Array): ParseResult<ArpPacket> {
-  const view = new ArpView();
+  const view = new ArpPacketView();
   const error = view.wrap(buf);
   if (error) return { ok: false, error };
   return { ok: true, value: view.toRecord() };
@@ -169,7 +168,7 @@ export function describeArp(packet: ArpPacket): string {
   const gratuitous = packet.senderProtocolAddress === packet.targetProtocolAddress ? ', gratuitous' : '';
   if (packet.operation === ArpOperation.Request) {
     const tha = packet.targetHardwareAddress;
-    const known = tha === ZERO_MAC ? '' : ` (${tha === BROADCAST_MAC ? 'ff:ff:ff:ff:ff:ff' : formatMac(tha)})`;
+    const known = tha === ZERO_MAC ? '' : ` (${formatMac(tha)})`;
     return `ARP who-has ${formatIpv4(packet.targetProtocolAddress)}${known} tell ${formatIpv4(packet.senderProtocolAddress)}${gratuitous}`;
   }
   return `ARP reply ${formatIpv4(packet.senderProtocolAddress)} is-at ${formatMac(packet.senderHardwareAddress)}${gratuitous}`;

@@ -94,7 +94,7 @@ const EMPTY = new Uint8Array(0);
  * A reusable view for the receive path: `wrap()` checks the length once,
  * then the getters read the frame with no allocation.
  */
-export class EthernetView {
+export class EthernetFrameView {
   private buf: Uint8Array = EMPTY;
   private tagged = false;
 
@@ -162,7 +162,7 @@ export class EthernetView {
 }
 
 export function parseEthernet(buf: Uint8Array): ParseResult<EthernetFrame> {
-  const view = new EthernetView();
+  const view = new EthernetFrameView();
   const error = view.wrap(buf);
   if (error) return { ok: false, error };
   return {

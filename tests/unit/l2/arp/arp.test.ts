@@ -1,0 +1,333 @@
+import { describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { fromHex, toHex } from '../../../../src/core/bytes.js';
+import { createTestContext } from '../../../../src/core/context.js';
+import { Arp, ipv4MulticastMac, type ArpDependencies } from '../../../../src/l2/arp/arp.js';
+import { NudState } from '../../../../src/l2/arp/cache.js';
+import { ARP_LENGTH, ArpOperation, emitArp, parseArp, type ArpPacket } from '../../../../src/l2/arp/packet.js';
+import { EtherType } from '../../../../src/l2/ethernet/ether-type.js';
+import { parseEthernet, type EthernetFrame } from '../../../../src/l2/ethernet/frame.js';
+import { BROADCAST_MAC } from '../../../../src/l2/mac-address.js';
+import { ARP_REPLY_FRAME, ARP_REQUEST_FRAME } from '../captures.js';
+
+// We play vb from the capture (02:00:00:00:00:02, 10.0.0.2); the Linux peer is va.
+const OUR_MAC = 0x0200_0000_0002;
+const OUR_IP = 0x0a00_0002;
+const PEER_MAC = 0x0200_0000_0001;
+const PEER_IP = 0x0a00_0001;
+const OTHER_MAC = 0x0200_0000_0003;
+const OTHER_IP = 0x0a00_0003;
+
+function setup(extra: Partial<ArpDependencies> = {}) {
+  const ctx = createTestContext();
+  const frames: Uint8Array[] = [];
+  const unreachable: { packet: Uint8Array; nextHop: number }[] = [];
+  const arp = new Arp({
+    ctx,
+    mac: OUR_MAC,
+    addresses: () => [OUR_IP],
+    // The device copies; so must the test, because Arp reuses its buffers.
+    sendFrame: (frame) => frames.push(frame.slice()),
+    onUnreachable: (packet, nextHop) => unreachable.push({ packet, nextHop }),
+    ...extra,
+  });
+  const at = (t: number): void => ctx.timers.advanceTo(ctx.clock, t);
+  const stat = (name: string): number => ctx.stats.get(name);
+  /** Delivers an ARP packet as if it came in a frame to `to`. */
+  const deliver = (fields: Partial<ArpPacket>, to = OUR_MAC): void => {
+    const buf = new Uint8Array(ARP_LENGTH);
+    emitArp(
+      {
+        operation: ArpOperation.Request,
+        senderHardwareAddress: PEER_MAC,
+        senderProtocolAddress: PEER_IP,
+        targetHardwareAddress: 0,
+        targetProtocolAddress: OUR_IP,
+        ...fields,
+      },
+      buf,
+      0,
+    );
+    arp.receive(buf, to);
+  };
+  return { ctx, arp, frames, unreachable, at, stat, deliver };
+}
+
+function ethernet(frame: Uint8Array): EthernetFrame {
+  const result = parseEthernet(frame);
+  if (!result.ok) throw new Error('bad frame');
+  return result.value;
+}
+
+function arpIn(frame: Uint8Array): ArpPacket {
+  const eth = ethernet(frame);
+  expect(eth.etherType).toBe(EtherType.ARP);
+  const result = parseArp(eth.payload);
+  if (!result.ok) throw new Error('bad ARP');
+  return result.value;
+}
+
+const ipPacket = (n: number, length = 20): Uint8Array => {
+  const p = new Uint8Array(length).fill(n);
+  p[0] = 0x45;
+  return p;
+};
+
+describe('ARP behaviour', () => {
+  it("answers Linux's request for our address with exactly Linux's reply, and learns the sender as STALE", () => {
+    const { arp, frames, stat } = setup();
+    const request = fromHex(ARP_REQUEST_FRAME);
+    arp.receive(request.subarray(14), BROADCAST_MAC);
+    expect(frames.map((f) => toHex(f))).toEqual([ARP_REPLY_FRAME]);
+    expect(stat('arpInRequests')).toBe(1);
+    expect(stat('arpOutReplies')).toBe(1);
+    expect(arp.cache.lookup(PEER_IP)).toMatchObject({ state: NudState.Stale, mac: PEER_MAC });
+    expect(arp.lookup(PEER_IP)).toBe(PEER_MAC);
+  });
+
+  it("resolves a next hop: Linux-shaped broadcast request, then the queued packet leaves on the reply", () => {
+    const { arp, frames, stat, deliver } = setup();
+    expect(arp.sendIpv4(PEER_IP, ipPacket(1))).toBe('queued');
+    expect(frames).toHaveLength(1);
+    // Byte for byte what Linux sends (ARP_REQUEST_FRAME), with the roles of va and vb swapped.
+    expect(toHex(frames[0]!)).toBe(
+      'ffffffffffff' + '020000000002' + '0806' + '0001080006040001' + '020000000002' + '0a000002' + '000000000000' + '0a000001',
+    );
+    expect(stat('arpOutRequests')).toBe(1);
+    deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC }, OUR_MAC); // the peer answers us
+    expect(stat('arpInReplies')).toBe(1);
+    expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Reachable);
+    expect(frames).toHaveLength(2);
+    const out = ethernet(frames[1]!);
+    expect(out).toMatchObject({ destination: PEER_MAC, source: OUR_MAC, etherType: EtherType.IPv4, vlan: undefined });
+    expect(toHex(out.payload)).toBe(toHex(ipPacket(1)));
+    // Resolved: the next packet goes straight out.
+    expect(arp.sendIpv4(PEER_IP, ipPacket(2))).toBe('sent');
+    expect(ethernet(frames[2]!).payload[1]).toBe(2);
+    expect(stat('arpOutRequests')).toBe(1);
+  });
+
+  it('a broadcast reply resolves but does not confirm (STALE → DELAY once the queue leaves)', () => {
+    const { arp, frames, deliver } = setup();
+    arp.sendIpv4(PEER_IP, ipPacket(1));
+    deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC }, BROADCAST_MAC);
+    expect(frames).toHaveLength(2);
+    expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Delay);
+  });
+
+  it('never creates an entry from an unsolicited reply or a gratuitous ARP', () => {
+    const { arp, frames, stat, deliver } = setup();
+    deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC });
+    deliver({ targetProtocolAddress: PEER_IP }); // gratuitous request: sender = target
+    deliver({ operation: ArpOperation.Reply, targetProtocolAddress: PEER_IP, targetHardwareAddress: BROADCAST_MAC }, BROADCAST_MAC);
+    expect(arp.cache.size).toBe(0);
+    expect(stat('arpInUnsolicited')).toBe(3);
+    expect(frames).toHaveLength(0);
+  });
+
+  it('a gratuitous ARP updates an entry we already have (after the lock time)', () => {
+    const { arp, at, stat, deliver } = setup();
+    deliver({}); // a request for us: entry created, STALE
+    at(500);
+    deliver({ senderHardwareAddress: OTHER_MAC, targetProtocolAddress: PEER_IP }, BROADCAST_MAC);
+    expect(arp.lookup(PEER_IP)).toBe(PEER_MAC); // within ARP_LOCKTIME_MS: the first answer sticks
+    expect(stat('arpInLocked')).toBe(1);
+    at(1_000);
+    deliver({ senderHardwareAddress: OTHER_MAC, targetProtocolAddress: PEER_IP }, BROADCAST_MAC);
+    expect(arp.lookup(PEER_IP)).toBe(OTHER_MAC);
+    expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Stale);
+    expect(stat('arpInUnsolicited')).toBe(0);
+  });
+
+  it('ignores requests for foreign addresses: no reply, no entry (but merges a known sender, RFC 826)', () => {
+    const { arp, frames, at, stat, deliver } = setup();
+    deliver({ targetProtocolAddress: OTHER_IP });
+    expect(frames).toHaveLength(0);
+    expect(arp.cache.size).toBe(0);
+    expect(stat('arpInForeign')).toBe(1);
+    deliver({}); // now the peer is known
+    frames.length = 0;
+    at(2_000);
+    deliver({ senderHardwareAddress: OTHER_MAC, targetProtocolAddress: OTHER_IP });
+    expect(frames).toHaveLength(0);
+    expect(arp.lookup(PEER_IP)).toBe(OTHER_MAC);
+    expect(stat('arpInForeign')).toBe(2);
+  });
+
+  it('drops malformed packets with a counter and a trace line', () => {
+    const { ctx, arp, frames, stat } = setup();
+    const dropped = vi.spyOn(ctx.trace, 'dropped');
+    arp.receive(fromHex(ARP_REQUEST_FRAME).subarray(14, 14 + 20), BROADCAST_MAC);
+    const bad = fromHex(ARP_REQUEST_FRAME).subarray(14).slice();
+    bad[1] = 6; // hardware type 6
+    arp.receive(bad, BROADCAST_MAC);
+    expect(stat('arpInErrors')).toBe(2);
+    expect(stat('arpInRequests')).toBe(0);
+    expect(frames).toHaveLength(0);
+    expect(dropped).toHaveBeenCalledTimes(2);
+    const [counter, reason, describe] = dropped.mock.calls[0]!;
+    expect(counter).toBe('arpInErrors');
+    expect(reason).toBe('truncated at +0 (20 bytes < 28)');
+    expect(describe?.()).toBe('ARP truncated at +0, length 20');
+    expect(dropped.mock.calls[1]![1]).toBe('unsupported at +0 (hardware type 6)');
+  });
+
+  it('drops a multicast or zero sender hardware address (RFC 1812 §3.3.2)', () => {
+    const { arp, frames, stat, deliver } = setup();
+    deliver({ senderHardwareAddress: BROADCAST_MAC });
+    deliver({ senderHardwareAddress: 0x0100_5e00_0001 });
+    deliver({ senderHardwareAddress: 0 });
+    expect(stat('arpInErrors')).toBe(3);
+    expect(arp.cache.size).toBe(0);
+    expect(frames).toHaveLength(0);
+  });
+
+  it('refuses to learn anything that claims our own address', () => {
+    const { arp, frames, stat, deliver } = setup();
+    deliver({ senderProtocolAddress: OUR_IP, senderHardwareAddress: OTHER_MAC });
+    deliver({ senderHardwareAddress: OUR_MAC, targetProtocolAddress: PEER_IP });
+    expect(stat('arpInConflict')).toBe(2);
+    expect(arp.cache.size).toBe(0);
+    expect(frames).toHaveLength(0);
+  });
+
+  it('answers an RFC 5227 probe (sender 0.0.0.0) for our address without learning', () => {
+    const { arp, frames, stat, deliver } = setup();
+    deliver({ senderProtocolAddress: 0 }, BROADCAST_MAC);
+    expect(arp.cache.size).toBe(0);
+    expect(frames).toHaveLength(1);
+    const eth = ethernet(frames[0]!);
+    expect(eth.destination).toBe(PEER_MAC);
+    expect(arpIn(frames[0]!)).toEqual({
+      operation: ArpOperation.Reply,
+      senderHardwareAddress: OUR_MAC,
+      senderProtocolAddress: OUR_IP,
+      targetHardwareAddress: PEER_MAC,
+      targetProtocolAddress: 0,
+    });
+    deliver({ senderProtocolAddress: 0, targetProtocolAddress: OTHER_IP }, BROADCAST_MAC);
+    expect(frames).toHaveLength(1);
+    expect(stat('arpInForeign')).toBe(1);
+  });
+
+  it('asks at most once per second; failure drops the queue and reports each packet unreachable', () => {
+    const { arp, frames, unreachable, at, stat } = setup();
+    for (let i = 0; i < 10; i++) {
+      at(i * 90);
+      arp.sendIpv4(PEER_IP, ipPacket(i));
+    }
+    expect(frames).toHaveLength(1);
+    at(2_999);
+    expect(frames).toHaveLength(3);
+    expect(frames.map((f) => arpIn(f).targetProtocolAddress)).toEqual([PEER_IP, PEER_IP, PEER_IP]);
+    expect(unreachable).toHaveLength(0);
+    at(3_000);
+    expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Failed);
+    expect(arp.lookup(PEER_IP)).toBeUndefined();
+    // the latest three were kept (RFC 1122 §2.3.2.2), and now come back as unreachable
+    expect(unreachable.map((u) => [u.nextHop, u.packet[1]])).toEqual([
+      [PEER_IP, 7],
+      [PEER_IP, 8],
+      [PEER_IP, 9],
+    ]);
+    expect(stat('arpQueueDrops')).toBe(10);
+    expect(stat('arpResolveFailed')).toBe(1);
+    expect(stat('arpOutRequests')).toBe(3);
+  });
+
+  it('announce(): one gratuitous request per address, RFC 5227 §2.3 form', () => {
+    const { arp, frames, stat } = setup({ addresses: () => [OUR_IP, OTHER_IP] });
+    arp.announce();
+    expect(frames.map((f) => toHex(f))).toEqual([
+      'ffffffffffff' + '020000000002' + '0806' + '0001080006040001' + '020000000002' + '0a000002' + '000000000000' + '0a000002',
+      'ffffffffffff' + '020000000002' + '0806' + '0001080006040001' + '020000000002' + '0a000003' + '000000000000' + '0a000003',
+    ]);
+    expect(stat('arpOutRequests')).toBe(2);
+  });
+
+  it('sends broadcasts and multicasts without ARP', () => {
+    const subnetBroadcast = 0x0a00_00ff;
+    const { arp, frames, stat } = setup({ isBroadcast: (ip) => ip === subnetBroadcast });
+    expect(arp.sendIpv4(0xffff_ffff, ipPacket(1))).toBe('sent');
+    expect(arp.sendIpv4(subnetBroadcast, ipPacket(2))).toBe('sent');
+    expect(arp.sendIpv4(0xe000_00fb, ipPacket(3))).toBe('sent'); // 224.0.0.251 (mDNS)
+    expect(frames.map((f) => ethernet(f).destination)).toEqual([BROADCAST_MAC, BROADCAST_MAC, 0x0100_5e00_00fb]);
+    expect(ipv4MulticastMac(0xefff_ffff)).toBe(0x0100_5e7f_ffff); // 239.255.255.255: only 23 bits map
+    expect(stat('arpOutRequests')).toBe(0);
+    expect(arp.cache.size).toBe(0);
+    expect(arp.sendIpv4(0, ipPacket(4))).toBe('dropped');
+    expect(stat('arpOutBadNextHop')).toBe(1);
+  });
+
+  it('unicast probes go to the known MAC once the entry needs re-checking', () => {
+    const { arp, frames, at, deliver } = setup();
+    deliver({}); // STALE entry for the peer
+    frames.length = 0;
+    at(10_000);
+    arp.sendIpv4(PEER_IP, ipPacket(1)); // STALE → DELAY, sent at once
+    expect(frames).toHaveLength(1);
+    at(15_000); // DELAY → PROBE
+    expect(frames).toHaveLength(2);
+    const probe = frames[1]!;
+    expect(ethernet(probe).destination).toBe(PEER_MAC);
+    expect(arpIn(probe)).toMatchObject({ operation: ArpOperation.Request, targetHardwareAddress: 0, targetProtocolAddress: PEER_IP });
+    deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC }, OUR_MAC);
+    expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Reachable);
+  });
+
+  it('probe(), lookup() and entries() for `tapnet show arp`', () => {
+    const { arp, frames, at, deliver } = setup();
+    arp.probe(OTHER_IP);
+    expect(frames).toHaveLength(1);
+    expect(arp.lookup(OTHER_IP)).toBeUndefined();
+    at(400);
+    deliver({});
+    at(1_500);
+    expect(arp.entries()).toEqual([
+      { address: PEER_IP, state: 'STALE', mac: PEER_MAC, ageMs: 1_100, queued: 0 },
+      { address: OTHER_IP, state: 'INCOMPLETE', mac: undefined, ageMs: 1_500, queued: 0 },
+    ]);
+  });
+
+  it('tags every frame on a VLAN interface', () => {
+    const { arp, frames } = setup({ vlan: { pcp: 0, dei: false, vid: 42 } });
+    arp.announce();
+    arp.sendIpv4(0xffff_ffff, ipPacket(1));
+    expect(frames.map((f) => ethernet(f).vlan?.vid)).toEqual([42, 42]);
+    expect(arpIn(frames[0]!).senderProtocolAddress).toBe(OUR_IP);
+  });
+
+  it('carries packets larger than its first buffer (jumbo links)', () => {
+    const { arp, frames } = setup();
+    const big = ipPacket(9, 9000);
+    arp.sendIpv4(0xffff_ffff, big);
+    arp.sendIpv4(0xffff_ffff, ipPacket(1));
+    expect(frames[0]!.length).toBe(9014);
+    expect(toHex(ethernet(frames[0]!).payload)).toBe(toHex(big));
+    expect(ethernet(frames[1]!).payload.length).toBe(20);
+  });
+
+  it('never throws on random or mutated ARP payloads, and only ever answers with replies (property)', () => {
+    const { arp, frames } = setup();
+    const seed = fromHex(ARP_REQUEST_FRAME).subarray(14);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 40 }),
+          fc.array(fc.tuple(fc.nat(27), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }).map((edits) => {
+            const b = seed.slice();
+            for (const [i, v] of edits) b[i] = v;
+            return b;
+          }),
+        ),
+        fc.constantFrom(OUR_MAC, BROADCAST_MAC, OTHER_MAC),
+        (bytes, to) => {
+          arp.receive(bytes, to);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(frames.length).toBeGreaterThan(0); // mutations of a request for us still get answered
+    for (const f of frames) expect(arpIn(f).operation).toBe(ArpOperation.Reply);
+  });
+});
