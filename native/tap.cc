@@ -308,16 +308,22 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     mtu_ = r.mtu;
     vnetHdr_ = o.vnetHdr;
     offloadErrno_ = r.offloadErrno;
-    napi_add_env_cleanup_hook(env_, CleanupHook, this);
-    cleanupHookAdded_ = true;
+    // Environment teardown (worker exit) waits for this hook to finish, so a
+    // pending uv_close completes while this library is still loaded.
+    napi_add_async_cleanup_hook(env_, OnTeardown, this, &teardownHook_);
   }
 
+  // Runs when JS collected the object: after close() (start() holds a
+  // reference until the poll handle has closed), if start() never ran, or at
+  // environment teardown after OnTeardown.
   ~TapHandle() override {
-    RemoveCleanupHook();
-    if (poll_ != nullptr) poll_->data = nullptr;  // no Unref() on a dead object
-    // Only reachable while open if start() never ran (start() holds a
-    // reference until the poll handle is closed) or at environment teardown.
-    ReleaseOsResources();
+    if (teardownHook_ != nullptr) napi_remove_async_cleanup_hook(teardownHook_);
+    if (poller_ != nullptr) {
+      poller_->owner = nullptr;
+      ClosePoller();
+    }
+    if (closing_ != nullptr) closing_->owner = nullptr;
+    CloseFd();
   }
 
  private:
@@ -348,7 +354,7 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) throw Napi::Error::New(env, "TAP " + name_ + " is closed");
-    if (poll_ != nullptr) throw Napi::Error::New(env, "TAP " + name_ + ": start() called twice");
+    if (poller_ != nullptr) throw Napi::Error::New(env, "TAP " + name_ + ": start() called twice");
     if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() ||
         !info[3].IsTypedArray() || !info[4].IsFunction() || !info[5].IsFunction()) {
       throw Napi::TypeError::New(env, "start(rx: Uint8Array, slotSize, slots, lengths: Uint32Array, onRead, onClose)");
@@ -381,35 +387,39 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
       throw Napi::Error::New(env, "start: no libuv loop");
     }
-    auto* poll = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll, fd_);
+    auto* poller = new Poller;
+    int rc = uv_poll_init(loop, &poller->handle, fd_);
     if (rc != 0) {
-      delete poll;
+      delete poller;
       throw Napi::Error::New(env, "TAP " + name_ + ": uv_poll_init: " + uv_strerror(rc));
     }
-    poll->data = this;
-    poll_ = poll;
-    rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+    poller->handle.data = poller;
+    poller->owner = this;
+    poller_ = poller;
+    // Keep this object (and its JS buffers) alive while libuv may call us;
+    // OnPollerClosed lets go.
+    Ref();
+    rc = uv_poll_start(&poller_->handle, UV_READABLE, OnPoll);
     if (rc != 0) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
-      poll_ = nullptr;
+      ClosePoller();
       throw Napi::Error::New(env, "TAP " + name_ + ": uv_poll_start: " + uv_strerror(rc));
     }
-    if (!refed_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    // Keep this object (and its JS buffers) alive while libuv may call us.
-    Ref();
+    if (!refed_) uv_unref(reinterpret_cast<uv_handle_t*>(&poller_->handle));
     return env.Undefined();
   }
 
   // write(buf: Uint8Array, offset, length) → bytes written, or -errno.
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "write(buf: Uint8Array, offset, length)");
+    if (info.Length() < 3 || !info[0].IsTypedArray()) {
+      throw Napi::TypeError::New(env, "write(buf: Uint8Array, offset, length)");
+    }
     Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
     const uint32_t offset = info[1].As<Napi::Number>().Uint32Value();
     const uint32_t length = info[2].As<Napi::Number>().Uint32Value();
-    if (static_cast<uint64_t>(offset) + length > buf.ByteLength()) throw Napi::RangeError::New(env, "write: range outside buf");
+    if (static_cast<uint64_t>(offset) + length > buf.ByteLength()) {
+      throw Napi::RangeError::New(env, "write: range outside buf");
+    }
     if (closed_) return Napi::Number::New(env, -EBADF);
     ssize_t n;
     do n = ::write(fd_, buf.Data() + offset, length);
@@ -462,37 +472,40 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
 
   Napi::Value RefHandle(const Napi::CallbackInfo& info) {
     refed_ = true;
-    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (poller_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(&poller_->handle));
     return info.Env().Undefined();
   }
 
   Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
     refed_ = false;
-    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (poller_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&poller_->handle));
     return info.Env().Undefined();
   }
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
-    auto* self = static_cast<TapHandle*>(handle->data);
+    TapHandle* self = static_cast<Poller*>(handle->data)->owner;
     if (self == nullptr || self->closed_) return;
-    if (status < 0) {
-      Napi::HandleScope scope(Napi::Env(self->env_));
-      self->Fail("TAP " + self->name_ + " poll error: " + uv_strerror(status));
-      return;
+    // libuv turns POLLERR (what a TAP reports once its interface is deleted)
+    // into UV_EBADF and stops the handle; read(2) then tells the real reason.
+    try {
+      self->ReadBatch(status);
+    } catch (const Napi::Error&) {
+      // N-API refused (the environment is terminating): nothing to report to.
     }
-    self->ReadBatch();
   }
 
   // Reads until EAGAIN or the batch is full; hands the batch to JS in one call.
   // Level-triggered poll brings us back at once if frames remain.
-  void ReadBatch() {
+  void ReadBatch(int pollStatus) {
     uint32_t count = 0;
     int err = 0;
     bool eof = false;
     while (count < rxSlots_) {
       ssize_t n = ::read(fd_, rx_ + static_cast<size_t>(count) * rxSlotSize_, rxSlotSize_);
       if (n > 0) {
-        rxLengths_[count++] = static_cast<uint32_t>(n);
+        // tun reports the full frame length even when the buffer was shorter
+        // (it copies what fits): never claim more than the slot holds.
+        rxLengths_[count++] = static_cast<uint32_t>(n) > rxSlotSize_ ? rxSlotSize_ : static_cast<uint32_t>(n);
       } else if (n == 0) {
         eof = true;
         break;
@@ -510,8 +523,9 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
       if (closed_) return;  // JS closed the TAP while handling the batch
     }
     // EBADFD: the interface was deleted; EIO/ENXIO/ENODEV and friends: gone too.
-    if (err != 0) Fail("TAP " + name_ + " went away: read: " + Describe(err));
-    else if (eof) Fail("TAP " + name_ + " went away: read returned end of file");
+    if (err != 0) Fail("TAP " + name_ + " went away (read: " + Describe(err) + ")");
+    else if (eof) Fail("TAP " + name_ + " went away (read: end of file)");
+    else if (pollStatus < 0) Fail("TAP " + name_ + " went away (poll: " + uv_strerror(pollStatus) + ")");
   }
 
   // The device failed underneath us: close, then tell JS once.
@@ -528,51 +542,83 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     try {
       fn.MakeCallback(Value(), args, *asyncContext_);
     } catch (const Napi::Error& e) {
-      napi_fatal_exception(env_, e.Value());
+      if (!e.Value().IsEmpty()) napi_fatal_exception(env_, e.Value());
     }
   }
 
+  // Stops reading and closes the fd (the kernel then deletes the TAP).
   void Shutdown() {
     if (closed_) return;
-    RemoveCleanupHook();
-    ReleaseOsResources();
-  }
-
-  void ReleaseOsResources() {
     closed_ = true;
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
+    ClosePoller();
+    CloseFd();
+    // Nothing left for environment teardown to wait for.
+    if (closing_ == nullptr && teardownHook_ != nullptr) {
+      napi_remove_async_cleanup_hook(teardownHook_);
+      teardownHook_ = nullptr;
     }
   }
 
-  // The handle is freed only here, after libuv is done with it; then the
-  // reference taken in start() is dropped so the object can be collected.
-  static void OnHandleClosed(uv_handle_t* handle) {
-    auto* self = static_cast<TapHandle*>(handle->data);
-    delete reinterpret_cast<uv_poll_t*>(handle);
-    if (self != nullptr) self->Unref();
+  void CloseFd() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
 
-  // Environment teardown (worker exit, process shutdown): release the fd and
-  // the handle without calling into JS or N-API.
-  static void CleanupHook(void* arg) {
+  void ClosePoller() {
+    if (poller_ == nullptr) return;
+    uv_poll_stop(&poller_->handle);
+    closing_ = poller_;
+    poller_ = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&closing_->handle), OnPollerClosed);
+  }
+
+  // libuv is done with the handle: free it, drop the reference start() took,
+  // and let a waiting environment teardown continue.
+  static void OnPollerClosed(uv_handle_t* handle) {
+    auto* poller = static_cast<Poller*>(handle->data);
+    TapHandle* owner = poller->owner;
+    napi_async_cleanup_hook_handle teardown = poller->teardown;
+    delete poller;
+    if (owner != nullptr) {
+      owner->closing_ = nullptr;
+      if (owner->closed_ && owner->teardownHook_ != nullptr) {
+        napi_remove_async_cleanup_hook(owner->teardownHook_);
+        owner->teardownHook_ = nullptr;
+      }
+      try {
+        owner->Unref();
+      } catch (const Napi::Error&) {
+        // Only fails while the environment is torn down, when it no longer matters.
+      }
+    }
+    if (teardown != nullptr) napi_remove_async_cleanup_hook(teardown);
+  }
+
+  // Environment teardown (worker exit): release everything without calling
+  // into JS. Teardown waits until `hook` is removed, which OnPollerClosed does
+  // if a handle is still closing, so libuv never calls into an unloaded library.
+  static void OnTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
     auto* self = static_cast<TapHandle*>(arg);
-    self->cleanupHookAdded_ = false;
-    if (self->poll_ != nullptr) self->poll_->data = nullptr;
-    self->ReleaseOsResources();
+    self->teardownHook_ = nullptr;
+    self->closed_ = true;
+    self->ClosePoller();
+    self->CloseFd();
+    if (self->closing_ != nullptr) {
+      self->closing_->owner = nullptr;
+      self->closing_->teardown = hook;
+      self->closing_ = nullptr;
+    } else {
+      napi_remove_async_cleanup_hook(hook);
+    }
   }
 
-  void RemoveCleanupHook() {
-    if (!cleanupHookAdded_) return;
-    cleanupHookAdded_ = false;
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-  }
+  // The libuv handle lives in its own allocation: libuv owns it from
+  // uv_close() until OnPollerClosed, which may run after the TapHandle is gone.
+  struct Poller {
+    uv_poll_t handle;
+    TapHandle* owner = nullptr;  // receives callbacks; null once detached
+    napi_async_cleanup_hook_handle teardown = nullptr;  // removed once closed
+  };
 
   napi_env env_;
   int fd_ = -1;
@@ -583,9 +629,10 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
   int lastWriteErrno_ = 0;
   bool closed_ = false;
   bool refed_ = true;
-  bool cleanupHookAdded_ = false;
+  napi_async_cleanup_hook_handle teardownHook_ = nullptr;
 
-  uv_poll_t* poll_ = nullptr;
+  Poller* poller_ = nullptr;   // reading
+  Poller* closing_ = nullptr;  // uv_close() called, OnPollerClosed not yet run
   uint8_t* rx_ = nullptr;
   uint32_t* rxLengths_ = nullptr;
   uint32_t rxSlotSize_ = 0;

@@ -87,16 +87,19 @@ export const TunOffload = {
 
 /** Frames per read batch and per write batch (one wake-up, one JS call, one writeBatch). */
 export const BATCH_FRAMES = 64;
-/** Receive slot: a 64 KB GSO frame plus its virtio-net header fits. */
-export const RX_SLOT_SIZE = 65_536 + VNET_HDR_SIZE;
-/** Largest frame `send` accepts (the same 64 KB + header). */
+/**
+ * Receive slot size. The largest frame a TAP hands over is a 64 KiB GSO
+ * super-packet (tun's gso_max_size, 65536) or a full frame at a TAP's largest
+ * MTU (65521 + 14 Ethernet + 4 re-inserted 802.1Q tag = 65539), plus the
+ * 12-byte virtio-net header. 64 KiB + 64 covers both.
+ */
+export const RX_SLOT_SIZE = 65_536 + 64;
+/** Largest frame `send` accepts (the kernel refuses anything larger anyway). */
 export const MAX_FRAME_SIZE = RX_SLOT_SIZE;
 /** Transmit batch buffer: frames are packed back to back, so 64 full-size Ethernet frames use ~97 KB. */
 export const TX_BUFFER_SIZE = 256 * 1024;
 /** IFNAMSIZ - 1 (include/uapi/linux/if.h). */
 export const IFNAME_MAX = 15;
-/** Linux's default MTU for a new TAP (ether_setup). */
-export const DEFAULT_TAP_MTU = 1500;
 
 export interface TapOptions {
   /** Interface name (at most 15 characters); omitted: the kernel picks tapN. */
@@ -225,7 +228,9 @@ export class TapDevice implements Device {
     this.vnetHdr = handle.vnetHdr;
     this.offloadFlags = offloadFlags;
     this.netns = netns;
-    this.rxViews = Array.from({ length: BATCH_FRAMES }, (_, i) => this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE));
+    this.rxViews = Array.from({ length: BATCH_FRAMES }, (_, i) =>
+      this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE),
+    );
     // Polling starts at once, receiver or not, so a deleted TAP is noticed.
     handle.start(
       this.rxBuffer,
@@ -395,5 +400,10 @@ export function openTap(options: TapOptions = {}): TapDevice {
       }
     }
   }
-  return new TapDevice(handle, offloadFlags, options.netns);
+  try {
+    return new TapDevice(handle, offloadFlags, options.netns);
+  } catch (e) {
+    handle.close();
+    throw e;
+  }
 }
