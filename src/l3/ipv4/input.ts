@@ -39,9 +39,7 @@ export interface Ipv4InputHooks {
 }
 
 /** Mutable record reused for every delivery: the hot path allocates nothing per packet. */
-interface MutableReceived {
-  -readonly [K in keyof ReceivedIpv4]: ReceivedIpv4[K];
-}
+type MutableReceived = { -readonly [K in keyof ReceivedIpv4]: ReceivedIpv4[K] };
 
 export class Ipv4Input {
   private readonly header = new Ipv4HeaderView();
