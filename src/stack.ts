@@ -16,6 +16,7 @@ import type { Ipv4Link } from './l3/ipv4/link.js';
 import { Icmpv4 } from './l3/icmpv4/icmpv4.js';
 import { IpProtocol } from './l3/ip-protocol.js';
 import { RouteTable } from './l3/routing/table.js';
+import { UdpLayer } from './l4/udp/udp.js';
 
 export interface PingReply {
   readonly sequence: number;
@@ -30,6 +31,7 @@ export class Host {
   readonly ipv4Out: Ipv4Output;
   readonly ipv4In: Ipv4Input;
   readonly icmp: Icmpv4;
+  readonly udp: UdpLayer;
   private nextPingIdentifier: number;
 
   constructor(readonly ctx: StackContext) {
@@ -42,6 +44,8 @@ export class Host {
     });
     this.icmp = new Icmpv4(ctx, this.ipv4Out);
     this.ipv4In.register(IpProtocol.ICMP, (d) => this.icmp.receive(d));
+    this.udp = new UdpLayer(ctx, this.ipv4Out, (a) => this.ipv4In.isLocalAddress(a));
+    this.ipv4In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv4(d));
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }
 

@@ -1,0 +1,247 @@
+/**
+ * UDP: the demultiplexer and sockets in Node's `dgram` idiom.
+ *
+ * Read first: RFC 768, RFC 1122 §4.1.3 (what a host MUST do: verify the
+ * checksum when present, answer ICMP port unreachable), RFC 6056 (random
+ * ephemeral ports).
+ *
+ *   const sock = host.udp.createSocket();
+ *   sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+ *   sock.bind(7);
+ *
+ * Delivery is synchronous from the packet path (like a socket whose reader is
+ * always waiting), so a server answering inside 'message' adds no latency.
+ * The payload handed to listeners is a copy and may be kept.
+ */
+import { EventEmitter } from 'node:events';
+import type { StackContext } from '../../core/context.js';
+import { describeParseError } from '../../core/parse-result.js';
+import { IPV4_BROADCAST, formatIpv4, parseIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
+import type { ReceivedIpv4 } from '../../l3/ipv4/input.js';
+import type { Ipv4Output } from '../../l3/ipv4/output.js';
+import type { Ipv4Link } from '../../l3/ipv4/link.js';
+import { IpProtocol } from '../../l3/ip-protocol.js';
+import type { Disposition } from '../../l3/dispositions.js';
+import { UDP_HEADER_LENGTH, UdpHeaderView, emitUdp, finishUdpChecksumV4 } from './header.js';
+
+/** Linux net.ipv4.ip_local_port_range defaults (RFC 6056 §3.2 suggests 1024-65535; Linux is narrower). */
+export const EPHEMERAL_PORT_MIN = 32_768;
+export const EPHEMERAL_PORT_MAX = 60_999;
+/** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
+export const UDP_MAX_PAYLOAD_V4 = 65_507;
+
+export interface UdpRemoteInfo {
+  readonly address: string;
+  readonly family: 'IPv4';
+  readonly port: number;
+  readonly size: number;
+  /** tapnet extra: the interface the datagram arrived on. */
+  readonly interface: string;
+  /** tapnet extra: the destination address (ours, or a broadcast address). */
+  readonly localAddress: string;
+}
+
+export interface UdpAddressInfo {
+  readonly address: string;
+  readonly family: 'IPv4';
+  readonly port: number;
+}
+
+export class UdpError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UdpSocket extends EventEmitter<{
+  message: [msg: Buffer, rinfo: UdpRemoteInfo];
+  listening: [];
+  close: [];
+  error: [err: Error];
+}> {
+  localAddress: Ipv4Address = 0;
+  localPort = 0;
+  broadcast = false;
+  /** Like SO_BINDTODEVICE: receive only from, and send only through, this link. */
+  boundLink: Ipv4Link | undefined;
+  closed = false;
+
+  constructor(private readonly layer: UdpLayer) {
+    super();
+  }
+
+  /** Binds to `port` (0 = a random ephemeral port) on `address` (default: every address). */
+  bind(port = 0, address?: string, callback?: () => void): this {
+    const local = address === undefined ? 0 : parseIpv4(address);
+    if (local === undefined) throw new UdpError(`bind: invalid IPv4 address '${address}'`, 'EINVAL');
+    this.layer.bind(this, port, local);
+    if (callback) this.once('listening', callback);
+    queueMicrotask(() => this.emit('listening'));
+    return this;
+  }
+
+  bindToLink(link: Ipv4Link): this {
+    this.boundLink = link;
+    return this;
+  }
+
+  setBroadcast(flag: boolean): void {
+    this.broadcast = flag;
+  }
+
+  address(): UdpAddressInfo {
+    return { address: formatIpv4(this.localAddress), family: 'IPv4', port: this.localPort };
+  }
+
+  /**
+   * Sends one datagram. Unbound sockets are bound to an ephemeral port first
+   * (as Node does). Errors go to `callback`, or are thrown when there is none.
+   */
+  send(msg: Uint8Array | string, port: number, address: string, callback?: (error: Error | null) => void): void {
+    const payload = typeof msg === 'string' ? Buffer.from(msg) : msg;
+    const error = this.layer.send(this, payload, port, address);
+    if (callback) queueMicrotask(() => callback(error ?? null));
+    else if (error) throw error;
+  }
+
+  close(callback?: () => void): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.layer.unbind(this);
+    if (callback) this.once('close', callback);
+    queueMicrotask(() => this.emit('close'));
+  }
+}
+
+export class UdpLayer {
+  private readonly header = new UdpHeaderView();
+  /** Sockets by local port; several may share a port when bound to different addresses. */
+  private readonly ports = new Map<number, UdpSocket[]>();
+  private readonly scratch = new Uint8Array(65_535);
+
+  constructor(
+    private readonly ctx: StackContext,
+    private readonly output: Ipv4Output,
+    private readonly isLocalAddress: (address: Ipv4Address) => boolean,
+  ) {
+    ctx.stats.declare('udpInDatagrams', 'udpNoPorts', 'udpInErrors', 'udpInCsumErrors', 'udpOutDatagrams', 'udpSndbufErrors');
+  }
+
+  createSocket(): UdpSocket {
+    return new UdpSocket(this);
+  }
+
+  bind(socket: UdpSocket, port: number, address: Ipv4Address): void {
+    if (socket.closed) throw new UdpError('bind: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
+    if (socket.localPort !== 0) throw new UdpError('bind: socket is already bound', 'ERR_SOCKET_ALREADY_BOUND');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError(`bind: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
+    if (address !== 0 && address !== IPV4_BROADCAST && !this.isLocalAddress(address)) {
+      throw new UdpError(`bind ${formatIpv4(address)}: address not available`, 'EADDRNOTAVAIL');
+    }
+    const chosen = port === 0 ? this.ephemeralPort() : port;
+    const list = this.ports.get(chosen) ?? [];
+    if (list.some((s) => s.localAddress === 0 || address === 0 || s.localAddress === address)) {
+      throw new UdpError(`bind ${formatIpv4(address)}:${chosen}: address in use`, 'EADDRINUSE');
+    }
+    socket.localAddress = address;
+    socket.localPort = chosen;
+    list.push(socket);
+    this.ports.set(chosen, list);
+  }
+
+  unbind(socket: UdpSocket): void {
+    const list = this.ports.get(socket.localPort);
+    if (!list) return;
+    const rest = list.filter((s) => s !== socket);
+    if (rest.length) this.ports.set(socket.localPort, rest);
+    else this.ports.delete(socket.localPort);
+  }
+
+  /** RFC 6056 §3.3.1 (algorithm 1): a random port, probing upwards while taken. */
+  private ephemeralPort(): number {
+    const range = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
+    const start = this.ctx.random.u32() % range;
+    for (let i = 0; i < range; i++) {
+      const port = EPHEMERAL_PORT_MIN + ((start + i) % range);
+      if (!this.ports.has(port)) return port;
+    }
+    throw new UdpError('no free ephemeral port', 'EADDRINUSE');
+  }
+
+  /** IP hands us a datagram (protocol 17). */
+  receiveIpv4(d: ReceivedIpv4): Disposition {
+    const { ctx, header } = this;
+    const error = header.wrap(d.payload);
+    if (error) {
+      ctx.trace.dropped('udpInErrors', describeParseError(error), () => `from ${formatIpv4(d.source)}`);
+      return 'dropped';
+    }
+    // RFC 1122 §4.1.3.4: a host MUST verify a checksum that is present.
+    if (!header.verifyChecksumV4(d.source, d.destination)) {
+      ctx.stats.inc('udpInCsumErrors');
+      ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv4(d.source)}`);
+      return 'dropped';
+    }
+    const socket = this.lookup(header.destinationPort, d.destination, d.link);
+    if (!socket) {
+      ctx.trace.dropped('udpNoPorts', 'no socket on port', () => `${formatIpv4(d.destination)}:${header.destinationPort}`);
+      return 'portUnreachable';
+    }
+    ctx.stats.inc('udpInDatagrams');
+    const payload = header.payload;
+    socket.emit('message', Buffer.from(payload), {
+      address: formatIpv4(d.source),
+      family: 'IPv4',
+      port: header.sourcePort,
+      size: payload.length,
+      interface: d.link.name,
+      localAddress: formatIpv4(d.destination),
+    });
+    return 'delivered';
+  }
+
+  /** The socket bound to exactly `address`, else the wildcard one; link-bound sockets only see their link. */
+  private lookup(port: number, address: Ipv4Address, link: Ipv4Link): UdpSocket | undefined {
+    const list = this.ports.get(port);
+    if (!list) return undefined;
+    let wildcard: UdpSocket | undefined;
+    for (const s of list) {
+      if (s.boundLink && s.boundLink !== link) continue;
+      if (s.localAddress === address) return s;
+      if (s.localAddress === 0) wildcard = s;
+    }
+    return wildcard;
+  }
+
+  send(socket: UdpSocket, payload: Uint8Array, port: number, address: string): UdpError | undefined {
+    if (socket.closed) return new UdpError('send: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
+    const destination = parseIpv4(address);
+    if (destination === undefined) return new UdpError(`send: invalid IPv4 address '${address}'`, 'EINVAL');
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return new UdpError(`send: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
+    if (payload.length > UDP_MAX_PAYLOAD_V4) return new UdpError(`send: ${payload.length} bytes is more than one datagram holds`, 'EMSGSIZE');
+    if (destination === IPV4_BROADCAST && !socket.broadcast) return new UdpError('send: broadcast needs setBroadcast(true)', 'EACCES');
+    if (socket.localPort === 0) this.bind(socket, 0, 0);
+
+    const route = socket.boundLink ? { link: socket.boundLink, nextHop: destination } : this.output.route(destination);
+    if (!route) {
+      this.ctx.stats.inc('udpSndbufErrors');
+      return new UdpError(`send to ${address}: network unreachable`, 'ENETUNREACH');
+    }
+    const source = socket.localAddress !== 0 && socket.localAddress !== IPV4_BROADCAST ? socket.localAddress : (this.output.sourceFor(route.link, route.nextHop) ?? 0);
+    const length = UDP_HEADER_LENGTH + payload.length;
+    const buf = this.scratch;
+    emitUdp({ sourcePort: socket.localPort, destinationPort: port, payloadLength: payload.length }, buf, 0);
+    buf.set(payload, UDP_HEADER_LENGTH);
+    finishUdpChecksumV4(buf, 0, length, source, destination);
+    const result = this.output.send({ source, destination, protocol: IpProtocol.UDP, via: socket.boundLink }, buf.subarray(0, length));
+    if (result !== 'sent') {
+      this.ctx.stats.inc('udpSndbufErrors');
+      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : 'EMSGSIZE');
+    }
+    this.ctx.stats.inc('udpOutDatagrams');
+    return undefined;
+  }
+}
