@@ -9,13 +9,16 @@ export const PING_ECHO_REQUEST = [
   '1415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637',
 ].join('');
 
-/** the Linux reply to PING_ECHO_REQUEST. */
+/** The Linux reply to PING_ECHO_REQUEST: same id, sequence and data, type 0. */
 export const PING_ECHO_REPLY = [
   '4500005427be000040013c4f0a4d01010a4d01020000bf3b153300011b1d046b0000000041350c000000000010111213',
   '1415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637',
 ].join('');
 
-/** router 10.77.1.1 (next link MTU 1000) answering ping -M do -s 1200 10.77.2.2: type 3 code 4, next-hop MTU 1000, quoting 548 bytes of the original (Linux fills the error up to 576 bytes). */
+/**
+ * Router 10.77.1.1 (next link MTU 1000) answering `ping -M do -s 1200 10.77.2.2`: tos 0xc0, type 3 code 4,
+ * next-hop MTU 1000, quoting 548 bytes of the 1228-byte original (Linux fills the error up to 576 bytes).
+ */
 export const ICMP_FRAG_NEEDED = [
   '45c0024027bf0000400139a20a4d01010a4d0102030473e1000003e8450004cc0000400040011e940a4d01020a4d0202',
   '080095e0153400011b1d046b0000000052450c0000000000101112131415161718191a1b1c1d1e1f2021222324252627',
@@ -31,18 +34,25 @@ export const ICMP_FRAG_NEEDED = [
   'd8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff0001020304050607',
 ].join('');
 
-/** UDP "hello tapnet" from 10.77.1.2:43297 to 10.77.1.1:33434 (nobody listening). */
+/**
+ * UDP "hello tapnet" from 10.77.1.2:54925 to 10.77.1.1:33434 (nobody listening), sent with
+ * `ethtool -K va tx-checksumming off` so the UDP checksum (0x01cb) is complete, not the
+ * pseudo-header-only value veth's checksum offload leaves in the field.
+ */
 export const UDP_TO_CLOSED_PORT = [
-  '450000288e264000401196020a4d01020a4d0101a921829a001416c268656c6c6f207461706e6574',
+  '45000028b551400040116ed70a4d01020a4d0101d68d829a001401cb68656c6c6f207461706e6574',
 ].join('');
 
-/** the Linux answer to UDP_TO_CLOSED_PORT: type 3 code 3, quoting the whole 40-byte datagram. */
+/** The Linux answer to UDP_TO_CLOSED_PORT: tos 0xc0, type 3 code 3, quoting the whole 40-byte datagram. */
 export const ICMP_PORT_UNREACHABLE = [
-  '45c0004427c8000040013b950a4d01010a4d010203032c3400000000450000288e264000401196020a4d01020a4d0101',
-  'a921829a001416c268656c6c6f207461706e6574',
+  '45c00044e523000040017e390a4d01010a4d0102030313bf0000000045000028b551400040116ed70a4d01020a4d0101',
+  'd68d829a001401cb68656c6c6f207461706e6574',
 ].join('');
 
-/** ping -s 1200 10.77.2.2 after PMTU discovery learned 1000: first fragment, id 0xddb9, MF, offset 0, 976 bytes of ICMP. */
+/**
+ * `ping -M dont -s 1200 10.77.2.2` after path MTU discovery learned 1000: the host fragments it itself.
+ * First fragment: id 0xddb9, MF, offset 0, 976 bytes of the ICMP message.
+ */
 export const PING_FRAGMENT_0 = [
   '450003e4ddb92000400161c20a4d01020a4d0202080017c3157b00011c1d046b00000000d41b07000000000010111213',
   '1415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40414243',
@@ -67,7 +77,7 @@ export const PING_FRAGMENT_0 = [
   'a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7',
 ].join('');
 
-/** second (last) fragment of the same datagram: offset 976 (field 0x7a = 122 * 8), 232 bytes. */
+/** Second (last) fragment of the same datagram: offset 976 (field 0x7a = 122 * 8), 232 bytes. */
 export const PING_FRAGMENT_1 = [
   '450000fcddb9007a400184300a4d01020a4d0202c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3',
   'e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000102030405060708090a0b0c0d0e0f10111213',

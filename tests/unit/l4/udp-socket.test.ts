@@ -41,7 +41,7 @@ describe('UDP sockets', () => {
     const send = device.send.bind(device);
     device.send = (frame: Uint8Array) => {
       const copy = frame.slice();
-      if (copy.length > 42 && copy[23] === 17) copy[14 + 20 + 6] ^= 0x55; // UDP checksum byte
+      if (copy.length > 42 && copy[23] === 17) copy[14 + 20 + 6] = copy[14 + 20 + 6]! ^ 0x55; // UDP checksum byte
       send(copy);
     };
     a.udp.createSocket().send('abc', 53, '10.0.0.2');
