@@ -15,13 +15,7 @@ import { IpProtocol } from '../ip-protocol.js';
 import type { ReceivedIpv4 } from '../ipv4/input.js';
 import type { Ipv4Output, Ipv4SendResult } from '../ipv4/output.js';
 import type { Disposition } from '../dispositions.js';
-import {
-  IcmpV4Type,
-  IcmpV4View,
-  emitIcmpV4Echo,
-  emitIcmpV4Error,
-  ICMPV4_ERROR_QUOTE_MAX,
-} from './message.js';
+import { Icmpv4MessageView, Icmpv4Type, emitIcmpv4Echo, emitIcmpv4Error, icmpv4ErrorQuote } from './message.js';
 
 /** Linux net.ipv4.icmp_msgs_per_sec and icmp_msgs_burst: the global error budget. */
 export const ICMP_ERRORS_PER_SECOND = 1000;
@@ -50,16 +44,16 @@ export interface IcmpErrorEvent {
 }
 
 const COUNTERS_IN: Record<number, string> = {
-  [IcmpV4Type.EchoReply]: 'icmpInEchoReps',
-  [IcmpV4Type.DestinationUnreachable]: 'icmpInDestUnreachs',
-  [IcmpV4Type.Redirect]: 'icmpInRedirects',
-  [IcmpV4Type.EchoRequest]: 'icmpInEchos',
-  [IcmpV4Type.TimeExceeded]: 'icmpInTimeExcds',
-  [IcmpV4Type.ParameterProblem]: 'icmpInParmProbs',
+  [Icmpv4Type.EchoReply]: 'icmpInEchoReps',
+  [Icmpv4Type.DestinationUnreachable]: 'icmpInDestUnreachs',
+  [Icmpv4Type.Redirect]: 'icmpInRedirects',
+  [Icmpv4Type.EchoRequest]: 'icmpInEchos',
+  [Icmpv4Type.TimeExceeded]: 'icmpInTimeExcds',
+  [Icmpv4Type.ParameterProblem]: 'icmpInParmProbs',
 };
 
 export class Icmpv4 {
-  private readonly view = new IcmpV4View();
+  private readonly view = new Icmpv4MessageView();
   private readonly quoted = new Ipv4HeaderView();
   private readonly scratch = new Uint8Array(65_535);
   private readonly errorBudget: TokenBucket;
@@ -103,7 +97,7 @@ export class Icmpv4 {
     if (counter) ctx.stats.inc(counter);
 
     switch (view.type) {
-      case IcmpV4Type.EchoRequest:
+      case Icmpv4Type.EchoRequest:
         // Linux's icmp_echo_ignore_broadcasts=1 default: broadcast pings are a smurf amplifier.
         if (d.toBroadcastOrMulticast) {
           ctx.trace.dropped('icmpInEchoBroadcastIgnored', 'echo to broadcast', () => `from ${formatIpv4(d.source)}`);
@@ -111,7 +105,7 @@ export class Icmpv4 {
         }
         this.sendEchoReply(d);
         return 'delivered';
-      case IcmpV4Type.EchoReply:
+      case Icmpv4Type.EchoReply:
         this.echoListeners.get(view.identifier)?.({
           source: d.source,
           identifier: view.identifier,
@@ -119,9 +113,9 @@ export class Icmpv4 {
           data: view.data,
         });
         return 'delivered';
-      case IcmpV4Type.DestinationUnreachable:
-      case IcmpV4Type.TimeExceeded:
-      case IcmpV4Type.ParameterProblem:
+      case Icmpv4Type.DestinationUnreachable:
+      case Icmpv4Type.TimeExceeded:
+      case Icmpv4Type.ParameterProblem:
         this.onError?.({ from: d.source, type: view.type, code: view.code, nextHopMtu: view.nextHopMtu, original: view.data });
         return 'delivered';
       default:
@@ -131,8 +125,8 @@ export class Icmpv4 {
 
   /** RFC 792: the reply carries the request's identifier, sequence number and data, from the address pinged. */
   private sendEchoReply(d: ReceivedIpv4): void {
-    const n = emitIcmpV4Echo(
-      { type: IcmpV4Type.EchoReply, identifier: this.view.identifier, sequence: this.view.sequence, data: this.view.data },
+    const n = emitIcmpv4Echo(
+      { type: Icmpv4Type.EchoReply, identifier: this.view.identifier, sequence: this.view.sequence, data: this.view.data },
       this.scratch,
       0,
     );
@@ -145,7 +139,7 @@ export class Icmpv4 {
 
   /** Sends an echo request (for `tapnet ping` and tests). */
   sendEchoRequest(destination: Ipv4Address, identifier: number, sequence: number, data: Uint8Array): Ipv4SendResult {
-    const n = emitIcmpV4Echo({ type: IcmpV4Type.EchoRequest, identifier, sequence, data }, this.scratch, 0);
+    const n = emitIcmpv4Echo({ type: Icmpv4Type.EchoRequest, identifier, sequence, data }, this.scratch, 0);
     const result = this.output.send({ destination, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
     if (result === 'sent') {
       this.ctx.stats.inc('icmpOutMsgs');
@@ -171,27 +165,26 @@ export class Icmpv4 {
     if (quoted.protocol === IpProtocol.ICMP) {
       const inner = quoted.payload;
       const innerType = inner.length > 0 ? inner[0]! : -1;
-      const isQuery = innerType === IcmpV4Type.EchoRequest || innerType === IcmpV4Type.EchoReply || innerType === 13 || innerType === 14;
+      const isQuery = innerType === Icmpv4Type.EchoRequest || innerType === Icmpv4Type.EchoReply || innerType === 13 || innerType === 14;
       if (!isQuery) return;
     }
     if (!this.errorBudget.take()) {
       ctx.trace.dropped('icmpOutRateLimitGlobal', 'ICMP error rate limit', () => `to ${formatIpv4(source)}`);
       return;
     }
-    const quoteLength = Math.min(original.length, ICMPV4_ERROR_QUOTE_MAX);
     const type =
       kind.type === 'destinationUnreachable'
-        ? IcmpV4Type.DestinationUnreachable
+        ? Icmpv4Type.DestinationUnreachable
         : kind.type === 'timeExceeded'
-          ? IcmpV4Type.TimeExceeded
-          : IcmpV4Type.ParameterProblem;
-    const n = emitIcmpV4Error(
+          ? Icmpv4Type.TimeExceeded
+          : Icmpv4Type.ParameterProblem;
+    const n = emitIcmpv4Error(
       {
         type,
         code: kind.type === 'parameterProblem' ? 0 : kind.code,
         nextHopMtu: kind.type === 'destinationUnreachable' ? (kind.nextHopMtu ?? 0) : 0,
         pointer: kind.type === 'parameterProblem' ? kind.pointer : 0,
-        original: original.subarray(0, quoteLength),
+        original: icmpv4ErrorQuote(original),
       },
       this.scratch,
       0,
@@ -199,7 +192,7 @@ export class Icmpv4 {
     const result = this.output.send({ destination: source, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
     if (result === 'sent') {
       ctx.stats.inc('icmpOutMsgs');
-      ctx.stats.inc(type === IcmpV4Type.DestinationUnreachable ? 'icmpOutDestUnreachs' : type === IcmpV4Type.TimeExceeded ? 'icmpOutTimeExcds' : 'icmpOutParmProbs');
+      ctx.stats.inc(type === Icmpv4Type.DestinationUnreachable ? 'icmpOutDestUnreachs' : type === Icmpv4Type.TimeExceeded ? 'icmpOutTimeExcds' : 'icmpOutParmProbs');
     }
   }
 }

@@ -461,10 +461,3 @@ export function describeIcmpv4Record(record: Icmpv4Record): string {
   emitIcmpv4(record, buf, 0);
   return describeIcmpv4(buf);
 }
-
-/*
- * Aliases: src/l3/icmpv4/icmpv4.ts spells the prefix "IcmpV4"; the rest of
- * the tree spells it like Ipv4 ("Icmpv4"). Both work until one is chosen.
- */
-export const IcmpV4Type = Icmpv4Type;
-export { Icmpv4MessageView as IcmpV4View, emitIcmpv4Echo as emitIcmpV4Echo, emitIcmpv4Error as emitIcmpV4Error };

@@ -173,6 +173,12 @@ describe('IPv4 options', () => {
     ]);
   });
 
+  it('stops at End of Option List: what follows is padding, never parsed', () => {
+    const seen: number[] = [];
+    expect(forEachIpv4Option(fromHex('01 00 07ff 0000'), (type) => seen.push(type))).toBeUndefined();
+    expect(seen).toEqual([Ipv4OptionType.NoOperation]);
+  });
+
   it('refuses a missing length octet, a length below 2 and a length past the end', () => {
     expect(forEachIpv4Option(fromHex('0107'), () => {})).toMatchObject({ reason: 'badOption', offset: 21 });
     expect(forEachIpv4Option(fromHex('0701'), () => {})).toMatchObject({ reason: 'badOption', offset: 21 });
@@ -312,6 +318,14 @@ describe('wrapQuoted (the header inside an ICMP error)', () => {
     expect(v.totalLength).toBe(1228);
     expect(v.destination).toBe(ip('10.77.2.2'));
     expect(v.payload.length).toBe(528);
+  });
+
+  it('ends the payload at Total Length when more than the datagram was quoted', () => {
+    const quote = new Uint8Array(48).fill(0xee);
+    quote.set(fromHex(UDP_TO_CLOSED_PORT)); // 40 bytes, then 8 bytes that are not part of it (e.g. RFC 4884 extensions)
+    const v = new Ipv4HeaderView();
+    expect(v.wrapQuoted(quote)).toBeUndefined();
+    expect(v.payload.length).toBe(20);
   });
 
   it('still needs a whole header', () => {
