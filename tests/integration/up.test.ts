@@ -110,6 +110,22 @@ describe('tapnet up lifecycle and arguments', () => {
     }
   });
 
+  it('stops cleanly when its TAP is deleted underneath it', async () => {
+    const t = await startTapnet();
+    try {
+      sh('ip', ['-n', t.netns, 'link', 'delete', t.tap]);
+      const code = await new Promise<number | null>((resolve) => {
+        if (t.child.exitCode !== null) resolve(t.child.exitCode);
+        t.child.on('exit', (c) => resolve(c));
+      });
+      expect(code).toBe(1);
+      expect(t.output()).toMatch(/went away/);
+      expect(netnsExists(t.netns)).toBe(false); // tapnet created it, so tapnet removed it
+    } finally {
+      cleanupTapnet(t);
+    }
+  });
+
   it('refuses a second tapnet on a TAP in use', async () => {
     const t = await startTapnet();
     try {
