@@ -1,17 +1,28 @@
 /**
  * The `tapnet` command line.
  *
- *   tapnet up [--tap NAME] [--subnet CIDR] [--netns NS] [--no-host-addr] [--pcap FILE] [--log-level L]
+ *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--no-host-addr] [--pcap FILE] [--log-level L]
+ *             [--dns-upstream ADDR[:PORT]]... [--dns-record RR]...
+ *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
+ *   tapnet lab up|down|status FILE
+ *   tapnet show mac|ports|routes|... --lab FILE [--node NODE]
  *
  * A bad argument prints one line naming it and exits with code 2.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseIpv4, parseIpv4Cidr } from './l3/ipv4/address.js';
+import { formatIpv4, inCidr, parseIpv4, parseIpv4Cidr } from './l3/ipv4/address.js';
+import { isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr } from './l3/ipv6/address.js';
 import { LOG_LEVELS, type LogLevel } from './core/trace.js';
 import { controlRequest, controlSocketPath } from './control.js';
 import { runUp, type UpOptions } from './lab/up.js';
+import { parseMac } from './l2/mac-address.js';
+import { sanitizeHostname, type StaticLease } from './services/dhcp/lease-store.js';
+import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
+import { checkRecordText } from './services/dns/config.js';
+import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './lab/lab.js';
+import { TopologyError, loadTopology, type Topology } from './lab/topology.js';
 
 export const EXIT_USAGE = 2;
 
@@ -39,6 +50,25 @@ function subnet(value: string): string {
   return value;
 }
 
+/** A /64 for SLAAC (RFC 4862 §5.5.3: 64 bits of interface identifier on Ethernet); tapnet takes ::1. */
+function subnet6(value: string): string {
+  const cidr = parseIpv6Cidr(value);
+  if (!cidr) throw new InvalidArgumentError('expected an IPv6 prefix like fd77::/64');
+  if (cidr.prefixLength !== 64) throw new InvalidArgumentError('prefix length must be /64 (the kernel end takes its address by SLAAC)');
+  if (isMulticastIpv6(cidr.address) || isLinkLocalIpv6(cidr.address) || isUnspecifiedIpv6(cidr.address) || isIpv4MappedIpv6(cidr.address)) {
+    throw new InvalidArgumentError('expected a unicast prefix (not multicast, link-local, :: or IPv4-mapped)');
+  }
+  return value;
+}
+
+/** IPv4 or IPv6 (tapnet ping). */
+function ipAddress(value: string): string {
+  if (parseIpv4(value) === undefined && parseIpv6(value) === undefined) {
+    throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2 or an IPv6 address like fd77::2');
+  }
+  return value;
+}
+
 function ipv4Address(value: string): string {
   if (parseIpv4(value) === undefined) throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2');
   return value;
@@ -47,6 +77,37 @@ function ipv4Address(value: string): string {
 function positiveInt(value: string): number {
   if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new InvalidArgumentError('expected a positive integer');
   return Number(value);
+}
+
+/** Repeatable `--dns-upstream ADDR[:PORT]`. */
+function dnsUpstream(value: string, previous: Upstream[] = []): Upstream[] {
+  const upstream = parseUpstream(value);
+  if (!upstream) throw new InvalidArgumentError('expected ADDRESS or ADDRESS:PORT, e.g. 10.77.0.2:5353');
+  return [...previous, upstream];
+}
+
+/** Repeatable `--dns-record "NAME [TTL] TYPE DATA"`, names relative to the lab zone. */
+function dnsRecord(value: string, previous: string[] = []): string[] {
+  const r = checkRecordText(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return [...previous, value];
+}
+
+/** `--lease-time SECONDS`: 10 s up to 11 days (shorter makes clients renew every few seconds). */
+function leaseSeconds(value: string): number {
+  if (!/^[0-9]{1,6}$/.test(value) || Number(value) < 10) throw new InvalidArgumentError('expected seconds, from 10 to 999999');
+  return Number(value);
+}
+
+/** Repeatable `--dhcp-host MAC,ADDRESS[,NAME]` (dnsmasq's dhcp-host syntax): a static lease. */
+function dhcpHost(value: string, previous: StaticLease[] = []): StaticLease[] {
+  const [macText = '', addressText = '', name, ...rest] = value.split(',');
+  const mac = parseMac(macText);
+  const address = parseIpv4(addressText);
+  if (mac === undefined || address === undefined || rest.length > 0 || (name !== undefined && sanitizeHostname(name) !== name)) {
+    throw new InvalidArgumentError('expected MAC,ADDRESS[,NAME], e.g. 02:00:00:00:00:01,10.77.0.50,printer (NAME: lower-case letters, digits, "-")');
+  }
+  return [...previous, { mac, address, hostname: name }];
 }
 
 function tapOption(): Option {
@@ -68,38 +129,100 @@ export function buildProgram(): Command {
     .description('serve the default lab on a TAP: ping, arping (and more as tapnet grows) from the kernel end')
     .addOption(tapOption())
     .addOption(new Option('--subnet <cidr>', 'IPv4 subnet; tapnet takes .1, the kernel end .2').argParser(subnet).default('10.77.0.0/24'))
+    .addOption(new Option('--subnet6 <cidr>', 'IPv6 /64; tapnet takes ::1 and advertises it, the kernel end takes an address by SLAAC').argParser(subnet6).default('fd77::/64'))
     .addOption(new Option('--netns <ns>', 'move the kernel end into this network namespace (created if absent)').argParser(netnsName))
     .option('--no-host-addr', 'do not give the kernel end an address')
     .option('--pcap <file>', 'capture every frame of the TAP to a pcap file')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
-    .action(async (opts: { tap: string; subnet: string; netns?: string; hostAddr: boolean; pcap?: string; logLevel: LogLevel }) => {
+    .addOption(new Option('--dns-upstream <addr[:port]>', 'forward names outside the lab zone to this DNS server (repeatable)').argParser(dnsUpstream))
+    .addOption(new Option('--dns-record <rr>', 'add a record to the lab zone, e.g. "www CNAME gateway" (repeatable)').argParser(dnsRecord))
+    .option('--lease-file <file>', 'DHCP lease file, rewritten atomically (default /var/lib/tapnet/<tap>.leases)')
+    .addOption(new Option('--lease-time <seconds>', 'DHCP lease time').argParser(leaseSeconds).default(3600))
+    .addOption(new Option('--dhcp-host <mac,address[,name]>', 'a static DHCP lease (repeatable)').argParser(dhcpHost))
+    .option('--no-dhcp', 'do not serve DHCP (pool .100-.199 of the subnet by default)')
+    .addOption(
+      new Option('--dhcp-client', 'take tapnet\'s address from a DHCP server on the kernel side instead of serving one').conflicts([
+        'leaseFile',
+        'leaseTime',
+        'dhcpHost',
+        'dhcp',
+      ]),
+    )
+    .action(async (opts: {
+      tap: string;
+      subnet: string;
+      subnet6: string;
+      netns?: string;
+      hostAddr: boolean;
+      pcap?: string;
+      logLevel: LogLevel;
+      dnsUpstream?: Upstream[];
+      dnsRecord?: string[];
+      leaseFile?: string;
+      leaseTime: number;
+      dhcpHost?: StaticLease[];
+      dhcp: boolean;
+      dhcpClient?: boolean;
+    }) => {
+      const cidr = parseIpv4Cidr(opts.subnet)!;
+      const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, cidr));
+      if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${opts.subnet}`), { name: 'UsageError' });
       const options: UpOptions = {
         tap: opts.tap,
         subnet: parseIpv4Cidr(opts.subnet)!,
+        subnet6: parseIpv6Cidr(opts.subnet6)!,
         netns: opts.netns,
         hostAddress: opts.hostAddr,
         pcap: opts.pcap,
         logLevel: opts.logLevel,
+        dnsUpstreams: opts.dnsUpstream,
+        dnsRecords: opts.dnsRecord,
+        dhcp: opts.dhcpClient
+          ? { mode: 'client' }
+          : opts.dhcp
+            ? { mode: 'server', leaseFile: opts.leaseFile, leaseTimeSeconds: opts.leaseTime, staticLeases: opts.dhcpHost }
+            : undefined,
       };
       await runUp(options);
     });
 
   program
     .command('show')
-    .description('print state of a running tapnet: stats, arp, routes, interfaces')
-    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'routes', 'interfaces']))
+    .description('print state of a running tapnet: stats, arp, routes, interfaces, leases, ...')
+    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp']))
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
-    .action(async (what: string, opts: { tap: string; json?: boolean }) => {
+    .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')
+    .addOption(new Option('--node <name>', 'which switch or router of the lab').argParser(netnsName))
+    .action(async (what: string, opts: { tap: string; json?: boolean; lab?: string; node?: string }) => {
+      if (opts.lab !== undefined) {
+        const topology = loadLabFile(opts.lab);
+        const result = await askLab(topology.name, { command: 'show', args: [what, opts.node ?? '', opts.json ? 'json' : ''] });
+        if (opts.json || typeof result !== 'string') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        else process.stdout.write(result);
+        return;
+      }
       const result = await ask(opts.tap, { command: 'show', args: opts.json ? [what, 'json'] : [what] });
       if (opts.json || typeof result !== 'string') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       else process.stdout.write(result);
     });
 
   program
+    .command('connect')
+    .description('open a TCP connection from tapnet, send N bytes (i % 251), half-close, read to EOF; prints JSON')
+    .argument('<address>', 'IPv4 address', ipv4Address)
+    .argument('<port>', 'TCP port', positiveInt)
+    .addOption(tapOption())
+    .addOption(new Option('--send <bytes>', 'bytes to send').argParser((v) => Number(v)).default(0))
+    .action(async (address: string, port: number, opts: { tap: string; send: number }) => {
+      const result = await ask(opts.tap, { command: 'tcp-connect', args: [address, String(port), String(opts.send)] });
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    });
+
+  program
     .command('ping')
     .description('send ICMP echo requests from tapnet (resolving the target with ARP)')
-    .argument('<address>', 'IPv4 address', ipv4Address)
+    .argument('<address>', 'IPv4 or IPv6 address', ipAddress)
     .addOption(tapOption())
     .addOption(new Option('-c, --count <n>', 'number of echo requests').argParser(positiveInt).default(3))
     .action(async (address: string, opts: { tap: string; count: number }) => {
@@ -107,7 +230,58 @@ export function buildProgram(): Command {
       process.stdout.write(result);
     });
 
+  const lab = program.command('lab').description('topology labs: host namespaces, tapnet switches and routers, impaired links, from a YAML file');
+  lab
+    .command('up')
+    .description('build the lab and serve it until Ctrl-C or `tapnet lab down FILE` (logs a line containing "ready")')
+    .argument('<file>', 'topology file (see labs/*.yaml)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
+    .action(async (file: string, opts: { logLevel: LogLevel }) => {
+      await runLab(loadLabFile(file), { logLevel: opts.logLevel });
+    });
+  lab
+    .command('down')
+    .description('stop a running lab and remove its namespaces (also cleans up after a lab that crashed)')
+    .argument('<file>', 'topology file')
+    .action(async (file: string) => {
+      process.stdout.write(`${await labDown(loadLabFile(file))}\n`);
+    });
+  lab
+    .command('status')
+    .description('nodes, links, impairment and forwarding counters of a running lab')
+    .argument('<file>', 'topology file')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const topology = loadLabFile(file);
+      const status = await queryLabStatus(topology);
+      if (!status) throw new CliError(`lab ${topology.name} is not running (start it with \`tapnet lab up ${file}\`)`);
+      process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatLabStatus(status));
+    });
+
   return program;
+}
+
+/** Loads a topology file; a bad one prints every problem (FILE:LINE:COL: field: message) and exits 2. */
+function loadLabFile(file: string): Topology {
+  try {
+    return loadTopology(file);
+  } catch (e) {
+    if (!(e instanceof TopologyError)) throw e;
+    for (const line of e.message.split('\n')) process.stderr.write(`tapnet: ${line}\n`);
+    process.exit(EXIT_USAGE);
+  }
+}
+
+async function askLab(name: string, request: { command: string; args: string[] }): Promise<unknown> {
+  const path = labSocketPath(name);
+  let reply;
+  try {
+    reply = await controlRequest(path, request, 60_000);
+  } catch (e) {
+    throw new CliError(`lab ${name} is not running (${path}: ${(e as Error).message})`);
+  }
+  if (!reply.ok) throw new CliError(reply.error);
+  return reply.result;
 }
 
 async function ask(tap: string, request: { command: string; args: string[] }): Promise<unknown> {

@@ -11,15 +11,18 @@ import { describeParseError } from '../core/parse-result.js';
 import type { Device } from '../device/device.js';
 import type { Ipv4Cidr } from '../l3/ipv4/address.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
+import type { Ipv6Interface } from '../l3/ipv6/interface.js';
 import { BROADCAST_MAC, formatMac, isMulticastMac, type MacAddress } from './mac-address.js';
 import { EtherType } from './ethernet/ether-type.js';
 import { EthernetFrameView, describeEthernet } from './ethernet/frame.js';
-import { Arp } from './arp/arp.js';
+import { Arp, type ArpDependencies } from './arp/arp.js';
 
 export interface InterfaceOptions {
   readonly name?: string;
   readonly mac: MacAddress;
   readonly ipv4?: readonly Ipv4Cidr[];
+  /** Neighbour cache overrides (a router holds more packets per unresolved next hop than a host). */
+  readonly arpCache?: ArpDependencies['cache'];
 }
 
 export class NetworkInterface implements Ipv4Link {
@@ -29,6 +32,12 @@ export class NetworkInterface implements Ipv4Link {
   ipv4Addresses: Ipv4Cidr[];
   /** Set by the host: where IPv4 packets go up. */
   onIpv4: ((packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean) => void) | undefined;
+  /** Set by a router: ARP gave up on `nextHop`; `packet` (an IPv4 packet that waited for it) will never leave. */
+  onIpv4Unreachable: ((packet: Uint8Array, nextHop: number) => void) | undefined;
+  /** Set by the host when IPv6 is on: where IPv6 packets go up (RFC 2464). */
+  onIpv6: ((packet: Uint8Array, link: NetworkInterface, linkMulticast: boolean) => void) | undefined;
+  /** The IPv6 side of this interface (addresses, NDP, MLD), when IPv6 is on. */
+  ipv6: Ipv6Interface | undefined;
   private readonly frame = new EthernetFrameView();
 
   constructor(
@@ -44,6 +53,8 @@ export class NetworkInterface implements Ipv4Link {
       mac: this.mac,
       addresses: () => this.ipv4Addresses.map((a) => a.address),
       sendFrame: (f) => device.send(f),
+      onUnreachable: (packet, nextHop) => this.onIpv4Unreachable?.(packet, nextHop),
+      cache: options.arpCache,
     });
     device.setReceiver((f) => this.receiveFrame(f));
     ctx.stats.declare('ethInFrames', 'ethInErrors', 'ethInOtherHost', 'ethInUnknownType', 'ethInTagged');
@@ -80,9 +91,14 @@ export class NetworkInterface implements Ipv4Link {
       case EtherType.IPv4:
         this.onIpv4?.(frame.payload, this, linkBroadcast);
         return;
-      default:
-        ctx.trace.dropped('ethInUnknownType', 'no protocol for EtherType', () => describeEthernet(frame));
+      case EtherType.IPv6:
+        if (this.onIpv6) {
+          this.onIpv6(frame.payload, this, linkBroadcast);
+          return;
+        }
+        break;
     }
+    ctx.trace.dropped('ethInUnknownType', 'no protocol for EtherType', () => describeEthernet(frame));
   }
 
   sendIpv4(packet: Uint8Array, nextHop: number): void {

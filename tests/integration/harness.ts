@@ -56,6 +56,9 @@ export interface StartOptions {
   readonly extraArgs?: readonly string[];
   readonly subnet?: string;
   readonly createNetns?: boolean;
+  /** Reuse these names (a restart test); default: fresh unique ones. */
+  readonly tap?: string;
+  readonly netns?: string;
 }
 
 /**
@@ -63,12 +66,13 @@ export interface StartOptions {
  * When `createNetns` is false tapnet creates the namespace itself.
  */
 export async function startTapnet(options: StartOptions = {}): Promise<TapnetProcess> {
-  const tap = uniqueName('tn');
-  const netns = uniqueName('tnns');
+  const tap = options.tap ?? uniqueName('tn');
+  const netns = options.netns ?? uniqueName('tnns');
   const runDir = mkdtempSync(join(tmpdir(), 'tapnet-run-'));
   if (options.createNetns) sh('ip', ['netns', 'add', netns]);
   const args = [TAPNET, 'up', '--tap', tap, '--netns', netns, '--subnet', options.subnet ?? '10.77.0.0/24', ...(options.extraArgs ?? [])];
-  const env = { ...process.env, TAPNET_RUN_DIR: runDir };
+  // TAPNET_STATE_DIR: default lease files land in the run directory, removed with it.
+  const env = { ...process.env, TAPNET_RUN_DIR: runDir, TAPNET_STATE_DIR: runDir };
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -61,6 +61,8 @@ export class Icmpv4 {
   readonly echoListeners = new Map<number, (reply: EchoReplyEvent) => void>();
   /** Errors about datagrams we sent (PMTU, unreachable ports), for transports. */
   onError: ((event: IcmpErrorEvent) => void) | undefined;
+  /** More listeners for the same errors (TCP for PMTU and hard errors, UDP for its sockets). */
+  readonly errorListeners = new Set<(event: IcmpErrorEvent) => void>();
 
   constructor(
     private readonly ctx: StackContext,
@@ -116,7 +118,11 @@ export class Icmpv4 {
       case Icmpv4Type.DestinationUnreachable:
       case Icmpv4Type.TimeExceeded:
       case Icmpv4Type.ParameterProblem:
-        this.onError?.({ from: d.source, type: view.type, code: view.code, nextHopMtu: view.nextHopMtu, original: view.data });
+        {
+          const event = { from: d.source, type: view.type, code: view.code, nextHopMtu: view.nextHopMtu, original: view.data };
+          this.onError?.(event);
+          for (const listener of this.errorListeners) listener(event);
+        }
         return 'delivered';
       default:
         return 'delivered';

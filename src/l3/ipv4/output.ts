@@ -27,7 +27,8 @@ export interface Ipv4SendOptions {
   readonly via?: Ipv4Link;
 }
 
-export type Ipv4SendResult = 'sent' | 'noRoute' | 'messageTooLong' | 'needsFragmentation';
+/** 'filtered': the local output hook (netfilter: firewall output chain, conntrack table full) dropped it, Linux's EPERM. */
+export type Ipv4SendResult = 'sent' | 'noRoute' | 'messageTooLong' | 'needsFragmentation' | 'filtered';
 
 export interface Ipv4Route {
   readonly link: Ipv4Link;
@@ -38,6 +39,12 @@ export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET);
   private identification: number;
+  /**
+   * Netfilter's OUTPUT and POSTROUTING for datagrams this node sends
+   * (src/l3/netfilter): it may rewrite the packet in place (NAT) or return
+   * false to drop it. Forwarded packets (`transmit`) do not pass here.
+   */
+  localOut: ((packet: Uint8Array, route: Ipv4Route) => boolean) | undefined;
 
   constructor(
     private readonly ctx: StackContext,
@@ -99,7 +106,9 @@ export class Ipv4Output {
       0,
     );
     buf.set(payload, IPV4_HEADER_LENGTH);
-    return this.transmit(buf.subarray(0, totalLength), route);
+    const packet = buf.subarray(0, totalLength);
+    if (this.localOut && !this.localOut(packet, route)) return 'filtered';
+    return this.transmit(packet, route);
   }
 
   /**

@@ -143,7 +143,9 @@ export class UdpLayer {
     }
     const chosen = port === 0 ? this.ephemeralPort() : port;
     const list = this.ports.get(chosen) ?? [];
-    if (list.some((s) => s.localAddress === 0 || address === 0 || s.localAddress === address)) {
+    // Like Linux with SO_BINDTODEVICE: sockets bound to different links may share a port (a DHCP server per interface).
+    const sameLinkScope = (s: UdpSocket): boolean => !s.boundLink || !socket.boundLink || s.boundLink === socket.boundLink;
+    if (list.some((s) => sameLinkScope(s) && (s.localAddress === 0 || address === 0 || s.localAddress === address))) {
       throw new UdpError(`bind ${formatIpv4(address)}:${chosen}: address in use`, 'EADDRINUSE');
     }
     socket.localAddress = address;
@@ -239,7 +241,7 @@ export class UdpLayer {
     const result = this.output.send({ source, destination, protocol: IpProtocol.UDP, via: socket.boundLink }, buf.subarray(0, length));
     if (result !== 'sent') {
       this.ctx.stats.inc('udpSndbufErrors');
-      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : 'EMSGSIZE');
+      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : result === 'filtered' ? 'EPERM' : 'EMSGSIZE');
     }
     this.ctx.stats.inc('udpOutDatagrams');
     return undefined;
