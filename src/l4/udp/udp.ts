@@ -22,7 +22,10 @@ import type { Ipv4Output } from '../../l3/ipv4/output.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import type { Disposition } from '../../l3/dispositions.js';
-import { UDP_HEADER_LENGTH, UdpHeaderView, emitUdp, finishUdpChecksumV4 } from './header.js';
+import { UDP_HEADER_LENGTH, UdpField, UdpHeaderView, emitUdp, finishUdpChecksumV4 } from './header.js';
+import { formatIpv6, ipv6Equal, isUnspecifiedIpv6, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
+import type { ReceivedIpv6 } from '../../l3/ipv6/input.js';
+import type { Ipv6Output } from '../../l3/ipv6/output.js';
 
 /** Linux net.ipv4.ip_local_port_range defaults (RFC 6056 §3.2 suggests 1024-65535; Linux is narrower). */
 export const EPHEMERAL_PORT_MIN = 32_768;
@@ -30,9 +33,11 @@ export const EPHEMERAL_PORT_MAX = 60_999;
 /** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
 export const UDP_MAX_PAYLOAD_V4 = 65_507;
 
+export type UdpSocketType = 'udp4' | 'udp6';
+
 export interface UdpRemoteInfo {
   readonly address: string;
-  readonly family: 'IPv4';
+  readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
   readonly size: number;
   /** tapnet extra: the interface the datagram arrived on. */
@@ -43,7 +48,7 @@ export interface UdpRemoteInfo {
 
 export interface UdpAddressInfo {
   readonly address: string;
-  readonly family: 'IPv4';
+  readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
 }
 
@@ -63,21 +68,33 @@ export class UdpSocket extends EventEmitter<{
   error: [err: Error];
 }> {
   localAddress: Ipv4Address = 0;
+  /** For 'udp6' sockets: the bound IPv6 address, undefined for "any" (::). */
+  localAddress6: Ipv6Address | undefined;
   localPort = 0;
   broadcast = false;
   /** Like SO_BINDTODEVICE: receive only from, and send only through, this link. */
   boundLink: Ipv4Link | undefined;
   closed = false;
 
-  constructor(private readonly layer: UdpLayer) {
+  constructor(
+    private readonly layer: UdpLayer,
+    /** As in Node's dgram: 'udp4' sockets speak IPv4, 'udp6' sockets IPv6 (each family has its own ports). */
+    readonly type: UdpSocketType = 'udp4',
+  ) {
     super();
   }
 
   /** Binds to `port` (0 = a random ephemeral port) on `address` (default: every address). */
   bind(port = 0, address?: string, callback?: () => void): this {
-    const local = address === undefined ? 0 : parseIpv4(address);
-    if (local === undefined) throw new UdpError(`bind: invalid IPv4 address '${address}'`, 'EINVAL');
-    this.layer.bind(this, port, local);
+    if (this.type === 'udp6') {
+      const local6 = address === undefined ? undefined : parseIpv6(address);
+      if (address !== undefined && local6 === undefined) throw new UdpError(`bind: invalid IPv6 address '${address}'`, 'EINVAL');
+      this.layer.bind6(this, port, local6 && isUnspecifiedIpv6(local6) ? undefined : local6);
+    } else {
+      const local = address === undefined ? 0 : parseIpv4(address);
+      if (local === undefined) throw new UdpError(`bind: invalid IPv4 address '${address}'`, 'EINVAL');
+      this.layer.bind(this, port, local);
+    }
     if (callback) this.once('listening', callback);
     queueMicrotask(() => this.emit('listening'));
     return this;
@@ -93,6 +110,9 @@ export class UdpSocket extends EventEmitter<{
   }
 
   address(): UdpAddressInfo {
+    if (this.type === 'udp6') {
+      return { address: this.localAddress6 ? formatIpv6(this.localAddress6) : '::', family: 'IPv6', port: this.localPort };
+    }
     return { address: formatIpv4(this.localAddress), family: 'IPv4', port: this.localPort };
   }
 
@@ -102,7 +122,7 @@ export class UdpSocket extends EventEmitter<{
    */
   send(msg: Uint8Array | string, port: number, address: string, callback?: (error: Error | null) => void): void {
     const payload = typeof msg === 'string' ? Buffer.from(msg) : msg;
-    const error = this.layer.send(this, payload, port, address);
+    const error = this.type === 'udp6' ? this.layer.send6(this, payload, port, address) : this.layer.send(this, payload, port, address);
     if (callback) queueMicrotask(() => callback(error ?? null));
     else if (error) throw error;
   }
@@ -120,6 +140,9 @@ export class UdpLayer {
   private readonly header = new UdpHeaderView();
   /** Sockets by local port; several may share a port when bound to different addresses. */
   private readonly ports = new Map<number, UdpSocket[]>();
+  /** The same for 'udp6' sockets: IPv6 has its own port space here (like IPV6_V6ONLY). */
+  private readonly ports6 = new Map<number, UdpSocket[]>();
+  private ipv6: { output: Ipv6Output; isLocalAddress: (address: Ipv6Address) => boolean } | undefined;
   private readonly scratch = new Uint8Array(65_535);
 
   constructor(
@@ -130,8 +153,30 @@ export class UdpLayer {
     ctx.stats.declare('udpInDatagrams', 'udpNoPorts', 'udpInErrors', 'udpInCsumErrors', 'udpOutDatagrams', 'udpSndbufErrors');
   }
 
-  createSocket(): UdpSocket {
-    return new UdpSocket(this);
+  createSocket(type: UdpSocketType = 'udp4'): UdpSocket {
+    return new UdpSocket(this, type);
+  }
+
+  /** Connects the IPv6 layer (the Host does this when it builds both). */
+  attachIpv6(output: Ipv6Output, isLocalAddress: (address: Ipv6Address) => boolean): void {
+    this.ipv6 = { output, isLocalAddress };
+  }
+
+  bind6(socket: UdpSocket, port: number, address: Ipv6Address | undefined): void {
+    if (socket.closed) throw new UdpError('bind: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
+    if (socket.localPort !== 0) throw new UdpError('bind: socket is already bound', 'ERR_SOCKET_ALREADY_BOUND');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError(`bind: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
+    if (address && !this.ipv6?.isLocalAddress(address)) {
+      throw new UdpError(`bind ${formatIpv6(address)}: address not available`, 'EADDRNOTAVAIL');
+    }
+    const chosen = port === 0 ? this.ephemeralPort(this.ports6) : port;
+    const list = this.ports6.get(chosen) ?? [];
+    const clash = list.some((s) => !s.localAddress6 || !address || ipv6Equal(s.localAddress6, address));
+    if (clash) throw new UdpError(`bind [${address ? formatIpv6(address) : '::'}]:${chosen}: address in use`, 'EADDRINUSE');
+    socket.localAddress6 = address;
+    socket.localPort = chosen;
+    list.push(socket);
+    this.ports6.set(chosen, list);
   }
 
   bind(socket: UdpSocket, port: number, address: Ipv4Address): void {
@@ -155,20 +200,21 @@ export class UdpLayer {
   }
 
   unbind(socket: UdpSocket): void {
-    const list = this.ports.get(socket.localPort);
+    const ports = socket.type === 'udp6' ? this.ports6 : this.ports;
+    const list = ports.get(socket.localPort);
     if (!list) return;
     const rest = list.filter((s) => s !== socket);
-    if (rest.length) this.ports.set(socket.localPort, rest);
-    else this.ports.delete(socket.localPort);
+    if (rest.length) ports.set(socket.localPort, rest);
+    else ports.delete(socket.localPort);
   }
 
   /** RFC 6056 §3.3.1 (algorithm 1): a random port, probing upwards while taken. */
-  private ephemeralPort(): number {
+  private ephemeralPort(ports: Map<number, UdpSocket[]> = this.ports): number {
     const range = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
     const start = this.ctx.random.u32() % range;
     for (let i = 0; i < range; i++) {
       const port = EPHEMERAL_PORT_MIN + ((start + i) % range);
-      if (!this.ports.has(port)) return port;
+      if (!ports.has(port)) return port;
     }
     throw new UdpError('no free ephemeral port', 'EADDRINUSE');
   }
@@ -242,6 +288,74 @@ export class UdpLayer {
     if (result !== 'sent') {
       this.ctx.stats.inc('udpSndbufErrors');
       return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : result === 'filtered' ? 'EPERM' : 'EMSGSIZE');
+    }
+    this.ctx.stats.inc('udpOutDatagrams');
+    return undefined;
+  }
+
+  /** IP hands us an IPv6 datagram (next header 17). */
+  receiveIpv6(d: ReceivedIpv6): Disposition {
+    const { ctx, header } = this;
+    const error = header.wrap(d.payload);
+    if (error) {
+      ctx.trace.dropped('udpInErrors', describeParseError(error), () => `from ${formatIpv6(d.source)}`);
+      return 'dropped';
+    }
+    // RFC 8200 §8.1: the checksum is mandatory over IPv6; zero is invalid.
+    if (!header.verifyChecksumV6(d.source, d.destination)) {
+      ctx.stats.inc('udpInCsumErrors');
+      ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv6(d.source)}`);
+      return 'dropped';
+    }
+    const socket = this.lookup6(header.destinationPort, d.destination);
+    if (!socket) {
+      ctx.trace.dropped('udpNoPorts', 'no socket on port', () => `[${formatIpv6(d.destination)}]:${header.destinationPort}`);
+      return 'portUnreachable';
+    }
+    ctx.stats.inc('udpInDatagrams');
+    const payload = header.payload;
+    socket.emit('message', Buffer.from(payload), {
+      address: formatIpv6(d.source),
+      family: 'IPv6',
+      port: header.sourcePort,
+      size: payload.length,
+      interface: d.link.name,
+      localAddress: formatIpv6(d.destination),
+    });
+    return 'delivered';
+  }
+
+  private lookup6(port: number, address: Ipv6Address): UdpSocket | undefined {
+    const list = this.ports6.get(port);
+    if (!list) return undefined;
+    let wildcard: UdpSocket | undefined;
+    for (const s of list) {
+      if (!s.localAddress6) wildcard = s;
+      else if (ipv6Equal(s.localAddress6, address)) return s;
+    }
+    return wildcard;
+  }
+
+  send6(socket: UdpSocket, payload: Uint8Array, port: number, address: string): UdpError | undefined {
+    if (socket.closed) return new UdpError('send: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
+    if (!this.ipv6) return new UdpError('send: IPv6 is not enabled', 'EAFNOSUPPORT');
+    const destination = parseIpv6(address);
+    if (destination === undefined) return new UdpError(`send: invalid IPv6 address '${address}'`, 'EINVAL');
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return new UdpError(`send: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
+    if (payload.length > 0xffff - UDP_HEADER_LENGTH) return new UdpError(`send: ${payload.length} bytes is more than one datagram holds`, 'EMSGSIZE');
+    if (socket.localPort === 0) this.bind6(socket, 0, undefined);
+    const length = UDP_HEADER_LENGTH + payload.length;
+    const buf = this.scratch;
+    emitUdp({ sourcePort: socket.localPort, destinationPort: port, payloadLength: payload.length }, buf, 0);
+    buf.set(payload, UDP_HEADER_LENGTH);
+    // IPv6 output fills the checksum once it has chosen the source address (RFC 8200 §8.1).
+    const result = this.ipv6.output.send(
+      { source: socket.localAddress6, destination, nextHeader: IpProtocol.UDP, checksumOffset: UdpField.checksum },
+      buf.subarray(0, length),
+    );
+    if (result !== 'sent') {
+      this.ctx.stats.inc('udpSndbufErrors');
+      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' || result === 'noSourceAddress' ? 'ENETUNREACH' : 'EMSGSIZE');
     }
     this.ctx.stats.inc('udpOutDatagrams');
     return undefined;

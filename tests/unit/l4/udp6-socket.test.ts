@@ -1,0 +1,76 @@
+/** UDP over IPv6 between two hosts on an in-memory link ('udp6' sockets). */
+import { describe, expect, it } from 'vitest';
+import { createTestContext, type StackContext } from '../../../src/core/context.js';
+import { Stats } from '../../../src/core/stats.js';
+import { Tracer, silentLogger } from '../../../src/core/trace.js';
+import { createLinkPair } from '../../../src/device/link.js';
+import { parseIpv6Cidr } from '../../../src/l3/ipv6/address.js';
+import { Host } from '../../../src/stack.js';
+import type { UdpRemoteInfo } from '../../../src/l4/udp/udp.js';
+
+function dualHosts() {
+  const ctxA = createTestContext(3);
+  const statsB = new Stats();
+  const ctxB: StackContext = { ...ctxA, stats: statsB, trace: new Tracer(silentLogger, statsB) };
+  const [da, db] = createLinkPair(ctxA);
+  const a = new Host(ctxA);
+  const b = new Host(ctxB);
+  a.addInterface(da, { name: 'a0', mac: 0x020000000001, ipv4: [], ipv6: { addresses: [parseIpv6Cidr('fd00::1/64')!], dadTransmits: 0 } });
+  b.addInterface(db, { name: 'b0', mac: 0x020000000002, ipv4: [], ipv6: { addresses: [parseIpv6Cidr('fd00::2/64')!], dadTransmits: 0 } });
+  a.start();
+  b.start();
+  const run = async <T>(p: Promise<T>, ms = 5000): Promise<T> => {
+    let done = false;
+    let value!: T;
+    void p.then((v) => {
+      done = true;
+      value = v;
+    });
+    for (let t = 0; t < ms && !done; t++) {
+      ctxA.timers.advanceTo(ctxA.clock, ctxA.clock.now() + 1);
+      await Promise.resolve();
+    }
+    if (!done) throw new Error('promise did not settle');
+    return value;
+  };
+  return { a, b, run };
+}
+
+describe('UDP over IPv6', () => {
+  it('echoes a datagram through udp6 sockets, resolving with NDP', async () => {
+    const { a, b, run } = dualHosts();
+    const server = b.udp.createSocket('udp6');
+    server.on('message', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
+    server.bind(7);
+    const client = a.udp.createSocket('udp6');
+    const reply = new Promise<[Buffer, UdpRemoteInfo]>((resolve) => client.on('message', (m, r) => resolve([m, r])));
+    client.send('over six', 7, 'fd00::2');
+    const [msg, rinfo] = await run(reply);
+    expect(msg.toString()).toBe('over six');
+    expect(rinfo).toMatchObject({ address: 'fd00::2', family: 'IPv6', port: 7 });
+    expect(client.address()).toMatchObject({ family: 'IPv6', address: '::' });
+  });
+
+  it('answers a closed port with ICMPv6 port unreachable', async () => {
+    const { a, b, run } = dualHosts();
+    const got = new Promise<number>((resolve) => {
+      a.icmp6.onError = (e: { type: number; code: number }) => resolve(e.type * 256 + e.code);
+    });
+    a.udp.createSocket('udp6').send('x', 9, 'fd00::2');
+    expect(await run(got)).toBe(1 * 256 + 4); // destination unreachable, port unreachable (RFC 4443 §3.1)
+    expect(b.ctx.stats.get('udpNoPorts')).toBe(1);
+  });
+
+  it('keeps the families apart: a udp4 socket does not see IPv6', async () => {
+    const { a, b, run } = dualHosts();
+    const v4 = b.udp.createSocket('udp4').bind(53);
+    let seen = 0;
+    v4.on('message', () => seen++);
+    const errors = new Promise<number>((resolve) => {
+      a.icmp6.onError = (e: { type: number }) => resolve(e.type);
+    });
+    a.udp.createSocket('udp6').send('q', 53, 'fd00::2');
+    expect(await run(errors)).toBe(1);
+    expect(seen).toBe(0);
+  });
+});
