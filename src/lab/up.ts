@@ -83,7 +83,7 @@ export function macForName(name: string): number {
 export interface RunningLab {
   readonly host: Host;
   readonly device: Device;
-  /** The lab's DNS server (port 53 on tapnet's address); DHCP registers lease names in `dns.zone`. */
+  /** The lab's DNS server (port 53 on tapnet's addresses, v4 and v6); DHCP registers lease names in `dns.zone`. */
   readonly dns: DnsServer;
   stop(): Promise<void>;
 }
@@ -172,7 +172,7 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
     const upstreams = options.dnsUpstreams ?? [];
     const forwarder = upstreams.length > 0 ? new DnsForwarder(ctx, host.udp, upstreams) : undefined;
     const dns = new DnsServer(ctx, { zone: zone.value, forwarder });
-    dns.listen(host.udp, dhcpClientMode ? [] : [tapnetAddress]);
+    dns.listen(host.udp, dhcpClientMode ? ['::'] : [tapnetAddress, '::']);
     cleanup.push(() => dns.close());
     // DNS over TCP (RFC 7766) and HTTP on port 80, both on tapnet's own TCP (src/l4/tcp).
     const dnsTcp = listenDnsTcp(host, dns);

@@ -43,7 +43,7 @@
 import { getU16, getU32, setU16 } from '../../core/bytes.js';
 import { DnsType, dnsClassName, dnsTypeName, ednsOptionName, opcodeName, rcodeName } from './constants.js';
 import { DnsWriter, readName } from './name.js';
-import { describeRdata, dnsFail, hex, readRdata, writeRdata, type DnsParseError, type DnsParseResult, type RData } from './rdata.js';
+import { copyBytes, describeRdata, dnsFail, hex, readRdata, writeRdata, type DnsParseError, type DnsParseResult, type RData } from './rdata.js';
 
 export * from './constants.js';
 export type { DnsErrorCode, DnsParseError, DnsParseResult, RData } from './rdata.js';
@@ -232,7 +232,7 @@ function readEdns(buf: Uint8Array, frame: RawRecord, offset: number): DnsParseRe
     if (pos + 4 > frame.rdataEnd) return dnsFail('badOpt', 'badOption', pos, 'option header cut short');
     const length = getU16(buf, pos + 2);
     if (pos + 4 + length > frame.rdataEnd) return dnsFail('badOpt', 'badOption', pos, `option of ${length} octets runs past the RDATA`);
-    options.push({ code: getU16(buf, pos), data: buf.slice(pos + 4, pos + 4 + length) });
+    options.push({ code: getU16(buf, pos), data: copyBytes(buf, pos + 4, pos + 4 + length) });
     pos += 4 + length;
   }
   return {

@@ -319,6 +319,38 @@ export class CompressionDictionary {
   }
 }
 
+/** A name ready to write: its labels, and keys[i] the canonical text of the suffix starting at label i. */
+interface PreparedName {
+  readonly labels: readonly Uint8Array[];
+  readonly keys: readonly string[];
+}
+
+/**
+ * Names prepared recently. A server writes the same few names over and over
+ * (its zone's owners and targets), and turning text into labels and suffix
+ * keys is most of the cost of writing a name. This is a memo of a pure
+ * function (text → labels): nothing depends on it but speed. When full it
+ * starts over (tapnet's choice of size: a lab zone has far fewer names).
+ */
+const PREPARED_NAMES_MAX = 1024;
+const preparedNames = new Map<string, PreparedName>();
+
+function prepareName(name: string): PreparedName {
+  let prepared = preparedNames.get(name);
+  if (prepared) return prepared;
+  const labels = labelsOrThrow(name);
+  const keys = new Array<string>(labels.length);
+  let suffix = '';
+  for (let i = labels.length - 1; i >= 0; i--) {
+    suffix = labelToText(lowerLabel(labels[i]!)) + '.' + suffix;
+    keys[i] = suffix;
+  }
+  prepared = { labels, keys };
+  if (preparedNames.size >= PREPARED_NAMES_MAX) preparedNames.clear();
+  preparedNames.set(name, prepared);
+  return prepared;
+}
+
 /**
  * Writes `name` at `offset` and returns the offset after it. With `buf`
  * undefined nothing is written, only measured: length and emit share this
@@ -334,20 +366,10 @@ export function writeName(
   messageStart: number,
   dictionary?: CompressionDictionary,
 ): number {
-  const labels = labelsOrThrow(name);
+  const { labels, keys } = prepareName(name);
   let pos = offset;
-  let keys: string[] | undefined;
-  if (dictionary) {
-    // keys[i] is the canonical text of the suffix starting at label i.
-    keys = new Array<string>(labels.length);
-    let suffix = '';
-    for (let i = labels.length - 1; i >= 0; i--) {
-      suffix = labelToText(lowerLabel(labels[i]!)) + '.' + suffix;
-      keys[i] = suffix;
-    }
-  }
   for (let i = 0; i < labels.length; i++) {
-    if (dictionary && keys) {
+    if (dictionary) {
       const target = dictionary.find(keys[i]!);
       if (target !== undefined) {
         if (buf) {

@@ -29,6 +29,14 @@ export interface DnsParseError extends ParseError {
 /** Assignable to ParseResult<T>; the error also says which DNS rule broke. */
 export type DnsParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DnsParseError };
 
+/**
+ * A copy of buf[start, end). Not `buf.slice()`: on a Node Buffer (what UDP
+ * sockets deliver) that is a view, and parsed messages must outlive their buffer.
+ */
+export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(buf, start, end);
+}
+
 export function dnsFail(code: DnsErrorCode, reason: ParseError['reason'], offset: number, detail: string): { ok: false; error: DnsParseError } {
   return { ok: false, error: { reason, offset, detail: `${code}: ${detail}`, code } };
 }
@@ -103,7 +111,7 @@ export function readRdata(buf: Uint8Array, type: number, klass: number, start: n
       break;
     case 'AAAA':
       if (length !== 16) return mismatch('needs 16 octets');
-      data = { kind, address: buf.slice(start, end) };
+      data = { kind, address: copyBytes(buf, start, end) };
       pos = end;
       break;
     case 'NS':
@@ -147,14 +155,14 @@ export function readRdata(buf: Uint8Array, type: number, klass: number, start: n
       while (pos < end) {
         const n = buf[pos]!;
         if (pos + 1 + n > end) return mismatch(`string of ${n} octets at +${pos} runs past the RDATA`);
-        strings.push(buf.slice(pos + 1, pos + 1 + n));
+        strings.push(copyBytes(buf, pos + 1, pos + 1 + n));
         pos += 1 + n;
       }
       data = { kind, strings };
       break;
     }
     case 'raw':
-      data = { kind, bytes: buf.slice(start, end) };
+      data = { kind, bytes: copyBytes(buf, start, end) };
       pos = end;
       break;
   }

@@ -165,6 +165,17 @@ describe('parseDnsMessage on messages captured from dig and dnsmasq', () => {
     buf.fill(0);
     expect(describeRecord(m.answers[0]!)).toBe('host.example.test. 0 IN AAAA 2001:db8::20');
   });
+
+  it('...also from a Node Buffer, whose slice() would be a view (UDP sockets deliver Buffers)', () => {
+    const buf = Buffer.from(cap.AAAA_RESPONSE_EDNS);
+    const txt = Buffer.from(cap.TXT_RESPONSE);
+    const m = parsed(buf);
+    const t = parsed(txt);
+    buf.fill(0);
+    txt.fill(0);
+    expect(describeRecord(m.answers[0]!)).toBe('host.example.test. 0 IN AAAA 2001:db8::20');
+    expect(describeRecord(t.answers[0]!)).toBe('txt.example.test. 0 IN TXT "v=spf1 -all" "second string"');
+  });
 });
 
 describe('encoding reproduces the captured bytes', () => {
