@@ -126,6 +126,21 @@ describe('IPv6 with the kernel as the peer', () => {
     expect(r.stdout).toMatch(/^ 1 {2}fd77::1 /m);
   });
 
+  it('is reached by traceroute -6 with UDP probes: the last hop answers port unreachable', () => {
+    const r = inNetns(t.netns, 'traceroute', ['-6', '-n', '-q', '1', '-w', '2', 'fd77::1']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ 1 {2}fd77::1 {2}[0-9.]+ ms\s*$/m); // no "!P"/"!N" annotation: a clean port unreachable
+  });
+
+  it('answers dig over IPv6: AAAA and A of gateway.lab from fd77::1', () => {
+    const aaaa = inNetns(t.netns, 'dig', ['@fd77::1', '+time=2', '+tries=1', '+short', 'AAAA', 'gateway.lab']);
+    expect(aaaa.stdout.trim()).toBe('fd77::1');
+    const a = inNetns(t.netns, 'dig', ['@fd77::1', '+time=2', '+tries=1', '+short', 'A', 'gateway.lab']);
+    expect(a.stdout.trim()).toBe('10.77.0.1');
+    const ptr = inNetns(t.netns, 'dig', ['@fd77::1', '+time=2', '+tries=1', '+short', '-x', 'fd77::1']);
+    expect(ptr.stdout.trim()).toBe('gateway.lab.');
+  });
+
   it('resolves the kernel end with NDP and pings it (tapnet ping)', () => {
     const r = t.cli(['ping', kernel, '-c', '2']);
     expect(r.status, r.stderr).toBe(0);
