@@ -39,12 +39,15 @@ import { formatIpv4, formatIpv4Cidr } from '../l3/ipv4/address.js';
 import { formatIpv6, formatIpv6Cidr, inIpv6Cidr } from '../l3/ipv6/address.js';
 import { Router } from '../router.js';
 import { DhcpServer } from '../services/dhcp/server.js';
+import { buildLabZone } from '../services/dns/config.js';
+import { DnsForwarder } from '../services/dns/forwarder.js';
+import { DnsServer } from '../services/dns/server.js';
 import { Netfilter } from '../l3/netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from '../control.js';
 import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../host/run.js';
 import { createWirePair, splice } from './wire.js';
-import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type SourcePosition, type Topology } from './topology.js';
+import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
   readonly logLevel: LogLevel;
@@ -241,9 +244,21 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
           cleanup.push(() => uplink.close());
         }
         const served = node.interfaces.filter((i) => i.dhcp);
+        const dns = node.dns ? startRouterDns(topology, node, router, served) : undefined;
+        if (dns) cleanup.push(() => dns.close());
         if (served.length > 0) {
-          // RFC 2131 server on the interfaces marked dhcp: true; the router is the clients' gateway (option 3).
-          const dhcp = new DhcpServer(router);
+          // RFC 2131 server on the interfaces marked dhcp: true; the router is the clients' gateway (option 3)
+          // and their DNS server (option 6, the default); with dns: their leased names go into its zone.
+          const dhcp = new DhcpServer(
+            router,
+            dns
+              ? {
+                  domainName: dns.zone.origin.replace(/\.$/, ''),
+                  onLeaseBound: (hostname, address) => dns.zone.registerLease(hostname, address),
+                  onLeaseEnded: (hostname, address) => dns.zone.unregisterLease(hostname, address),
+                }
+              : {},
+          );
           for (const i of served) dhcp.serve(router.interfaces.find((x) => x.name === i.name)!);
           cleanup.push(() => dhcp.stop());
         }
@@ -330,6 +345,28 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
     undo();
     throw e;
   }
+}
+
+/**
+ * A router's `dns:` service: its zone (gateway.<zone> is the router itself,
+ * the reverse zone of its first served network), answering on port 53 of the
+ * interfaces it serves DHCP on (every interface when none: a router with no
+ * LAN marked is a plain resolver) and forwarding other names to `upstreams`.
+ */
+function startRouterDns(topology: Topology, node: RouterNodeSpec, router: Router, served: readonly { name: string }[]): DnsServer {
+  const spec = node.dns!;
+  const on = router.interfaces.filter((i) => (served.length > 0 ? served.some((s) => s.name === i.name) : true) && i.ipv4Addresses.length > 0);
+  const first = on[0]?.ipv4Addresses[0];
+  if (!first) throw where(topology, spec.at, `nodes.${node.name}.dns`, 'a DNS server needs an interface with an IPv4 address');
+  const zone = buildLabZone({ tapnet: first.address, subnet: first }, { zone: spec.zone, records: spec.records });
+  if (!zone.ok) throw where(topology, spec.at, `nodes.${node.name}.dns`, zone.error);
+  const forwarder = spec.upstreams.length > 0 ? new DnsForwarder(router.ctx, router.udp, spec.upstreams) : undefined;
+  const dns = new DnsServer(router.ctx, { zone: zone.value, forwarder });
+  dns.listen(
+    router.udp,
+    on.flatMap((i) => i.ipv4Addresses.map((a) => a.address)),
+  );
+  return dns;
 }
 
 function addHostRoutes(topology: Topology, h: HostNodeSpec): void {

@@ -21,6 +21,8 @@
  *       nat: { masquerade: wan, publish: [tcp 8080 -> 10.1.0.10:80] }   # conntrack + NAT (src/l3/netfilter/config.ts)
  *       firewall: { policy: { forward: drop }, rules: [forward state established,related accept] }
  *       uplink: { hostAlias: 10.0.2.2 }   # default route out through this machine's sockets (src/services/uplink)
+ *       dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }   # a DNS server (src/services/dns)
+ *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
  *     sw1:                         # a tapnet learning switch (802.1D/802.1Q)
  *       kind: switch
  *       macTableMax: 8192          # optional; ageingTime: 300 (seconds) too
@@ -56,6 +58,8 @@ import { NETFILTER_KEYS, parseNetfilterConfig, wantsNetfilter } from '../l3/netf
 import type { NetfilterConfig } from '../l3/netfilter/netfilter.js';
 import { parseUplinkConfig } from '../services/uplink/config.js';
 import type { UplinkOptions } from '../services/uplink/uplink.js';
+import { DEFAULT_LAB_ZONE, checkRecordText } from '../services/dns/config.js';
+import { parseUpstream, type Upstream } from '../services/dns/forwarder.js';
 
 /** Namespace names become /run/netns files and `ip netns` arguments; keep them short and plain. */
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
@@ -129,6 +133,19 @@ export interface RouterNodeSpec {
   readonly netfilter?: NetfilterConfig;
   /** `uplink:` (src/services/uplink): out to the host's network through its sockets; a default route unless one is given. */
   readonly uplink?: UplinkOptions;
+  /** `dns:`: the router serves this zone (and forwards the rest); undefined when it serves no DNS. */
+  readonly dns?: RouterDnsSpec;
+  readonly at: SourcePosition;
+}
+
+/** `dns: true` or `dns: { zone, upstreams, records }` on a router. */
+export interface RouterDnsSpec {
+  /** The zone's name with its final dot ("home."); DHCP hands it out as the domain name (option 15). */
+  readonly zone: string;
+  /** Where names outside the zone go; none: they are REFUSED. */
+  readonly upstreams: readonly Upstream[];
+  /** Master-file lines, names relative to the zone ("nas A 192.168.1.10"). */
+  readonly records: readonly string[];
   readonly at: SourcePosition;
 }
 
@@ -333,7 +350,7 @@ function checkNode(c: Checker, name: string, value: YamlNode | null, at: SourceP
   if (kind === undefined) return undefined;
   const allowedByKind: Record<string, readonly string[]> = {
     host: ['kind', 'interfaces', 'routes'],
-    router: ['kind', 'interfaces', 'routes', 'rpFilter', ...NETFILTER_KEYS, 'uplink'],
+    router: ['kind', 'interfaces', 'routes', 'rpFilter', ...NETFILTER_KEYS, 'uplink', 'dns'],
     switch: ['kind', 'ports', 'macTableMax', 'ageingTime'],
   };
   const allowed = allowedByKind[kind];
@@ -413,7 +430,43 @@ function checkNode(c: Checker, name: string, value: YamlNode | null, at: SourceP
     for (const p of parsed.problems) c.problem(c.position(uplinkEntry[1], uplinkEntry[2]), `${field}.${p.path.join('.')}`, p.message);
     uplink = parsed.options;
   }
-  return { kind: 'router', name, interfaces, routes, routes6, rpFilter, ...(netfilter ? { netfilter } : {}), ...(uplink ? { uplink } : {}), at };
+  const dnsEntry = entry('dns');
+  const dns = dnsEntry ? checkRouterDns(c, dnsEntry[0], `${field}.dns`, dnsEntry[1]) : undefined;
+  return { kind: 'router', name, interfaces, routes, routes6, rpFilter, ...(netfilter ? { netfilter } : {}), ...(uplink ? { uplink } : {}), ...(dns ? { dns } : {}), at };
+}
+
+function checkRouterDns(c: Checker, node: YamlNode | null, field: string, at: SourcePosition): RouterDnsSpec | undefined {
+  if (isScalar(node) && typeof node.value === 'boolean') return node.value ? { zone: DEFAULT_LAB_ZONE, upstreams: [], records: [], at } : undefined;
+  const entries = c.entries(node, field, at, ['zone', 'upstreams', 'records']);
+  if (!entries) return undefined;
+  let zone = DEFAULT_LAB_ZONE;
+  const upstreams: Upstream[] = [];
+  const records: string[] = [];
+  const zoneEntry = entries.find(([k]) => k === 'zone');
+  if (zoneEntry) {
+    const text = c.string(zoneEntry[1], `${field}.zone`, zoneEntry[2]);
+    if (text !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(text)) {
+      c.problem(c.position(zoneEntry[1], zoneEntry[2]), `${field}.zone`, `'${text}' is not a domain name like home or lab.example`);
+    } else if (text !== undefined) zone = text.endsWith('.') ? text : `${text}.`;
+  }
+  for (const [key, v, keyAt] of entries) {
+    if (key === 'zone') continue;
+    for (const item of c.list(v, `${field}.${key}`, keyAt) ?? []) {
+      const text = c.string(item, `${field}.${key}`, keyAt);
+      if (text === undefined) continue;
+      const itemAt = c.position(item, keyAt);
+      if (key === 'upstreams') {
+        const u = parseUpstream(text);
+        if (!u) c.problem(itemAt, `${field}.upstreams`, `'${text}': expected ADDRESS or ADDRESS:PORT, like 10.0.2.3 or 127.0.0.1:5353`);
+        else upstreams.push(u);
+      } else {
+        const r = checkRecordText(text, zone);
+        if (!r.ok) c.problem(itemAt, `${field}.records`, `'${text}': ${r.error}`);
+        else records.push(text);
+      }
+    }
+  }
+  return { zone, upstreams, records, at };
 }
 
 function checkInterface(c: Checker, name: string, value: YamlNode | null, at: SourcePosition, field: string, kind: string): InterfaceSpec | undefined {

@@ -1,20 +1,64 @@
 /**
  * labs/home-nat.yaml against the kernel: two PCs lease addresses with busybox
- * udhcpc from the tapnet router's DHCP server, reach "the internet" through
- * its masquerade (the web host sees only the router's public address), and
- * traceroute through it.
+ * udhcpc from the tapnet router's DHCP server, find each other by name through
+ * its DNS server (dig), reach "the internet" through its masquerade (the web
+ * host's tcpdump and web server log see only the router's public address),
+ * traceroute through it, and the internet reaches the home server through the
+ * port forward (curl, the home server's log).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { inNetns, netnsExists } from './harness.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PYTHON, inNetns, netnsExists } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
-describe('labs/home-nat.yaml: DHCP and NAT behind a home router', () => {
+/** `python3 -m http.server 80` inside `ns`, its request log collected. */
+interface WebServer {
+  readonly child: ChildProcess;
+  log(): string;
+}
+
+function startWebServer(ns: string, address: string, dir: string): WebServer {
+  const child = spawn('ip', ['netns', 'exec', ns, PYTHON, '-u', '-m', 'http.server', '80', '--bind', address], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  return { child, log: () => log };
+}
+
+/** Waits for a line matching `pattern` in a server's log (it is written after the response). */
+async function logLine(server: WebServer, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 5000;
+  while (!pattern.test(server.log()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return server.log();
+}
+
+/** curl's status code for URL from NS, retried while the server is still starting (connection refused). */
+function curlStatus(ns: string, url: string): string {
+  let r = inNetns(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '--retry', '10', '--retry-connrefused', '--retry-delay', '1', url], { timeoutMs: 30_000 });
+  if (r.stdout !== '200') r = inNetns(ns, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', url]);
+  return r.stdout || r.stderr;
+}
+
+describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home router', () => {
   let lab: LabProcess;
+  let dir = '';
+  let web: WebServer | undefined;
+  let homeServer: WebServer | undefined;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tapnet-home-nat-'));
     lab = await startLab('labs/home-nat.yaml');
+    web = startWebServer('hn-web', '198.51.100.80', dir);
+    homeServer = startWebServer('hn-server', '192.168.1.10', dir);
   });
-  afterAll(() => lab && cleanupLab(lab));
+  afterAll(() => {
+    web?.child.kill('SIGKILL');
+    homeServer?.child.kill('SIGKILL');
+    if (lab) cleanupLab(lab);
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('both PCs leased an address from the pool and the router as gateway', () => {
     for (const pc of ['hn-laptop', 'hn-phone']) {
@@ -22,6 +66,19 @@ describe('labs/home-nat.yaml: DHCP and NAT behind a home router', () => {
       expect(addr, pc).toMatch(/inet 192\.168\.1\.1\d\d\/24/);
       expect(inNetns(pc, 'ip', ['route', 'show', 'default']).stdout, pc).toContain('default via 192.168.1.1 dev eth0');
     }
+  });
+
+  it('a PC finds the other PC and the home server by name through the router\'s DNS', () => {
+    const phone = /inet (192\.168\.1\.\d+)\//.exec(inNetns('hn-phone', 'ip', ['-4', 'addr', 'show', 'dev', 'eth0']).stdout)?.[1];
+    expect(phone).toBeDefined();
+    const dig = (name: string, type = 'A'): string => inNetns('hn-laptop', 'dig', ['+short', '+time=2', '+tries=2', '@192.168.1.1', name, type]).stdout.trim();
+    expect(dig('hn-phone.home')).toBe(phone);
+    expect(dig('hn-server.home')).toBe('192.168.1.10');
+    expect(inNetns('hn-laptop', 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', phone!]).stdout.trim()).toBe('hn-phone.home.');
+    expect(dig('gateway.home')).toBe('192.168.1.1');
+    expect(inNetns('hn-phone', 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', '192.168.1.10']).stdout.trim()).toBe('hn-server.home.');
+    // Answered by tapnet's zone on the router, not forwarded (home-nat has no upstream).
+    expect(lab.stats('home').dnsAuthAnswers).toBeGreaterThanOrEqual(4);
   });
 
   it('the web host sees the router public address, not the PC', async () => {
@@ -35,6 +92,21 @@ describe('labs/home-nat.yaml: DHCP and NAT behind a home router', () => {
     await Promise.race([done, new Promise((res) => setTimeout(res, 5000))]);
     dump.kill();
     expect(seen).toMatch(/IP 198\.51\.100\.2 > 198\.51\.100\.80: ICMP echo request/);
+  });
+
+  it('the web server logs the router public address for a PC\'s request', async () => {
+    expect(curlStatus('hn-laptop', 'http://198.51.100.80/')).toBe('200');
+    const log = await logLine(web!, /"GET \/ HTTP\/1\.1" 200/);
+    expect(log).toMatch(/^198\.51\.100\.2 - - .*"GET \/ HTTP\/1\.1" 200/m);
+    expect(log).not.toMatch(/192\.168\.1\./);
+  });
+
+  it('the port forward publishes the home server: 198.51.100.2:8080 from the internet is hn-server:80', async () => {
+    expect(curlStatus('hn-web', 'http://198.51.100.2:8080/')).toBe('200');
+    const log = await logLine(homeServer!, /"GET \/ HTTP\/1\.1" 200/);
+    expect(log).toMatch(/^198\.51\.100\.80 - - .*"GET \/ HTTP\/1\.1" 200/m);
+    // Only the published port is open: another port on the public address is not forwarded.
+    expect(inNetns('hn-web', 'curl', ['-s', '--max-time', '3', 'http://198.51.100.2:8081/']).status).not.toBe(0);
   });
 
   it('traceroute through the NAT shows the router, then the web host', () => {

@@ -52,7 +52,10 @@ describe('labs/uplink.yaml: out through the host\'s sockets', () => {
     expect(webLog).toMatch(/^127\.0\.0\.1 - - .*"GET \/ HTTP\/1\.1" 200/m);
     const uplink = lab.cli(['show', 'uplink', '--lab', lab.file, '--node', 'slirp']);
     expect(uplink.stdout).toContain('host alias 10.0.2.2 = 127.0.0.1');
-    expect(lab.stats('slirp').uplinkTcpConnects).toBe(1);
+    const stats = lab.stats('slirp');
+    expect(stats.uplinkTcpConnects).toBe(1);
+    // The ping to 10.0.2.2 went to this machine's 127.0.0.1 through a raw ICMP socket, and its answer came back.
+    expect([stats.uplinkIcmpEchoOut, stats.uplinkIcmpEchoIn]).toEqual([1, 1]);
   });
 
   it('a refused host port is refused inside too (RST)', () => {

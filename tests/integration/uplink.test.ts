@@ -2,7 +2,9 @@
  * The uplink (slirp-style NAT through the host's own sockets) against real
  * servers on 127.0.0.1, reached from a tapnet host behind a tapnet router
  * through the host alias. Real time: the host's sockets do not run on a
- * manual clock. No namespaces, no root needed.
+ * manual clock. ICMP echo leaves through a raw socket (root): to 127.0.0.1
+ * for the alias, and to a veth peer inside a namespace made for this test,
+ * never to any other address.
  */
 import { createServer as createTcpServer, type Server as HostTcpServer, type AddressInfo } from 'node:net';
 import { createSocket as createUdpSocket, type Socket as HostUdpSocket } from 'node:dgram';
@@ -18,6 +20,7 @@ import { Router } from '../../src/router.js';
 import { Host } from '../../src/stack.js';
 import { Uplink } from '../../src/services/uplink/uplink.js';
 import type { UdpRemoteInfo } from '../../src/l4/udp/udp.js';
+import { linkExists, netnsExists, sh, uniqueName } from './harness.js';
 
 const ip = (t: string): number => parseIpv4(t)!;
 const ALIAS = '192.0.2.2';
@@ -31,7 +34,13 @@ describe('uplink: TCP and UDP through host sockets to loopback servers', () => {
   };
   const pc = new Host(own());
   const gw = new Router(own());
-  const uplink = new Uplink(gw, { hostAlias: ip(ALIAS) });
+  const uplink = new Uplink(gw, { hostAlias: ip(ALIAS), icmpEchoTimeoutMs: 500 });
+  // A namespace reached from this (the root) namespace over a veth: the only non-loopback address pinged.
+  const ns = uniqueName('tnupl');
+  const veth = uniqueName('tnuplv');
+  const octet = 1 + (randomBytes(1)[0]! % 250);
+  const NS_ADDRESS = `198.18.${octet}.2`;
+  const NOBODY = `198.18.${octet}.5`; // on the veth's subnet, unanswered: the host's ARP fails
   let tcpEcho: HostTcpServer;
   let udpEcho: HostUdpSocket;
   const seenByTcpServer: string[] = [];
@@ -60,9 +69,22 @@ describe('uplink: TCP and UDP through host sockets to loopback servers', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     closedPort = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
+
+    const run = (args: string[]): void => {
+      const r = sh('ip', args);
+      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+    };
+    run(['netns', 'add', ns]);
+    run(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run(['addr', 'add', `198.18.${octet}.1/29`, 'dev', veth]);
+    run(['link', 'set', veth, 'up']);
+    run(['-n', ns, 'addr', 'add', `${NS_ADDRESS}/29`, 'dev', 'eth0']);
+    run(['-n', ns, 'link', 'set', 'eth0', 'up']);
   });
 
   afterAll(() => {
+    if (linkExists(veth)) sh('ip', ['link', 'delete', veth]);
+    if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
     uplink.close();
     tcpEcho?.close();
     udpEcho?.close();
@@ -107,11 +129,23 @@ describe('uplink: TCP and UDP through host sockets to loopback servers', () => {
     expect(uplink.show()).toMatch(/udp 10\.0\.2\.15:40000 -> host port \d+/);
   });
 
-  it('answers ping to the alias itself, and counts echo to the outside it cannot send', async () => {
-    const toAlias = await pc.ping(ip(ALIAS), { count: 1, timeoutMs: 2000 });
-    expect(toAlias[0]!.rttMs).toBeDefined();
-    const outside = await pc.ping(ip('198.51.100.1'), { count: 1, timeoutMs: 300 });
-    expect(outside[0]!.rttMs).toBeUndefined();
-    expect(gw.ctx.stats.get('uplinkIcmpUnsupported')).toBe(1);
+  it('pings the alias through a raw socket to 127.0.0.1, and a namespace address through the host', async () => {
+    const toAlias = await pc.ping(ip(ALIAS), { count: 2, timeoutMs: 2000 });
+    expect(toAlias.map((r) => r.rttMs !== undefined)).toEqual([true, true]);
+    const toNs = await pc.ping(ip(NS_ADDRESS), { count: 1, timeoutMs: 3000 });
+    expect(toNs[0]!.rttMs).toBeDefined();
+    expect(gw.ctx.stats.get('uplinkIcmpEchoOut')).toBe(3);
+    expect(gw.ctx.stats.get('uplinkIcmpEchoIn')).toBe(3);
+    expect(gw.ctx.stats.get('uplinkIcmpEchoAnswered')).toBe(0); // not answered by the uplink itself
+    expect(uplink.show()).toMatch(/icmp echo: id \d+, raw socket open, 0 outstanding/);
+  });
+
+  it('forgets an echo nobody answers after its timeout', async () => {
+    const r = await pc.ping(ip(NOBODY), { count: 1, timeoutMs: 300 });
+    expect(r[0]!.rttMs).toBeUndefined();
+    const deadline = Date.now() + 3000;
+    while (gw.ctx.stats.get('uplinkIcmpEchoTimeouts') === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(gw.ctx.stats.get('uplinkIcmpEchoTimeouts')).toBe(1);
+    expect(uplink.show()).toContain('0 outstanding');
   });
 });

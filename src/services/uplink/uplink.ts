@@ -20,10 +20,12 @@
  *    port for every destination: endpoint-independent mapping, RFC 4787
  *    REQ-1); datagrams coming back to that socket go in as UDP from their
  *    real sender. Idle flows close after the RFC 4787 timeout.
- *  - ICMP echo needs a raw (or ping) socket, which Node cannot open without
- *    the `raw-socket` addon; it is not installed, so echo requests to the
- *    outside are dropped and counted (`uplinkIcmpUnsupported`). Echo requests
- *    to the host alias are answered by the uplink itself.
+ *  - ICMP echo: each Echo Request goes out of a raw ICMP socket on the host
+ *    (the `raw-socket` addon) to the real destination, with an identifier
+ *    and sequence the uplink chose, and the matching reply comes back inside
+ *    with the client's own (host-echo.ts). Echo to the host alias goes to
+ *    127.0.0.1. Without a raw socket (not root) the alias is answered by the
+ *    uplink itself and echo to the outside is dropped (`uplinkIcmpUnsupported`).
  *
  * `hostAlias` (slirp's 10.0.2.2) is an address inside the lab that means
  * "the host": connections and datagrams to it go to 127.0.0.1, and answers
@@ -54,6 +56,7 @@ import type { TcpNetwork } from '../../l4/tcp/network.js';
 import { tcpResetFor } from '../../l3/firewall/reject.js';
 import { UDP_REPLIED_TIMEOUT_MS } from '../../l3/conntrack/conntrack.js';
 import type { HookTable } from '../../l3/routing/hooks.js';
+import { HostEcho, type RawIcmpSocket } from './host-echo.js';
 
 /** slirp4netns keeps no hard cap; this bounds the host sockets one lab can open (each is a file descriptor). */
 export const UPLINK_UDP_FLOWS_MAX = 1024;
@@ -73,6 +76,11 @@ export interface UplinkOptions {
   readonly maxTcpConnections?: number;
   readonly udpTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** Outstanding ICMP echoes through the host (HOST_ECHO_OUTSTANDING_MAX) and how long each waits (HOST_ECHO_TIMEOUT_MS). */
+  readonly maxIcmpEchoes?: number;
+  readonly icmpEchoTimeoutMs?: number;
+  /** The raw ICMP socket (default: the raw-socket addon); tests pass a fake. */
+  readonly openRawIcmpSocket?: () => RawIcmpSocket;
 }
 
 /** What the uplink needs from its router. */
@@ -124,7 +132,6 @@ const COUNTERS = [
   'uplinkUdpInDatagrams',
   'uplinkUdpSendErrors',
   'uplinkIcmpEchoAnswered',
-  'uplinkIcmpUnsupported',
   'uplinkOtherProtocol',
   'uplinkInErrors',
 ] as const;
@@ -157,7 +164,8 @@ export class Uplink {
   private activeTcp = 0;
   private readonly tcp: Tcp;
   private readonly net: TcpNetwork;
-  private readonly options: Required<Omit<UplinkOptions, 'hostAlias'>> & { hostAlias: Ipv4Address | undefined };
+  private readonly options: Required<Omit<UplinkOptions, 'hostAlias' | 'maxIcmpEchoes' | 'icmpEchoTimeoutMs' | 'openRawIcmpSocket'>> & { hostAlias: Ipv4Address | undefined };
+  private readonly echo: HostEcho;
   private closed = false;
 
   /**
@@ -205,6 +213,11 @@ export class Uplink {
     };
     this.link = new UplinkLink(name, this);
     this.ctx.stats.declare(...COUNTERS);
+    this.echo = new HostEcho(
+      this.ctx,
+      (reply) => void this.router.ipv4Out.send({ source: reply.source, destination: reply.destination, protocol: IpProtocol.ICMP }, reply.icmp),
+      { maxOutstanding: options.maxIcmpEchoes, timeoutMs: options.icmpEchoTimeoutMs, openSocket: options.openRawIcmpSocket },
+    );
     this.net = this.endpointNetwork();
     // A TCP endpoint of its own that answers for every outside address (its segments go back in via ipv4Out).
     this.tcp = new Tcp(this.ctx);
@@ -446,20 +459,23 @@ export class Uplink {
 
   private receiveIcmp(v: Ipv4HeaderView): void {
     const icmp = v.payload;
-    if (icmp.length >= 8 && icmp[0] === Icmpv4Type.EchoRequest && v.destination === this.options.hostAlias) {
-      // The host is right here: answer for it (RFC 792: same identifier, sequence and data).
+    if (icmp.length < 8 || icmp[0] !== Icmpv4Type.EchoRequest) {
+      // Errors and other queries have no host socket to go to (a NAT would translate errors about its own flows).
+      this.ctx.trace.dropped('uplinkOtherProtocol', 'only ICMP echo requests leave through the uplink', () => v.describe());
+      return;
+    }
+    const identifier = (icmp[4]! << 8) | icmp[5]!;
+    const sequence = (icmp[6]! << 8) | icmp[7]!;
+    const toAlias = v.destination === this.options.hostAlias;
+    if (toAlias && !this.echo.available) {
+      // No raw socket (not root): the host is right here, answer for it (RFC 792: same identifier, sequence and data).
       const reply = new Uint8Array(icmp.length);
-      emitIcmpv4Echo(
-        { type: Icmpv4Type.EchoReply, identifier: (icmp[4]! << 8) | icmp[5]!, sequence: (icmp[6]! << 8) | icmp[7]!, data: icmp.subarray(8) },
-        reply,
-        0,
-      );
+      emitIcmpv4Echo({ type: Icmpv4Type.EchoReply, identifier, sequence, data: icmp.subarray(8) }, reply, 0);
       this.router.ipv4Out.send({ source: v.destination, destination: v.source, protocol: IpProtocol.ICMP }, reply);
       this.ctx.stats.inc('uplinkIcmpEchoAnswered');
       return;
     }
-    // Echo to the outside needs a raw or ping socket: the raw-socket addon, not installed here.
-    this.ctx.trace.dropped('uplinkIcmpUnsupported', 'ICMP through the host needs the raw-socket package', () => v.describe());
+    this.echo.send(v.source, v.destination, this.hostAddressOf(v.destination), identifier, sequence, icmp.subarray(8));
   }
 
   // --- State ----------------------------------------------------------------
@@ -469,6 +485,7 @@ export class Uplink {
     let out = `uplink ${this.link.name}${this.options.hostAlias !== undefined ? `, host alias ${formatIpv4(this.options.hostAlias)} = 127.0.0.1` : ''}\n`;
     out += `tcp: ${this.activeTcp} proxied, ${this.pending.size} connecting\n`;
     out += `udp: ${this.udpFlows.size} flows\n`;
+    out += this.echo.show();
     for (const f of this.udpFlows.values()) out += `  udp ${formatIpv4(f.client)}:${f.clientPort} -> host port ${f.hostPort}\n`;
     return out;
   }
@@ -476,6 +493,7 @@ export class Uplink {
   /** Closes every host socket (lab shutdown). */
   close(): void {
     this.closed = true;
+    this.echo.close();
     for (const key of [...this.udpFlows.keys()]) this.closeUdpFlow(key);
     for (const p of this.pending.values()) p.host.destroy();
     this.pending.clear();

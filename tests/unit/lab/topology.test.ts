@@ -162,6 +162,25 @@ links: [[pc:eth0, gw:lan]]
     ]);
   });
 
+  it('dns: a router serves a zone, with upstreams and records checked', () => {
+    const lab = (dns: string): string[] =>
+      problems(`name: x
+nodes:
+  pc: { kind: host, interfaces: { eth0: { dhcp: true } } }
+  gw: { kind: router, interfaces: { lan: { address: 192.168.1.1/24, dhcp: true } }, dns: ${dns} }
+links: [[pc:eth0, gw:lan]]
+`);
+    expect(lab('true')).toEqual([]);
+    expect(lab('{ zone: home, upstreams: [10.0.2.3, 127.0.0.1:5353], records: ["nas A 192.168.1.10"] }')).toEqual([]);
+    expect(lab('{ zone: "bad zone" }')[0]).toMatch(/nodes\.gw\.dns\.zone: 'bad zone' is not a domain name/);
+    expect(lab('{ upstreams: [10.0.2.300] }')[0]).toMatch(/nodes\.gw\.dns\.upstreams: '10\.0\.2\.300': expected ADDRESS or ADDRESS:PORT/);
+    expect(lab('{ records: ["nas A nowhere"] }')[0]).toMatch(/nodes\.gw\.dns\.records: 'nas A nowhere'/);
+    expect(lab('{ zones: home }')[0]).toMatch(/nodes\.gw\.dns\.zones: unknown field/);
+    const ok = parseTopology(readFileSync(join(LABS, 'home-nat.yaml'), 'utf8'), 'home-nat.yaml');
+    const home = ok.ok ? ok.topology.nodes.find((n) => n.name === 'home') : undefined;
+    expect(home?.kind === 'router' && home.dns && [home.dns.zone, home.dns.records]).toEqual(['home.', ['hn-server A 192.168.1.10']]);
+  });
+
   it('dual stack: IPv6 addresses in the same fields, IPv6 routes by their prefix', () => {
     const r = parseTopology(readFileSync(join(LABS, 'two-lans.yaml'), 'utf8'), 'two-lans.yaml');
     expect(r.ok).toBe(true);
