@@ -17,6 +17,7 @@ import { Icmpv4 } from './l3/icmpv4/icmpv4.js';
 import { IpProtocol } from './l3/ip-protocol.js';
 import { RouteTable } from './l3/routing/table.js';
 import { UdpLayer } from './l4/udp/udp.js';
+import { ipv6TcpNetwork, receiveIcmpv6ErrorForTcp } from './l4/tcp/ipv6.js';
 import { Tcp } from './l4/tcp/api.js';
 import { ipv4TcpNetwork, receiveIcmpv4ErrorForTcp } from './l4/tcp/ipv4.js';
 import { Ipv6Layer, type Ipv6InterfaceConfig } from './l3/ipv6/layer.js';
@@ -71,6 +72,13 @@ export class Host {
     this.ipv6In = this.ipv6.input;
     this.ipv6Out = this.ipv6.output;
     this.icmp6 = this.ipv6.icmp;
+    this.udp.attachIpv6(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
+    this.ipv6In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv6(d));
+    const tcpIpv6 = ipv6TcpNetwork(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
+    this.tcp.addNetwork(tcpIpv6);
+    // IPv6 addresses are views into the receive batch: TCP keys connections by them, so it gets copies.
+    this.ipv6In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload));
+    this.icmp6.onError = (event) => receiveIcmpv6ErrorForTcp(this.tcp.layer, tcpIpv6, event);
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }
 

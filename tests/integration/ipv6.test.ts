@@ -9,6 +9,7 @@
  * not listen on IPv6 so far (the lead adds them when they do).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -139,6 +140,15 @@ describe('IPv6 with the kernel as the peer', () => {
     expect(a.stdout.trim()).toBe('10.77.0.1');
     const ptr = inNetns(t.netns, 'dig', ['@fd77::1', '+time=2', '+tries=1', '+short', '-x', 'fd77::1']);
     expect(ptr.stdout.trim()).toBe('gateway.lab.');
+  });
+
+  it('serves HTTP over IPv6: curl -g http://[fd77::1]/bytes/N arrives byte-exact', () => {
+    const r = inNetns(t.netns, 'sh', ['-c', 'curl -sS -m 20 -g "http://[fd77::1]/bytes/3000000" | sha256sum']);
+    expect(r.status, r.stderr).toBe(0);
+    const expected = createHash('sha256').update(Uint8Array.from({ length: 3_000_000 }, (_, i) => i % 251)).digest('hex');
+    expect(r.stdout.split(' ')[0]).toBe(expected);
+    const page = inNetns(t.netns, 'curl', ['-sS', '-m', '10', '-g', 'http://[fd77::1]/']);
+    expect(page.stdout).toContain('inet6 fd77::1/64');
   });
 
   it('resolves the kernel end with NDP and pings it (tapnet ping)', () => {

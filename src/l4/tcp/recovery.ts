@@ -1,0 +1,243 @@
+/**
+ * What an acceptable ACK does to the sender: RTT samples, the send buffer,
+ * the congestion window, and loss recovery.
+ *
+ * Read first: RFC 5681 §3.2 (fast retransmit / fast recovery), RFC 6582
+ * (NewReno: partial ACKs), RFC 6675 (SACK-based recovery: the scoreboard,
+ * IsLost, pipe, NextSeg), RFC 3042 (limited transmit), RFC 6298 (timer
+ * restarts and Karn) and RFC 7323 §4 (RTTM with timestamps).
+ *
+ * One model serves both SACK and non-SACK peers, as in Linux: `pipe` (the
+ * bytes still in the network, RFC 6675 §4 SetPipe) is the flight minus what
+ * the receiver holds (SACKed, or one segment per duplicate ACK without SACK)
+ * minus what is lost and not yet retransmitted; the sender may send while
+ * pipe < cwnd. Recovery retransmits the lost holes (send.ts asks
+ * `nextLostHole`) before new data.
+ */
+import type { TcpConnection } from './connection.js';
+import { TCP_DUPTHRESH } from './config.js';
+import type { Segment } from './segment.js';
+import { seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub, type SeqNum } from './seq.js';
+import { armRetransmit } from './timers.js';
+
+/** RFC 6675 §4 IsLost threshold: more than (DupThresh - 1) * SMSS bytes SACKed above. */
+function lossThreshold(c: TcpConnection): number {
+  return (TCP_DUPTHRESH - 1) * c.mss;
+}
+
+/** Everything unSACKed below this is considered lost (and, above HighRxt, still to be retransmitted). */
+export function lostEnd(c: TcpConnection): SeqNum {
+  if (c.recoveryState === 'loss') return seqMin(c.recover, c.sndNxt);
+  if (c.recoveryState === 'recovery') {
+    let end = c.renoLostEnd;
+    if (c.sackOk) end = seqMax(end, c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)));
+    return seqMin(end, c.sndNxt);
+  }
+  return c.sndUna;
+}
+
+/** RFC 6675 NextSeg rule 1: the first lost, unSACKed, not yet retransmitted range. */
+export function nextLostHole(c: TcpConnection): { start: SeqNum; end: SeqNum } | undefined {
+  const end = lostEnd(c);
+  const from = seqMax(c.highRxt, c.sndUna);
+  if (!seqLt(from, end)) return undefined;
+  const hole = c.scoreboard.nextHole(from, c.sndNxt);
+  if (!hole || !seqLt(hole.start, end)) return undefined;
+  return hole;
+}
+
+/** RFC 6675 §4 SetPipe, in bytes. */
+export function pipeSize(c: TcpConnection): number {
+  const flight = c.flight;
+  if (c.recoveryState === 'open' && c.renoSacked === 0 && c.scoreboard.isEmpty) return flight;
+  let pipe = flight - c.scoreboard.sackedBytes - c.renoSacked;
+  if (c.recoveryState !== 'open') {
+    const from = seqMax(c.highRxt, c.sndUna);
+    const end = lostEnd(c);
+    if (seqLt(from, end)) pipe -= seqSub(end, from) - c.scoreboard.sackedBetween(from, end);
+  }
+  return Math.max(0, pipe);
+}
+
+/**
+ * The fifth step's ACK processing for an ACK already known to be acceptable
+ * (SEG.ACK =< SND.NXT). `isDuplicate` follows RFC 5681 §2's definition.
+ * Returns the number of sequence numbers newly acknowledged.
+ */
+export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean): number {
+  const now = c.now();
+  const ack = seg.ack;
+
+  // RFC 6675 §5: update the scoreboard from the SACK blocks (RFC 2018 §4 validity: above SND.UNA, not past SND.NXT).
+  if (c.sackOk) {
+    for (let i = 0; i < seg.sackCount; i++) {
+      const left = seq(seg.sackEdges[2 * i]!);
+      const right = seq(seg.sackEdges[2 * i + 1]!);
+      if (!seqLt(left, right) || seqGt(right, c.sndNxt) || !seqGt(right, ack)) continue;
+      c.scoreboard.add(seqMax(left, ack), right);
+    }
+  }
+
+  const acked = seqSub(ack, c.sndUna);
+  if (c.recoveryState !== 'open' && c.retransmissions.length > 0) detectLostRetransmissions(c, ack);
+  if (acked > 0) {
+    const flightBefore = c.flight;
+    // RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn).
+    if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
+      const r = (c.tsNow() - seg.tsEcr) | 0;
+      if (r >= 0) c.rtt.sample(r);
+    } else if (c.rttSeq !== undefined && seqGt(ack, c.rttSeq)) {
+      c.rtt.sample(now - c.rttSentAt);
+      c.rttSeq = undefined;
+    }
+    // Acknowledged data leaves the send buffer (SYN and FIN occupy sequence space but no buffer).
+    const dataAcked = Math.max(0, Math.min(seqSub(ack, c.bufSeq), c.sendBuffer.length));
+    if (dataAcked > 0) {
+      c.sendBuffer.consume(dataAcked);
+      c.bufSeq = seqAdd(c.bufSeq, dataAcked);
+    }
+    c.sndUna = ack;
+    c.scoreboard.advance(ack);
+    if (seqLt(c.highRxt, ack)) c.highRxt = ack;
+    c.retransmits = 0;
+    c.lastProgressAt = now;
+    c.dupAcks = 0;
+
+    switch (c.recoveryState) {
+      case 'recovery':
+        if (seqGe(ack, c.recover)) {
+          // RFC 6582 §3.2 step 3 (full acknowledgment), option 1: no burst on leaving recovery.
+          c.cc.cwnd = Math.min(c.cc.ssthresh, Math.max(c.flight, c.mss) + c.mss);
+          leaveRecovery(c);
+        } else if (!c.sackOk) {
+          // RFC 6582 §3.2 step 4 (partial acknowledgment): the next unacknowledged segment is lost too.
+          c.renoSacked = Math.max(0, c.renoSacked - acked);
+          c.renoLostEnd = seqAdd(ack, c.mss);
+          c.highRxt = ack;
+        }
+        break;
+      case 'loss':
+        c.cc.onAck(acked, c.mss, now, c.rtt.srtt, true);
+        if (seqGe(ack, c.recover)) leaveRecovery(c);
+        break;
+      case 'open':
+        c.cc.onAck(acked, c.mss, now, c.rtt.srtt, c.cwndLimited || 2 * flightBefore >= c.cc.cwnd);
+        break;
+    }
+    if (c.renoSacked > c.flight) c.renoSacked = c.flight;
+    // RFC 6298 §5.2/§5.3: stop the timer when everything is acknowledged, else restart it.
+    if (c.flight === 0) c.retransmitTimer?.cancel();
+    else armRetransmit(c);
+  } else if (isDuplicate) {
+    c.dupAcks++;
+    // Without SACK each duplicate ACK says one more segment left the network (RFC 3042 limited transmit,
+    // RFC 6582 cwnd inflation): counting it out of pipe lets new data go.
+    if (!c.sackOk) c.renoSacked = Math.min(c.flight, c.renoSacked + c.mss);
+  }
+
+  // Loss detection: RFC 5681 §3.2 (three duplicate ACKs) or RFC 6675 §5 (IsLost(HighACK + 1)).
+  if (c.recoveryState === 'open' && c.flight > 0) {
+    const lostBySack = c.sackOk && seqGt(c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)), c.sndUna);
+    // RFC 6582 §3.2 step 1: without SACK, duplicate ACKs for data sent before the last recovery do not start another.
+    const newWindow = c.sackOk || seqGt(ack, c.recover) || c.recover === c.iss;
+    if ((c.dupAcks >= TCP_DUPTHRESH && newWindow) || lostBySack) enterRecovery(c);
+  }
+  return Math.max(0, acked);
+}
+
+/**
+ * A retransmission can be lost too, and RFC 6675 alone only finds out by
+ * timeout. Like Linux before RACK (tcp_mark_lost_retrans): once the receiver
+ * SACKs data sent well after a retransmission, while the retransmitted range
+ * is still missing, that retransmission is lost; send it again.
+ */
+function detectLostRetransmissions(c: TcpConnection, ack: SeqNum): void {
+  const high = c.scoreboard.highestSacked;
+  const list = c.retransmissions;
+  // The list is in send order, so SND.NXT at retransmission only grows: stop at the first one still in doubt.
+  let n = 0;
+  for (; n < list.length; n++) {
+    const r = list[n]!;
+    if (seqLe(r.end, ack)) continue; // delivered
+    if (high === undefined || !seqGt(high, seqAdd(r.sentNxt, lossThreshold(c)))) break;
+    if (c.scoreboard.sackedBetween(r.start, r.end) < seqSub(r.end, r.start)) {
+      c.relost.push({ start: r.start, end: r.end });
+      c.layer.ctx.stats.inc('tcpLostRetransmit');
+    }
+  }
+  if (n > 0) list.splice(0, n);
+}
+
+/** A retransmission found lost (detectLostRetransmissions), still missing: the first thing to send. */
+export function nextRelost(c: TcpConnection): { start: SeqNum; end: SeqNum } | undefined {
+  while (c.relost.length > 0) {
+    const r = c.relost[0]!;
+    const start = seqMax(r.start, c.sndUna);
+    if (seqLt(start, r.end) && c.scoreboard.sackedBetween(start, r.end) < seqSub(r.end, start)) {
+      const hole = c.scoreboard.nextHole(start, r.end);
+      if (hole) return hole;
+    }
+    c.relost.shift();
+  }
+  return undefined;
+}
+
+/** RFC 5681 §3.2 steps 2-3 / RFC 6675 §5 step 4: halve, remember where we were, retransmit. */
+export function enterRecovery(c: TcpConnection): void {
+  const stats = c.layer.ctx.stats;
+  stats.inc('tcpFastRetrans');
+  stats.inc(c.sackOk ? 'tcpSackRecovery' : 'tcpRenoRecovery');
+  c.cc.onCongestionEvent(c.flight, c.mss, c.now());
+  c.cc.cwnd = c.cc.ssthresh;
+  c.recoveryState = 'recovery';
+  c.recover = c.sndNxt;
+  c.highRxt = c.sndUna;
+  c.renoLostEnd = seqAdd(c.sndUna, c.mss);
+  c.layer.ctx.trace.event('tcp fast recovery', () => `${c.localPort}>${c.remotePort} una ${c.sndUna} nxt ${c.sndNxt} cwnd ${c.cc.cwnd}`);
+}
+
+/** RFC 5681 §3.1 / RFC 6298 §5.4-5.6: after a retransmission timeout everything outstanding counts as lost. */
+export function enterLoss(c: TcpConnection): void {
+  // RFC 5681 §3.1: ssthresh is set on the first timeout only, not again when the same data times out twice.
+  if (c.retransmits === 0) c.cc.onRetransmissionTimeout(c.flight, c.mss, c.now());
+  else c.cc.cwnd = c.mss;
+  // RFC 2018 §8 / RFC 6675 §5.1: a receiver may renege on SACKed data; after a second timeout, stop trusting the scoreboard.
+  if (c.retransmits > 0) c.scoreboard.clear();
+  markAllLost(c);
+}
+
+/** RFC 1191 / Linux tcp_simple_retransmit: the MSS shrank, so everything in flight must be resent; cwnd is untouched. */
+export function enterLossForMtu(c: TcpConnection): void {
+  if (c.flight === 0) return;
+  markAllLost(c);
+}
+
+function markAllLost(c: TcpConnection): void {
+  c.retransmissions = [];
+  c.relost = [];
+  c.recoveryState = 'loss';
+  c.recover = c.sndNxt;
+  c.highRxt = c.sndUna;
+  c.renoSacked = 0;
+  c.renoLostEnd = c.sndUna;
+  c.dupAcks = 0;
+}
+
+function leaveRecovery(c: TcpConnection): void {
+  c.retransmissions = [];
+  c.relost = [];
+  c.recoveryState = 'open';
+  c.renoSacked = 0;
+  c.dupAcks = 0;
+  c.renoLostEnd = c.sndUna;
+}
+
+/** True when SEG.ACK acknowledges our FIN. */
+export function finAcked(c: TcpConnection): boolean {
+  return c.finSeq !== undefined && seqGt(c.sndUna, c.finSeq);
+}
+
+/** RFC 5961 §5.2: "(SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT". */
+export function ackInAcceptableRange(c: TcpConnection, ack: SeqNum): boolean {
+  return seqLe(ack, c.sndNxt) && seqGe(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)));
+}

@@ -1,0 +1,72 @@
+/**
+ * The send buffer: bytes the application wrote that the peer has not yet
+ * acknowledged, sent or not (RFC 9293 §3.3.1, the space from SND.UNA on).
+ *
+ * Written bytes are copied in, so a writer may reuse its Buffer as soon as its
+ * write callback runs (as with a kernel socket). Storage is a queue of
+ * fixed-size blocks: finding the byte at an offset is one division, acked
+ * blocks go back to a small shared free list, and an idle connection holds no
+ * block at all.
+ */
+
+/** Block size: one 64 KiB TSO super-segment spans at most two blocks. */
+export const SEND_BLOCK_SIZE = 64 * 1024;
+/** Free blocks kept for reuse across connections (16 MiB). */
+const FREE_BLOCKS_MAX = 256;
+const freeBlocks: Uint8Array[] = [];
+
+export class SendBuffer {
+  private blocks: Uint8Array[] = [];
+  /** Offset of the first unacknowledged byte inside blocks[0]. */
+  private head = 0;
+  /** Bytes held: unacknowledged plus unsent. */
+  length = 0;
+
+  /** Copies `data` in. The caller checks the buffer cap first. */
+  push(data: Uint8Array): void {
+    let from = 0;
+    while (from < data.length) {
+      const end = this.head + this.length;
+      const blockIndex = Math.floor(end / SEND_BLOCK_SIZE);
+      const within = end % SEND_BLOCK_SIZE;
+      if (blockIndex === this.blocks.length) this.blocks.push(freeBlocks.pop() ?? new Uint8Array(SEND_BLOCK_SIZE));
+      const n = Math.min(SEND_BLOCK_SIZE - within, data.length - from);
+      this.blocks[blockIndex]!.set(data.subarray(from, from + n), within);
+      from += n;
+      this.length += n;
+    }
+  }
+
+  /** Drops the first `n` bytes (they were acknowledged). */
+  consume(n: number): void {
+    n = Math.min(n, this.length);
+    this.length -= n;
+    this.head += n;
+    while (this.head >= SEND_BLOCK_SIZE || (this.length === 0 && this.blocks.length > 0)) {
+      const block = this.blocks.shift()!;
+      if (freeBlocks.length < FREE_BLOCKS_MAX) freeBlocks.push(block);
+      this.head = this.length === 0 ? 0 : this.head - SEND_BLOCK_SIZE;
+    }
+  }
+
+  /** Copies `length` bytes starting `offset` bytes after the first unacknowledged one into `dst`. */
+  copy(offset: number, length: number, dst: Uint8Array, dstOffset: number): void {
+    let at = this.head + offset;
+    let out = dstOffset;
+    let left = length;
+    while (left > 0) {
+      const block = this.blocks[Math.floor(at / SEND_BLOCK_SIZE)]!;
+      const within = at % SEND_BLOCK_SIZE;
+      const n = Math.min(SEND_BLOCK_SIZE - within, left);
+      dst.set(block.subarray(within, within + n), out);
+      at += n;
+      out += n;
+      left -= n;
+    }
+  }
+
+  /** Blocks held (for memory accounting in `tapnet show tcp`). */
+  get blockCount(): number {
+    return this.blocks.length;
+  }
+}

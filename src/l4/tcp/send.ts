@@ -1,0 +1,377 @@
+/**
+ * What to transmit now: data, retransmissions, FIN, ACKs, window updates,
+ * probes and resets, and how each segment is built.
+ *
+ * Read first: RFC 9293 §3.8.6 (window management: sender and receiver silly
+ * window syndrome avoidance, delayed ACKs), §3.7.4 (Nagle, RFC 896, with
+ * Minshall's variant as Linux uses it), RFC 5681 §3-§4 (cwnd limits the
+ * sender; ACK every second full-sized segment), RFC 6675 §4 (NextSeg: holes
+ * before new data) and RFC 7323 §3 (the timestamps option on every segment).
+ */
+import { setU16, setU32 } from '../../core/bytes.js';
+import { finishChecksum, fold, sumWords, verifyChecksum as verifyInternetChecksum } from '../../core/checksum.js';
+import type { TcpConnection } from './connection.js';
+import { TcpFlags } from './header.js';
+import type { IpAddress, TcpNetwork } from './network.js';
+import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, TcpOptionKind, type TcpOptions } from './options.js';
+import { nextLostHole, nextRelost, pipeSize } from './recovery.js';
+import type { Segment } from './segment.js';
+import { seq, seqAdd, seqGe, seqGt, seqLt, seqSub, type SeqNum } from './seq.js';
+import { TcpState } from './state.js';
+import type { TcpLayer } from './tcp.js';
+import { armDelayedAck, armPersistIfNeeded, armRetransmit, cancelDelayedAck } from './timers.js';
+
+const HEADER = 20;
+
+export function verifyChecksum(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array): boolean {
+  return verifyInternetChecksum(bytes, 0, bytes.length, net.pseudoHeaderSum(source, destination, bytes.length));
+}
+
+// --- The send loop ---------------------------------------------------------
+
+/** Sends everything the windows, Nagle and SWS avoidance allow, then an ACK if one is still owed. */
+export function output(c: TcpConnection): void {
+  switch (c.state) {
+    case TcpState.CLOSED:
+    case TcpState.LISTEN:
+    case TcpState.SYN_SENT:
+    case TcpState.SYN_RECEIVED:
+      return; // the handshake is sent by startConnect / the listener and repeated by the timer
+    case TcpState.TIME_WAIT:
+      if (c.ackNow) sendAck(c);
+      return;
+    default:
+      break;
+  }
+  while (transmitNext(c));
+  if (c.ackNow) sendAck(c);
+  armPersistIfNeeded(c);
+}
+
+/**
+ * The data that fits in one segment right now: the MSS less any SACK blocks
+ * this segment will carry (Linux tcp_current_mss), so header + data never
+ * exceed the path MTU.
+ */
+export function currentMss(c: TcpConnection): number {
+  if (!c.sackOk || c.ofo.isEmpty) return c.mss;
+  const blocks = Math.min(c.ofo.sackBlocks(c.tsOk ? 3 : TCP_MAX_SACK_BLOCKS).length, c.tsOk ? 3 : TCP_MAX_SACK_BLOCKS);
+  return blocks === 0 ? c.mss : Math.max(1, c.mss - (4 + 8 * blocks));
+}
+
+/** One segment: a lost hole first (RFC 6675 NextSeg rule 1), else new data (rule 2). False when nothing may go. */
+function transmitNext(c: TcpConnection): boolean {
+  const mss = currentMss(c);
+  const pipe = pipeSize(c);
+  const room = c.cc.cwnd - pipe;
+
+  if (c.recoveryState !== 'open') {
+    const again = c.relost.length > 0 ? nextRelost(c) : undefined;
+    const hole = again ?? nextLostHole(c);
+    if (hole) {
+      // RFC 6675 §5 step (C): "cwnd - pipe >= 1 SMSS" (one segment always goes when nothing is in the pipe).
+      if (room < mss && pipe > 0) {
+        c.cwndLimited = true;
+        return false;
+      }
+      const len = Math.min(mss, seqSub(hole.end, hole.start));
+      transmitRange(c, hole.start, len, true, false);
+      const end = seqAdd(hole.start, len);
+      if (again) {
+        const first = c.relost[0]!;
+        if (seqGe(end, first.end)) c.relost.shift();
+        else first.start = end;
+      } else {
+        c.highRxt = end;
+      }
+      c.retransmissions.push({ start: hole.start, end, sentNxt: c.sndNxt });
+      return true;
+    }
+  }
+
+  const offset = seqSub(c.sndNxt, c.bufSeq);
+  const avail = c.sendBuffer.length - offset;
+  const wantFin = c.finQueued && c.finSeq === undefined && c.state !== TcpState.ESTABLISHED && c.state !== TcpState.CLOSE_WAIT;
+  if (avail <= 0 && !wantFin) {
+    c.cwndLimited = false;
+    return false;
+  }
+  if (room < Math.min(mss, Math.max(avail, 1)) && pipe > 0) {
+    c.cwndLimited = true;
+    return false;
+  }
+  const windowRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
+  let len = Math.max(0, Math.min(avail, windowRoom, c.tsoMax > mss ? c.tsoMax : mss));
+  // A TSO super-segment is whole segments, and no more of them than cwnd allows.
+  if (len > mss) len = Math.max(mss, Math.min(len, Math.floor(Math.max(room, mss) / mss) * mss));
+  const isTail = len === avail;
+  const fin = wantFin && isTail && windowRoom > len;
+  if (len === 0 && !fin) return false; // window closed: the persist timer probes (timers.ts)
+  if (len < mss && !fin) {
+    if (!isTail) {
+      // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment only if it is at least half the largest window seen.
+      if (len < c.maxSndWnd / 2) return false;
+    } else if (!c.noDelay && c.sndSml !== undefined && seqGt(c.sndSml, c.sndUna)) {
+      // Nagle (RFC 896), Minshall's variant: hold a small segment while an earlier small one is unacknowledged.
+      return false;
+    }
+  }
+  transmitRange(c, c.sndNxt, len, false, fin);
+  return true;
+}
+
+/** Sends [start, start + len) from the send buffer (and the FIN if it falls there). */
+function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmit: boolean, newFin: boolean): void {
+  const layer = c.layer;
+  const dataLen = Math.max(0, Math.min(len, seqSub(c.dataEnd, start)));
+  let fin = false;
+  if (newFin) {
+    c.finSeq = seqAdd(start, dataLen);
+    fin = true;
+  } else if (c.finSeq !== undefined && seqAdd(start, dataLen) === c.finSeq && len > dataLen) {
+    fin = true; // retransmitting the FIN
+  }
+  let flags = TcpFlags.ACK;
+  if (fin) flags |= TcpFlags.FIN;
+  if (dataLen > 0 && seqAdd(start, dataLen) === c.dataEnd) flags |= TcpFlags.PSH;
+
+  emit(c, start, flags, seqSub(start, c.bufSeq), dataLen);
+
+  const end = seqAdd(start, dataLen + (fin ? 1 : 0));
+  if (isRetransmit) {
+    c.bytesRetransmitted += dataLen;
+    c.totalRetransmits++;
+    layer.ctx.stats.inc('tcpRetransSegs');
+    c.rttSeq = undefined; // Karn (RFC 6298 §3): never time a retransmitted segment
+  } else {
+    c.bytesSent += dataLen;
+    if (!c.tsOk && c.rttSeq === undefined && dataLen > 0) {
+      c.rttSeq = start;
+      c.rttSentAt = c.now();
+    }
+    if (dataLen < c.mss) c.sndSml = end;
+  }
+  if (seqGt(end, c.sndNxt)) c.sndNxt = end;
+  // RFC 6298 §5.1: start the timer when it is not running.
+  if (!c.retransmitTimer?.armed) armRetransmit(c);
+}
+
+// --- ACKs ----------------------------------------------------------------
+
+/** A pure ACK (RFC 9293: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>). */
+export function sendAck(c: TcpConnection): void {
+  emit(c, c.sndNxt, TcpFlags.ACK, 0, 0);
+}
+
+/**
+ * Runs at the end of the turn in which data arrived (TcpLayer.scheduleAck):
+ * ACK now if it is owed now, else leave it to the delayed-ACK timer.
+ */
+export function ackDecision(c: TcpConnection): void {
+  if (c.ackNow) {
+    output(c);
+    return;
+  }
+  if (!c.ackPending) return;
+  // RFC 5681 §4.2: "an ACK SHOULD be generated for at least every second full-sized segment".
+  if (c.bytesSinceAck >= 2 * c.rcvMss) {
+    c.ackNow = true;
+    output(c);
+    return;
+  }
+  armDelayedAck(c);
+}
+
+/** RFC 5961 §3.2/§4.2/§5.2: a challenge ACK, at most one per interval per connection (§7). */
+export function sendChallengeAck(c: TcpConnection): void {
+  const now = c.now();
+  if (now - c.lastChallengeAckAt < c.config.challengeAckIntervalMs) {
+    c.layer.ctx.stats.inc('tcpChallengeAckLimited');
+    return;
+  }
+  c.lastChallengeAckAt = now;
+  c.layer.ctx.stats.inc('tcpChallengeAck');
+  sendAck(c);
+}
+
+/**
+ * Linux tcp_cleanup_rbuf: after the application reads, tell the peer when
+ * the window it knows is at most half the buffer and would at least double.
+ */
+export function windowUpdateWorthSending(c: TcpConnection): boolean {
+  const current = Math.max(0, seqSub(c.rcvAdvRight, c.rcvNxt));
+  if (2 * current > c.rcvBuf) return false;
+  const potential = c.rcvBuf - (c.user?.unreadBytes() ?? 0);
+  return potential >= 2 * current && potential - current >= c.rcvMss;
+}
+
+/**
+ * The window to advertise, moving the right edge only by useful amounts
+ * (RFC 9293 §3.8.6.2.2 receiver SWS avoidance) and never to the left.
+ */
+function receiveWindow(c: TcpConnection): number {
+  const space = Math.max(0, c.rcvBuf - (c.user?.unreadBytes() ?? 0));
+  const right = seqAdd(c.rcvNxt, space);
+  if (seqGt(right, c.rcvAdvRight)) {
+    const increase = seqSub(right, c.rcvAdvRight);
+    const current = seqSub(c.rcvAdvRight, c.rcvNxt);
+    if (increase >= Math.min(c.rcvBuf / 2, c.rcvMss) || current <= 0) c.rcvAdvRight = right;
+  }
+  if (seqLt(c.rcvAdvRight, c.rcvNxt)) c.rcvAdvRight = c.rcvNxt;
+  return seqSub(c.rcvAdvRight, c.rcvNxt);
+}
+
+// --- Handshake, probes and resets --------------------------------------------
+
+/**
+ * SYN (in SYN-SENT) or SYN-ACK (in SYN-RECEIVED) with our options (RFC 9293
+ * §3.5, RFC 7323 §2-§3, RFC 2018 §2). An active open offers everything the
+ * config allows; a SYN-ACK only what the peer's SYN offered.
+ */
+export function sendSyn(c: TcpConnection): void {
+  const config = c.config;
+  const synAck = c.state === TcpState.SYN_RECEIVED;
+  const options: { -readonly [K in keyof TcpOptions]: TcpOptions[K] } = { maximumSegmentSize: c.advertisedMss };
+  if (synAck ? c.wsOk : config.windowScaling) options.windowScale = c.rcvWscale;
+  if (synAck ? c.sackOk : config.sack) options.sackPermitted = true;
+  if (synAck ? c.tsOk : config.timestamps) options.timestamps = { value: c.tsNow(), echoReply: synAck ? c.tsRecent : 0 };
+  const flags = synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN;
+  // RFC 7323 §2.2: the window in a SYN is never scaled.
+  const window = Math.min(0xffff, c.rcvBuf);
+  c.rcvAdvRight = seqAdd(c.rcvNxt, window);
+  const buf = c.layer.txBuffer;
+  const headerLength = HEADER + emitTcpOptions(options, buf, HEADER);
+  writeFixedHeader(buf, c.localPort, c.remotePort, c.iss, synAck ? c.rcvNxt : seq(0), headerLength, flags, window);
+  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength), 0, false);
+  if (synAck) c.lastAckSent = c.rcvNxt;
+}
+
+/** A zero-window or keepalive probe: an old sequence number with no data, which the peer must ACK (Linux tcp_xmit_probe_skb). */
+export function sendProbe(c: TcpConnection): void {
+  emit(c, seqAdd(c.sndUna, -1), TcpFlags.ACK, 0, 0);
+}
+
+/** A reset from a connection (ABORT, or an unacceptable segment in a half-open connection). */
+export function sendReset(c: TcpConnection, seqNum: SeqNum): void {
+  const buf = c.layer.txBuffer;
+  writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, HEADER, TcpFlags.RST | TcpFlags.ACK, 0);
+  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, HEADER), 0, false);
+  c.layer.ctx.stats.inc('tcpOutRsts');
+}
+
+/**
+ * RFC 9293 §3.10.7.1: the reset for a segment that reached no connection.
+ * "If the ACK bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>;
+ * if the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>."
+ */
+export function sendResetFor(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, seg: Segment): void {
+  if (seg.rst) return; // "An incoming segment containing a RST is discarded."
+  const buf = layer.txBuffer;
+  if (seg.hasAck) writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seg.ack, seq(0), HEADER, TcpFlags.RST, 0);
+  else writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seq(0), seqAdd(seg.seq, seg.len), HEADER, TcpFlags.RST | TcpFlags.ACK, 0);
+  finish(layer, net, local, remote, buf.subarray(0, HEADER), 0, false);
+  layer.ctx.stats.inc('tcpOutRsts');
+}
+
+/** A SYN-ACK that keeps no state: the ISN is a SYN cookie (syn-cookies.ts). */
+export function sendCookieSynAck(
+  layer: TcpLayer,
+  net: TcpNetwork,
+  local: IpAddress,
+  remote: IpAddress,
+  seg: Segment,
+  cookie: SeqNum,
+  mss: number,
+  tsVal: number | undefined,
+): void {
+  const options: { -readonly [K in keyof TcpOptions]: TcpOptions[K] } = { maximumSegmentSize: mss };
+  if (tsVal !== undefined) {
+    options.timestamps = { value: tsVal, echoReply: seg.tsVal };
+    if (seg.sackPermitted && layer.config.sack) options.sackPermitted = true;
+    if (seg.hasWindowScale && layer.config.windowScaling) options.windowScale = layer.config.receiveBuffer > 0xffff ? windowScaleFor(layer.config.receiveBuffer) : 0;
+  }
+  const buf = layer.txBuffer;
+  const headerLength = HEADER + emitTcpOptions(options, buf, HEADER);
+  writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, cookie, seqAdd(seg.seq, 1), headerLength, TcpFlags.SYN | TcpFlags.ACK, Math.min(0xffff, layer.config.receiveBuffer));
+  finish(layer, net, local, remote, buf.subarray(0, headerLength), 0, false);
+}
+
+/** The smallest shift that lets a 16-bit field describe `buffer` bytes (RFC 7323 §2.3), at most 14. */
+export function windowScaleFor(buffer: number): number {
+  let shift = 0;
+  while (shift < 14 && 0xffff * 2 ** shift < buffer) shift++;
+  return shift;
+}
+
+// --- Building segments ---------------------------------------------------
+
+function writeFixedHeader(buf: Uint8Array, sourcePort: number, destinationPort: number, seqNum: SeqNum, ack: SeqNum, headerLength: number, flags: number, window: number): void {
+  setU16(buf, 0, sourcePort);
+  setU16(buf, 2, destinationPort);
+  setU32(buf, 4, seqNum);
+  setU32(buf, 8, ack);
+  buf[12] = (headerLength / 4) << 4;
+  buf[13] = flags;
+  setU16(buf, 14, window);
+  setU16(buf, 16, 0);
+  setU16(buf, 18, 0);
+}
+
+/**
+ * Builds one segment of a synchronized connection in the layer's transmit
+ * buffer: header, timestamps and SACK options, `dataLen` bytes from the send
+ * buffer at `dataOffset`, checksum; then hands it to the network.
+ */
+function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: number, dataLen: number): void {
+  const buf = c.layer.txBuffer;
+  let at = HEADER;
+  if (c.tsOk) {
+    // RFC 7323 §3.2 layout as Linux sends it: NOP, NOP, kind 8, length 10, TSval, TSecr.
+    buf[at++] = TcpOptionKind.noOperation;
+    buf[at++] = TcpOptionKind.noOperation;
+    buf[at++] = TcpOptionKind.timestamps;
+    buf[at++] = 10;
+    setU32(buf, at, c.tsNow());
+    setU32(buf, at + 4, c.tsRecent);
+    at += 8;
+  }
+  if (c.sackOk && !c.ofo.isEmpty) {
+    // RFC 2018 §3: with timestamps, 3 blocks fit in the 40 option bytes.
+    const blocks = c.ofo.sackBlocks(c.tsOk ? 3 : TCP_MAX_SACK_BLOCKS);
+    if (blocks.length > 0) {
+      buf[at++] = TcpOptionKind.noOperation;
+      buf[at++] = TcpOptionKind.noOperation;
+      buf[at++] = TcpOptionKind.sack;
+      buf[at++] = 2 + 8 * blocks.length;
+      for (const b of blocks) {
+        setU32(buf, at, b.left);
+        setU32(buf, at + 4, b.right);
+        at += 8;
+      }
+    }
+  }
+  const headerLength = at;
+  const window = Math.min(0xffff, Math.floor(receiveWindow(c) / 2 ** c.rcvWscale));
+  writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, headerLength, flags, window);
+  if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
+  const gso = c.tsoMax > 0 && dataLen > c.mss ? currentMss(c) : 0;
+  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload);
+
+  if (flags & TcpFlags.ACK) {
+    // Every segment with ACK carries RCV.NXT: the owed ACK has gone out.
+    c.lastAckSent = c.rcvNxt;
+    c.ackNow = false;
+    c.ackPending = false;
+    c.bytesSinceAck = 0;
+    cancelDelayedAck(c);
+  }
+}
+
+/** Checksum (complete, or the pseudo-header part for the link to finish) and send. */
+function finish(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, segment: Uint8Array, gsoSize: number, partial: boolean): void {
+  const pseudo = net.pseudoHeaderSum(local, remote, segment.length);
+  if (partial) setU16(segment, 16, fold(pseudo)); // virtio-net NEEDS_CSUM: the link sums from the TCP header on
+  else setU16(segment, 16, finishChecksum(sumWords(segment, 0, segment.length, pseudo)));
+  layer.ctx.stats.inc('tcpOutSegs');
+  net.send(local, remote, segment, gsoSize, partial);
+}

@@ -1,0 +1,54 @@
+/**
+ * DNS over TCP on tapnet's own TCP: the same DnsServer, framed with the
+ * 2-byte length prefix, so an answer that was truncated (TC) over UDP comes
+ * back whole (`dig +tcp`, or dig's automatic retry after TC).
+ *
+ * Read first: RFC 1035 §4.2.2 (TCP usage: the two-byte length field), RFC
+ * 7766 §6.2.1 (pipelined queries may be answered out of order; servers
+ * SHOULD support several per connection), §6.2.3 (idle timeouts: "tens of
+ * seconds"), RFC 7828 (edns-tcp-keepalive, not used).
+ */
+import type { Server as TcpServer, Socket } from '../../l4/tcp/socket.js';
+import type { Host } from '../../stack.js';
+import type { DnsServer } from './server.js';
+
+/** RFC 1035 §4.2.2: messages over TCP are at most 65535 bytes (the length field). */
+export const DNS_TCP_MAX_MESSAGE = 65_535;
+/** RFC 7766 §6.2.3: close idle connections after some seconds (BIND's tcp-idle-timeout is 30 s). */
+export const DNS_TCP_IDLE_TIMEOUT_MS = 30_000;
+/** Queries answered at once per connection before reading pauses (RFC 7766 §6.2.1.1 pipelining; tapnet's cap). */
+export const DNS_TCP_MAX_IN_FLIGHT = 16;
+
+export function listenDnsTcp(host: Host, dns: DnsServer, port = 53): TcpServer {
+  const server = host.tcp.createServer((socket: Socket) => serveConnection(socket, dns));
+  server.listen(port);
+  return server;
+}
+
+function serveConnection(socket: Socket, dns: DnsServer): void {
+  let pending: Buffer = Buffer.alloc(0);
+  let inFlight = 0;
+  socket.setTimeout(DNS_TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const length = pending.readUInt16BE(0);
+      if (pending.length < 2 + length) break;
+      const query = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      inFlight++;
+      if (inFlight >= DNS_TCP_MAX_IN_FLIGHT) socket.pause();
+      void dns.answer(query, DNS_TCP_MAX_MESSAGE, 'tcp').then((reply) => {
+        inFlight--;
+        if (socket.isPaused() && inFlight < DNS_TCP_MAX_IN_FLIGHT) socket.resume();
+        if (!reply || socket.destroyed || !socket.writable) return;
+        const frame = Buffer.allocUnsafe(2 + reply.length);
+        frame.writeUInt16BE(reply.length, 0);
+        frame.set(reply, 2);
+        socket.write(frame);
+      });
+    }
+  });
+  socket.on('end', () => socket.end());
+}
