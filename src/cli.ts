@@ -1,7 +1,7 @@
 /**
  * The `tapnet` command line.
  *
- *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--no-host-addr] [--pcap FILE] [--log-level L]
+ *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--mtu N] [--no-host-addr] [--no-offload] [--pcap FILE] [--log-level L]
  *             [--dns-upstream ADDR[:PORT]]... [--dns-record RR]...
  *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
@@ -110,6 +110,16 @@ function dhcpHost(value: string, previous: StaticLease[] = []): StaticLease[] {
   return [...previous, { mac, address, hostname: name }];
 }
 
+/** `--mtu N`: the TAP's MTU on both ends; 576 (RFC 791's minimum datagram every host takes) to 65521 (the largest Linux lets a TAP have with an Ethernet header in 64 KiB). */
+export const TAP_MTU_MIN = 576;
+export const TAP_MTU_MAX = 65521;
+function tapMtu(value: string): number {
+  if (!/^[0-9]{1,6}$/.test(value) || Number(value) < TAP_MTU_MIN || Number(value) > TAP_MTU_MAX) {
+    throw new InvalidArgumentError(`expected an MTU from ${TAP_MTU_MIN} to ${TAP_MTU_MAX}`);
+  }
+  return Number(value);
+}
+
 function tapOption(): Option {
   return new Option('--tap <name>', 'TAP interface name').argParser(tapName).default('tapnet0');
 }
@@ -131,7 +141,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--subnet <cidr>', 'IPv4 subnet; tapnet takes .1, the kernel end .2').argParser(subnet).default('10.77.0.0/24'))
     .addOption(new Option('--subnet6 <cidr>', 'IPv6 /64; tapnet takes ::1 and advertises it, the kernel end takes an address by SLAAC').argParser(subnet6).default('fd77::/64'))
     .addOption(new Option('--netns <ns>', 'move the kernel end into this network namespace (created if absent)').argParser(netnsName))
+    .addOption(new Option('--mtu <bytes>', `the TAP's MTU on both ends, ${TAP_MTU_MIN}-${TAP_MTU_MAX}`).argParser(tapMtu).default(1500))
     .option('--no-host-addr', 'do not give the kernel end an address')
+    .option('--no-offload', 'no TSO or checksum offload with the kernel (no virtio-net header)')
     .option('--pcap <file>', 'capture every frame of the TAP to a pcap file')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(new Option('--dns-upstream <addr[:port]>', 'forward names outside the lab zone to this DNS server (repeatable)').argParser(dnsUpstream))
@@ -153,7 +165,9 @@ export function buildProgram(): Command {
       subnet: string;
       subnet6: string;
       netns?: string;
+      mtu: number;
       hostAddr: boolean;
+      offload: boolean;
       pcap?: string;
       logLevel: LogLevel;
       dnsUpstream?: Upstream[];
@@ -172,7 +186,9 @@ export function buildProgram(): Command {
         subnet: parseIpv4Cidr(opts.subnet)!,
         subnet6: parseIpv6Cidr(opts.subnet6)!,
         netns: opts.netns,
+        mtu: opts.mtu,
         hostAddress: opts.hostAddr,
+        offload: opts.offload,
         pcap: opts.pcap,
         logLevel: opts.logLevel,
         dnsUpstreams: opts.dnsUpstream,

@@ -66,7 +66,7 @@ export class Host {
     this.tcp = new Tcp(ctx);
     const tcpIpv4 = ipv4TcpNetwork(this.ipv4Out, this.ipv4In);
     this.tcp.addNetwork(tcpIpv4);
-    this.ipv4In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload));
+    this.ipv4In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload, d.checksumValid));
     this.icmp.errorListeners.add((event) => receiveIcmpv4ErrorForTcp(this.tcp.layer, tcpIpv4, event));
     this.ipv6 = new Ipv6Layer(ctx);
     this.ipv6In = this.ipv6.input;
@@ -77,7 +77,7 @@ export class Host {
     const tcpIpv6 = ipv6TcpNetwork(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
     this.tcp.addNetwork(tcpIpv6);
     // IPv6 addresses are views into the receive batch: TCP keys connections by them, so it gets copies.
-    this.ipv6In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload));
+    this.ipv6In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload, d.checksumValid));
     this.icmp6.onError = (event) => receiveIcmpv6ErrorForTcp(this.tcp.layer, tcpIpv6, event);
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }

@@ -9,6 +9,23 @@
  */
 export type FrameHandler = (frame: Uint8Array) => void;
 
+/**
+ * Offload request for one transmitted frame (the virtio-net header fields,
+ * device/tap.ts): offsets count from the first byte of the Ethernet frame.
+ */
+export interface TxOffload {
+  /** VnetGsoType: none (0), tcpv4 (1), tcpv6 (4). */
+  readonly gsoType: number;
+  /** Data bytes per segment when `gsoType` is not none (the MSS). */
+  readonly gsoSize: number;
+  /** Ethernet + IP + transport header bytes (hdr_len). */
+  readonly headerLength: number;
+  /** Where the partial checksum's sum starts (csum_start); 0: the checksum is complete. */
+  readonly checksumStart: number;
+  /** Offset of the checksum field from `checksumStart` (16 TCP, 6 UDP). */
+  readonly checksumOffset: number;
+}
+
 export interface Device {
   readonly name: string;
   /** IP MTU of the link (1500 on Ethernet): the largest frame is mtu + 14 (+4 with an 802.1Q tag). */
@@ -20,8 +37,18 @@ export interface Device {
    * returns, so the caller may reuse its buffer at once. Queued frames leave in
    * one batch at the end of the current turn (or when `flush()` is called).
    */
-  send(frame: Uint8Array): void;
+  send(frame: Uint8Array, offload?: TxOffload): void;
   flush(): void;
+  /** Largest frame `send` accepts with a TSO `offload` (0 or absent: no TSO). */
+  readonly tsoMaxSize?: number;
+  /** `send` accepts partial checksums (`offload.checksumStart`). */
+  readonly checksumOffload?: boolean;
+  /**
+   * During the receive callback: the frame's transport checksum need not be
+   * verified (the kernel checked it, or it is partial because the frame never
+   * crossed a wire: virtio-net DATA_VALID / NEEDS_CSUM).
+   */
+  readonly rxChecksumValid?: boolean;
   /** Called once if the device goes away underneath us (TAP deleted) or is closed. */
   onClose(handler: (reason: string) => void): void;
   close(): void;

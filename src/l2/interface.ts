@@ -8,7 +8,7 @@
  */
 import type { StackContext } from '../core/context.js';
 import { describeParseError } from '../core/parse-result.js';
-import type { Device } from '../device/device.js';
+import type { Device, TxOffload } from '../device/device.js';
 import type { Ipv4Cidr } from '../l3/ipv4/address.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
 import type { Ipv6Interface } from '../l3/ipv6/interface.js';
@@ -52,7 +52,7 @@ export class NetworkInterface implements Ipv4Link {
       ctx,
       mac: this.mac,
       addresses: () => this.ipv4Addresses.map((a) => a.address),
-      sendFrame: (f) => device.send(f),
+      sendFrame: (f, offload) => device.send(f, offload),
       onUnreachable: (packet, nextHop) => this.onIpv4Unreachable?.(packet, nextHop),
       cache: options.arpCache,
     });
@@ -62,6 +62,21 @@ export class NetworkInterface implements Ipv4Link {
 
   get mtu(): number {
     return this.device.mtu;
+  }
+
+  /** Largest IP packet the device segments for us (TSO); 0 when it cannot. */
+  get tsoMaxSize(): number {
+    return this.device.tsoMaxSize ?? 0;
+  }
+
+  /** The device finishes partial transport checksums. */
+  get checksumOffload(): boolean {
+    return this.device.checksumOffload ?? false;
+  }
+
+  /** During receive: the current frame's transport checksum is known good (virtio-net offload). */
+  get rxChecksumValid(): boolean {
+    return this.device.rxChecksumValid ?? false;
   }
 
   receiveFrame(bytes: Uint8Array): void {
@@ -101,8 +116,8 @@ export class NetworkInterface implements Ipv4Link {
     ctx.trace.dropped('ethInUnknownType', 'no protocol for EtherType', () => describeEthernet(frame));
   }
 
-  sendIpv4(packet: Uint8Array, nextHop: number): void {
-    this.arp.sendIpv4(nextHop, packet);
+  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TxOffload): void {
+    this.arp.sendIpv4(nextHop, packet, offload);
   }
 
   describe(): string {

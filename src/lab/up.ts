@@ -11,7 +11,8 @@ import { RealTimeDriver } from '../core/time.js';
 import { createLogger, type LogLevel } from '../core/trace.js';
 import { PcapWriter } from '../core/pcap.js';
 import { capture } from '../device/pcap-device.js';
-import { openTap } from '../device/tap.js';
+import { openTap, TunOffload } from '../device/tap.js';
+import { VnetDevice } from '../device/vnet.js';
 import type { Device } from '../device/device.js';
 import { formatIpv4, formatIpv4Cidr, networkOf, parseIpv4, type Ipv4Cidr } from '../l3/ipv4/address.js';
 import { Host } from '../stack.js';
@@ -37,8 +38,12 @@ export interface UpOptions {
   /** IPv6 /64 (`--subnet6`, default fd77::/64): tapnet is ::1 and advertises the prefix; the kernel end takes an address by SLAAC. */
   readonly subnet6?: Ipv6Cidr;
   readonly netns?: string;
+  /** The TAP's MTU (`--mtu`), kernel end and tapnet's device alike; default 1500. */
+  readonly mtu?: number;
   /** Give the kernel end the .2 address (default true). */
   readonly hostAddress: boolean;
+  /** TSO and checksum offload with the kernel over the virtio-net header (default true; `--no-offload`). */
+  readonly offload?: boolean;
   readonly pcap?: string;
   readonly logLevel: LogLevel;
   /** Where names outside the lab zone are forwarded (`--dns-upstream`); none: they are REFUSED. */
@@ -73,6 +78,9 @@ const DHCP_CLIENT_START_DELAY_MAX_MS = 1_000;
 
 /** The default lab's IPv6 prefix (RFC 4193 unique local, like 10.77.0.0/24 is RFC 1918). */
 export const DEFAULT_SUBNET6: Ipv6Cidr = parseIpv6Cidr('fd77::/64')!;
+
+/** What `tapnet up` asks of the kernel: TCP segmentation both ways and partial checksums (fewer if refused). */
+const OFFLOADS = TunOffload.csum | TunOffload.tso4 | TunOffload.tso6;
 
 /** A stable, locally administered MAC derived from the TAP name, so ARP caches survive restarts. */
 export function macForName(name: string): number {
@@ -122,7 +130,8 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
     );
     if (!zone.ok) throw Object.assign(new Error(`--dns-record: ${zone.error}`), { name: 'UsageError' });
 
-    const tap = openTap({ name: options.tap });
+    const offload = options.offload ?? true;
+    const tap = openTap({ name: options.tap, mtu: options.mtu, vnetHdr: offload, offloadFlags: offload ? OFFLOADS : 0 });
     cleanup.push(() => tap.close());
 
     const ns = options.netns;
@@ -132,6 +141,11 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
         cleanup.push(() => netnsDelete(ns));
       }
       ip(['link', 'set', tap.name, 'netns', ns]);
+    }
+    // openTap set it with SIOCSIFMTU; say it again where the kernel end now lives, and check both ends agree.
+    if (options.mtu !== undefined) {
+      ip(['link', 'set', 'dev', tap.name, 'mtu', String(options.mtu)], ns);
+      if (tap.mtu !== options.mtu) throw new Error(`TAP ${tap.name}: MTU is ${tap.mtu}, not ${options.mtu}`);
     }
     // Dual stack: the kernel end takes its IPv6 address by SLAAC from tapnet's router advertisements.
     // accept_ra=2 accepts them even if forwarding is on there; set before the link comes up, so its
@@ -143,14 +157,19 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
     if (options.hostAddress) ip(['addr', 'add', `${formatIpv4(kernelAddress)}/${prefix}`, 'dev', tap.name], ns);
     ip(['link', 'set', tap.name, 'up'], ns);
 
-    let device: Device = tap;
+    const ctx = createContext({ log });
+    // With offload the kernel hands over 64 KB TCP segments and takes ours whole (TSO); the layer strips
+    // and adds the virtio-net header, so the stack (and the pcap file) see plain Ethernet frames.
+    let device: Device = tap.vnetHdr ? new VnetDevice(tap, ctx.stats) : tap;
+    if (tap.vnetHdr && tap.offloadFlags !== OFFLOADS) {
+      log.info(`${tap.name}: the kernel refused some offloads; using flags 0x${tap.offloadFlags.toString(16)}`);
+    }
     if (options.pcap) {
       const writer = new PcapWriter(options.pcap);
       cleanup.push(() => writer.close());
-      device = capture(tap, writer);
+      device = capture(device, writer);
     }
 
-    const ctx = createContext({ log });
     const driver = new RealTimeDriver(ctx.timers);
     cleanup.push(() => driver.stop());
     const host = new Host(ctx);

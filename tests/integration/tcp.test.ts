@@ -92,6 +92,16 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(r.stdout.trim()).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
+  it('used offload for those transfers: 64 KB segments both ways, kernel MTU still 1500', () => {
+    const stats = t.stats();
+    // The kernel handed us GSO super-frames (TSO towards us) and took ours whole (TSO from us).
+    expect(stats.vnetInGsoFrames).toBeGreaterThan(0);
+    expect(stats.vnetOutTsoFrames).toBeGreaterThan(0);
+    expect(stats.vnetOutPartialCsum).toBeGreaterThan(0);
+    expect(stats.tcpInCsumErrors ?? 0).toBe(0);
+    expect(inNetns(t.netns, 'ip', ['link', 'show', t.tap]).stdout).toContain('mtu 1500');
+  });
+
   it('keep-alive and several requests on one connection (curl reuses it)', async () => {
     const r = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '10', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{num_connects}\n', `http://${SERVER}/bytes/1000`, `http://${SERVER}/bytes/2000`]);
     expect(r.status, r.stderr).toBe(0);
@@ -196,5 +206,39 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(r.stdout).toMatch(/LISTEN +\*:80/);
     expect(r.stdout).toMatch(/LISTEN +\*:53/);
     expect(r.stdout).toContain('cwnd');
+  });
+});
+
+describe('TCP with --no-offload (plain frames, checksums in software)', () => {
+  let t: TapnetProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'tapnet-tcp-nooff-'));
+  const server = '10.79.0.1';
+
+  beforeAll(async () => {
+    t = await startTapnet({ subnet: '10.79.0.0/24', extraArgs: ['--no-offload'] });
+  });
+  afterAll(async () => {
+    if (t) {
+      await t.stop();
+      cleanupTapnet(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`curl downloads and uploads ${MB} MiB byte-exact, without a single GSO frame`, async () => {
+    const n = MB * 1024 * 1024;
+    const down = join(dir, 'down.bin');
+    const r = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '120', '-o', down, `http://${server}/bytes/${n}`]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(spawnSync('sha256sum', [down], { encoding: 'utf8' }).stdout.split(' ')[0]).toBe(patternSha256(n));
+    const up = join(dir, 'up.bin');
+    const data = randomBytes(n);
+    writeFileSync(up, data);
+    const u = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '120', '-H', 'Expect:', '--data-binary', `@${up}`, `http://${server}/sha256`]);
+    expect(u.status, u.stderr).toBe(0);
+    expect(u.stdout.trim()).toBe(createHash('sha256').update(data).digest('hex'));
+    const stats = t.stats();
+    expect(stats.vnetInGsoFrames).toBeUndefined(); // no virtio-net layer at all
+    expect(stats.tcpInCsumErrors ?? 0).toBe(0);
   });
 });

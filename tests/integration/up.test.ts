@@ -98,6 +98,26 @@ describe('tapnet up with the kernel as the peer', () => {
 });
 
 describe('tapnet up lifecycle and arguments', () => {
+  it('--mtu 9000 sets both ends: ping -s 8972 -M do crosses in one frame each way', async () => {
+    const t = await startTapnet({ extraArgs: ['--mtu', '9000'] });
+    try {
+      expect(sh('ip', ['-n', t.netns, 'link', 'show', t.tap]).stdout).toMatch(/mtu 9000/);
+      const before = t.stats();
+      // 8972 + 8 (ICMP) + 20 (IP) = 9000, DF set: no fragmentation allowed on either side.
+      const r = inNetns(t.netns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '-s', '8972', '-M', 'do', '10.77.0.1']);
+      expect(r.stdout, r.stderr).toContain('2 received');
+      expect(r.stdout).toContain('8980 bytes from 10.77.0.1');
+      const after = t.stats();
+      expect((after.ipReasmOKs ?? 0) - (before.ipReasmOKs ?? 0)).toBe(0);
+      expect((after.ipFragOKs ?? 0) - (before.ipFragOKs ?? 0)).toBe(0);
+      // One byte more does not fit with DF set.
+      expect(inNetns(t.netns, 'ping', ['-c', '1', '-W', '1', '-s', '8973', '-M', 'do', '10.77.0.1']).status).not.toBe(0);
+    } finally {
+      await t.stop();
+      cleanupTapnet(t);
+    }
+  });
+
   it('keeps a namespace it did not create, and leaves it without the TAP', async () => {
     const t = await startTapnet({ createNetns: true });
     try {
@@ -151,6 +171,9 @@ describe('tapnet up lifecycle and arguments', () => {
     [['--tap', 'a-name-that-is-too-long'], /--tap/],
     [['--netns', 'bad/name'], /--netns/],
     [['--log-level', 'loud'], /--log-level/],
+    [['--mtu', '575'], /--mtu/],
+    [['--mtu', '65522'], /--mtu/],
+    [['--mtu', 'big'], /--mtu/],
     [['--bogus'], /--bogus/],
   ];
   for (const [args, pattern] of badArgs) {

@@ -23,6 +23,8 @@
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IPV4_BROADCAST, formatIpv4, isMulticastIpv4 } from '../../l3/ipv4/address.js';
+import type { TxOffload } from '../../device/device.js';
+import { completePartialChecksum, offloadInFrame } from '../../device/vnet.js';
 import { EtherType } from '../ethernet/ether-type.js';
 import { ETHERNET_VLAN_HEADER_LENGTH, EthernetField, emitEthernet, type VlanTag } from '../ethernet/frame.js';
 import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from '../mac-address.js';
@@ -70,7 +72,7 @@ export interface ArpDependencies {
   /** Our IPv4 addresses on this link (asked each time: DHCP may change them). */
   addresses(): readonly number[];
   /** Transmits a complete Ethernet frame. The buffer is reused after the call: the device copies. */
-  sendFrame(frame: Uint8Array): void;
+  sendFrame(frame: Uint8Array, offload?: TxOffload): void;
   /** A packet that waited for `nextHop` and will never be sent (IP may answer ICMP host unreachable). */
   onUnreachable?(packet: Uint8Array, nextHop: number): void;
   /** True for a subnet-directed broadcast of this link (255.255.255.255 is always broadcast). */
@@ -212,7 +214,7 @@ export class Arp {
    * Sends an IPv4 packet to `nextHop` on this link: at once if the address is
    * known (or a broadcast/multicast), else a copy waits while ARP asks.
    */
-  sendIpv4(nextHop: number, ipPacket: Uint8Array): ArpSendOutcome {
+  sendIpv4(nextHop: number, ipPacket: Uint8Array, offload?: TxOffload): ArpSendOutcome {
     let mac: MacAddress;
     if (nextHop === IPV4_BROADCAST || this.deps.isBroadcast?.(nextHop)) {
       mac = BROADCAST_MAC;
@@ -222,11 +224,16 @@ export class Arp {
       this.deps.ctx.trace.dropped(ArpCounter.outBadNextHop, 'next hop 0.0.0.0');
       return 'dropped';
     } else {
+      // A packet that waits for ARP leaves later without its offload request: finish its checksum now.
+      if (offload && offload.checksumStart > 0 && this.cache.lookup(nextHop)?.mac === undefined) {
+        completePartialChecksum(ipPacket, offload);
+        offload = undefined;
+      }
       const resolved = this.cache.resolve(nextHop, ipPacket);
       if (typeof resolved !== 'number') return resolved;
       mac = resolved;
     }
-    this.transmitIpv4(mac, ipPacket);
+    this.transmitIpv4(mac, ipPacket, offload);
     return 'sent';
   }
 
@@ -311,13 +318,13 @@ export class Arp {
   }
 
   /** The hot path: only the destination MAC and the payload change from frame to frame. */
-  private transmitIpv4(mac: MacAddress, packet: Uint8Array): void {
+  private transmitIpv4(mac: MacAddress, packet: Uint8Array, offload?: TxOffload): void {
     const header = this.ipHeaderLength;
     if (this.ipScratch.length < header + packet.length) this.growIpScratch(header + packet.length);
     const buf = this.ipScratch;
     writeMac(buf, EthernetField.DESTINATION, mac);
     buf.set(packet, header);
-    this.deps.sendFrame(buf.subarray(0, header + packet.length));
+    this.deps.sendFrame(buf.subarray(0, header + packet.length), offload && offloadInFrame(offload, header));
   }
 
   private growIpScratch(size: number): void {

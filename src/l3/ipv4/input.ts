@@ -25,6 +25,8 @@ export interface ReceivedIpv4 {
   readonly ttl: number;
   /** Sent to a broadcast or multicast address (no ICMP errors for these, RFC 1122 §3.2.2). */
   readonly toBroadcastOrMulticast: boolean;
+  /** The link vouches for the transport checksum (virtio-net NEEDS_CSUM/DATA_VALID): do not verify it. */
+  readonly checksumValid: boolean;
 }
 
 export type Ipv4ProtocolHandler = (datagram: ReceivedIpv4) => Disposition;
@@ -54,6 +56,7 @@ export class Ipv4Input {
     protocol: 0,
     ttl: 0,
     toBroadcastOrMulticast: false,
+    checksumValid: false,
   };
 
   constructor(
@@ -127,10 +130,12 @@ export class Ipv4Input {
     }
 
     let whole = datagram;
+    let checksumValid = link.rxChecksumValid ?? false;
     if (header.moreFragments || header.fragmentOffset !== 0) {
       const reassembled = this.reassembler.receive(datagram);
       if (!reassembled) return; // kept (or dropped and counted) by the reassembler
       whole = reassembled;
+      checksumValid = false;
       header.wrap(whole);
     }
 
@@ -143,6 +148,7 @@ export class Ipv4Input {
     r.protocol = header.protocol;
     r.ttl = header.ttl;
     r.toBroadcastOrMulticast = toBroadcast || toMulticast || linkBroadcast;
+    r.checksumValid = checksumValid;
 
     const handler = this.handlers.get(r.protocol);
     if (!handler) {

@@ -2,6 +2,7 @@
  * What IPv4 needs from an interface below it. `NetworkInterface` (src/l2)
  * implements this; IP never sees MAC addresses or ARP.
  */
+import type { TxOffload } from '../../device/device.js';
 import type { Ipv4Cidr } from './address.js';
 
 export interface Ipv4Link {
@@ -10,6 +11,16 @@ export interface Ipv4Link {
   readonly mtu: number;
   /** The interface's addresses with their prefix lengths (e.g. 10.77.0.1/24). */
   readonly ipv4Addresses: readonly Ipv4Cidr[];
-  /** Hands a complete IPv4 packet to the link for `nextHop` (resolved by ARP). The bytes are copied. */
-  sendIpv4(packet: Uint8Array, nextHop: number): void;
+  /**
+   * Hands a complete IPv4 packet to the link for `nextHop` (resolved by ARP).
+   * The bytes are copied. `offload` (offsets from the IP header) asks the
+   * link to segment it or finish its checksum; only if the link offers that.
+   */
+  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TxOffload): void;
+  /** Largest packet the link segments itself (TSO); 0 or absent when it cannot. */
+  readonly tsoMaxSize?: number;
+  /** The link finishes partial transport checksums. */
+  readonly checksumOffload?: boolean;
+  /** During receive: the current packet's transport checksum is known good. */
+  readonly rxChecksumValid?: boolean;
 }

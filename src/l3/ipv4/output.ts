@@ -10,6 +10,9 @@ import { IPV4_HEADER_LENGTH, emitIpv4Header } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
+import type { TxOffload } from '../../device/device.js';
+import { VnetGsoType } from '../../device/tap.js';
+import { completePartialChecksum } from '../../device/vnet.js';
 
 /** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
 export const DEFAULT_TTL = 64;
@@ -25,6 +28,18 @@ export interface Ipv4SendOptions {
   readonly dontFragment?: boolean;
   /** Send on this link instead of routing (limited broadcast, DHCP before an address exists). */
   readonly via?: Ipv4Link;
+  /** TCP's offload request (TSO, partial checksum), honoured as far as the link offers it. */
+  readonly offload?: Ipv4Offload;
+}
+
+/** What TCP asks of the link for one segment (device/vnet.ts carries it to the kernel). */
+export interface Ipv4Offload {
+  /** Data bytes per segment: the link cuts the datagram into MSS-sized ones (TSO); 0: send as is. */
+  readonly gsoSize: number;
+  /** The transport checksum at this offset in the payload holds only the pseudo-header sum (NEEDS_CSUM). */
+  readonly partialChecksumOffset: number | undefined;
+  /** Transport header bytes (TSO repeats the headers in every segment). */
+  readonly transportHeaderLength: number;
 }
 
 /** 'filtered': the local output hook (netfilter: firewall output chain, conntrack table full) dropped it, Linux's EPERM. */
@@ -108,7 +123,36 @@ export class Ipv4Output {
     buf.set(payload, IPV4_HEADER_LENGTH);
     const packet = buf.subarray(0, totalLength);
     if (this.localOut && !this.localOut(packet, route)) return 'filtered';
+    if (options.offload) return this.transmitOffloaded(packet, route, options.offload);
     return this.transmit(packet, route);
+  }
+
+  /**
+   * A segment from TCP with TSO and/or a partial checksum: one big datagram
+   * (DF set by TCP) for the link to segment, without fragmenting it. What the
+   * link cannot do is done here: the checksum, or fragmentation rules.
+   */
+  private transmitOffloaded(packet: Uint8Array, route: Ipv4Route, request: Ipv4Offload): Ipv4SendResult {
+    const { link, nextHop } = route;
+    const tso = request.gsoSize > 0 && packet.length > link.mtu && packet.length <= (link.tsoMaxSize ?? 0);
+    const partial = request.partialChecksumOffset !== undefined;
+    const offload: TxOffload = {
+      gsoType: tso ? VnetGsoType.tcpv4 : VnetGsoType.none,
+      gsoSize: tso ? request.gsoSize : 0,
+      headerLength: IPV4_HEADER_LENGTH + request.transportHeaderLength,
+      checksumStart: partial ? IPV4_HEADER_LENGTH : 0,
+      checksumOffset: request.partialChecksumOffset ?? 0,
+    };
+    if (partial && !link.checksumOffload) {
+      completePartialChecksum(packet, offload);
+      return this.transmit(packet, route);
+    }
+    if (!tso && packet.length > link.mtu) {
+      if (partial) completePartialChecksum(packet, offload);
+      return this.transmit(packet, route);
+    }
+    link.sendIpv4(packet, nextHop, tso || partial ? offload : undefined);
+    return 'sent';
   }
 
   /**

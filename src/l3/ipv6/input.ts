@@ -73,6 +73,8 @@ export interface ReceivedIpv6 {
   readonly toMulticast: boolean;
   /** It had a Fragment header, atomic or not (NDP must ignore such messages, RFC 6980). */
   readonly fragmented: boolean;
+  /** The link vouches for the transport checksum (virtio-net NEEDS_CSUM/DATA_VALID): do not verify it. */
+  readonly checksumValid: boolean;
 }
 
 export type Ipv6ProtocolHandler = (datagram: ReceivedIpv6) => Disposition;
@@ -123,6 +125,7 @@ export class Ipv6Input {
     flowLabel: 0,
     toMulticast: false,
     fragmented: false,
+    checksumValid: false,
   };
 
   constructor(
@@ -321,6 +324,7 @@ export class Ipv6Input {
     r.flowLabel = header.flowLabel;
     r.toMulticast = errorContext.toMulticast;
     r.fragmented = fragmented;
+    r.checksumValid = !fragmented && (link.rxChecksumValid ?? false);
 
     const handler = this.handlers.get(nextHeader);
     if (!handler) {

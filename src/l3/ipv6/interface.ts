@@ -48,6 +48,8 @@ export interface Ipv6InterfaceOptions {
   readonly name: string;
   readonly mac: MacAddress;
   mtu(): number;
+  /** During receive: the device vouches for the current frame's transport checksum. */
+  rxChecksumValid?(): boolean;
   /** Transmits a complete Ethernet frame (the device copies). */
   sendFrame(frame: Uint8Array): void;
   /** Configured addresses, added after the EUI-64 link-local one. */
@@ -104,6 +106,10 @@ export class Ipv6Interface implements Ipv6Link {
 
   get mtu(): number {
     return this.options.mtu();
+  }
+
+  get rxChecksumValid(): boolean {
+    return this.options.rxChecksumValid?.() ?? false;
   }
 
   /** The preferred link-local address, once DAD let it be used. */

@@ -87,6 +87,7 @@ export class Ipv6Layer {
       name: nic.name,
       mac: nic.mac,
       mtu: () => nic.mtu,
+      rxChecksumValid: () => nic.rxChecksumValid,
       sendFrame: (frame) => nic.device.send(frame),
       addresses: config.addresses,
       router: config.router,

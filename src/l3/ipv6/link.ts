@@ -30,4 +30,6 @@ export interface Ipv6Link {
   hasGroup(group: Ipv6Address): boolean;
   /** Hands a complete IPv6 packet to the link for `nextHop` (resolved by NDP). The bytes are copied. */
   sendIpv6(packet: Uint8Array, nextHop: Ipv6Address): void;
+  /** During receive: the current packet's transport checksum is known good (virtio-net offload). */
+  readonly rxChecksumValid?: boolean;
 }

@@ -26,6 +26,8 @@ interface OffloadLink {
 }
 
 const IPV4_HEADER = 20;
+/** Where the checksum sits in the TCP header (RFC 9293 §3.1). */
+const TCP_CHECKSUM_OFFSET = 16;
 
 export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork {
   const v4 = (a: IpAddress): Ipv4Address => a as number;
@@ -47,8 +49,16 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     mtuTowards: (destination) => linkTowards(destination)?.mtu,
     tsoMaxTowards: (destination) => linkTowards(destination)?.tsoMaxSize ?? 0,
     checksumOffloadTowards: (destination) => linkTowards(destination)?.checksumOffload ?? false,
-    send: (source, destination, segment) =>
-      output.send({ destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true }, segment) === 'sent',
+    send: (source, destination, segment, gsoSize, partialChecksum) => {
+      const options = { destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true };
+      if (gsoSize === 0 && !partialChecksum) return output.send(options, segment) === 'sent';
+      const offload = {
+        gsoSize,
+        partialChecksumOffset: partialChecksum ? TCP_CHECKSUM_OFFSET : undefined,
+        transportHeaderLength: (segment[12]! >>> 4) * 4, // data offset
+      };
+      return output.send({ ...options, offload }, segment) === 'sent';
+    },
   };
 }
 

@@ -228,7 +228,7 @@ export class UdpLayer {
       return 'dropped';
     }
     // RFC 1122 §4.1.3.4: a host MUST verify a checksum that is present.
-    if (!header.verifyChecksumV4(d.source, d.destination)) {
+    if (!d.checksumValid && !header.verifyChecksumV4(d.source, d.destination)) {
       ctx.stats.inc('udpInCsumErrors');
       ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv4(d.source)}`);
       return 'dropped';
@@ -302,7 +302,7 @@ export class UdpLayer {
       return 'dropped';
     }
     // RFC 8200 §8.1: the checksum is mandatory over IPv6; zero is invalid.
-    if (!header.verifyChecksumV6(d.source, d.destination)) {
+    if (!d.checksumValid && !header.verifyChecksumV6(d.source, d.destination)) {
       ctx.stats.inc('udpInCsumErrors');
       ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv6(d.source)}`);
       return 'dropped';

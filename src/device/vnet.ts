@@ -1,0 +1,205 @@
+/**
+ * Offload over a TAP opened with IFF_VNET_HDR: strips the 12-byte virtio-net
+ * header from every received frame and prepends one to every sent frame, so
+ * the stack above sees plain Ethernet frames (and pcap records them).
+ *
+ * Read first: the header diagram at the top of device/tap.ts, the virtio 1.x
+ * spec §5.1.6.2 (packet transmission: NEEDS_CSUM, gso_type/gso_size/hdr_len)
+ * and §5.1.6.4 (packet receive: DATA_VALID), and Linux's
+ * include/linux/virtio_net.h (virtio_net_hdr_to_skb / _from_skb).
+ *
+ * What the kernel sends us with TUN_F_TSO4/6 is one "super-frame" of up to
+ * 64 KiB per TCP burst, with NEEDS_CSUM: IPv4/IPv6 and TCP take it like any
+ * other packet (the length fields are right), and the transport checksum is
+ * not verified (`rxChecksumValid`). What we send with `offload` the kernel
+ * cuts into MSS-sized segments and checksums (TSO), the way a NIC would.
+ */
+import { finishChecksum, sumWords } from '../core/checksum.js';
+import { Stats } from '../core/stats.js';
+import type { Device, FrameHandler, TxOffload } from './device.js';
+import { MAX_FRAME_SIZE, VNET_HDR_SIZE, VnetGsoType, VnetHdrField, VnetHdrFlag, TunOffload } from './tap.js';
+
+/** A parsed virtio-net header (struct virtio_net_hdr, little-endian). */
+export interface VnetHeader {
+  readonly flags: number;
+  readonly gsoType: number;
+  readonly headerLength: number;
+  readonly gsoSize: number;
+  readonly checksumStart: number;
+  readonly checksumOffset: number;
+}
+
+const le16 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8);
+const setLe16 = (b: Uint8Array, at: number, v: number): void => {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+};
+
+/** Reads the header at the start of `bytes`; undefined when shorter than VNET_HDR_SIZE. */
+export function parseVnetHeader(bytes: Uint8Array): VnetHeader | undefined {
+  if (bytes.length < VNET_HDR_SIZE) return undefined;
+  return {
+    flags: bytes[VnetHdrField.flags]!,
+    gsoType: bytes[VnetHdrField.gsoType]!,
+    headerLength: le16(bytes, VnetHdrField.hdrLen),
+    gsoSize: le16(bytes, VnetHdrField.gsoSize),
+    checksumStart: le16(bytes, VnetHdrField.csumStart),
+    checksumOffset: le16(bytes, VnetHdrField.csumOffset),
+  };
+}
+
+/** Writes the header for `offload` (all zeros without one: "a plain, complete frame") at `buf[offset]`; returns VNET_HDR_SIZE. */
+export function emitVnetHeader(offload: TxOffload | undefined, buf: Uint8Array, offset: number): number {
+  buf.fill(0, offset, offset + VNET_HDR_SIZE);
+  if (offload === undefined) return VNET_HDR_SIZE;
+  if (offload.checksumStart > 0) {
+    buf[offset + VnetHdrField.flags] = VnetHdrFlag.needsCsum;
+    setLe16(buf, offset + VnetHdrField.csumStart, offload.checksumStart);
+    setLe16(buf, offset + VnetHdrField.csumOffset, offload.checksumOffset);
+  }
+  if (offload.gsoType !== VnetGsoType.none) {
+    buf[offset + VnetHdrField.gsoType] = offload.gsoType;
+    setLe16(buf, offset + VnetHdrField.hdrLen, offload.headerLength);
+    setLe16(buf, offset + VnetHdrField.gsoSize, offload.gsoSize);
+  }
+  return VNET_HDR_SIZE;
+}
+
+/** One-line summary, for traces. */
+export function describeVnetHeader(h: VnetHeader): string {
+  const flags = [h.flags & VnetHdrFlag.needsCsum ? 'needs_csum' : '', h.flags & VnetHdrFlag.dataValid ? 'data_valid' : ''].filter(Boolean);
+  return `vnet flags [${flags.join(',')}] gso ${h.gsoType} size ${h.gsoSize} hdr_len ${h.headerLength} csum ${h.checksumStart}+${h.checksumOffset}`;
+}
+
+/** The TAP side `withVnetHeader` needs: a device whose frames carry the header, and the offloads in force. */
+export interface VnetCapableDevice extends Device {
+  readonly vnetHdr: boolean;
+  readonly offloadFlags: number;
+}
+
+/** Counters of offload use (`tapnet show stats`), tapnet's own names with the vnet prefix. */
+export const VnetCounter = {
+  /** GSO super-frames received (gso_type not none): the kernel used TSO towards us. */
+  inGsoFrames: 'vnetInGsoFrames',
+  /** Frames received with a partial checksum (NEEDS_CSUM). */
+  inPartialCsum: 'vnetInPartialCsum',
+  /** Frames received with DATA_VALID. */
+  inCsumValid: 'vnetInCsumValid',
+  /** Frames dropped: shorter than the header. */
+  inErrors: 'vnetInErrors',
+  /** TSO frames sent (the kernel cut them into segments). */
+  outTsoFrames: 'vnetOutTsoFrames',
+  /** Frames sent with a partial checksum for the kernel to finish. */
+  outPartialCsum: 'vnetOutPartialCsum',
+} as const;
+
+/** Largest IP packet in a TSO frame: IPv4 total length / IPv6 payload length is 16 bits. */
+const TSO_MAX_IP_PACKET = 65_535;
+/** Ethernet header (no tag) in front of the IP packet. */
+const ETHERNET_HEADER = 14;
+
+/**
+ * Wraps a TAP opened with `vnetHdr: true` as a Device of plain Ethernet
+ * frames. TSO and checksum offload are offered above only as far as the
+ * kernel accepted them (`offloadFlags`).
+ */
+export class VnetDevice implements Device {
+  readonly tsoMaxSize: number;
+  readonly checksumOffload: boolean;
+  private rxFlags = 0;
+  private readonly tx = new Uint8Array(MAX_FRAME_SIZE);
+
+  constructor(
+    readonly device: VnetCapableDevice,
+    private readonly stats: Stats = new Stats(),
+  ) {
+    stats.declare(...Object.values(VnetCounter));
+    if (!device.vnetHdr) throw new Error(`VnetDevice: ${device.name} was not opened with vnetHdr`);
+    this.checksumOffload = (device.offloadFlags & TunOffload.csum) !== 0;
+    // TSO needs CSUM (the kernel refuses TSO without it); IPv4 and IPv6 are offered together or not at all.
+    const tso = this.checksumOffload && (device.offloadFlags & (TunOffload.tso4 | TunOffload.tso6)) === (TunOffload.tso4 | TunOffload.tso6);
+    this.tsoMaxSize = tso ? TSO_MAX_IP_PACKET : 0;
+  }
+
+  get name(): string {
+    return this.device.name;
+  }
+
+  get mtu(): number {
+    return this.device.mtu;
+  }
+
+  get rxChecksumValid(): boolean {
+    return (this.rxFlags & (VnetHdrFlag.needsCsum | VnetHdrFlag.dataValid)) !== 0;
+  }
+
+  setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void {
+    const stats = this.stats;
+    this.device.setReceiver((bytes) => {
+      if (bytes.length < VNET_HDR_SIZE) {
+        stats.inc(VnetCounter.inErrors);
+        return;
+      }
+      const flags = bytes[VnetHdrField.flags]!;
+      if (bytes[VnetHdrField.gsoType]! !== VnetGsoType.none) stats.inc(VnetCounter.inGsoFrames);
+      if (flags & VnetHdrFlag.needsCsum) stats.inc(VnetCounter.inPartialCsum);
+      else if (flags & VnetHdrFlag.dataValid) stats.inc(VnetCounter.inCsumValid);
+      this.rxFlags = flags;
+      try {
+        onFrame(bytes.subarray(VNET_HDR_SIZE));
+      } finally {
+        this.rxFlags = 0;
+      }
+    }, onBatchEnd);
+  }
+
+  send(frame: Uint8Array, offload?: TxOffload): void {
+    if (frame.length + VNET_HDR_SIZE > this.tx.length) {
+      this.device.send(frame); // too big either way: let the device count the drop
+      return;
+    }
+    if (offload) {
+      if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
+      if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
+    }
+    emitVnetHeader(offload, this.tx, 0);
+    this.tx.set(frame, VNET_HDR_SIZE);
+    this.device.send(this.tx.subarray(0, VNET_HDR_SIZE + frame.length));
+  }
+
+  flush(): void {
+    this.device.flush();
+  }
+
+  onClose(handler: (reason: string) => void): void {
+    this.device.onClose(handler);
+  }
+
+  close(): void {
+    this.device.close();
+  }
+}
+
+/** Offsets of an IP packet's offload shifted to the Ethernet frame that carries it. */
+export function offloadInFrame(offload: TxOffload, linkHeaderLength = ETHERNET_HEADER): TxOffload {
+  return {
+    gsoType: offload.gsoType,
+    gsoSize: offload.gsoSize,
+    headerLength: offload.headerLength + linkHeaderLength,
+    checksumStart: offload.checksumStart > 0 ? offload.checksumStart + linkHeaderLength : 0,
+    checksumOffset: offload.checksumOffset,
+  };
+}
+
+/**
+ * Does in software what NEEDS_CSUM asks of the link: the field holds the
+ * pseudo-header sum, so the sum from `checksumStart` to the end, complemented,
+ * is the checksum. Offsets are relative to `packet`.
+ */
+export function completePartialChecksum(packet: Uint8Array, offload: TxOffload): void {
+  const start = offload.checksumStart;
+  const at = start + offload.checksumOffset;
+  const sum = finishChecksum(sumWords(packet, start, packet.length - start));
+  packet[at] = sum >>> 8;
+  packet[at + 1] = sum & 0xff;
+}

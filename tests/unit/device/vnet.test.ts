@@ -1,0 +1,126 @@
+/**
+ * The virtio-net header layer (src/device/vnet.ts) over a fake TAP: strip on
+ * receive, prepend on send, counters, and the software checksum fallback.
+ */
+import { describe, expect, it } from 'vitest';
+import { Stats } from '../../../src/core/stats.js';
+import { pseudoHeaderSumV4, fold, verifyChecksum } from '../../../src/core/checksum.js';
+import type { FrameHandler, TxOffload } from '../../../src/device/device.js';
+import { TunOffload, VNET_HDR_SIZE, VnetGsoType, VnetHdrFlag } from '../../../src/device/tap.js';
+import {
+  VnetDevice,
+  completePartialChecksum,
+  describeVnetHeader,
+  emitVnetHeader,
+  offloadInFrame,
+  parseVnetHeader,
+  type VnetCapableDevice,
+} from '../../../src/device/vnet.js';
+
+class FakeTap implements VnetCapableDevice {
+  readonly name = 'fake0';
+  readonly mtu = 1500;
+  readonly vnetHdr = true;
+  readonly sent: Uint8Array[] = [];
+  receiver: FrameHandler | undefined;
+  constructor(readonly offloadFlags: number) {}
+  setReceiver(onFrame: FrameHandler): void {
+    this.receiver = onFrame;
+  }
+  send(frame: Uint8Array): void {
+    this.sent.push(frame.slice());
+  }
+  flush(): void {}
+  onClose(): void {}
+  close(): void {}
+}
+
+const ALL = TunOffload.csum | TunOffload.tso4 | TunOffload.tso6;
+
+describe('virtio-net header', () => {
+  it('emits all zeros for a plain frame and round-trips a TSO request', () => {
+    const buf = new Uint8Array(VNET_HDR_SIZE).fill(0xee);
+    expect(emitVnetHeader(undefined, buf, 0)).toBe(VNET_HDR_SIZE);
+    expect([...buf]).toEqual(new Array(VNET_HDR_SIZE).fill(0));
+
+    const offload: TxOffload = { gsoType: VnetGsoType.tcpv4, gsoSize: 1448, headerLength: 66, checksumStart: 34, checksumOffset: 16 };
+    emitVnetHeader(offload, buf, 0);
+    // Little-endian: gso_size 1448 = 0x05a8.
+    expect([...buf]).toEqual([1, 1, 66, 0, 0xa8, 0x05, 34, 0, 16, 0, 0, 0]);
+    const h = parseVnetHeader(buf)!;
+    expect(h).toEqual({ flags: VnetHdrFlag.needsCsum, gsoType: 1, headerLength: 66, gsoSize: 1448, checksumStart: 34, checksumOffset: 16 });
+    expect(describeVnetHeader(h)).toContain('needs_csum');
+    expect(parseVnetHeader(buf.subarray(0, 11))).toBeUndefined();
+  });
+
+  it('shifts IP-relative offsets to the Ethernet frame', () => {
+    const o = offloadInFrame({ gsoType: VnetGsoType.tcpv4, gsoSize: 1448, headerLength: 52, checksumStart: 20, checksumOffset: 16 });
+    expect(o).toEqual({ gsoType: 1, gsoSize: 1448, headerLength: 66, checksumStart: 34, checksumOffset: 16 });
+    expect(offloadInFrame({ gsoType: 0, gsoSize: 0, headerLength: 0, checksumStart: 0, checksumOffset: 0 }, 18).checksumStart).toBe(0);
+  });
+});
+
+describe('VnetDevice', () => {
+  it('strips the header on receive and says whether the checksum is vouched for', () => {
+    const tap = new FakeTap(ALL);
+    const stats = new Stats();
+    const dev = new VnetDevice(tap, stats);
+    const seen: { frame: number[]; valid: boolean }[] = [];
+    dev.setReceiver((frame) => seen.push({ frame: [...frame], valid: dev.rxChecksumValid }));
+    const frame = [1, 2, 3, 4];
+    tap.receiver!(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...frame));
+    tap.receiver!(Uint8Array.of(VnetHdrFlag.needsCsum, VnetGsoType.tcpv4, 66, 0, 0xa8, 5, 34, 0, 16, 0, 0, 0, ...frame));
+    tap.receiver!(Uint8Array.of(VnetHdrFlag.dataValid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...frame));
+    tap.receiver!(Uint8Array.of(1, 2, 3)); // shorter than the header
+    expect(seen).toEqual([
+      { frame, valid: false },
+      { frame, valid: true },
+      { frame, valid: true },
+    ]);
+    expect(dev.rxChecksumValid).toBe(false); // only during the callback
+    expect(stats.get('vnetInGsoFrames')).toBe(1);
+    expect(stats.get('vnetInPartialCsum')).toBe(1);
+    expect(stats.get('vnetInCsumValid')).toBe(1);
+    expect(stats.get('vnetInErrors')).toBe(1);
+  });
+
+  it('prepends a zero header to plain frames and the offload header to TSO frames', () => {
+    const tap = new FakeTap(ALL);
+    const stats = new Stats();
+    const dev = new VnetDevice(tap, stats);
+    expect(dev.tsoMaxSize).toBe(65_535);
+    expect(dev.checksumOffload).toBe(true);
+    dev.send(Uint8Array.of(9, 8, 7));
+    dev.send(Uint8Array.of(9, 8, 7), { gsoType: VnetGsoType.tcpv4, gsoSize: 1448, headerLength: 66, checksumStart: 34, checksumOffset: 16 });
+    expect([...tap.sent[0]!]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 8, 7]);
+    expect([...tap.sent[1]!]).toEqual([1, 1, 66, 0, 0xa8, 5, 34, 0, 16, 0, 0, 0, 9, 8, 7]);
+    expect(stats.get('vnetOutTsoFrames')).toBe(1);
+    expect(stats.get('vnetOutPartialCsum')).toBe(1);
+  });
+
+  it('offers only what the kernel accepted', () => {
+    expect(new VnetDevice(new FakeTap(TunOffload.csum)).tsoMaxSize).toBe(0);
+    expect(new VnetDevice(new FakeTap(TunOffload.csum)).checksumOffload).toBe(true);
+    const none = new VnetDevice(new FakeTap(0));
+    expect(none.tsoMaxSize).toBe(0);
+    expect(none.checksumOffload).toBe(false);
+  });
+});
+
+describe('completePartialChecksum', () => {
+  it('turns a pseudo-header-only TCP checksum into the full one', () => {
+    // A 20-byte IPv4 header (contents irrelevant here) and a TCP segment with 5 data bytes.
+    const packet = new Uint8Array(20 + 25);
+    const tcp = packet.subarray(20);
+    tcp.set([0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff], 0);
+    tcp.set([104, 101, 108, 108, 111], 20);
+    const source = 0x0a4d0001;
+    const destination = 0x0a4d0002;
+    const pseudo = pseudoHeaderSumV4(source, destination, 6, tcp.length);
+    const f = fold(pseudo);
+    tcp[16] = f >>> 8;
+    tcp[17] = f & 0xff;
+    completePartialChecksum(packet, { gsoType: 0, gsoSize: 0, headerLength: 40, checksumStart: 20, checksumOffset: 16 });
+    expect(verifyChecksum(tcp, 0, tcp.length, pseudo)).toBe(true);
+  });
+});
