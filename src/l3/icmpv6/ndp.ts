@@ -244,7 +244,9 @@ export class Ndp {
     if (targetMac === undefined) {
       // Without a link-layer address it can only confirm what we have (§7.2.5).
       if (entry.mac === undefined) return this.invalid('advertisement without a target link-layer address for an INCOMPLETE entry', describe);
-      if (m.solicited) this.cache.confirm(key);
+      // §7.2.5: "If the Solicited flag is set, the state of the entry MUST be set to REACHABLE" — also from
+      // PROBE, which is exactly when Linux answers our unicast probe without the option (§7.2.4 allows it).
+      if (m.solicited) this.cache.update(key, entry.mac, { state: NudState.Reachable, create: false, override: false });
       return 'delivered';
     }
     // Solicited: confirmed reachable. Unsolicited: the address is news, not proof. Override (O) may replace a known address.
