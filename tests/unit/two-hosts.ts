@@ -9,20 +9,32 @@ import { Tracer, silentLogger } from '../../src/core/trace.js';
 import { createLinkPair } from '../../src/device/link.js';
 import type { ImpairmentOptions } from '../../src/device/impairment.js';
 import { parseIpv4 } from '../../src/l3/ipv4/address.js';
+import { parseIpv6Cidr } from '../../src/l3/ipv6/address.js';
+import type { Ipv6InterfaceConfig } from '../../src/l3/ipv6/layer.js';
 import { Host } from '../../src/stack.js';
 
 export const A = parseIpv4('10.0.0.1')!;
 export const B = parseIpv4('10.0.0.2')!;
 
-export function twoHosts(options: { mtu?: number; impairment?: ImpairmentOptions; seed?: number } = {}) {
+/**
+ * `ipv6: true` also gives the hosts fd00::1/64 and fd00::2/64 (no DAD) and
+ * starts them, for tests that need both families.
+ */
+export function twoHosts(options: { mtu?: number; impairment?: ImpairmentOptions; seed?: number; ipv6?: boolean } = {}) {
   const ctxA = createTestContext(options.seed ?? 7);
   const statsB = new Stats();
   const ctxB: StackContext = { ...ctxA, stats: statsB, trace: new Tracer(silentLogger, statsB) };
   const [da, db] = createLinkPair(ctxA, { mtu: options.mtu, impairment: options.impairment });
   const a = new Host(ctxA);
   const b = new Host(ctxB);
-  a.addInterface(da, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A, prefixLength: 24 }] });
-  b.addInterface(db, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B, prefixLength: 24 }] });
+  const ipv6 = (text: string): { ipv6?: Ipv6InterfaceConfig } =>
+    options.ipv6 ? { ipv6: { addresses: [parseIpv6Cidr(text)!], dadTransmits: 0 } } : {};
+  a.addInterface(da, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A, prefixLength: 24 }], ...ipv6('fd00::1/64') });
+  b.addInterface(db, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B, prefixLength: 24 }], ...ipv6('fd00::2/64') });
+  if (options.ipv6) {
+    a.start();
+    b.start();
+  }
   const run = async <T>(p: Promise<T>, ms = 10_000): Promise<T> => {
     let done = false;
     let value!: T;

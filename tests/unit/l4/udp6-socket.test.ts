@@ -1,40 +1,9 @@
 /** UDP over IPv6 between two hosts on an in-memory link ('udp6' sockets). */
 import { describe, expect, it } from 'vitest';
-import { createTestContext, type StackContext } from '../../../src/core/context.js';
-import { Stats } from '../../../src/core/stats.js';
-import { Tracer, silentLogger } from '../../../src/core/trace.js';
-import { createLinkPair } from '../../../src/device/link.js';
-import { parseIpv6Cidr } from '../../../src/l3/ipv6/address.js';
-import { Host } from '../../../src/stack.js';
+import { twoHosts } from '../two-hosts.js';
 import type { UdpRemoteInfo } from '../../../src/l4/udp/udp.js';
 
-function dualHosts() {
-  const ctxA = createTestContext(3);
-  const statsB = new Stats();
-  const ctxB: StackContext = { ...ctxA, stats: statsB, trace: new Tracer(silentLogger, statsB) };
-  const [da, db] = createLinkPair(ctxA);
-  const a = new Host(ctxA);
-  const b = new Host(ctxB);
-  a.addInterface(da, { name: 'a0', mac: 0x020000000001, ipv4: [], ipv6: { addresses: [parseIpv6Cidr('fd00::1/64')!], dadTransmits: 0 } });
-  b.addInterface(db, { name: 'b0', mac: 0x020000000002, ipv4: [], ipv6: { addresses: [parseIpv6Cidr('fd00::2/64')!], dadTransmits: 0 } });
-  a.start();
-  b.start();
-  const run = async <T>(p: Promise<T>, ms = 5000): Promise<T> => {
-    let done = false;
-    let value!: T;
-    void p.then((v) => {
-      done = true;
-      value = v;
-    });
-    for (let t = 0; t < ms && !done; t++) {
-      ctxA.timers.advanceTo(ctxA.clock, ctxA.clock.now() + 1);
-      await Promise.resolve();
-    }
-    if (!done) throw new Error('promise did not settle');
-    return value;
-  };
-  return { a, b, run };
-}
+const dualHosts = () => twoHosts({ ipv6: true, seed: 3 });
 
 describe('UDP over IPv6', () => {
   it('echoes a datagram through udp6 sockets, resolving with NDP', async () => {
