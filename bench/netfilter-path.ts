@@ -7,7 +7,7 @@
  *   npx tsx bench/netfilter-path.ts [millions=1]
  */
 import { createTestContext } from '../src/core/context.js';
-import { Netfilter } from '../src/l3/netfilter/netfilter.js';
+import { Netfilter } from '../src/netfilter/netfilter.js';
 import { HookTable, type HookPacket } from '../src/l3/routing/hooks.js';
 import type { Ipv4Link } from '../src/l3/ipv4/link.js';
 import { emitIpv4Header, ipv4Record } from '../src/l3/ipv4/header.js';

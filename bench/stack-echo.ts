@@ -8,7 +8,7 @@
 import { createContext } from '../src/core/context.js';
 import { internetChecksum } from '../src/core/checksum.js';
 import type { Device, FrameHandler } from '../src/device/device.js';
-import { Host } from '../src/stack.js';
+import { Host } from '../src/node/host.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const payload = Number(process.argv[3] ?? 56);

@@ -15,14 +15,14 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { formatIpv4, inCidr, parseIpv4, parseIpv4Cidr } from './l3/ipv4/address.js';
 import { isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr } from './l3/ipv6/address.js';
 import { LOG_LEVELS, type LogLevel } from './core/trace.js';
-import { controlRequest, controlSocketPath } from './control.js';
-import { runUp, type UpOptions } from './lab/up.js';
+import { controlRequest, controlSocketPath } from './runtime/control.js';
+import { runUp, type UpOptions } from './runtime/up.js';
 import { parseMac } from './l2/mac-address.js';
 import { sanitizeHostname, type StaticLease } from './services/dhcp/lease-store.js';
 import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
 import { checkRecordText } from './services/dns/config.js';
-import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './lab/lab.js';
-import { TopologyError, loadTopology, type Topology } from './lab/topology.js';
+import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
+import { TopologyError, loadTopology, type Topology } from './runtime/topology.js';
 
 export const EXIT_USAGE = 2;
 

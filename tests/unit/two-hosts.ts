@@ -10,8 +10,8 @@ import { createLinkPair } from '../../src/device/link.js';
 import type { ImpairmentOptions } from '../../src/device/impairment.js';
 import { parseIpv4 } from '../../src/l3/ipv4/address.js';
 import { parseIpv6Cidr } from '../../src/l3/ipv6/address.js';
-import type { Ipv6InterfaceConfig } from '../../src/l3/ipv6/layer.js';
-import { Host } from '../../src/stack.js';
+import type { Ipv6InterfaceConfig } from '../../src/node/ipv6.js';
+import { Host } from '../../src/node/host.js';
 
 export const A = parseIpv4('10.0.0.1')!;
 export const B = parseIpv4('10.0.0.2')!;

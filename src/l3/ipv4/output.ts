@@ -56,7 +56,7 @@ export class Ipv4Output {
   private identification: number;
   /**
    * Netfilter's OUTPUT and POSTROUTING for datagrams this node sends
-   * (src/l3/netfilter): it may rewrite the packet in place (NAT) or return
+   * (src/netfilter): it may rewrite the packet in place (NAT) or return
    * false to drop it. Forwarded packets (`transmit`) do not pass here.
    */
   localOut: ((packet: Uint8Array, route: Ipv4Route) => boolean) | undefined;

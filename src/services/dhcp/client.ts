@@ -28,7 +28,7 @@ import type { NetworkInterface } from '../../l2/interface.js';
 import { writeMac } from '../../l2/mac-address.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, prefixMask, type Ipv4Address, type Ipv4Cidr } from '../../l3/ipv4/address.js';
 import type { UdpSocket } from '../../l4/udp/udp.js';
-import type { Host } from '../../stack.js';
+import type { Host } from '../../node/host.js';
 import { BootpOp, DhcpFlags, HTYPE_ETHERNET, describeDhcpMessage, encodeDhcpMessage, parseDhcpMessage, type DhcpMessage } from './message.js';
 import { DhcpMessageType, DhcpOptionCode, type DhcpOptions } from './options.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from './server-reply.js';

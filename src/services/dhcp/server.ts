@@ -28,7 +28,7 @@ import type { NetworkInterface } from '../../l2/interface.js';
 import { formatMac } from '../../l2/mac-address.js';
 import { formatIpv4, inCidr, networkOf, type Ipv4Address, type Ipv4Cidr } from '../../l3/ipv4/address.js';
 import type { UdpSocket } from '../../l4/udp/udp.js';
-import type { Host } from '../../stack.js';
+import type { Host } from '../../node/host.js';
 import { BootpOp, HTYPE_ETHERNET, describeDhcpMessage, encodeDhcpMessage, parseDhcpMessage, type DhcpMessage } from './message.js';
 import { DHCP_MIN_MAX_MESSAGE_SIZE, DhcpMessageType } from './options.js';
 import { DHCP_SERVER_PORT, buildReply, poolRange, replyDestination, type DhcpReplyDestination } from './server-reply.js';

@@ -9,7 +9,7 @@
  * seconds"), RFC 7828 (edns-tcp-keepalive, not used).
  */
 import type { Server as TcpServer, Socket } from '../../l4/tcp/socket.js';
-import type { Host } from '../../stack.js';
+import type { Host } from '../../node/host.js';
 import type { DnsServer } from './server.js';
 
 /** RFC 1035 §4.2.2: messages over TCP are at most 65535 bytes (the length field). */

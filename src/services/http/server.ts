@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as TcpServer, Socket } from '../../l4/tcp/socket.js';
-import type { Host } from '../../stack.js';
+import type { Host } from '../../node/host.js';
 
 /** Node's defaults are 60 s / 300 s / 5 s; a lab server can be stricter. */
 export const HTTP_HEADERS_TIMEOUT_MS = 20_000;

@@ -28,7 +28,7 @@ import type { Timer } from '../../core/time.js';
 import { verifyChecksum } from '../../core/checksum.js';
 import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import { Icmpv4Type, emitIcmpv4Echo } from '../../l3/icmpv4/message.js';
-import { ICMP_TIMEOUT_MS } from '../../l3/conntrack/conntrack.js';
+import { ICMP_TIMEOUT_MS } from '../../netfilter/conntrack/conntrack.js';
 
 /** Echoes waiting for a reply at once; slirp4netns keeps no cap, this bounds memory like UPLINK_UDP_FLOWS_MAX. */
 export const HOST_ECHO_OUTSTANDING_MAX = 1024;

@@ -53,8 +53,8 @@ import { TcpFlags, TCP_HEADER_MIN_LENGTH } from '../../l4/tcp/header.js';
 import { Tcp } from '../../l4/tcp/api.js';
 import type { Socket as TapnetSocket } from '../../l4/tcp/socket.js';
 import type { TcpNetwork } from '../../l4/tcp/network.js';
-import { tcpResetFor } from '../../l3/firewall/reject.js';
-import { UDP_REPLIED_TIMEOUT_MS } from '../../l3/conntrack/conntrack.js';
+import { tcpResetFor } from '../../netfilter/firewall/reject.js';
+import { UDP_REPLIED_TIMEOUT_MS } from '../../netfilter/conntrack/conntrack.js';
 import type { HookTable } from '../../l3/routing/hooks.js';
 import { HostEcho, type RawIcmpSocket } from './host-echo.js';
 
@@ -90,7 +90,7 @@ export interface UplinkRouter {
   readonly icmp: { sendError(original: Uint8Array, kind: IcmpErrorKind, toBroadcastOrMulticast: boolean): void };
 }
 
-/** A router an uplink can be attached to (src/router.ts). */
+/** A router an uplink can be attached to (src/node/router.ts). */
 export interface UplinkCapableRouter extends UplinkRouter {
   readonly routes: { add(route: { destination: { address: number; prefixLength: number }; value: Ipv4Link }): unknown };
   readonly hooks: HookTable;

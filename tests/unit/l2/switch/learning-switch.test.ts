@@ -8,7 +8,7 @@ import { BROADCAST_MAC } from '../../../../src/l2/mac-address.js';
 import { LearningSwitch } from '../../../../src/l2/switch/learning-switch.js';
 import type { PortVlanConfig } from '../../../../src/l2/switch/vlan.js';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
-import { Host } from '../../../../src/stack.js';
+import { Host } from '../../../../src/node/host.js';
 
 const mac = (n: number): number => 0x02_00_00_00_00_00 + n;
 

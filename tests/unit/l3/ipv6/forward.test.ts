@@ -10,7 +10,7 @@ import { createLinkPair } from '../../../../src/device/link.js';
 import { parseIpv6 } from '../../../../src/l3/ipv6/address.js';
 import { Ipv6Forwarder } from '../../../../src/l3/ipv6/forward.js';
 import { emitIcmpv6 } from '../../../../src/l3/icmpv6/message.js';
-import { Host } from '../../../../src/stack.js';
+import { Host } from '../../../../src/node/host.js';
 
 const H1 = parseIpv6('fd77::ff:fe00:a1')!; // SLAAC from 02:00:00:00:00:a1
 const H2 = parseIpv6('fd78::ff:fe00:b2')!;

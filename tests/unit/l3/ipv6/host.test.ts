@@ -10,8 +10,8 @@ import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair } from '../../../../src/device/link.js';
 import type { ImpairmentOptions } from '../../../../src/device/impairment.js';
 import { formatIpv6, linkLocalFromMac, parseIpv6 } from '../../../../src/l3/ipv6/address.js';
-import type { Ipv6InterfaceConfig } from '../../../../src/l3/ipv6/layer.js';
-import { Host } from '../../../../src/stack.js';
+import type { Ipv6InterfaceConfig } from '../../../../src/node/ipv6.js';
+import { Host } from '../../../../src/node/host.js';
 
 const ROUTER = parseIpv6('fd77::1')!;
 const MAC_A = 0x020000000001;

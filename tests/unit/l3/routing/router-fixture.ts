@@ -10,8 +10,8 @@ import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair } from '../../../../src/device/link.js';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
 import type { IcmpErrorEvent } from '../../../../src/l3/icmpv4/icmpv4.js';
-import { Router, type RouterOptions } from '../../../../src/router.js';
-import { Host } from '../../../../src/stack.js';
+import { Router, type RouterOptions } from '../../../../src/node/router.js';
+import { Host } from '../../../../src/node/host.js';
 
 export const ip = (text: string): number => parseIpv4(text)!;
 export const A = ip('10.1.0.10');

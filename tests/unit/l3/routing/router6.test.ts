@@ -4,8 +4,8 @@ import { Stats } from '../../../../src/core/stats.js';
 import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair } from '../../../../src/device/link.js';
 import { parseIpv6, parseIpv6Cidr } from '../../../../src/l3/ipv6/address.js';
-import { Router } from '../../../../src/router.js';
-import { Host } from '../../../../src/stack.js';
+import { Router } from '../../../../src/node/router.js';
+import { Host } from '../../../../src/node/host.js';
 
 /** A (fd01::10) — router (fd01::1 | fd02::1) — B (fd02::10), IPv6 only, DAD off to keep the clock short. */
 function rig() {

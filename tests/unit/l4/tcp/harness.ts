@@ -11,7 +11,7 @@ import { createLinkPair, type LinkDevice, type LinkOptions } from '../../../../s
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
 import type { TcpConfig } from '../../../../src/l4/tcp/config.js';
 import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
-import { Host } from '../../../../src/stack.js';
+import { Host } from '../../../../src/node/host.js';
 
 export const A = '10.0.0.1';
 export const B = '10.0.0.2';

@@ -10,7 +10,7 @@ import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair } from '../../../../src/device/link.js';
 import type { ImpairmentOptions } from '../../../../src/device/impairment.js';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
-import { Host } from '../../../../src/stack.js';
+import { Host } from '../../../../src/node/host.js';
 import { BootpOp, DhcpFlags, encodeDhcpMessage, parseDhcpMessage, type DhcpMessage } from '../../../../src/services/dhcp/message.js';
 import { DhcpMessageType, type DhcpOptions } from '../../../../src/services/dhcp/options.js';
 import type { UdpRemoteInfo } from '../../../../src/l4/udp/udp.js';

@@ -1,0 +1,218 @@
+/**
+ * A host: interfaces + route table + IPv4/ICMP, wired together.
+ *
+ * This file builds the layers and connects their small interfaces; it holds
+ * no protocol logic of its own. Routers (when forwarding lands) are hosts
+ * with forwarding turned on (ARCHITECTURE.md).
+ */
+import type { StackContext } from '../core/context.js';
+import type { Device } from '../device/device.js';
+import { NetworkInterface, type InterfaceOptions } from '../l2/interface.js';
+import { formatMac } from '../l2/mac-address.js';
+import { formatIpv4, formatIpv4Cidr, inCidr, networkOf, type Ipv4Address, type Ipv4Cidr } from '../l3/ipv4/address.js';
+import { Ipv4Input, type Ipv4InputHooks, type Ipv4ProtocolHandler } from '../l3/ipv4/input.js';
+import { Ipv4Output } from '../l3/ipv4/output.js';
+import type { Ipv4Link } from '../l3/ipv4/link.js';
+import { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
+import { IpProtocol } from '../l3/ip-protocol.js';
+import { RouteTable } from '../l3/routing/table.js';
+import { UdpLayer } from '../l4/udp/udp.js';
+import { ipv6TcpNetwork, receiveIcmpv6ErrorForTcp } from '../l4/tcp/ipv6.js';
+import { Tcp } from '../l4/tcp/api.js';
+import { ipv4TcpNetwork, receiveIcmpv4ErrorForTcp } from '../l4/tcp/ipv4.js';
+import { Ipv6Layer, type Ipv6InterfaceConfig } from './ipv6.js';
+import type { Ipv6Input } from '../l3/ipv6/input.js';
+import type { Ipv6Output } from '../l3/ipv6/output.js';
+import type { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
+
+export interface PingReply {
+  readonly sequence: number;
+  /** Round-trip time in ms, or undefined when no reply came within the timeout. */
+  readonly rttMs: number | undefined;
+  readonly from?: Ipv4Address;
+}
+
+export class Host {
+  readonly interfaces: NetworkInterface[] = [];
+  readonly routes = new RouteTable<Ipv4Link>();
+  readonly ipv4Out: Ipv4Output;
+  readonly ipv4In: Ipv4Input;
+  /** IPv4 input's hooks; a Router (src/node/router.ts) sets `forward` here to turn forwarding on. */
+  protected readonly ipv4Hooks: Ipv4InputHooks;
+  readonly icmp: Icmpv4;
+  readonly udp: UdpLayer;
+  /** TCP (src/l4/tcp): `host.tcp.createServer()`, `host.tcp.connect()`. */
+  readonly tcp: Tcp;
+  /** IPv6 (src/node/ipv6.ts): on for interfaces added with an `ipv6` config. */
+  readonly ipv6: Ipv6Layer;
+  readonly ipv6In: Ipv6Input;
+  readonly ipv6Out: Ipv6Output;
+  readonly icmp6: Icmpv6;
+  private nextPingIdentifier: number;
+
+  constructor(readonly ctx: StackContext) {
+    const links = (): readonly Ipv4Link[] => this.interfaces;
+    this.ipv4Out = new Ipv4Output(ctx, this.routes, links);
+    this.ipv4Hooks = {
+      unreachable: (d, code) =>
+        this.icmp.sendError(d.packet, { type: 'destinationUnreachable', code: code === 'protocol' ? 2 : 3 }, d.toBroadcastOrMulticast),
+      reassemblyTimeout: (first) => this.icmp.sendError(first, { type: 'timeExceeded', code: 1 }, false),
+    };
+    this.ipv4In = new Ipv4Input(ctx, links, this.ipv4Hooks);
+    this.icmp = new Icmpv4(ctx, this.ipv4Out);
+    this.ipv4In.register(IpProtocol.ICMP, (d) => this.icmp.receive(d));
+    this.udp = new UdpLayer(ctx, this.ipv4Out, (a) => this.ipv4In.isLocalAddress(a));
+    this.ipv4In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv4(d));
+    this.tcp = new Tcp(ctx);
+    const tcpIpv4 = ipv4TcpNetwork(this.ipv4Out, this.ipv4In);
+    this.tcp.addNetwork(tcpIpv4);
+    this.ipv4In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload, d.checksumValid));
+    this.icmp.errorListeners.add((event) => receiveIcmpv4ErrorForTcp(this.tcp.layer, tcpIpv4, event));
+    this.ipv6 = new Ipv6Layer(ctx);
+    this.ipv6In = this.ipv6.input;
+    this.ipv6Out = this.ipv6.output;
+    this.icmp6 = this.ipv6.icmp;
+    this.udp.attachIpv6(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
+    this.ipv6In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv6(d));
+    const tcpIpv6 = ipv6TcpNetwork(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
+    this.tcp.addNetwork(tcpIpv6);
+    // IPv6 addresses are views into the receive batch: TCP keys connections by them, so it gets copies.
+    this.ipv6In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload, d.checksumValid));
+    this.icmp6.onError = (event) => receiveIcmpv6ErrorForTcp(this.tcp.layer, tcpIpv6, event);
+    this.nextPingIdentifier = ctx.random.u32() & 0xffff;
+  }
+
+  /** Adds an interface on `device`; each address also adds its connected route. */
+  addInterface(device: Device, options: InterfaceOptions & { ipv6?: Ipv6InterfaceConfig }): NetworkInterface {
+    const iface = new NetworkInterface(this.ctx, device, options);
+    iface.onIpv4 = (packet, link, linkBroadcast) => this.ipv4In.receive(packet, link, linkBroadcast);
+    this.interfaces.push(iface);
+    for (const a of iface.ipv4Addresses) this.addConnectedRoute(iface, a);
+    if (options.ipv6) this.ipv6.attach(iface, options.ipv6);
+    return iface;
+  }
+
+  private addConnectedRoute(iface: NetworkInterface, a: Ipv4Cidr): void {
+    this.routes.add({ destination: { address: networkOf(a), prefixLength: a.prefixLength }, value: iface });
+  }
+
+  /** Like `ip addr add`: the address, its connected route, and a gratuitous ARP (RFC 5227 §3). DHCP calls this on BOUND. */
+  addInterfaceAddress(iface: NetworkInterface, a: Ipv4Cidr): void {
+    if (iface.ipv4Addresses.some((x) => x.address === a.address && x.prefixLength === a.prefixLength)) return;
+    iface.ipv4Addresses.push(a);
+    this.addConnectedRoute(iface, a);
+    iface.arp.announce();
+  }
+
+  /** Like `ip addr del`: the address, and every route through `iface` that needed it (connected and via a gateway on it). */
+  removeInterfaceAddress(iface: NetworkInterface, a: Ipv4Cidr): void {
+    const before = iface.ipv4Addresses.length;
+    iface.ipv4Addresses = iface.ipv4Addresses.filter((x) => !(x.address === a.address && x.prefixLength === a.prefixLength));
+    if (iface.ipv4Addresses.length === before) return;
+    const network = networkOf(a);
+    const stillOnLink = (gw: number): boolean => iface.ipv4Addresses.some((x) => inCidr(gw, x));
+    this.routes.removeWhere(
+      (r) =>
+        r.value === iface &&
+        ((r.gateway === undefined && r.destination.address === network && r.destination.prefixLength === a.prefixLength) ||
+          (r.gateway !== undefined && !stillOnLink(r.gateway))),
+    );
+  }
+
+  registerProtocol(protocol: number, handler: Ipv4ProtocolHandler): void {
+    this.ipv4In.register(protocol, handler);
+  }
+
+  /** Announces every address with a gratuitous ARP (RFC 5227 §3), as Linux does when an address comes up. */
+  start(): void {
+    for (const iface of this.interfaces) iface.arp.announce();
+    this.ipv6.start();
+  }
+
+  /**
+   * Sends `count` echo requests one `intervalMs` apart and resolves with one
+   * entry per request. The first one may wait for ARP resolution.
+   */
+  ping(destination: Ipv4Address, options: { count?: number; intervalMs?: number; timeoutMs?: number; size?: number } = {}): Promise<PingReply[]> {
+    const count = options.count ?? 1;
+    const intervalMs = options.intervalMs ?? 1000;
+    const timeoutMs = options.timeoutMs ?? 2000;
+    const data = new Uint8Array(options.size ?? 56);
+    for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+    const identifier = (this.nextPingIdentifier = (this.nextPingIdentifier + 1) & 0xffff);
+    const sentAt = new Map<number, number>();
+    const replies: PingReply[] = [];
+    const { clock, timers } = this.ctx;
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        this.icmp.echoListeners.delete(identifier);
+        resolve(replies.sort((a, b) => a.sequence - b.sequence));
+      };
+      const check = (): void => {
+        if (replies.length === count) finish();
+      };
+      this.icmp.echoListeners.set(identifier, (reply) => {
+        const t = sentAt.get(reply.sequence);
+        if (t === undefined || reply.source !== destination) return;
+        sentAt.delete(reply.sequence);
+        replies.push({ sequence: reply.sequence, rttMs: clock.now() - t, from: reply.source });
+        check();
+      });
+      for (let seq = 1; seq <= count; seq++) {
+        timers.after((seq - 1) * intervalMs, () => {
+          sentAt.set(seq, clock.now());
+          this.icmp.sendEchoRequest(destination, identifier, seq, data);
+          timers.after(timeoutMs, () => {
+            if (sentAt.delete(seq)) {
+              replies.push({ sequence: seq, rttMs: undefined });
+              check();
+            }
+          });
+        });
+      }
+    });
+  }
+
+  /** Text tables for `tapnet show ...`. */
+  show(what: string): string {
+    switch (what) {
+      case 'stats': {
+        const s = this.ctx.stats.snapshot();
+        return Object.entries(s)
+          .map(([k, v]) => `${k.padEnd(32)} ${v}\n`)
+          .join('');
+      }
+      case 'arp': {
+        let out = 'address          state       mac                interface\n';
+        for (const iface of this.interfaces) {
+          for (const e of iface.arp.entries()) {
+            out += `${formatIpv4(e.address as number).padEnd(16)} ${e.state.padEnd(11)} ${e.mac === undefined ? '(incomplete)'.padEnd(18) : formatMac(e.mac)} ${iface.name}\n`;
+          }
+        }
+        return out;
+      }
+      case 'routes': {
+        let out = '';
+        for (const r of this.routes.routes()) {
+          out += `${formatIpv4Cidr(r.destination)}${r.gateway !== undefined ? ` via ${formatIpv4(r.gateway)}` : ''} dev ${r.value.name}\n`;
+        }
+        return out + this.ipv6.describeRoutes();
+      }
+      case 'interfaces': {
+        let out = '';
+        for (const iface of this.interfaces) {
+          out += `${iface.describe()}\n`;
+          for (const a of iface.ipv4Addresses) out += `    inet ${formatIpv4Cidr(a)}\n`;
+          out += this.ipv6.describeInterface(iface.name);
+        }
+        return out;
+      }
+      case 'tcp':
+        return this.tcp.show();
+      case 'neigh':
+        return this.ipv6.describeNeighbours();
+      default:
+        throw new Error(`unknown table '${what}' (stats, arp, neigh, routes, interfaces)`);
+    }
+  }
+}

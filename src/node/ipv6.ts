@@ -1,0 +1,201 @@
+/**
+ * The IPv6 layer of a node: route table, input, output, ICMPv6, and the
+ * IPv6 side of each interface, wired together. `Host` (src/node/host.ts) owns
+ * one; it holds no protocol logic of its own.
+ *
+ * For transports (UDP, TCP) the whole API is:
+ *
+ *   host.ipv6In.register(IpProtocol.UDP, (d: ReceivedIpv6) => ... 'delivered' | 'portUnreachable')
+ *   host.ipv6Out.send({ destination, nextHeader: IpProtocol.UDP, checksumOffset: 6, source? }, datagram)
+ *   host.ipv6Out.sourceFor(destination)          // the source a packet to `destination` will carry
+ *   host.ipv6.isLocalAddress(address)
+ *
+ * Addresses are 16-byte Uint8Arrays (./address.ts); `ipv6Key` makes Map keys.
+ */
+import type { StackContext } from '../core/context.js';
+import { formatMac } from '../l2/mac-address.js';
+import type { NetworkInterface } from '../l2/interface.js';
+import { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
+import type { RouterAdvertisementConfig } from '../l3/icmpv6/router-advertiser.js';
+import { IpProtocol } from '../l3/ip-protocol.js';
+import { formatIpv6, formatIpv6Cidr, ipv6Equal, isLinkLocalIpv6, type Ipv6Address, type Ipv6Cidr } from '../l3/ipv6/address.js';
+import { Ipv6Input, type Ipv6InputHooks } from '../l3/ipv6/input.js';
+import { Ipv6Interface } from '../l3/ipv6/interface.js';
+import type { Ipv6InterfaceAddress, Ipv6Link } from '../l3/ipv6/link.js';
+import { Ipv6Output } from '../l3/ipv6/output.js';
+import { Ipv6RouteTable, describeIpv6Route } from '../l3/ipv6/route-table.js';
+
+/** How IPv6 runs on one interface (`host.addInterface(device, { ..., ipv6: {...} })`). */
+export interface Ipv6InterfaceConfig {
+  /** Addresses besides the EUI-64 link-local one, e.g. fd77::1/64. */
+  readonly addresses?: readonly Ipv6Cidr[];
+  /** Be a router on this link: send router advertisements (SLAAC prefixes, RDNSS). */
+  readonly router?: RouterAdvertisementConfig;
+  /** Be a SLAAC host: form addresses from router advertisements. */
+  readonly acceptRouterAdvertisements?: boolean;
+  /** DAD probes per address (default 1; 0 skips DAD). */
+  readonly dadTransmits?: number;
+  /** Neighbour cache cap (default 1024, Linux gc_thresh3). */
+  readonly neighbourCacheMax?: number;
+}
+
+export interface Ping6Reply {
+  readonly sequence: number;
+  readonly rttMs: number | undefined;
+  readonly from?: Ipv6Address;
+}
+
+/** Linux's metric for routes learned from router advertisements (RT6_DEFAULT metric 1024). */
+const RA_ROUTE_METRIC = 1024;
+
+export class Ipv6Layer {
+  readonly routes = new Ipv6RouteTable<Ipv6Link>();
+  readonly interfaces: Ipv6Interface[] = [];
+  readonly output: Ipv6Output;
+  readonly input: Ipv6Input;
+  readonly icmp: Icmpv6;
+  /** Input's hooks; a router sets `forward` here to turn IPv6 forwarding on. */
+  readonly inputHooks: Ipv6InputHooks;
+  private nextPingIdentifier: number;
+
+  constructor(readonly ctx: StackContext) {
+    const links = (): readonly Ipv6Link[] => this.interfaces;
+    this.output = new Ipv6Output(ctx, this.routes, links);
+    this.inputHooks = {
+      error: (packet, error, context) => this.icmp.sendError(packet, error, context),
+      // RFC 8200 §4.5: Time Exceeded, code 1 (fragment reassembly time exceeded), to the first fragment's source.
+      reassemblyTimeout: (first) => {
+        const link = this.output.route(first.subarray(8, 24))?.link ?? this.interfaces[0];
+        if (link) this.icmp.sendError(first, { type: 3, code: 1 }, { link, toMulticast: false });
+      },
+    };
+    this.input = new Ipv6Input(ctx, links, this.inputHooks);
+    this.icmp = new Icmpv6(
+      ctx,
+      this.output,
+      (link) => this.interfaces.find((i) => i === link),
+      (a) => this.input.isLocalAddress(a),
+    );
+    this.input.register(IpProtocol.ICMPv6, (d) => this.icmp.receive(d));
+    this.nextPingIdentifier = ctx.random.u32() & 0xffff;
+  }
+
+  /** Turns IPv6 on for `nic`: a link-local address, `config.addresses`, NDP, MLD, and RAs on a router. */
+  attach(nic: NetworkInterface, config: Ipv6InterfaceConfig): Ipv6Interface {
+    const iface = new Ipv6Interface({
+      ctx: this.ctx,
+      name: nic.name,
+      mac: nic.mac,
+      mtu: () => nic.mtu,
+      rxChecksumValid: () => nic.rxChecksumValid,
+      sendFrame: (frame) => nic.device.send(frame),
+      addresses: config.addresses,
+      router: config.router,
+      acceptRouterAdvertisements: config.acceptRouterAdvertisements,
+      dadTransmits: config.dadTransmits,
+      neighbourCache: { maxEntries: config.neighbourCacheMax },
+      onAddress: (a, link) => this.addressChanged(a, link),
+      onDefaultRouter: (router, lifetime, link) => this.defaultRouter(router, lifetime, link),
+    });
+    this.interfaces.push(iface);
+    nic.ipv6 = iface;
+    nic.onIpv6 = (packet, _nic, linkMulticast) => this.input.receive(packet, iface, linkMulticast);
+    return iface;
+  }
+
+  /** Starts DAD, MLD and router advertisements on every interface. */
+  start(): void {
+    for (const i of this.interfaces) i.start();
+  }
+
+  stop(): void {
+    for (const i of this.interfaces) i.stop();
+  }
+
+  isLocalAddress(address: Ipv6Address): boolean {
+    return this.input.isLocalAddress(address);
+  }
+
+  /** On-link prefix route for every address as it appears (like the kernel's "proto kernel" routes). */
+  private addressChanged(a: Ipv6InterfaceAddress, link: Ipv6Interface): void {
+    if (a.state === 'duplicate') {
+      if (!link.ipv6Addresses.some((b) => b !== a && b.state !== 'duplicate' && b.prefixLength === a.prefixLength && ipv6Equal(b.address, a.address))) {
+        this.routes.remove(a, link);
+      }
+      return;
+    }
+    if (a.prefixLength < 128) this.routes.add({ destination: a, value: link });
+  }
+
+  /** RFC 4861 §6.3.4: a default route via an advertising router, removed when its lifetime is 0. */
+  private defaultRouter(router: Ipv6Address, lifetimeSeconds: number, link: Ipv6Interface): void {
+    const any = { address: new Uint8Array(16), prefixLength: 0 };
+    if (lifetimeSeconds === 0) this.routes.remove(any, link);
+    else this.routes.add({ destination: any, gateway: router, metric: RA_ROUTE_METRIC, value: link });
+  }
+
+  /** `count` echo requests `intervalMs` apart; one entry per request (undefined RTT for no reply). */
+  ping(destination: Ipv6Address, options: { count?: number; intervalMs?: number; timeoutMs?: number; size?: number; via?: Ipv6Link } = {}): Promise<Ping6Reply[]> {
+    const count = options.count ?? 1;
+    const intervalMs = options.intervalMs ?? 1000;
+    const timeoutMs = options.timeoutMs ?? 2000;
+    const data = new Uint8Array(options.size ?? 56);
+    for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+    const identifier = (this.nextPingIdentifier = (this.nextPingIdentifier + 1) & 0xffff);
+    const sentAt = new Map<number, number>();
+    const replies: Ping6Reply[] = [];
+    const { clock, timers } = this.ctx;
+    const target = destination.slice();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (replies.length < count) return;
+        this.icmp.echoListeners.delete(identifier);
+        resolve(replies.sort((a, b) => a.sequence - b.sequence));
+      };
+      this.icmp.echoListeners.set(identifier, (reply) => {
+        const t = sentAt.get(reply.sequence);
+        if (t === undefined || !ipv6Equal(reply.source, target)) return;
+        sentAt.delete(reply.sequence);
+        replies.push({ sequence: reply.sequence, rttMs: clock.now() - t, from: reply.source.slice() });
+        check();
+      });
+      for (let seq = 1; seq <= count; seq++) {
+        timers.after((seq - 1) * intervalMs, () => {
+          sentAt.set(seq, clock.now());
+          this.icmp.sendEchoRequest(target, identifier, seq, data, options.via);
+          timers.after(timeoutMs, () => {
+            if (sentAt.delete(seq)) {
+              replies.push({ sequence: seq, rttMs: undefined });
+              check();
+            }
+          });
+        });
+      }
+    });
+  }
+
+  /** `inet6` lines for `tapnet show interfaces`. */
+  describeInterface(name: string): string {
+    const iface = this.interfaces.find((i) => i.name === name);
+    if (!iface) return '';
+    return iface.ipv6Addresses
+      .map((a) => `    inet6 ${formatIpv6Cidr(a)} scope ${isLinkLocalIpv6(a.address) ? 'link' : 'global'}${a.state === 'preferred' ? '' : ` ${a.state}`}${a.autoconfigured ? ' dynamic' : ''}\n`)
+      .join('');
+  }
+
+  /** `tapnet show routes` (IPv6 part), as `ip -6 route` prints it. */
+  describeRoutes(): string {
+    return this.routes.routes().map((r) => `${describeIpv6Route(r)}\n`).join('');
+  }
+
+  /** `tapnet show neigh`: the NDP caches, as `ip -6 neigh` prints them. */
+  describeNeighbours(): string {
+    let out = 'address                                  state       mac                interface\n';
+    for (const iface of this.interfaces) {
+      for (const e of iface.ndp.entries()) {
+        out += `${formatIpv6(e.address).padEnd(40)} ${e.state.padEnd(11)} ${e.mac === undefined ? '(incomplete)'.padEnd(18) : formatMac(e.mac)} ${iface.name}\n`;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,580 @@
+/**
+ * `tapnet lab up FILE`: one tapnet process builds a whole topology.
+ *
+ *  - every `host` node is a network namespace named after it; Linux is its
+ *    stack (ping, traceroute, iperf3 run there);
+ *  - every host interface is the kernel end of a TAP created inside that
+ *    namespace; the TAP's file descriptor stays here, with the tapnet element
+ *    at the other end of the link;
+ *  - `router` and `switch` nodes live in this process (src/node/router.ts,
+ *    src/l2/switch/learning-switch.ts), each with its own counters;
+ *  - links between two tapnet elements are in-process: a zero-delay wire, or
+ *    an in-memory Link through tapnet's impairment element when the link has
+ *    an `impairment`; an impaired link to a host splices the TAP to such a Link.
+ *
+ * Everything created is recorded in `cleanup` as soon as it exists, so a
+ * failure half-way (a namespace that already exists, a bad route) removes
+ * exactly what was made, and SIGINT/SIGTERM or `tapnet lab down FILE` (through
+ * the control socket named after the lab) remove it all.
+ */
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createContext, type StackContext } from '../core/context.js';
+import { PcapWriter } from '../core/pcap.js';
+import { Stats } from '../core/stats.js';
+import { RealTimeDriver } from '../core/time.js';
+import { Tracer, createLogger, type LogLevel } from '../core/trace.js';
+import type { Device } from '../device/device.js';
+import { createLinkPair, type LinkDevice } from '../device/link.js';
+import type { ImpairmentOptions } from '../device/impairment.js';
+import { capture } from '../device/pcap-device.js';
+import { openTap, type TapDevice } from '../device/tap.js';
+import { LearningSwitch } from '../l2/switch/learning-switch.js';
+import { formatMac } from '../l2/mac-address.js';
+import { formatIpv4, formatIpv4Cidr } from '../l3/ipv4/address.js';
+import { formatIpv6, formatIpv6Cidr, inIpv6Cidr } from '../l3/ipv6/address.js';
+import { Router } from '../node/router.js';
+import { DhcpServer } from '../services/dhcp/server.js';
+import { buildLabZone } from '../services/dns/config.js';
+import { DnsForwarder } from '../services/dns/forwarder.js';
+import { DnsServer } from '../services/dns/server.js';
+import { Netfilter } from '../netfilter/netfilter.js';
+import { Uplink } from '../services/uplink/uplink.js';
+import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
+import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
+import { createWirePair, splice } from '../device/wire.js';
+import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
+
+export interface LabOptions {
+  readonly logLevel: LogLevel;
+}
+
+/** A stable, locally administered unicast MAC for a router interface, so ARP caches survive a restart of the lab. */
+export function labMac(lab: string, node: string, iface: string): number {
+  const h = createHash('sha256').update(`tapnet-lab:${lab}/${node}/${iface}`).digest();
+  return 0x02_0000000000 + (h.readUIntBE(0, 5) % 0x10000000000);
+}
+
+/** The control socket of lab NAME: `lab-NAME.sock` in the run directory. */
+export function labSocketPath(name: string): string {
+  return controlSocketPath(`lab-${name}`);
+}
+
+/** What a link is, at run time, for `lab status`. */
+interface RunningLink {
+  readonly spec: LinkSpec;
+  /** The in-memory ends when the link is impaired (their impairment counters). */
+  readonly impaired?: readonly [LinkDevice, LinkDevice];
+}
+
+export interface RunningLab {
+  readonly topology: Topology;
+  readonly routers: ReadonlyMap<string, Router>;
+  readonly switches: ReadonlyMap<string, LearningSwitch>;
+  /** Text or JSON for `tapnet lab status`. */
+  status(): LabStatus;
+  /** `tapnet show WHAT --lab FILE [--node NODE]`. */
+  show(what: string, node: string | undefined, json: boolean): unknown;
+  stop(): Promise<void>;
+}
+
+export interface LabStatus {
+  readonly name: string;
+  readonly file: string;
+  readonly pid: number;
+  readonly nodes: { name: string; kind: string; detail: string; counters?: Record<string, number> }[];
+  readonly links: { ends: string; mtu: number; impairment?: string; counters?: Record<string, unknown> }[];
+}
+
+class LabSetupError extends Error {}
+
+function where(topology: Topology, at: SourcePosition, field: string, message: string): LabSetupError {
+  return new LabSetupError(formatProblem(topology.file, { ...at, field, message }));
+}
+
+/** Builds the lab; resolves once it serves (or rejects after removing what it made). */
+export async function startLab(topology: Topology, options: LabOptions): Promise<RunningLab> {
+  const log = createLogger(options.logLevel);
+  const socketPath = labSocketPath(topology.name);
+  if (await controlSocketAlive(socketPath)) {
+    throw new LabSetupError(`lab ${topology.name} is already up (control socket ${socketPath} answers); stop it with \`tapnet lab down ${topology.file}\``);
+  }
+  const hosts = topology.nodes.filter((n): n is HostNodeSpec => n.kind === 'host');
+  for (const h of hosts) {
+    if (netnsExists(h.name)) {
+      throw where(topology, h.at, `nodes.${h.name}`, `namespace ${h.name} already exists (a lab that did not stop cleanly? \`tapnet lab down ${topology.file}\` removes it)`);
+    }
+  }
+
+  const cleanup: Array<() => void> = [];
+  const undo = (): void => {
+    while (cleanup.length) {
+      try {
+        cleanup.pop()!();
+      } catch (e) {
+        log.warn(`cleanup: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    const base = createContext({ log });
+    const driver = new RealTimeDriver(base.timers);
+    cleanup.push(() => driver.stop());
+    const contexts = new Map<string, StackContext>();
+    const contextFor = (name: string): StackContext => {
+      let ctx = contexts.get(name);
+      if (!ctx) {
+        const stats = new Stats();
+        ctx = { ...base, stats, trace: new Tracer(log.child({ node: name }) as Logger, stats) };
+        contexts.set(name, ctx);
+      }
+      return ctx;
+    };
+    const linkCtx = contextFor('(links)');
+    const nodes = new Map(topology.nodes.map((n) => [n.name, n]));
+
+    for (const h of hosts) {
+      netnsAdd(h.name);
+      cleanup.push(() => netnsDelete(h.name));
+    }
+
+    // Links: a Device for every tapnet-side end; TAPs for host ends.
+    const taps: TapDevice[] = [];
+    const deviceAt = new Map<string, Device>();
+    const running: RunningLink[] = [];
+    const key = (e: Endpoint): string => `${e.node}:${e.port}`;
+    const isHost = (e: Endpoint): boolean => nodes.get(e.node)!.kind === 'host';
+    const openHostTap = (e: Endpoint, mtu: number): TapDevice => {
+      const tap = openTap({ name: e.port, netns: e.node, mtu });
+      cleanup.push(() => tap.close());
+      taps.push(tap);
+      return tap;
+    };
+    topology.links.forEach((link, i) => {
+      let withCapture = (d: Device): Device => d;
+      if (link.capture) {
+        const writer = new PcapWriter(link.capture);
+        cleanup.push(() => writer.close());
+        withCapture = (d) => capture(d, writer);
+      }
+      let pair: [LinkDevice, LinkDevice] | undefined;
+      if (link.impairment) {
+        pair = createLinkPair(linkCtx, {
+          mtu: link.mtu,
+          nameA: `links.${i}:${key(link.a)}`,
+          nameB: `links.${i}:${key(link.b)}`,
+          impairment: { aToB: link.impairment.aToB, bToA: link.impairment.bToA },
+        });
+        cleanup.push(() => pair![0].close());
+      }
+      const [aHost, bHost] = [isHost(link.a), isHost(link.b)];
+      if (aHost && bHost) {
+        const tapA = withCapture(openHostTap(link.a, link.mtu));
+        const tapB = openHostTap(link.b, link.mtu);
+        if (pair) {
+          splice(tapA, pair[0]);
+          splice(tapB, pair[1]);
+        } else splice(tapA, tapB);
+      } else if (aHost || bHost) {
+        const [hostEnd, tapnetEnd] = aHost ? [link.a, link.b] : [link.b, link.a];
+        const tap = openHostTap(hostEnd, link.mtu);
+        if (pair) {
+          const [hostSide, tapnetSide] = aHost ? pair : [pair[1], pair[0]];
+          splice(tap, hostSide);
+          deviceAt.set(key(tapnetEnd), withCapture(tapnetSide));
+        } else deviceAt.set(key(tapnetEnd), withCapture(tap));
+      } else {
+        const [da, db] = pair ?? createWirePair(linkCtx, `links.${i}:${key(link.a)}`, `links.${i}:${key(link.b)}`, link.mtu);
+        deviceAt.set(key(link.a), withCapture(da));
+        deviceAt.set(key(link.b), db);
+      }
+      running.push({ spec: link, impaired: pair });
+    });
+
+    // Hosts: the kernel does the rest (addresses, routes).
+    for (const h of hosts) {
+      for (const iface of h.interfaces) {
+        // IPv6 only where the file gives an interface IPv6 addresses: elsewhere the kernel's DAD/MLD/RS would be noise.
+        sysctl(`net.ipv6.conf.${iface.name}.disable_ipv6`, iface.addresses6.length > 0 ? '0' : '1', h.name);
+        for (const a of iface.addresses) ip(['addr', 'add', formatIpv4Cidr(a), 'dev', iface.name], h.name);
+        // nodad: the file's addresses are unique by construction, and tests should not wait a DAD second.
+        for (const a of iface.addresses6) ip(['-6', 'addr', 'add', formatIpv6Cidr(a), 'dev', iface.name, 'nodad'], h.name);
+        ip(['link', 'set', iface.name, 'up'], h.name);
+      }
+      // A DHCP host's routes wait for its lease (below): their gateways are on the leased network.
+      if (!h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
+    }
+
+    const routers = new Map<string, Router>();
+    const switches = new Map<string, LearningSwitch>();
+    for (const node of topology.nodes) {
+      if (node.kind === 'router') {
+        const router = new Router(contextFor(node.name), { rpFilter: node.rpFilter });
+        for (const iface of node.interfaces) {
+          router.addInterface(deviceAt.get(`${node.name}:${iface.name}`)!, {
+            name: iface.name,
+            mac: labMac(topology.name, node.name, iface.name),
+            ipv4: iface.addresses,
+            // As on the hosts: no DAD for the file's own addresses.
+            ipv6: iface.addresses6.length > 0 ? { addresses: iface.addresses6, dadTransmits: 0 } : undefined,
+          });
+        }
+        for (const r of node.routes) {
+          try {
+            router.addRoute({ destination: r.destination, gateway: r.gateway, interface: r.device, metric: r.metric, type: r.type });
+          } catch (e) {
+            throw where(topology, r.at, `nodes.${node.name}.routes`, (e as Error).message);
+          }
+        }
+        for (const r of node.routes6) {
+          const link = router.interfaces.find((i) =>
+            r.device !== undefined ? i.name === r.device : node.interfaces.find((x) => x.name === i.name)!.addresses6.some((a) => inIpv6Cidr(r.gateway!, a)),
+          )?.ipv6;
+          if (!link) throw where(topology, r.at, `nodes.${node.name}.routes`, `'${r.text}': no IPv6 interface for it`);
+          router.ipv6.routes.add({ destination: r.destination, gateway: r.gateway, metric: r.metric, value: link });
+        }
+        if (node.netfilter) Netfilter.attach(router, node.netfilter);
+        if (node.uplink) {
+          const uplink = Uplink.attach(router, node.uplink, !node.routes.some((r) => r.destination.prefixLength === 0));
+          cleanup.push(() => uplink.close());
+        }
+        const served = node.interfaces.filter((i) => i.dhcp);
+        const dns = node.dns ? startRouterDns(topology, node, router, served) : undefined;
+        if (dns) cleanup.push(() => dns.close());
+        if (served.length > 0) {
+          // RFC 2131 server on the interfaces marked dhcp: true; the router is the clients' gateway (option 3)
+          // and their DNS server (option 6, the default); with dns: their leased names go into its zone.
+          const dhcp = new DhcpServer(
+            router,
+            dns
+              ? {
+                  domainName: dns.zone.origin.replace(/\.$/, ''),
+                  onLeaseBound: (hostname, address) => dns.zone.registerLease(hostname, address),
+                  onLeaseEnded: (hostname, address) => dns.zone.unregisterLease(hostname, address),
+                }
+              : {},
+          );
+          for (const i of served) dhcp.serve(router.interfaces.find((x) => x.name === i.name)!);
+          cleanup.push(() => dhcp.stop());
+        }
+        router.start();
+        routers.set(node.name, router);
+      } else if (node.kind === 'switch') {
+        const sw = new LearningSwitch(contextFor(node.name), { name: node.name, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTimeMs });
+        for (const port of node.ports) sw.addPort(deviceAt.get(`${node.name}:${port.name}`)!, { name: port.name, vlan: port.vlan });
+        switches.set(node.name, sw);
+      }
+    }
+
+    let stopped = false;
+    const stop = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      undo();
+      log.info(`lab ${topology.name} down`);
+    };
+    for (const tap of taps) {
+      tap.onClose((reason) => {
+        if (stopped) return;
+        log.error(`TAP ${tap.name} went away (${reason}); stopping the lab`);
+        void stop().then(() => process.exit(1));
+      });
+    }
+
+    const lab: RunningLab = {
+      topology,
+      routers,
+      switches,
+      status: () => labStatus(topology, routers, switches, running, contexts),
+      show: (what, node, json) => showNode(topology, routers, switches, contexts, what, node, json),
+      stop,
+    };
+
+    // DHCP hosts lease their addresses now that the lab's DHCP servers run (in this process: asynchronously).
+    const dhcpHosts = hosts.filter((h) => h.interfaces.some((i) => i.dhcp));
+    if (dhcpHosts.length > 0) {
+      const scriptDir = mkdtempSync(join(tmpdir(), 'tapnet-lab-dhcp-'));
+      cleanup.push(() => rmSync(scriptDir, { recursive: true, force: true }));
+      const script = join(scriptDir, 'udhcpc.sh');
+      writeFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
+      await Promise.all(
+        dhcpHosts.flatMap((h) =>
+          h.interfaces
+            .filter((i) => i.dhcp)
+            .map(async (i) => {
+              const result = await leaseWithUdhcpc(h.name, i.name, script);
+              if (result !== undefined) throw where(topology, i.at, `nodes.${h.name}.interfaces.${i.name}.dhcp`, result);
+            }),
+        ),
+      );
+      for (const h of dhcpHosts) addHostRoutes(topology, h);
+    }
+
+    const server = await startControlServer(socketPath, async (request) => {
+      const args = request.args ?? [];
+      switch (request.command) {
+        case 'status':
+          return lab.status();
+        case 'show':
+          return lab.show(args[0] ?? 'stats', args[1] || undefined, args[2] === 'json');
+        case 'shutdown':
+          // Reply first, then take everything down and exit.
+          setTimeout(() => void stop().then(() => process.exit(0)), 50);
+          return `lab ${topology.name} stopping`;
+        default:
+          throw new Error(`unknown command '${request.command}'`);
+      }
+    });
+    // Removed last, so that `lab down` seeing the socket gone means everything else is gone too.
+    cleanup.unshift(() => {
+      server.close();
+      rmSync(socketPath, { force: true });
+    });
+
+    log.info(
+      { lab: topology.name, hosts: hosts.map((h) => h.name), routers: [...routers.keys()], switches: [...switches.keys()], control: socketPath },
+      `tapnet lab ${topology.name} ready: ${hosts.length} hosts, ${routers.size} routers, ${switches.size} switches, ${topology.links.length} links`,
+    );
+    return lab;
+  } catch (e) {
+    undo();
+    throw e;
+  }
+}
+
+/**
+ * A router's `dns:` service: its zone (gateway.<zone> is the router itself,
+ * the reverse zone of its first served network), answering on port 53 of the
+ * interfaces it serves DHCP on (every interface when none: a router with no
+ * LAN marked is a plain resolver) and forwarding other names to `upstreams`.
+ */
+function startRouterDns(topology: Topology, node: RouterNodeSpec, router: Router, served: readonly { name: string }[]): DnsServer {
+  const spec = node.dns!;
+  const on = router.interfaces.filter((i) => (served.length > 0 ? served.some((s) => s.name === i.name) : true) && i.ipv4Addresses.length > 0);
+  const first = on[0]?.ipv4Addresses[0];
+  if (!first) throw where(topology, spec.at, `nodes.${node.name}.dns`, 'a DNS server needs an interface with an IPv4 address');
+  const zone = buildLabZone({ tapnet: first.address, subnet: first }, { zone: spec.zone, records: spec.records });
+  if (!zone.ok) throw where(topology, spec.at, `nodes.${node.name}.dns`, zone.error);
+  const forwarder = spec.upstreams.length > 0 ? new DnsForwarder(router.ctx, router.udp, spec.upstreams) : undefined;
+  const dns = new DnsServer(router.ctx, { zone: zone.value, forwarder });
+  dns.listen(
+    router.udp,
+    on.flatMap((i) => i.ipv4Addresses.map((a) => a.address)),
+  );
+  return dns;
+}
+
+function addHostRoutes(topology: Topology, h: HostNodeSpec): void {
+  const add = (args: string[], r: { text: string; at: SourcePosition }): void => {
+    try {
+      ip(args, h.name);
+    } catch (e) {
+      throw where(topology, r.at, `nodes.${h.name}.routes`, `'${r.text}': ${(e as Error).message}`);
+    }
+  };
+  for (const r of h.routes) add(['route', 'add', ...routeArgs(r)], r);
+  for (const r of h.routes6) {
+    const args = ['-6', 'route', 'add', formatIpv6Cidr(r.destination)];
+    if (r.gateway) args.push('via', formatIpv6(r.gateway));
+    if (r.device) args.push('dev', r.device);
+    if (r.metric !== undefined) args.push('metric', String(r.metric));
+    add(args, r);
+  }
+}
+
+/**
+ * busybox udhcpc(8) calls its script with $1 = deconfig | bound | renew | nak
+ * and the lease in the environment ($ip, $mask = prefix length, $router).
+ * Only the interface is configured: resolv.conf inside a namespace would be
+ * the host's own file.
+ */
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi ;;
+esac
+exit 0
+`;
+
+/** Discover attempts (one second apart) before a DHCP host gives up. */
+export const LAB_DHCP_ATTEMPTS = 5;
+
+/** Runs `busybox udhcpc` once in `netns` (it quits after the lease): undefined on success, else why not. */
+function leaseWithUdhcpc(netns: string, iface: string, script: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const args = ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', iface, '-f', '-q', '-n', '-t', String(LAB_DHCP_ATTEMPTS), '-T', '1', '-s', script, '-x', `hostname:${netns}`];
+    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', (e) => resolve(`cannot run busybox udhcpc: ${e.message}`));
+    child.on('exit', (code) => resolve(code === 0 ? undefined : `no DHCP lease (busybox udhcpc exited ${code}): ${out.trim().split('\n').slice(-1)[0] ?? ''}`));
+  });
+}
+
+/** `ip route add` arguments for a host route. */
+function routeArgs(r: RouteSpec): string[] {
+  const args: string[] = [];
+  if (r.type !== 'unicast') args.push(r.type);
+  args.push(r.destination.prefixLength === 0 ? 'default' : formatIpv4Cidr(r.destination));
+  if (r.gateway !== undefined) args.push('via', formatIpv4(r.gateway));
+  if (r.device !== undefined) args.push('dev', r.device);
+  if (r.metric !== undefined) args.push('metric', String(r.metric));
+  return args;
+}
+
+function describeImpairment(spec: LinkSpec): string | undefined {
+  if (!spec.impairment) return undefined;
+  const one = (o: ImpairmentOptions): string =>
+    Object.entries(o)
+      .filter(([k]) => k !== 'seed')
+      .map(([k, v]) => (k === 'rateBitsPerSecond' ? `rate ${Number(v) / 1e6} Mbit/s` : PROBABILITIES.has(k) ? `${k} ${Number(v) * 100}%` : `${k} ${String(v)}`))
+      .join(', ');
+  const a = one(spec.impairment.aToB);
+  const b = one(spec.impairment.bToA);
+  return a === b ? a : `a→b ${a || 'none'}; b→a ${b || 'none'}`;
+}
+
+const PROBABILITIES = new Set(['loss', 'duplicate', 'reorder', 'corrupt']);
+
+function labStatus(
+  topology: Topology,
+  routers: ReadonlyMap<string, Router>,
+  switches: ReadonlyMap<string, LearningSwitch>,
+  running: readonly RunningLink[],
+  contexts: ReadonlyMap<string, StackContext>,
+): LabStatus {
+  const nodes = topology.nodes.map((n: NodeSpec) => {
+    if (n.kind === 'host') {
+      return { name: n.name, kind: 'host', detail: `netns ${n.name}: ${n.interfaces.map((i) => `${i.name} ${i.dhcp ? 'dhcp' : [...i.addresses.map(formatIpv4Cidr), ...i.addresses6.map(formatIpv6Cidr)].join(' ') || '(no address)'}`).join(', ')}` };
+    }
+    const stats = contexts.get(n.name)!.stats;
+    if (n.kind === 'router') {
+      const r = routers.get(n.name)!;
+      const pick = ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
+      return {
+        name: n.name,
+        kind: 'router',
+        detail: r.interfaces.map((i) => `${i.name} ${i.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (${formatMac(i.mac)})`).join(', '),
+        counters: Object.fromEntries(pick.map((k) => [k, stats.get(k)])),
+      };
+    }
+    const sw = switches.get(n.name)!;
+    return {
+      name: n.name,
+      kind: 'switch',
+      detail: `${sw.ports.length} ports, ${sw.macRows().length} MAC entries`,
+      counters: Object.fromEntries(['swInFrames', 'swForwarded', 'swFloodsGroup', 'swFloodsUnknownUnicast', 'swMacTableFull'].map((k) => [k, stats.get(k)])),
+    };
+  });
+  const links = running.map(({ spec, impaired }) => ({
+    ends: `${spec.a.node}:${spec.a.port} — ${spec.b.node}:${spec.b.port}`,
+    mtu: spec.mtu,
+    impairment: describeImpairment(spec),
+    counters: impaired ? { aToB: { ...impaired[0].impairment.counters }, bToA: { ...impaired[1].impairment.counters } } : undefined,
+  }));
+  return { name: topology.name, file: topology.file, pid: process.pid, nodes, links };
+}
+
+/** Text rendering of `LabStatus` for `tapnet lab status`. */
+export function formatLabStatus(s: LabStatus): string {
+  let out = `lab ${s.name} (${s.file}) is up, pid ${s.pid}\n\nnodes:\n`;
+  for (const n of s.nodes) {
+    out += `  ${n.name.padEnd(12)} ${n.kind.padEnd(7)} ${n.detail}\n`;
+    if (n.counters) out += `  ${''.padEnd(12)} ${''.padEnd(7)} ${Object.entries(n.counters).map(([k, v]) => `${k} ${v}`).join(', ')}\n`;
+  }
+  out += '\nlinks:\n';
+  for (const l of s.links) {
+    out += `  ${l.ends}  mtu ${l.mtu}${l.impairment ? `  impairment: ${l.impairment}` : ''}\n`;
+    if (l.counters) {
+      for (const [dir, c] of Object.entries(l.counters)) {
+        const counters = c as Record<string, number>;
+        out += `      ${dir}: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ')}\n`;
+      }
+    }
+  }
+  return out;
+}
+
+function showNode(
+  topology: Topology,
+  routers: ReadonlyMap<string, Router>,
+  switches: ReadonlyMap<string, LearningSwitch>,
+  contexts: ReadonlyMap<string, StackContext>,
+  what: string,
+  node: string | undefined,
+  json: boolean,
+): unknown {
+  if (what === 'mac' || what === 'ports') {
+    const targets = node === undefined ? [...switches.values()] : [switches.get(node)];
+    if (targets.length === 0 || targets[0] === undefined) {
+      throw new Error(node === undefined ? `lab ${topology.name} has no switch` : `'${node}' is not a switch of lab ${topology.name} (switches: ${[...switches.keys()].join(', ') || 'none'})`);
+    }
+    if (json) return Object.fromEntries(targets.map((sw) => [sw!.name, what === 'mac' ? sw!.macRows() : sw!.ports.map((p) => ({ name: p.name, ...p.counters }))]));
+    return targets.map((sw) => sw!.show(what)).join('\n');
+  }
+  const names = [...routers.keys(), ...switches.keys()];
+  const name = node ?? (routers.size === 1 ? [...routers.keys()][0] : undefined);
+  if (name === undefined) throw new Error(`which node? add --node NAME (tapnet nodes of lab ${topology.name}: ${names.join(', ')})`);
+  const ctx = contexts.get(name);
+  if (!ctx) throw new Error(`'${name}' is not a tapnet node of lab ${topology.name} (hosts are Linux: use ip netns exec ${name} ...); tapnet nodes: ${names.join(', ')}`);
+  if (what === 'stats' && json) return ctx.stats.snapshot();
+  const router = routers.get(name);
+  if (router) return router.show(what);
+  if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
+  throw new Error(`a switch shows mac, ports or stats, not '${what}'`);
+}
+
+/** `tapnet lab up FILE` from the CLI: start, then stop cleanly on SIGINT/SIGTERM with exit code 0. */
+export async function runLab(topology: Topology, options: LabOptions): Promise<void> {
+  const lab = await startLab(topology, options);
+  const onSignal = (): void => {
+    void lab.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+/** How long `lab down` waits for the lab process to remove what it made. */
+export const LAB_DOWN_TIMEOUT_MS = 15_000;
+
+/**
+ * `tapnet lab down FILE`: asks the running lab to stop and waits until it
+ * has; then removes leftovers of a lab that died without cleaning up (its
+ * host namespaces). Returns what it did, one line.
+ */
+export async function labDown(topology: Topology): Promise<string> {
+  const path = labSocketPath(topology.name);
+  const hosts = topology.nodes.filter((n) => n.kind === 'host').map((n) => n.name);
+  let message = `lab ${topology.name} was not running`;
+  if (await controlSocketAlive(path)) {
+    await controlRequest(path, { command: 'shutdown' });
+    const deadline = Date.now() + LAB_DOWN_TIMEOUT_MS;
+    // The lab is another process: polling its socket is the only way to see it finish.
+    while (Date.now() < deadline && (await controlSocketAlive(path))) await new Promise((r) => setTimeout(r, 100));
+    message = `lab ${topology.name} stopped`;
+  }
+  const leftovers = hosts.filter((h) => netnsExists(h));
+  for (const h of leftovers) netnsDelete(h);
+  rmSync(path, { force: true });
+  return leftovers.length > 0 ? `${message}; removed leftover namespaces ${leftovers.join(', ')}` : message;
+}
+
+/** `tapnet lab status FILE`: the running lab's status, or undefined when it is not up. */
+export async function queryLabStatus(topology: Topology): Promise<LabStatus | undefined> {
+  const path = labSocketPath(topology.name);
+  if (!(await controlSocketAlive(path))) return undefined;
+  const reply = await controlRequest(path, { command: 'status' });
+  if (!reply.ok) throw new Error(reply.error);
+  return reply.result as LabStatus;
+}
+
+export { LabSetupError };
