@@ -14,7 +14,9 @@
 //     `slots` frames into one JS-owned buffer (slot i at i * slotSize), store
 //     the lengths in a JS-owned Uint32Array, then make ONE call into JS with
 //     the count. No threads, no per-frame allocation, nothing that can keep
-//     process.exit() waiting;
+//     process.exit() waiting. While traffic is dense, a wake-up keeps reading
+//     for a few tens of µs after its batch (adaptive busy-poll, ReadBatch);
+//     an idle TAP never spins;
 //   - write: one write(2) per frame; a batch is a loop over (offset, length)
 //     pairs in one JS buffer. A TAP never blocks a writer for long, so EAGAIN
 //     (and ENOBUFS/ENOMEM) simply drop the frame and the caller counts it;
@@ -37,6 +39,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -47,6 +50,21 @@ namespace {
 constexpr int kVnetHdrSize = 12;
 // One read batch is capped so a flood cannot starve the rest of the event loop.
 constexpr uint32_t kMaxSlots = 1024;
+// Busy-polling (see ReadBatch): spin only when the previous batch ended less
+// than this long ago, i.e. while a flow is running.
+constexpr uint64_t kBusyPollDenseGapNs = 1000000;  // 1 ms
+// One wake-up never spins and handles batches for longer than this, so
+// timers and the other TAPs' handles get their turn.
+constexpr uint64_t kBusyPollSessionNs = 2000000;  // 2 ms
+// After this many spins in a row that found nothing, stop spinning for the
+// next kBusyPollCooldownBatches wake-ups (sparse traffic: spinning would only
+// burn CPU).
+constexpr uint32_t kBusyPollMissStreakMax = 8;
+constexpr uint32_t kBusyPollCooldownBatches = 64;
+// Default spin: a little longer than one kernel round trip through a TAP
+// (ping's reply in, its next request out), so a flood keeps us awake.
+constexpr uint32_t kBusyPollDefaultUs = 50;
+constexpr uint32_t kBusyPollMaxUs = 1000;
 
 const char* ErrnoName(int err) {
   switch (err) {
@@ -266,7 +284,10 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
                            InstanceAccessor<&TapHandle::GetOffloadError>("offloadError"),
                            InstanceAccessor<&TapHandle::GetLastWriteError>("lastWriteError"),
                            InstanceAccessor<&TapHandle::GetClosed>("closed"),
+                           InstanceAccessor<&TapHandle::GetBusyPollHits>("busyPollHits"),
+                           InstanceAccessor<&TapHandle::GetBusyPollMisses>("busyPollMisses"),
                            InstanceMethod<&TapHandle::SetOffload>("setOffload"),
+                           InstanceMethod<&TapHandle::SetBusyPoll>("setBusyPoll"),
                            InstanceMethod<&TapHandle::Start>("start"),
                            InstanceMethod<&TapHandle::Write>("write"),
                            InstanceMethod<&TapHandle::WriteBatch>("writeBatch"),
@@ -334,6 +355,20 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
   Napi::Value GetOffloadError(const Napi::CallbackInfo& info) { return ErrnoValue(info.Env(), offloadErrno_); }
   Napi::Value GetLastWriteError(const Napi::CallbackInfo& info) { return ErrnoValue(info.Env(), lastWriteErrno_); }
+
+  Napi::Value GetBusyPollHits(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), busyPollHits_); }
+  Napi::Value GetBusyPollMisses(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), busyPollMisses_); }
+
+  // setBusyPoll(microseconds): how long a wake-up keeps reading after a batch
+  // while traffic is dense; 0 turns busy-polling off.
+  Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setBusyPoll(microseconds)");
+    const uint32_t us = info[0].As<Napi::Number>().Uint32Value();
+    if (us > kBusyPollMaxUs) throw Napi::RangeError::New(env, "setBusyPoll: at most " + std::to_string(kBusyPollMaxUs) + " µs");
+    busyPollNs_ = static_cast<uint64_t>(us) * 1000;
+    return env.Undefined();
+  }
 
   static Napi::Value ErrnoValue(Napi::Env env, int err) {
     if (err == 0) return env.Undefined();
@@ -494,12 +529,10 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     }
   }
 
-  // Reads until EAGAIN or the batch is full; hands the batch to JS in one call.
-  // Level-triggered poll brings us back at once if frames remain.
-  void ReadBatch(int pollStatus) {
+  // Reads until EAGAIN or the batch is full into the rx slots; returns the
+  // frame count. *err gets a fatal errno, *eof true at end of file.
+  uint32_t ReadAvailable(int* err, bool* eof) {
     uint32_t count = 0;
-    int err = 0;
-    bool eof = false;
     while (count < rxSlots_) {
       ssize_t n = ::read(fd_, rx_ + static_cast<size_t>(count) * rxSlotSize_, rxSlotSize_);
       if (n > 0) {
@@ -507,20 +540,81 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
         // (it copies what fits): never claim more than the slot holds.
         rxLengths_[count++] = static_cast<uint32_t>(n) > rxSlotSize_ ? rxSlotSize_ : static_cast<uint32_t>(n);
       } else if (n == 0) {
-        eof = true;
+        *eof = true;
         break;
       } else if (errno == EINTR) {
         continue;
       } else {
-        if (errno != EAGAIN) err = errno;
+        if (errno != EAGAIN) *err = errno;
         break;
       }
     }
+    return count;
+  }
+
+  static uint64_t NowNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
+
+  // Should this wake-up spin after its batch? Only when traffic is dense (the
+  // previous batch ended less than kBusyPollDenseGapNs ago) and recent spins
+  // paid off: an isolated frame on an idle TAP never spins, so idle CPU stays 0.
+  bool ShouldSpin(uint64_t gapNs) {
+    if (busyPollNs_ == 0 || gapNs > kBusyPollDenseGapNs) return false;
+    if (busyPollCooldown_ > 0) {
+      busyPollCooldown_--;
+      return false;
+    }
+    return true;
+  }
+
+  // One wake-up: read a batch and hand it to JS in one call; then, when
+  // traffic is dense, busy-poll (read again for up to busyPollNs_ before
+  // going back to epoll). A flood ping or a TCP stream then finds its next
+  // frame without an epoll sleep and a vCPU wake-up (the latency that caps
+  // the reply rate on an idle machine). A session is bounded in time so
+  // timers and other handles still run; level-triggered poll brings us back
+  // at once if frames remain.
+  void ReadBatch(int pollStatus) {
+    int err = 0;
+    bool eof = false;
+    const uint64_t start = NowNs();
+    const uint64_t gap = start - lastBatchEndNs_;
+    uint32_t count = ReadAvailable(&err, &eof);
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
     if (count > 0) {
       CallIntoJs(onRead_, {Napi::Number::New(env, count)});
       if (closed_) return;  // JS closed the TAP while handling the batch
+      lastBatchEndNs_ = NowNs();
+      if (err == 0 && !eof && ShouldSpin(gap)) {
+        const uint64_t sessionEnd = start + kBusyPollSessionNs;
+        for (;;) {
+          const uint64_t spinEnd = lastBatchEndNs_ + busyPollNs_;
+          uint64_t now = lastBatchEndNs_;
+          count = 0;
+          while (count == 0 && err == 0 && !eof && now < spinEnd) {
+            count = ReadAvailable(&err, &eof);
+            if (count == 0) now = NowNs();
+          }
+          if (count == 0) {
+            busyPollMisses_++;
+            if (++busyPollMissStreak_ >= kBusyPollMissStreakMax) {
+              busyPollMissStreak_ = 0;
+              busyPollCooldown_ = kBusyPollCooldownBatches;
+            }
+            break;
+          }
+          busyPollHits_++;
+          busyPollMissStreak_ = 0;
+          CallIntoJs(onRead_, {Napi::Number::New(env, count)});
+          if (closed_) return;
+          lastBatchEndNs_ = NowNs();
+          if (err != 0 || eof || lastBatchEndNs_ >= sessionEnd) break;
+        }
+      }
     }
     // EBADFD: the interface was deleted; EIO/ENXIO/ENODEV and friends: gone too.
     if (err != 0) Fail("TAP " + name_ + " went away (read: " + Describe(err) + ")");
@@ -628,6 +722,13 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
   int offloadErrno_ = 0;
   int lastWriteErrno_ = 0;
   bool closed_ = false;
+  // Busy-polling (ReadBatch): spin budget, adaptivity state and counters.
+  uint64_t busyPollNs_ = static_cast<uint64_t>(kBusyPollDefaultUs) * 1000;
+  uint64_t lastBatchEndNs_ = 0;
+  uint32_t busyPollMissStreak_ = 0;
+  uint32_t busyPollCooldown_ = 0;
+  double busyPollHits_ = 0;
+  double busyPollMisses_ = 0;
   bool refed_ = true;
   napi_async_cleanup_hook_handle teardownHook_ = nullptr;
 
