@@ -56,6 +56,8 @@ export class Host {
     this.ipv4Hooks = {
       unreachable: (d, code) =>
         this.icmp.sendError(d.packet, { type: 'destinationUnreachable', code: code === 'protocol' ? 2 : 3 }, d.toBroadcastOrMulticast),
+      parameterProblem: (packet, pointer, toBroadcastOrMulticast) =>
+        this.icmp.sendError(packet, { type: 'parameterProblem', pointer }, toBroadcastOrMulticast),
       reassemblyTimeout: (first) => this.icmp.sendError(first, { type: 'timeExceeded', code: 1 }, false),
     };
     this.ipv4In = new Ipv4Input(ctx, links, this.ipv4Hooks);

@@ -166,14 +166,19 @@ export class Icmpv6 {
     return 'dropped';
   }
 
-  /** RFC 4443 §4.2: the reply carries the request's identifier, sequence and data. */
+  /**
+   * RFC 4443 §4.2: the reply carries the request's identifier, sequence and
+   * data. The code is copied too, as Linux does (icmpv6_echo_reply copies the
+   * request header and changes only the type), so tapnet does not stand out
+   * from the kernel to a fingerprinting probe with a non-zero code.
+   */
   private sendEchoReply(d: ReceivedIpv6): void {
     const view = this.view;
     // RFC 4443 §4.2: to a multicast request, answer from a unicast address of the interface.
     const source = isMulticastIpv6(d.destination) ? this.output.sourceFor(d.source, d.link) : d.destination;
     if (!source) return;
     const n = emitIcmpv6(
-      { kind: 'echo', type: Icmpv6Type.EchoReply, identifier: view.identifier, sequence: view.sequence, data: view.body },
+      { kind: 'echo', type: Icmpv6Type.EchoReply, code: view.code, identifier: view.identifier, sequence: view.sequence, data: view.body },
       this.scratch,
       0,
       source,

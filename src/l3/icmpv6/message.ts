@@ -172,6 +172,8 @@ export class Icmpv6MessageView {
 export interface Icmpv6EchoRecord {
   readonly kind: 'echo';
   readonly type: typeof Icmpv6Type.EchoRequest | typeof Icmpv6Type.EchoReply;
+  /** 0 on the wire as RFC 4443 §4.1-4.2 sends it; a reply copies the request's (Linux does). Absent: 0. */
+  readonly code?: number;
   readonly identifier: number;
   readonly sequence: number;
   readonly data: Uint8Array;
@@ -213,7 +215,8 @@ export function parseIcmpv6(buf: Uint8Array, addresses?: { source: Ipv6Address; 
   }
   const type = view.type;
   if (type === Icmpv6Type.EchoRequest || type === Icmpv6Type.EchoReply) {
-    return ok({ kind: 'echo', type, identifier: view.identifier, sequence: view.sequence, data: view.body });
+    const code = view.code;
+    return ok({ kind: 'echo', type, ...(code !== 0 && { code }), identifier: view.identifier, sequence: view.sequence, data: view.body });
   }
   if (isIcmpv6Error(type)) {
     return ok({
@@ -242,7 +245,7 @@ export function emitIcmpv6(record: Icmpv6Record, buf: Uint8Array, offset: number
   if (offset + length > buf.length) throw new RangeError('buffer too small for the ICMPv6 message');
   buf[offset + Icmpv6Field.TYPE] = record.type;
   if (record.kind === 'echo') {
-    buf[offset + Icmpv6Field.CODE] = 0;
+    buf[offset + Icmpv6Field.CODE] = record.code ?? 0;
     setU16(buf, offset + Icmpv6Field.IDENTIFIER, record.identifier);
     setU16(buf, offset + Icmpv6Field.SEQUENCE, record.sequence);
     buf.set(record.data, offset + Icmpv6Field.BODY);

@@ -118,6 +118,52 @@ export function forEachIpv4Option(
   return undefined;
 }
 
+/** What the options area of an arriving packet asks of the receiver. */
+export type Ipv4OptionsVerdict =
+  | { readonly kind: 'ok' }
+  /** Malformed: drop and answer ICMP Parameter Problem pointing at `pointer` (an offset in the IP header). */
+  | { readonly kind: 'malformed'; readonly pointer: number; readonly detail: string }
+  /** Loose or strict source route: dropped, as Linux does with accept_source_route=0 (its default for hosts). */
+  | { readonly kind: 'sourceRoute' };
+
+const OPTIONS_OK: Ipv4OptionsVerdict = { kind: 'ok' };
+const SOURCE_ROUTE: Ipv4OptionsVerdict = { kind: 'sourceRoute' };
+
+/**
+ * Checks an arriving packet's options the way Linux's ip_options_compile()
+ * does: every option has a length of at least 2 that stays inside the header
+ * (RFC 791 §3.1), Record Route / source routes have length >= 3 and pointer >= 4,
+ * Timestamp has length >= 4 and pointer >= 5 (RFC 791 §3.1, "Internet
+ * Timestamp"). A malformed option gets ICMP Parameter Problem with a pointer to
+ * the offending octet (RFC 1122 §3.2.2.5: "the pointer identifies the octet of
+ * the original datagram's header where the error was detected").
+ */
+export function checkIpv4Options(options: Uint8Array): Ipv4OptionsVerdict {
+  let sourceRoute = false;
+  let malformed: Ipv4OptionsVerdict | undefined;
+  const error = forEachIpv4Option(options, (type, option, offset) => {
+    if (malformed) return;
+    const at = Field.OPTIONS + offset;
+    const length = option.length;
+    switch (type) {
+      case Ipv4OptionType.RecordRoute:
+      case Ipv4OptionType.LooseSourceRoute:
+      case Ipv4OptionType.StrictSourceRoute:
+        if (length < 3) malformed = { kind: 'malformed', pointer: at + 1, detail: `option ${type} length ${length} < 3` };
+        else if (option[2]! < 4) malformed = { kind: 'malformed', pointer: at + 2, detail: `option ${type} pointer ${option[2]} < 4` };
+        else if (type !== Ipv4OptionType.RecordRoute) sourceRoute = true;
+        return;
+      case Ipv4OptionType.Timestamp:
+        if (length < 4) malformed = { kind: 'malformed', pointer: at + 1, detail: `timestamp option length ${length} < 4` };
+        else if (option[2]! < 5) malformed = { kind: 'malformed', pointer: at + 2, detail: `timestamp option pointer ${option[2]} < 5` };
+        return;
+    }
+  });
+  if (error) return { kind: 'malformed', pointer: error.offset, detail: error.detail ?? 'bad option' };
+  if (malformed) return malformed;
+  return sourceRoute ? SOURCE_ROUTE : OPTIONS_OK;
+}
+
 const EMPTY = new Uint8Array(0);
 
 /**

@@ -8,7 +8,7 @@
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from './address.js';
-import { Ipv4HeaderView, describeIpv4 } from './header.js';
+import { IPV4_MIN_HEADER_LENGTH, Ipv4HeaderView, checkIpv4Options, describeIpv4 } from './header.js';
 import { Ipv4Reassembler } from './reassembly.js';
 import type { Ipv4Link } from './link.js';
 import type { Disposition } from '../dispositions.js';
@@ -36,6 +36,8 @@ export interface Ipv4InputHooks {
   unreachable(datagram: ReceivedIpv4, code: 'protocol' | 'port'): void;
   /** A datagram for someone else: the router forwards it when forwarding is on. */
   forward?(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean): void;
+  /** A malformed option: ICMP Parameter Problem pointing at octet `pointer` of the header (RFC 1122 §3.2.2.5). */
+  parameterProblem?(packet: Uint8Array, pointer: number, toBroadcastOrMulticast: boolean): void;
   /** Fragment reassembly timed out with fragment zero present (RFC 792: ICMP time exceeded, code 1). */
   reassemblyTimeout?(firstFragment: Uint8Array): void;
 }
@@ -75,6 +77,7 @@ export class Ipv4Input {
       'ipInDelivers',
       'ipInDiscards',
       'ipInMartians',
+      'ipInSourceRouted',
     );
   }
 
@@ -92,6 +95,25 @@ export class Ipv4Input {
   private isBroadcastFor(link: Ipv4Link, address: Ipv4Address): boolean {
     if (address === IPV4_BROADCAST) return true;
     for (const a of link.ipv4Addresses) if (a.prefixLength < 31 && broadcastOf(a) === address) return true;
+    return false;
+  }
+
+  /**
+   * Options are checked before the packet is delivered or forwarded, as Linux
+   * does in ip_rcv_options(): malformed ones are header errors answered with
+   * Parameter Problem; a source route is dropped (accept_source_route=0; RFC
+   * 1122 §3.3.5 lets a host refuse to act as a source-route hop, and RFC 7126
+   * §4.3-4.4 advises dropping LSRR/SSRR).
+   */
+  private optionsAcceptable(header: Ipv4HeaderView, datagram: Uint8Array, link: Ipv4Link, toBroadcastOrMulticast: boolean): boolean {
+    const verdict = checkIpv4Options(header.options);
+    if (verdict.kind === 'ok') return true;
+    if (verdict.kind === 'sourceRoute') {
+      this.ctx.trace.dropped('ipInSourceRouted', 'source route option (accept_source_route=0)', () => describeIpv4(header));
+      return false;
+    }
+    this.ctx.trace.dropped('ipInHdrErrors', verdict.detail, () => `${describeIpv4(header)} on ${link.name}`);
+    this.hooks.parameterProblem?.(datagram, verdict.pointer, toBroadcastOrMulticast);
     return false;
   }
 
@@ -122,6 +144,7 @@ export class Ipv4Input {
 
     const toBroadcast = this.isBroadcastFor(link, destination);
     const toMulticast = isMulticastIpv4(destination);
+    if (header.headerLength > IPV4_MIN_HEADER_LENGTH && !this.optionsAcceptable(header, datagram, link, toBroadcast || toMulticast || linkBroadcast)) return;
     if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
       if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast);
       // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.

@@ -12,6 +12,8 @@ import type { ImpairmentOptions } from '../../../../src/device/impairment.js';
 import { formatIpv6, linkLocalFromMac, parseIpv6 } from '../../../../src/l3/ipv6/address.js';
 import type { Ipv6InterfaceConfig } from '../../../../src/node/ipv6.js';
 import { Host } from '../../../../src/node/host.js';
+import { emitIcmpv6 } from '../../../../src/l3/icmpv6/message.js';
+import { IpProtocol } from '../../../../src/l3/ip-protocol.js';
 
 const ROUTER = parseIpv6('fd77::1')!;
 const MAC_A = 0x020000000001;
@@ -123,6 +125,23 @@ describe('IPv6 between two hosts', () => {
     advance(10);
     expect(a.ctx.stats.get('ip6InUnknownProtos')).toBe(1);
     expect(errors).toEqual(['4/1/6']);
+  });
+
+  it('copies a request\'s non-zero code into the echo reply, as Linux does', async () => {
+    const { b, advance, run } = pair();
+    advance(3000);
+    await run(b.ipv6.ping(ROUTER, { count: 1 }));
+    const source = b.ipv6Out.sourceFor(ROUTER)!;
+    const request = new Uint8Array(16);
+    emitIcmpv6({ kind: 'echo', type: 128, code: 7, identifier: 0x77, sequence: 1, data: new Uint8Array(8) }, request, 0, source, ROUTER);
+    const replyCodes: number[] = [];
+    b.ipv6In.register(IpProtocol.ICMPv6, (d) => {
+      if (d.payload[0] === 129) replyCodes.push(d.payload[1]!);
+      return 'delivered';
+    });
+    expect(b.ipv6Out.send({ destination: ROUTER, nextHeader: IpProtocol.ICMPv6, source }, request)).toBe('sent');
+    advance(10);
+    expect(replyCodes).toEqual([7]);
   });
 
   it('rate-limits errors per host: a burst of 6, then one a second (Linux icmp ratelimit)', async () => {
