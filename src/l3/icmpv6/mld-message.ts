@@ -16,6 +16,13 @@
  *   | Address (16) | Source Addresses (16 each) | Aux Data         |
  *   +---------------------------------------------------------------+
  *
+ *   Version 1 Multicast Listener Report (131), RFC 2710 §3 (24 bytes, to the group itself):
+ *   +-------+-------+-------+-------+-------+-------+-------+-------+
+ *   |Type=131| Code |   Checksum    | Max Resp Delay|   Reserved    |
+ *   +-------+-------+-------+-------+-------+-------+-------+-------+
+ *   |     Multicast Address (16)                                    |
+ *   +-------+-------+-------+-------+-------+-------+-------+-------+
+ *
  *   Multicast Listener Query (130):
  *   +-------+-------+-------+-------+-------+-------+-------+-------+
  *   |Type=130| Code |   Checksum    | Max Resp Code |   Reserved    |
@@ -138,6 +145,22 @@ export function emitMldReport(report: MldReportRecord, buf: Uint8Array, offset: 
   }
   setIcmpv6Checksum(buf, offset, length, source, destination);
   return length;
+}
+
+/** RFC 2710 §3: the 24-byte version 1 report (also the size of a v1 query and Done). */
+export const MLD_V1_MESSAGE_LENGTH = 24;
+
+/**
+ * Writes an MLDv1 report for `group` with its checksum (RFC 2710 §3; the
+ * Max Response Delay and Reserved fields are 0 in a report); returns 24.
+ */
+export function emitMldV1Report(group: Ipv6Address, buf: Uint8Array, offset: number, source: Ipv6Address, destination: Ipv6Address): number {
+  if (offset + MLD_V1_MESSAGE_LENGTH > buf.length) throw new RangeError('buffer too small for the MLDv1 report');
+  buf.fill(0, offset, offset + MldField.MULTICAST_ADDRESS);
+  buf[offset + MldField.TYPE] = Icmpv6Type.MulticastListenerReport;
+  buf.set(group, offset + MldField.MULTICAST_ADDRESS);
+  setIcmpv6Checksum(buf, offset, MLD_V1_MESSAGE_LENGTH, source, destination);
+  return MLD_V1_MESSAGE_LENGTH;
 }
 
 const RECORD_NAMES: Record<number, string> = { 1: 'is_in', 2: 'is_ex', 3: 'to_in', 4: 'to_ex', 5: 'allow', 6: 'block' };

@@ -8,9 +8,12 @@
  * (source: link-local, or :: before one exists), §7.2 (a router's view);
  * RFC 4291 §2.8 (all-nodes ff02::1 is never reported). Linux:
  * net/ipv6/mcast.c. What tapnet leaves out: source-specific joins (it only
- * ever joins whole groups, EXCLUDE {}), the robustness retransmissions of
+ * ever joins whole groups, EXCLUDE {}) and the robustness retransmissions of
  * unsolicited reports (one report, repeated when the link-local address comes
- * up), and MLDv1 compatibility mode.
+ * up). MLDv1 compatibility (RFC 3810 §8.2.1): after an MLDv1 query the
+ * interface speaks MLDv1 (one RFC 2710 report per group, sent to the group)
+ * until no v1 query has been heard for the Older Version Querier Present
+ * Timeout, like Linux's mc_v1_seen.
  */
 import type { Disposition } from '../dispositions.js';
 import type { Timer } from '../../core/time.js';
@@ -29,20 +32,28 @@ import {
 import type { ReceivedIpv6 } from '../ipv6/input.js';
 import type { Ipv6Interface } from '../ipv6/interface.js';
 import { Icmpv6Type } from './message.js';
-import { MldRecordType, emitMldReport, parseMldQuery, type MldRecord } from './mld-message.js';
+import { MldRecordType, emitMldReport, emitMldV1Report, parseMldQuery, type MldRecord } from './mld-message.js';
 
 /** RFC 3810 §5.2.14 / §7.4: reports go out with hop limit 1. */
 const MLD_HOP_LIMIT = 1;
 /** tapnet: a query cannot make us wait longer than this to answer (RFC 3810's Max Response Delay is up to ~8.4 min). */
 export const MLD_RESPONSE_DELAY_MAX_MS = 10_000;
+/**
+ * RFC 3810 §9.12 Older Version Querier Present Timeout = Robustness Variable
+ * × Query Interval + Query Response Interval = 2 × 125 s + 10 s (the §9
+ * defaults; Linux computes the same from its defaults).
+ */
+export const MLD_OLDER_VERSION_QUERIER_TIMEOUT_MS = 2 * 125_000 + 10_000;
 
 export class Mld {
   private readonly responseTimer: Timer;
   private pendingGroups: 'all' | Ipv6Address[] = [];
+  /** Until this time an MLDv1 querier is present: speak MLDv1 (RFC 3810 §8.2.1). */
+  private v1QuerierUntil = -Infinity;
 
   constructor(private readonly iface: Ipv6Interface) {
     this.responseTimer = iface.ctx.timers.timer(() => this.answerQuery());
-    iface.ctx.stats.declare('icmp6OutMLDv2Reports', 'mldInErrors');
+    iface.ctx.stats.declare('icmp6OutMLDv2Reports', 'icmp6OutGroupMembResponses', 'mldInErrors');
   }
 
   /** Groups that appear in reports: all but all-nodes and interface-local ones (RFC 3810 §6). */
@@ -76,6 +87,8 @@ export class Mld {
       ctx.trace.dropped('mldInErrors', `query with hop limit ${d.hopLimit}`, () => `from ${formatIpv6(d.source)}`);
       return 'dropped';
     }
+    // RFC 3810 §8.2.1: an MLDv1 query switches the interface to MLDv1 compatibility mode.
+    if (q.version === 1) this.v1QuerierUntil = ctx.clock.now() + MLD_OLDER_VERSION_QUERIER_TIMEOUT_MS;
     const general = isUnspecifiedIpv6(q.group);
     if (!general && !this.iface.hasGroup(q.group)) return 'delivered';
     if (general) this.pendingGroups = 'all';
@@ -93,8 +106,14 @@ export class Mld {
     this.send(groups, MldRecordType.ModeIsExclude);
   }
 
+  /** RFC 3810 §8.2.1: in MLDv1 compatibility mode. */
+  get speaksV1(): boolean {
+    return this.iface.ctx.clock.now() < this.v1QuerierUntil;
+  }
+
   private send(groups: readonly Ipv6Address[], recordType: number): void {
     if (groups.length === 0) return;
+    if (this.speaksV1) return this.sendV1(groups);
     const records: MldRecord[] = groups.map((group) => ({ type: recordType, group, sources: [] }));
     const source = this.iface.linkLocal ?? IPV6_UNSPECIFIED;
     this.iface.sendControl({ source, destination: IPV6_ALL_MLDV2_ROUTERS, hopLimit: MLD_HOP_LIMIT, routerAlert: true }, (buf, offset, s, dst) =>
@@ -102,5 +121,17 @@ export class Mld {
     );
     this.iface.ctx.stats.inc('icmp6OutMLDv2Reports');
     this.iface.ctx.stats.inc('icmp6OutMsgs');
+  }
+
+  /** RFC 2710 §3/§4: one version 1 report per group, sent to that group, hop limit 1, Router Alert. */
+  private sendV1(groups: readonly Ipv6Address[]): void {
+    const source = this.iface.linkLocal ?? IPV6_UNSPECIFIED;
+    for (const group of groups) {
+      this.iface.sendControl({ source, destination: group, hopLimit: MLD_HOP_LIMIT, routerAlert: true }, (buf, offset, s, dst) =>
+        emitMldV1Report(group, buf, offset, s, dst),
+      );
+      this.iface.ctx.stats.inc('icmp6OutGroupMembResponses');
+      this.iface.ctx.stats.inc('icmp6OutMsgs');
+    }
   }
 }
