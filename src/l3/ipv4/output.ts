@@ -5,6 +5,7 @@
  * outbound datagrams), §3.3.4.2 (source address selection on a multihomed host).
  */
 import type { StackContext } from '../../core/context.js';
+import { Ipv4IdentificationGenerator } from './identification.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
 import { IPV4_HEADER_LENGTH, emitIpv4Header } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
@@ -53,7 +54,8 @@ export interface Ipv4Route {
 export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET);
-  private identification: number;
+  /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
+  private readonly ids: Ipv4IdentificationGenerator;
   /**
    * Netfilter's OUTPUT and POSTROUTING for datagrams this node sends
    * (src/netfilter): it may rewrite the packet in place (NAT) or return
@@ -66,7 +68,7 @@ export class Ipv4Output {
     private readonly routes: RouteTable<Ipv4Link>,
     private readonly links: () => readonly Ipv4Link[],
   ) {
-    this.identification = ctx.random.u32() & 0xffff;
+    this.ids = new Ipv4IdentificationGenerator(ctx.clock, ctx.random);
     ctx.stats.declare('ipOutRequests', 'ipOutNoRoutes', 'ipOutDiscards', 'ipFragOKs', 'ipFragFails', 'ipFragCreates');
   }
 
@@ -101,15 +103,15 @@ export class Ipv4Output {
       return 'messageTooLong';
     }
     const source = options.source ?? this.sourceFor(route.link, route.nextHop) ?? 0;
-    this.identification = (this.identification + 1) & 0xffff;
+    const dontFragment = options.dontFragment ?? false;
     const buf = this.scratch;
     emitIpv4Header(
       {
         dscp: options.dscp ?? 0,
         ecn: 0,
         totalLength,
-        identification: this.identification,
-        dontFragment: options.dontFragment ?? false,
+        identification: this.ids.next(source, options.destination, options.protocol, dontFragment),
+        dontFragment,
         moreFragments: false,
         fragmentOffset: 0,
         ttl: options.ttl ?? DEFAULT_TTL,
