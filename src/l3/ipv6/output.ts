@@ -15,6 +15,7 @@
  * connection tuple).
  */
 import type { StackContext } from '../../core/context.js';
+import { FlowLabeler } from './flow-label.js';
 import { fold, pseudoHeaderSumV6, sumWords } from '../../core/checksum.js';
 import { setU16 } from '../../core/bytes.js';
 import {
@@ -70,6 +71,8 @@ export interface Ipv6NextHop {
 export class Ipv6Output {
   private readonly scratch = new Uint8Array(IPV6_HEADER_LENGTH + IPV6_MAX_PAYLOAD_LENGTH);
   readonly pathMtu: PathMtuCache;
+  /** RFC 6437: per-flow labels (./flow-label.ts). */
+  private readonly flowLabels: FlowLabeler;
 
   constructor(
     private readonly ctx: StackContext,
@@ -77,6 +80,7 @@ export class Ipv6Output {
     private readonly links: () => readonly Ipv6Link[],
   ) {
     this.pathMtu = new PathMtuCache(ctx);
+    this.flowLabels = new FlowLabeler(ctx.random);
     ctx.stats.declare('ip6OutRequests', 'ip6OutNoRoutes', 'ip6OutDiscards', 'ip6OutMcastPkts', 'ip6FragOKs', 'ip6FragFails', 'ip6FragCreates');
   }
 
@@ -156,7 +160,7 @@ export class Ipv6Output {
     emitIpv6Header(
       {
         trafficClass: options.trafficClass ?? 0,
-        flowLabel: options.flowLabel ?? 0,
+        flowLabel: options.flowLabel ?? this.flowLabels.labelFor(source, destination, options.nextHeader, payload),
         payloadLength,
         nextHeader: options.hopByHop ? IpProtocol.HopByHop : options.nextHeader,
         hopLimit: options.hopLimit ?? (multicast ? IPV6_DEFAULT_MULTICAST_HOP_LIMIT : IPV6_DEFAULT_HOP_LIMIT),
