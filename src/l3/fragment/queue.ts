@@ -24,9 +24,14 @@
  *    datagram is malformed and dropped whole;
  *  - a fragment over data already held: the family's overlap rule says
  *    whether it is a duplicate to ignore or the end of the datagram;
- *  - memory and queue caps: a fragment that would pass the memory budget is
- *    dropped with its datagram (it can no longer complete, so holding the
- *    rest would only pin memory); a new datagram past either cap is refused.
+ *  - memory and queue caps: a new datagram past either cap evicts the
+ *    oldest datagrams in progress until it fits (gVisor and lwIP do the
+ *    same; Linux since 4.17 refuses the new datagram instead, which lets a
+ *    flood of bogus first fragments block every legitimate fragmented
+ *    datagram for the whole timeout). A fragment of a datagram already in
+ *    progress that would pass the memory budget is dropped with its datagram
+ *    (it can no longer complete, so holding the rest would only pin memory),
+ *    so one large datagram never flushes the others.
  */
 import type { StackContext } from '../../core/context.js';
 import type { Timer } from '../../core/time.js';
@@ -39,7 +44,8 @@ export interface ReassemblyCounters {
   readonly malformed: string;
   readonly duplicates: string;
   readonly memoryFull: string;
-  readonly queuesFull: string;
+  /** tapnet: datagrams evicted, oldest first, to make room for a new one (each also counts as a failure). */
+  readonly evicted: string;
   /** Gauge: bytes held. */
   readonly bytes: string;
   /** Gauge: datagrams in progress. */
@@ -136,7 +142,7 @@ export class FragmentQueues<T> {
     private readonly family: FragmentFamily<T>,
   ) {
     const c = family.counters;
-    ctx.stats.declare(c.fails, c.timeout, c.overlaps, c.malformed, c.duplicates, c.memoryFull, c.queuesFull, c.bytes, c.datagrams);
+    ctx.stats.declare(c.fails, c.timeout, c.overlaps, c.malformed, c.duplicates, c.memoryFull, c.evicted, c.bytes, c.datagrams);
   }
 
   /** Bytes held (data + per-piece overhead). */
@@ -183,8 +189,8 @@ export class FragmentQueues<T> {
       }
       if (this.held + cost > limits.memoryMax) return this.fail(queue, c.memoryFull, `${this.held} bytes held, cap ${limits.memoryMax}`);
     } else {
-      if (this.queues.size >= limits.queuesMax) return this.fail(undefined, c.queuesFull, `${this.queues.size} datagrams in progress`);
-      if (this.held + cost > limits.memoryMax) return this.fail(undefined, c.memoryFull, `${this.held} bytes held, cap ${limits.memoryMax}`);
+      if (cost > limits.memoryMax) return this.fail(undefined, c.memoryFull, `${cost} bytes, cap ${limits.memoryMax}`);
+      this.evictFor(cost);
       queue = this.open(key);
     }
 
@@ -222,6 +228,22 @@ export class FragmentQueues<T> {
     this.queues.clear();
     this.held = 0;
     this.updateGauges();
+  }
+
+  /**
+   * Makes room for a new datagram whose first fragment costs `cost`: drops
+   * the oldest datagrams in progress (a Map iterates in insertion order, so
+   * the first is the one whose timer fires first) until both caps hold.
+   */
+  private evictFor(cost: number): void {
+    const { limits, ctx } = this;
+    const c = this.family.counters;
+    for (const oldest of this.queues.values()) {
+      if (this.queues.size < limits.queuesMax && this.held + cost <= limits.memoryMax) return;
+      this.take(oldest);
+      ctx.stats.inc(c.fails);
+      ctx.trace.dropped(c.evicted, `oldest datagram evicted (${this.queues.size + 1} in progress, ${this.held + oldest.charged} bytes held)`, () => this.family.describe());
+    }
   }
 
   private open(key: string): FragmentQueue<T> {

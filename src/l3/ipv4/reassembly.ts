@@ -26,10 +26,13 @@
  *  - memory: the bytes held (data + a fixed per-fragment overhead) never pass
  *    REASSEMBLY_MEMORY_MAX. A fragment that would pass it is dropped, and the
  *    datagram it belongs to with it (it can no longer complete, so holding
- *    the rest would only pin memory). New datagrams are refused rather than
- *    old ones evicted: this is Linux since 4.17, where inet_frag_alloc()
- *    refuses a new queue above ipfrag_high_thresh instead of running the old
- *    LRU evictor, which let a flood flush legitimate datagrams in progress.
+ *    the rest would only pin memory). A new datagram past the memory or the
+ *    datagram cap evicts the oldest ones (ipReasmEvicted). Linux since 4.17
+ *    refuses the new datagram instead (inet_frag_alloc() above
+ *    ipfrag_high_thresh), so a flood of bogus first fragments blocks every
+ *    legitimate fragmented datagram for the whole 30 s; evicting, as gVisor
+ *    and lwIP do, lets a datagram whose fragments arrive close together
+ *    through while the flood goes on (../fragment/queue.ts).
  */
 import type { StackContext } from '../../core/context.js';
 import { getU16, setU16 } from '../../core/bytes.js';
@@ -79,7 +82,7 @@ const COUNTERS: ReassemblyCounters = {
   malformed: 'ipReasmMalformed',
   duplicates: 'ipReasmDuplicates',
   memoryFull: 'ipReasmMemoryFull',
-  queuesFull: 'ipReasmQueuesFull',
+  evicted: 'ipReasmEvicted',
   bytes: 'ipReasmBytes',
   datagrams: 'ipReasmDatagrams',
 };
@@ -113,7 +116,7 @@ export class Ipv4Reassembler {
       'ipReasmMalformed',
       'ipReasmDuplicates',
       'ipReasmMemoryFull',
-      'ipReasmQueuesFull',
+      'ipReasmEvicted',
       'ipReasmBytes',
       'ipReasmDatagrams',
     );

@@ -18,7 +18,8 @@
  *    → the whole datagram is dropped;
  *  - memory: bytes held (data + a fixed per-fragment overhead) never pass
  *    REASSEMBLY6_MEMORY_MAX; a fragment that would, is dropped with its
- *    datagram, and new datagrams are refused rather than old ones evicted.
+ *    datagram, and a new datagram past either cap evicts the oldest ones
+ *    (ip6ReasmEvicted), as for IPv4.
  *
  * The reassembled packet is the first fragment's unfragmentable part (fixed
  * header + any Hop-by-Hop/Routing header) followed by the data, with the
@@ -87,7 +88,7 @@ const COUNTERS: ReassemblyCounters = {
   malformed: 'ip6ReasmMalformed',
   duplicates: 'ip6ReasmDuplicates',
   memoryFull: 'ip6ReasmMemoryFull',
-  queuesFull: 'ip6ReasmQueuesFull',
+  evicted: 'ip6ReasmEvicted',
   bytes: 'ip6ReasmBytes',
   datagrams: 'ip6ReasmDatagrams',
 };
@@ -121,7 +122,7 @@ export class Ipv6Reassembler {
       'ip6ReasmMalformed',
       'ip6ReasmDuplicates',
       'ip6ReasmMemoryFull',
-      'ip6ReasmQueuesFull',
+      'ip6ReasmEvicted',
       'ip6ReasmBytes',
       'ip6ReasmDatagrams',
     );

@@ -15,7 +15,7 @@ const COUNTERS: ReassemblyCounters = {
   malformed: 'tMalformed',
   duplicates: 'tDuplicates',
   memoryFull: 'tMemoryFull',
-  queuesFull: 'tQueuesFull',
+  evicted: 'tEvicted',
   bytes: 'tBytes',
   datagrams: 'tDatagrams',
 };
