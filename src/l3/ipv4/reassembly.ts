@@ -16,9 +16,14 @@
  * once, behind the first fragment's header.
  *
  * Failure rules, each counted:
- *  - overlap with a fragment already held → the whole datagram is dropped
- *    (Linux ip_frag_queue → inet_frag_queue_insert → discard_qp); an exact
- *    duplicate (same offset and end) is dropped alone and the datagram kept;
+ *  - a fragment lying entirely inside data already received (an exact
+ *    duplicate, or a subset of one piece or of adjacent pieces) is a
+ *    duplicate: dropped alone, the datagram kept, as Linux's
+ *    inet_frag_queue_insert (IPFRAG_DUP) and gVisor do;
+ *  - any other overlap with data already held (over a hole or past the data
+ *    held) → the whole datagram is dropped (Linux ip_frag_queue →
+ *    discard_qp). RFC 5722 is written for IPv6 and IPv6 keeps its stricter
+ *    reading (../ipv6/reassembly.ts);
  *  - data past 65535 bytes ("ping of death") → the whole datagram is dropped;
  *  - malformed: empty fragment, non-final fragment whose length is not a
  *    multiple of 8 (RFC 791 §3.2; Linux trims it instead, we refuse it), or
@@ -125,8 +130,9 @@ export class Ipv4Reassembler {
       counters: COUNTERS,
       newDatagram: () => ({ source: view.source, destination: view.destination, identification: view.identification, firstHeader: undefined }),
       check: (queue, offset, end, last) => this.check(queue, offset, end, last),
-      // RFC 5722's rule, which Linux applies to IPv4 too since FragmentSmack: only an exact duplicate is harmless.
-      overlap: (overlap) => (overlap === 'exactDuplicate' ? 'ignoreDuplicate' : 'dropDatagram'),
+      // Like Linux: data already received adds nothing and is ignored; a fragment that overlaps held data and
+      // also brings new bytes could rewrite what the first copy said (FragmentSmack, CVE-2018-5391): drop all.
+      overlap: (overlap) => (overlap === 'partial' ? 'dropDatagram' : 'ignoreDuplicate'),
       // `view` still holds the fragment being received: describe() runs inside dropped().
       describe: () => describeIpv4(view),
       expired: (queue) => this.expired(queue),

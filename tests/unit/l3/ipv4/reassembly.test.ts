@@ -120,6 +120,32 @@ describe('Ipv4Reassembler: the happy path', () => {
   });
 });
 
+describe('Ipv4Reassembler: duplicates inside data already received (issue 11 item 9, like Linux)', () => {
+  it.each([
+    ['inside one piece', { offset: 8, length: 8 }],
+    ['same start, shorter', { offset: 0, length: 8 }],
+    ['across two adjacent pieces', { offset: 8, length: 16 }],
+  ])('ignores a fragment %s and still reassembles', (_, sub) => {
+    const { reassembler, stat } = setup();
+    reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
+    reassembler.receive(fragment({ offset: 16, length: 16, more: true }));
+    expect(reassembler.receive(fragment({ ...sub, more: true, fill: () => 0xee }))).toBeUndefined(); // different bytes: still ignored
+    expect([stat('ipReasmDuplicates'), stat('ipReasmOverlaps'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 0, 0, 1]);
+    const whole = reassembler.receive(fragment({ offset: 32, length: 3, more: false }));
+    expect(whole?.length).toBe(20 + 35);
+    expect([...whole!.subarray(20)]).toEqual(Array.from({ length: 35 }, (_, i) => pattern(i))); // the first copy wins
+    expect(stat('ipReasmOKs')).toBe(1);
+  });
+
+  it('still drops the datagram when the fragment also covers a hole', () => {
+    const { reassembler, stat } = setup();
+    reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
+    reassembler.receive(fragment({ offset: 24, length: 8, more: true }));
+    reassembler.receive(fragment({ offset: 8, length: 24, more: true })); // [8,32) spans the hole [16,24)
+    expect([stat('ipReasmOverlaps'), stat('ipReasmDuplicates'), reassembler.datagramsInProgress]).toEqual([1, 0, 0]);
+  });
+});
+
 describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
   it('drops the datagram after 30 s and reports fragment zero for ICMP time exceeded', () => {
     const { reassembler, timeouts, stat, advanceTo } = setup();

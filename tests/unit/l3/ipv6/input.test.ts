@@ -106,6 +106,17 @@ describe('IPv6 input', () => {
     b.receive(PING_FRAGMENT_2);
     expect(b.ctx.stats.get('ip6ReasmOverlaps')).toBe(1);
     expect(b.delivered).toHaveLength(0);
+
+    // A subset of data already held is still an overlap for IPv6 (RFC 5722), unlike IPv4.
+    const c = setup();
+    c.receive(PING_FRAGMENT_0);
+    const subset = fromHex(PING_FRAGMENT_0).subarray(0, 48 + 512);
+    setU16(subset, 4, 8 + 512);
+    setU16(subset, 42, 512 | 1); // offset 512, M: inside [0, 1448)
+    c.receive(subset);
+    c.receive(PING_FRAGMENT_1);
+    c.receive(PING_FRAGMENT_2);
+    expect([c.ctx.stats.get('ip6ReasmOverlaps'), c.delivered.length]).toEqual([1, 0]);
   });
 
   it('times out after 60 s; Time Exceeded only when the first fragment came (RFC 8200 §4.5)', () => {
