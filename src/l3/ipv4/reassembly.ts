@@ -9,16 +9,21 @@
  * (why the 16-bit Identification wraps too fast for high rates).
  *
  * A datagram in progress is keyed by (source, destination, protocol,
- * identification) (RFC 791 §3.2). Each fragment's data is copied (the
- * received frame is only valid during the call) into a list sorted by
- * offset; nothing is allocated for holes. When the last fragment (MF = 0)
- * has told us the length and every byte up to it is present, the datagram is
- * copied out once, behind the first fragment's header.
+ * identification) (RFC 791 §3.2). The queue of pieces, the timer and the
+ * memory budget are the core IPv6 shares (../fragment/queue.ts); this file
+ * holds IPv4's own rules. When the last fragment (MF = 0) has told us the
+ * length and every byte up to it is present, the datagram is copied out
+ * once, behind the first fragment's header.
  *
  * Failure rules, each counted:
- *  - overlap with a fragment already held → the whole datagram is dropped
- *    (Linux ip_frag_queue → inet_frag_queue_insert → discard_qp); an exact
- *    duplicate (same offset and end) is dropped alone and the datagram kept;
+ *  - a fragment lying entirely inside data already received (an exact
+ *    duplicate, or a subset of one piece or of adjacent pieces) is a
+ *    duplicate: dropped alone, the datagram kept, as Linux's
+ *    inet_frag_queue_insert (IPFRAG_DUP) and gVisor do;
+ *  - any other overlap with data already held (over a hole or past the data
+ *    held) → the whole datagram is dropped (Linux ip_frag_queue →
+ *    discard_qp). RFC 5722 is written for IPv6 and IPv6 keeps its stricter
+ *    reading (../ipv6/reassembly.ts);
  *  - data past 65535 bytes ("ping of death") → the whole datagram is dropped;
  *  - malformed: empty fragment, non-final fragment whose length is not a
  *    multiple of 8 (RFC 791 §3.2; Linux trims it instead, we refuse it), or
@@ -26,14 +31,17 @@
  *  - memory: the bytes held (data + a fixed per-fragment overhead) never pass
  *    REASSEMBLY_MEMORY_MAX. A fragment that would pass it is dropped, and the
  *    datagram it belongs to with it (it can no longer complete, so holding
- *    the rest would only pin memory). New datagrams are refused rather than
- *    old ones evicted: this is Linux since 4.17, where inet_frag_alloc()
- *    refuses a new queue above ipfrag_high_thresh instead of running the old
- *    LRU evictor, which let a flood flush legitimate datagrams in progress.
+ *    the rest would only pin memory). A new datagram past the memory or the
+ *    datagram cap evicts the oldest ones (ipReasmEvicted). Linux since 4.17
+ *    refuses the new datagram instead (inet_frag_alloc() above
+ *    ipfrag_high_thresh), so a flood of bogus first fragments blocks every
+ *    legitimate fragmented datagram for the whole 30 s; evicting, as gVisor
+ *    and lwIP do, lets a datagram whose fragments arrive close together
+ *    through while the flood goes on (../fragment/queue.ts).
  */
 import type { StackContext } from '../../core/context.js';
-import type { Timer } from '../../core/time.js';
 import { getU16, setU16 } from '../../core/bytes.js';
+import { FragmentQueues, type FragmentFamily, type FragmentFault, type FragmentQueue, type ReassemblyCounters } from '../fragment/queue.js';
 import { formatIpv4 } from './address.js';
 import { Field, IPV4_MAX_PACKET_LENGTH, IPV4_MIN_HEADER_LENGTH, Ipv4HeaderView, describeIpv4, finishIpv4Header } from './header.js';
 
@@ -71,46 +79,37 @@ export interface ReassemblyOptions {
   onTimeout?: (firstFragment: Uint8Array) => void;
 }
 
-interface Piece {
-  readonly offset: number;
-  readonly end: number;
-  readonly data: Uint8Array;
-}
+/** Linux's /proc/net/snmp names, and tapnet's in the same style. */
+const COUNTERS: ReassemblyCounters = {
+  fails: 'ipReasmFails',
+  timeout: 'ipReasmTimeout',
+  overlaps: 'ipReasmOverlaps',
+  malformed: 'ipReasmMalformed',
+  duplicates: 'ipReasmDuplicates',
+  memoryFull: 'ipReasmMemoryFull',
+  evicted: 'ipReasmEvicted',
+  bytes: 'ipReasmBytes',
+  datagrams: 'ipReasmDatagrams',
+};
 
+/** What IPv4 keeps per datagram beside the pieces. */
 interface Datagram {
-  readonly key: string;
   readonly source: number;
   readonly destination: number;
   readonly identification: number;
-  /** Sorted by offset, never overlapping. */
-  readonly pieces: Piece[];
-  /** Data bytes held. */
-  received: number;
-  /** Data length, known once the fragment with MF = 0 arrived; -1 before. */
-  dataLength: number;
   /** Header of the fragment with offset 0 (a copy), once it arrived. */
   firstHeader: Uint8Array | undefined;
-  /** Bytes charged against the memory cap. */
-  charged: number;
-  readonly timer: Timer;
 }
 
 export class Ipv4Reassembler {
   onTimeout: ((firstFragment: Uint8Array) => void) | undefined;
-  private readonly datagrams = new Map<string, Datagram>();
   private readonly view = new Ipv4HeaderView();
-  private readonly timeoutMs: number;
-  private readonly memoryMax: number;
-  private readonly datagramsMax: number;
-  private held = 0;
+  private readonly queues: FragmentQueues<Datagram>;
 
   constructor(
     private readonly ctx: StackContext,
     options: ReassemblyOptions = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? REASSEMBLY_TIMEOUT_MS;
-    this.memoryMax = options.memoryMax ?? REASSEMBLY_MEMORY_MAX;
-    this.datagramsMax = options.datagramsMax ?? REASSEMBLY_DATAGRAMS_MAX;
     this.onTimeout = options.onTimeout;
     ctx.stats.declare(
       'ipReasmReqds',
@@ -122,20 +121,42 @@ export class Ipv4Reassembler {
       'ipReasmMalformed',
       'ipReasmDuplicates',
       'ipReasmMemoryFull',
-      'ipReasmQueuesFull',
+      'ipReasmEvicted',
       'ipReasmBytes',
       'ipReasmDatagrams',
+    );
+    const view = this.view;
+    const family: FragmentFamily<Datagram> = {
+      counters: COUNTERS,
+      newDatagram: () => ({ source: view.source, destination: view.destination, identification: view.identification, firstHeader: undefined }),
+      check: (queue, offset, end, last) => this.check(queue, offset, end, last),
+      // Like Linux: data already received adds nothing and is ignored; a fragment that overlaps held data and
+      // also brings new bytes could rewrite what the first copy said (FragmentSmack, CVE-2018-5391): drop all.
+      overlap: (overlap) => (overlap === 'partial' ? 'dropDatagram' : 'ignoreDuplicate'),
+      // `view` still holds the fragment being received: describe() runs inside dropped().
+      describe: () => describeIpv4(view),
+      expired: (queue) => this.expired(queue),
+    };
+    this.queues = new FragmentQueues(
+      ctx,
+      {
+        timeoutMs: options.timeoutMs ?? REASSEMBLY_TIMEOUT_MS,
+        memoryMax: options.memoryMax ?? REASSEMBLY_MEMORY_MAX,
+        queuesMax: options.datagramsMax ?? REASSEMBLY_DATAGRAMS_MAX,
+        fragmentOverhead: REASSEMBLY_FRAGMENT_OVERHEAD,
+      },
+      family,
     );
   }
 
   /** Bytes held (data + per-fragment overhead); the `ipReasmBytes` gauge. */
   get bytesHeld(): number {
-    return this.held;
+    return this.queues.bytesHeld;
   }
 
   /** Datagrams in progress; the `ipReasmDatagrams` gauge. */
   get datagramsInProgress(): number {
-    return this.datagrams.size;
+    return this.queues.size;
   }
 
   /**
@@ -154,132 +175,44 @@ export class Ipv4Reassembler {
     if (!view.isFragment) return view.packet;
     ctx.stats.inc('ipReasmReqds');
 
-    const source = view.source;
-    const destination = view.destination;
-    const identification = view.identification;
     const offset = view.fragmentOffset;
-    const data = view.payload;
-    const end = offset + data.length;
-    const last = !view.moreFragments;
-    const key = `${source}/${destination}/${view.protocol}/${identification}`;
-    let datagram = this.datagrams.get(key);
-
-    // Checks that need no state. Linux discards the queue for these too.
-    if (data.length === 0) return this.fail(datagram, 'ipReasmMalformed', 'empty fragment');
-    if (!last && data.length % 8 !== 0) {
-      return this.fail(datagram, 'ipReasmMalformed', `non-final fragment of ${data.length} bytes, not a multiple of 8`);
-    }
-    if (end > MAX_DATA_END) return this.fail(datagram, 'ipReasmOversize', `data up to ${end} > ${MAX_DATA_END}`);
-
-    const cost = data.length + REASSEMBLY_FRAGMENT_OVERHEAD;
-    let index: number;
-    if (datagram) {
-      if (last) {
-        // RFC 791: MF = 0 fixes the length; a second, different end or data beyond it is corruption.
-        if (datagram.dataLength >= 0 && end !== datagram.dataLength) {
-          return this.fail(datagram, 'ipReasmMalformed', `second last fragment ends at ${end}, not ${datagram.dataLength}`);
-        }
-        const highest = datagram.pieces[datagram.pieces.length - 1]?.end ?? 0;
-        if (highest > end) return this.fail(datagram, 'ipReasmMalformed', `data up to ${highest} beyond the end ${end}`);
-      } else if (datagram.dataLength >= 0 && end > datagram.dataLength) {
-        return this.fail(datagram, 'ipReasmMalformed', `data up to ${end} beyond the end ${datagram.dataLength}`);
-      }
-      index = insertionPoint(datagram.pieces, offset);
-      const next = datagram.pieces[index];
-      if (next && next.offset === offset && next.end === end) {
-        // Exact duplicate (a retransmission by a lower layer, or duplication in the network): not an attack.
-        ctx.trace.dropped('ipReasmDuplicates', 'duplicate fragment', () => describeFragment(datagram!, offset, end));
-        return undefined;
-      }
-      const previous = datagram.pieces[index - 1];
-      if ((previous && previous.end > offset) || (next && next.offset < end)) {
-        return this.fail(datagram, 'ipReasmOverlaps', `fragment [${offset}, ${end}) overlaps`);
-      }
-      if (this.held + cost > this.memoryMax) {
-        return this.fail(datagram, 'ipReasmMemoryFull', `${this.held} bytes held, cap ${this.memoryMax}`);
-      }
-    } else {
-      if (this.datagrams.size >= this.datagramsMax) {
-        return this.fail(undefined, 'ipReasmQueuesFull', `${this.datagrams.size} datagrams in progress`);
-      }
-      if (this.held + cost > this.memoryMax) {
-        return this.fail(undefined, 'ipReasmMemoryFull', `${this.held} bytes held, cap ${this.memoryMax}`);
-      }
-      datagram = this.create(key, source, destination, identification);
-      index = 0;
-    }
-
-    datagram.pieces.splice(index, 0, { offset, end, data: data.slice() });
-    datagram.received += data.length;
-    datagram.charged += cost;
-    this.held += cost;
-    if (last) datagram.dataLength = end;
-    if (offset === 0) datagram.firstHeader = view.buffer.slice(0, view.headerLength);
-    this.updateGauges();
-
-    const headerLength = datagram.firstHeader?.length ?? IPV4_MIN_HEADER_LENGTH;
-    const highest = datagram.pieces[datagram.pieces.length - 1]!.end;
-    if (headerLength + highest > IPV4_MAX_PACKET_LENGTH) {
-      return this.fail(datagram, 'ipReasmOversize', `${headerLength} + ${highest} bytes > 65535`);
-    }
-    if (datagram.dataLength >= 0 && datagram.received === datagram.dataLength) return this.complete(datagram);
-    return undefined;
+    const key = `${view.source}/${view.destination}/${view.protocol}/${view.identification}`;
+    const queue = this.queues.add(key, offset, view.payload, !view.moreFragments);
+    if (!queue) return undefined;
+    if (offset === 0) queue.state.firstHeader = view.buffer.slice(0, view.headerLength);
+    return queue.complete ? this.complete(queue) : undefined;
   }
 
   /** Drops everything in progress and cancels the timers (interface down, stack shutdown). */
   clear(): void {
-    for (const datagram of this.datagrams.values()) datagram.timer.cancel();
-    this.datagrams.clear();
-    this.held = 0;
-    this.updateGauges();
-  }
-
-  private create(key: string, source: number, destination: number, identification: number): Datagram {
-    const datagram: Datagram = {
-      key,
-      source,
-      destination,
-      identification,
-      pieces: [],
-      received: 0,
-      dataLength: -1,
-      firstHeader: undefined,
-      charged: 0,
-      timer: this.ctx.timers.timer(() => this.expire(datagram)),
-    };
-    // RFC 791 §3.2 arms the timer with the first fragment; like Linux, later fragments do not extend it.
-    datagram.timer.armIn(this.timeoutMs);
-    this.datagrams.set(key, datagram);
-    return datagram;
-  }
-
-  private remove(datagram: Datagram): void {
-    datagram.timer.cancel();
-    this.datagrams.delete(datagram.key);
-    this.held -= datagram.charged;
-    this.updateGauges();
+    this.queues.clear();
   }
 
   /**
-   * Counts a failure under `counter` and ipReasmFails, dropping the datagram
-   * this fragment belongs to (if one is in progress) with it.
+   * IPv4's own checks, before the shared ones. Linux discards the queue for
+   * these too.
    */
-  private fail(datagram: Datagram | undefined, counter: string, reason: string): undefined {
-    if (datagram) this.remove(datagram);
-    this.ctx.stats.inc('ipReasmFails');
-    // `view` still holds the fragment being received: describe() runs inside dropped().
-    this.ctx.trace.dropped(counter, reason, () => describeIpv4(this.view));
+  private check(queue: FragmentQueue<Datagram> | undefined, offset: number, end: number, last: boolean): FragmentFault | undefined {
+    const length = end - offset;
+    // RFC 791 §3.2: every fragment but the last carries a multiple of 8 octets (Linux trims it instead; we refuse it).
+    if (!last && length % 8 !== 0) return { counter: 'ipReasmMalformed', reason: `non-final fragment of ${length} bytes, not a multiple of 8` };
+    // "Ping of death": data past what a 65535-byte datagram can carry.
+    if (end > MAX_DATA_END) return { counter: 'ipReasmOversize', reason: `data up to ${end} > ${MAX_DATA_END}` };
+    // The first fragment's header (options make it up to 60 bytes) plus all the data must fit in 65535 too.
+    const headerLength = offset === 0 ? this.view.headerLength : (queue?.state.firstHeader?.length ?? IPV4_MIN_HEADER_LENGTH);
+    const highest = Math.max(end, queue?.highestEnd ?? 0);
+    if (headerLength + highest > IPV4_MAX_PACKET_LENGTH) return { counter: 'ipReasmOversize', reason: `${headerLength} + ${highest} bytes > 65535` };
     return undefined;
   }
 
-  private complete(datagram: Datagram): Uint8Array | undefined {
-    const header = datagram.firstHeader;
-    this.remove(datagram);
+  private complete(queue: FragmentQueue<Datagram>): Uint8Array | undefined {
+    const header = queue.state.firstHeader;
+    this.queues.take(queue);
     if (!header) return undefined; // unreachable: full coverage includes offset 0
-    const totalLength = header.length + datagram.dataLength;
+    const totalLength = header.length + queue.dataLength;
     const out = new Uint8Array(totalLength);
     out.set(header, 0);
-    for (const piece of datagram.pieces) out.set(piece.data, header.length + piece.offset);
+    for (const piece of queue.pieces) out.set(piece.data, header.length + piece.offset);
     // The first fragment's header, now describing the whole datagram: MF = 0, offset 0 (DF kept).
     setU16(out, Field.FLAGS_FRAGMENT_OFFSET, getU16(out, Field.FLAGS_FRAGMENT_OFFSET) & FLAG_DF);
     finishIpv4Header(out, 0, totalLength);
@@ -287,40 +220,16 @@ export class Ipv4Reassembler {
     return out;
   }
 
-  private expire(datagram: Datagram): void {
-    this.remove(datagram);
-    this.ctx.stats.inc('ipReasmFails');
-    this.ctx.stats.inc('ipReasmTimeout');
-    this.ctx.trace.event('reassembly timeout', () => describeFragment(datagram, 0, datagram.received));
-    const header = datagram.firstHeader;
-    const first = datagram.pieces[0];
+  /** RFC 1122 §3.3.2: ICMP time exceeded (code 1) only when fragment zero had arrived. */
+  private expired(queue: FragmentQueue<Datagram>): void {
+    const d = queue.state;
+    this.ctx.trace.event('reassembly timeout', () => `${formatIpv4(d.source)} > ${formatIpv4(d.destination)} id ${d.identification} [0, ${queue.received})`);
+    const header = d.firstHeader;
+    const first = queue.pieces[0];
     if (!header || !first || first.offset !== 0 || !this.onTimeout) return;
     const fragment = new Uint8Array(header.length + first.data.length);
     fragment.set(header, 0);
     fragment.set(first.data, header.length);
     this.onTimeout(fragment);
   }
-
-  private updateGauges(): void {
-    this.ctx.stats.set('ipReasmBytes', this.held);
-    this.ctx.stats.set('ipReasmDatagrams', this.datagrams.size);
-  }
-}
-
-/** Index of the first piece whose offset is >= `offset` (binary search; appending is the common case). */
-function insertionPoint(pieces: readonly Piece[], offset: number): number {
-  const n = pieces.length;
-  if (n === 0 || pieces[n - 1]!.offset < offset) return n;
-  let lo = 0;
-  let hi = n - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pieces[mid]!.offset < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function describeFragment(datagram: Datagram, offset: number, end: number): string {
-  return `${formatIpv4(datagram.source)} > ${formatIpv4(datagram.destination)} id ${datagram.identification} [${offset}, ${end})`;
 }

@@ -82,9 +82,9 @@ export function parseIpv6(text: string): Ipv6Address | undefined {
       target.push(parseInt(group, 16));
       continue;
     }
-    // A dotted quad may only be the very last group.
+    // A dotted quad may only end the text: the last group, and not the last one before a trailing "::".
     const quad = DOTTED_QUAD.exec(group);
-    if (!quad || i !== all.length - 1) return undefined;
+    if (!quad || i !== all.length - 1 || target !== (double >= 0 ? tailWords : words)) return undefined;
     const octets = quad.slice(1).map(Number);
     if (octets.some((o) => o > 255)) return undefined;
     target.push((octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!);

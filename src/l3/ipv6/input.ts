@@ -32,11 +32,11 @@ import {
   MulticastScope,
   type Ipv6Address,
 } from './address.js';
-import { firstFragmentHasWholeChain, IPV6_EXTENSION_HEADERS_MAX } from './extension-chain.js';
+import { ChainStep, firstFragmentHasWholeChain, Ipv6ChainWalker, IPV6_EXTENSION_HEADERS_MAX } from './extension-chain.js';
 import { FRAGMENT_HEADER_LENGTH, FragmentField, fragmentOffsetAt, identificationAt, moreFragmentsAt } from './fragment-header.js';
 import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH, Ipv6Field, Ipv6HeaderView, describeIpv6 } from './header.js';
 import type { Ipv6Link } from './link.js';
-import { forEachIpv6Option, Ipv6OptionType, optionsHeaderLength, unknownOptionAction, UnknownOptionAction } from './options.js';
+import { forEachIpv6Option, Ipv6OptionType, unknownOptionAction, UnknownOptionAction } from './options.js';
 import { Ipv6Reassembler } from './reassembly.js';
 import { RoutingField } from './routing-header.js';
 
@@ -110,6 +110,14 @@ interface OptionsVerdict {
 export class Ipv6Input {
   private readonly header = new Ipv6HeaderView();
   private readonly handlers = new Map<number, Ipv6ProtocolHandler>();
+  /** Where receive stands in the chain of the packet being received. */
+  private readonly walker = new Ipv6ChainWalker();
+  /** A second walker, for the RFC 7112 check over a first fragment's data. */
+  private readonly fragmentWalker = new Ipv6ChainWalker();
+  /** The packet being received had a Fragment header (atomic or not). */
+  private fragmented = false;
+  /** Where an ICMPv6 error for the packet being received would go; reused, like `received`. */
+  private readonly errorContext: { link: Ipv6Link; toMulticast: boolean } = { link: undefined as unknown as Ipv6Link, toMulticast: false };
   readonly reassembler: Ipv6Reassembler;
   private readonly received: MutableReceived = {
     link: undefined as unknown as Ipv6Link,
@@ -159,157 +167,202 @@ export class Ipv6Input {
     return false;
   }
 
-  /** A packet from `link`; `linkMulticast` says the Ethernet destination was multicast/broadcast. */
+  /**
+   * A packet from `link`; `linkMulticast` says the Ethernet destination was
+   * multicast/broadcast. The steps of RFC 8200 in order: the fixed header
+   * (§3), the addresses (RFC 4291), for us or not, the extension headers one
+   * by one (§4), the upper layer.
+   */
   receive(bytes: Uint8Array, link: Ipv6Link, linkMulticast: boolean): void {
-    const { ctx, header } = this;
-    ctx.stats.inc('ip6InReceives');
-    const error = header.wrap(bytes);
-    if (error) {
-      const counter = error.reason === 'truncated' ? 'ip6InTruncatedPkts' : 'ip6InHdrErrors';
-      if (counter !== 'ip6InHdrErrors') ctx.stats.inc('ip6InHdrErrors');
-      ctx.trace.dropped(counter, describeParseError(error), () => `${bytes.length} bytes on ${link.name}`);
-      return;
-    }
-    let packet = header.packet;
-    const source = header.source;
-    const destination = header.destination;
+    this.ctx.stats.inc('ip6InReceives');
+    if (!this.checkHeader(bytes, link)) return;
+    if (!this.checkAddresses()) return;
+    if (!this.acceptDestination(link, linkMulticast)) return;
+    if (!this.receiveExtensionHeaders()) return;
+    this.deliver(link);
+  }
 
-    // RFC 4291 §2.7: a multicast source is invalid; §2.5.3: ::1 never leaves a node; §2.5.5.2: no IPv4-mapped on the wire.
+  /** RFC 8200 §3: version 6, and the Payload Length fits in what arrived. */
+  private checkHeader(bytes: Uint8Array, link: Ipv6Link): boolean {
+    const error = this.header.wrap(bytes);
+    if (!error) return true;
+    const counter = error.reason === 'truncated' ? 'ip6InTruncatedPkts' : 'ip6InHdrErrors';
+    if (counter !== 'ip6InHdrErrors') this.ctx.stats.inc('ip6InHdrErrors');
+    this.ctx.trace.dropped(counter, describeParseError(error), () => `${bytes.length} bytes on ${link.name}`);
+    return false;
+  }
+
+  /** RFC 4291 §2.7: a multicast source is invalid; §2.5.3: ::1 never leaves a node; §2.5.5.2: no IPv4-mapped on the wire. */
+  private checkAddresses(): boolean {
+    const { source, destination } = this.header;
     if (isMulticastIpv6(source) || isLoopbackIpv6(source) || isLoopbackIpv6(destination) || isIpv4MappedIpv6(source) || isIpv4MappedIpv6(destination)) {
-      ctx.trace.dropped('ip6InHdrErrors', 'invalid source or destination address', () => describeIpv6(header));
-      return;
+      return this.drop('ip6InHdrErrors', 'invalid source or destination address');
     }
+    return true;
+  }
+
+  /**
+   * For us: a group joined on `link`, or one of our addresses. Anything else
+   * is forwarded (router) or dropped (host), RFC 8200 §1 and RFC 4291 §2.7.
+   */
+  private acceptDestination(link: Ipv6Link, linkMulticast: boolean): boolean {
+    const destination = this.header.destination;
     const toMulticast = isMulticastIpv6(destination);
     if (toMulticast) {
-      ctx.stats.inc('ip6InMcastPkts');
+      this.ctx.stats.inc('ip6InMcastPkts');
       // RFC 4291 §2.7: scope 0 is reserved, interface-local (1) never appears on a link.
       const scope = multicastScope(destination);
-      if (scope <= MulticastScope.InterfaceLocal) {
-        ctx.trace.dropped('ip6InHdrErrors', `multicast scope ${scope} on a link`, () => describeIpv6(header));
-        return;
-      }
-      if (!link.hasGroup(destination)) {
-        ctx.trace.dropped('ip6InMcastNotJoined', 'multicast group not joined', () => describeIpv6(header));
-        return;
-      }
+      if (scope <= MulticastScope.InterfaceLocal) return this.drop('ip6InHdrErrors', `multicast scope ${scope} on a link`);
+      if (!link.hasGroup(destination)) return this.drop('ip6InMcastNotJoined', 'multicast group not joined');
     } else if (!this.isLocalAddress(destination)) {
-      if (this.hooks.forward) return this.hooks.forward(packet, link, linkMulticast);
-      ctx.trace.dropped('ip6InAddrErrors', 'not for us and not forwarding', () => describeIpv6(header));
-      return;
+      if (this.hooks.forward) {
+        this.hooks.forward(this.header.packet, link, linkMulticast);
+        return false;
+      }
+      return this.drop('ip6InAddrErrors', 'not for us and not forwarding');
     }
-    const errorContext = { link, toMulticast: toMulticast || linkMulticast };
+    this.errorContext.link = link;
+    this.errorContext.toMulticast = toMulticast || linkMulticast;
+    return true;
+  }
 
-    // The chain walk (RFC 8200 §4: "extension headers ... must be processed strictly in the order they appear").
-    let nextHeader = header.nextHeader;
-    let nextHeaderField: number = Ipv6Field.NEXT_HEADER;
-    let offset = IPV6_HEADER_LENGTH;
-    let fragmented = false;
-    for (let count = 0; ; count++) {
-      if (nextHeader !== IpProtocol.HopByHop && nextHeader !== IpProtocol.IPv6DestinationOptions && nextHeader !== IpProtocol.IPv6Route && nextHeader !== IpProtocol.IPv6Fragment) break;
-      if (count >= IPV6_EXTENSION_HEADERS_MAX) {
-        ctx.trace.dropped('ip6InHdrErrors', `more than ${IPV6_EXTENSION_HEADERS_MAX} extension headers`, () => describeIpv6(header));
-        return;
+  /**
+   * RFC 8200 §4: "extension headers ... must be processed strictly in the
+   * order they appear in the packet". True when the walker stands at the
+   * upper-layer header (of the reassembled packet, when one completed).
+   */
+  private receiveExtensionHeaders(): boolean {
+    const { walker, header } = this;
+    walker.start(header.packet, header.nextHeader, Ipv6Field.NEXT_HEADER, IPV6_HEADER_LENGTH);
+    this.fragmented = false;
+    for (;;) {
+      switch (walker.step()) {
+        case ChainStep.UpperLayer:
+          return true;
+        case ChainStep.TooLong:
+          return this.drop('ip6InHdrErrors', `more than ${IPV6_EXTENSION_HEADERS_MAX} extension headers`);
+        case ChainStep.Truncated:
+          return this.drop('ip6InHdrErrors', `extension header ${walker.nextHeader} cut off`);
+        case ChainStep.Extension:
+          if (!this.receiveExtensionHeader()) return false;
       }
-      if (nextHeader === IpProtocol.IPv6Fragment) {
-        if (offset + FRAGMENT_HEADER_LENGTH > packet.length) {
-          ctx.trace.dropped('ip6InHdrErrors', 'fragment header cut off', () => describeIpv6(header));
-          return;
-        }
-        const fragmentOffset = fragmentOffsetAt(packet, offset);
-        const more = moreFragmentsAt(packet, offset);
-        const fragmentNextHeader = packet[offset + FragmentField.NEXT_HEADER]!;
-        if (fragmented) {
-          ctx.trace.dropped('ip6InHdrErrors', 'a second Fragment header', () => describeIpv6(header));
-          return;
-        }
-        fragmented = true;
-        if (fragmentOffset === 0 && !more) {
-          // RFC 6946: an atomic fragment is processed in isolation; the header is just skipped.
-          nextHeaderField = offset;
-          nextHeader = fragmentNextHeader;
-          offset += FRAGMENT_HEADER_LENGTH;
-          continue;
-        }
-        const data = packet.subarray(offset + FRAGMENT_HEADER_LENGTH);
-        // RFC 8200 §4.5: a non-final fragment must be a multiple of 8 octets long.
-        if (more && data.length % 8 !== 0) {
-          ctx.trace.dropped('ip6InHdrErrors', `non-final fragment of ${data.length} bytes`, () => describeIpv6(header));
-          this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.erroneousHeaderField, pointer: Ipv6Field.PAYLOAD_LENGTH }, errorContext);
-          return;
-        }
-        // RFC 8200 §4.5: the reassembled Payload Length would exceed 65535.
-        if (offset - IPV6_HEADER_LENGTH + fragmentOffset + data.length > IPV6_MAX_PAYLOAD_LENGTH) {
-          ctx.trace.dropped('ip6InHdrErrors', `fragment at ${fragmentOffset} + ${data.length} bytes past 65535`, () => describeIpv6(header));
-          this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.erroneousHeaderField, pointer: offset + FragmentField.OFFSET_FLAGS }, errorContext);
-          return;
-        }
-        // RFC 7112 §5: the first fragment must carry every header through the upper-layer one.
-        if (fragmentOffset === 0 && !firstFragmentHasWholeChain(data, fragmentNextHeader)) {
-          ctx.trace.dropped('ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', () => describeIpv6(header));
-          this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.incompleteHeaderChain, pointer: 0 }, errorContext);
-          return;
-        }
-        const whole = this.reassembler.receive({
-          source,
-          destination,
-          identification: identificationAt(packet, offset),
-          offset: fragmentOffset,
-          moreFragments: more,
-          data,
-          packet,
-          fragmentHeaderOffset: offset,
-          nextHeaderField,
-          nextHeader: fragmentNextHeader,
-        });
-        if (!whole) return; // held, or dropped and counted by the reassembler
-        packet = whole.packet;
-        header.wrap(packet);
-        nextHeader = whole.nextHeader;
-        nextHeaderField = whole.nextHeaderField;
-        offset = whole.offset;
-        continue;
-      }
-
-      // Hop-by-Hop, Destination Options and Routing share the length octet (8-octet units, RFC 8200 §4.3-4.6).
-      if (offset + 2 > packet.length || offset + optionsHeaderLength(packet[offset + 1]!) > packet.length) {
-        ctx.trace.dropped('ip6InHdrErrors', `extension header ${nextHeader} cut off`, () => describeIpv6(header));
-        return;
-      }
-      const length = optionsHeaderLength(packet[offset + 1]!);
-      if (nextHeader === IpProtocol.HopByHop && offset !== IPV6_HEADER_LENGTH) {
-        // RFC 8200 §4.3: Hop-by-Hop only immediately after the IPv6 header; elsewhere it is an unknown Next Header.
-        ctx.trace.dropped('ip6InUnknownProtos', 'Hop-by-Hop header not first', () => describeIpv6(header));
-        this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.unrecognizedNextHeader, pointer: nextHeaderField }, errorContext);
-        return;
-      }
-      if (nextHeader === IpProtocol.IPv6Route) {
-        const segmentsLeft = packet[offset + RoutingField.SEGMENTS_LEFT]!;
-        if (segmentsLeft !== 0) {
-          // RFC 8200 §4.4, RFC 5095 §3: an unrecognised type (RH0 included) with Segments Left > 0.
-          const routingType = packet[offset + RoutingField.ROUTING_TYPE]!;
-          ctx.trace.dropped('ip6InHdrErrors', `routing header type ${routingType} with ${segmentsLeft} segments left`, () => describeIpv6(header));
-          this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.erroneousHeaderField, pointer: offset + RoutingField.ROUTING_TYPE }, errorContext);
-          return;
-        }
-      } else {
-        const verdict = checkOptions(packet.subarray(offset, offset + length), offset);
-        if (verdict) {
-          ctx.trace.dropped('ip6InHdrErrors', verdict.reason, () => describeIpv6(header));
-          if (verdict.error) this.hooks.error(packet, verdict.error, errorContext);
-          return;
-        }
-      }
-      nextHeaderField = offset;
-      nextHeader = packet[offset]!;
-      offset += length;
     }
+  }
 
+  /** Acts on the whole extension header at the walker and moves past it; false when the packet was dropped. */
+  private receiveExtensionHeader(): boolean {
+    const walker = this.walker;
+    switch (walker.nextHeader) {
+      case IpProtocol.HopByHop:
+        if (!this.receiveHopByHop()) return false;
+        break;
+      case IpProtocol.IPv6DestinationOptions:
+        if (!this.receiveOptions()) return false;
+        break;
+      case IpProtocol.IPv6Route:
+        if (!this.receiveRouting()) return false;
+        break;
+      default: // IpProtocol.IPv6Fragment, the only other header the walker stops at
+        return this.receiveFragment();
+    }
+    walker.advance();
+    return true;
+  }
+
+  /** RFC 8200 §4.3: Hop-by-Hop only immediately after the IPv6 header; elsewhere it is an unknown Next Header. */
+  private receiveHopByHop(): boolean {
+    const walker = this.walker;
+    if (walker.offset !== IPV6_HEADER_LENGTH) {
+      return this.dropWithError('ip6InUnknownProtos', 'Hop-by-Hop header not first', parameterProblem(ParameterProblem.unrecognizedNextHeader, walker.nextHeaderField));
+    }
+    return this.receiveOptions();
+  }
+
+  /** RFC 8200 §4.2: the options of a Hop-by-Hop or Destination Options header. */
+  private receiveOptions(): boolean {
+    const { packet, offset, length } = this.walker;
+    const verdict = checkOptions(packet.subarray(offset, offset + length), offset);
+    if (!verdict) return true;
+    if (verdict.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
+    return this.drop('ip6InHdrErrors', verdict.reason);
+  }
+
+  /**
+   * RFC 8200 §4.4: Segments Left 0 means the header is skipped; tapnet knows
+   * no routing type, so any other value is an unrecognised type with
+   * segments left (RH0 included, RFC 5095 §3): Parameter Problem code 0.
+   */
+  private receiveRouting(): boolean {
+    const { packet, offset } = this.walker;
+    const segmentsLeft = packet[offset + RoutingField.SEGMENTS_LEFT]!;
+    if (segmentsLeft === 0) return true;
+    const routingType = packet[offset + RoutingField.ROUTING_TYPE]!;
+    return this.dropWithError(
+      'ip6InHdrErrors',
+      `routing header type ${routingType} with ${segmentsLeft} segments left`,
+      parameterProblem(ParameterProblem.erroneousHeaderField, offset + RoutingField.ROUTING_TYPE),
+    );
+  }
+
+  /**
+   * RFC 8200 §4.5: an atomic fragment (RFC 6946) is skipped; any other is
+   * checked (length a multiple of 8, the payload within 65535, the whole
+   * chain in the first fragment, RFC 7112 §5) and handed to reassembly.
+   * True when the walker moved on: past an atomic Fragment header, or into
+   * the reassembled packet.
+   */
+  private receiveFragment(): boolean {
+    const { walker, header } = this;
+    const { packet, offset, nextHeaderField } = walker;
+    if (this.fragmented) return this.drop('ip6InHdrErrors', 'a second Fragment header');
+    this.fragmented = true;
+    const fragmentOffset = fragmentOffsetAt(packet, offset);
+    const more = moreFragmentsAt(packet, offset);
+    if (fragmentOffset === 0 && !more) {
+      walker.advance();
+      return true;
+    }
+    const fragmentNextHeader = packet[offset + FragmentField.NEXT_HEADER]!;
+    const data = packet.subarray(offset + FRAGMENT_HEADER_LENGTH);
+    if (more && data.length % 8 !== 0) {
+      return this.dropWithError('ip6InHdrErrors', `non-final fragment of ${data.length} bytes`, parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH));
+    }
+    if (offset - IPV6_HEADER_LENGTH + fragmentOffset + data.length > IPV6_MAX_PAYLOAD_LENGTH) {
+      return this.dropWithError(
+        'ip6InHdrErrors',
+        `fragment at ${fragmentOffset} + ${data.length} bytes past 65535`,
+        parameterProblem(ParameterProblem.erroneousHeaderField, offset + FragmentField.OFFSET_FLAGS),
+      );
+    }
+    if (fragmentOffset === 0 && !firstFragmentHasWholeChain(data, fragmentNextHeader, this.fragmentWalker)) {
+      return this.dropWithError('ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', parameterProblem(ParameterProblem.incompleteHeaderChain, 0));
+    }
+    const whole = this.reassembler.receive({
+      source: header.source,
+      destination: header.destination,
+      identification: identificationAt(packet, offset),
+      offset: fragmentOffset,
+      moreFragments: more,
+      data,
+      packet,
+      fragmentHeaderOffset: offset,
+      nextHeaderField,
+      nextHeader: fragmentNextHeader,
+    });
+    if (!whole) return false; // held, or dropped and counted by the reassembler
+    header.wrap(whole.packet);
+    walker.advanceInto(whole.packet, whole.nextHeader, whole.nextHeaderField, whole.offset);
+    return true;
+  }
+
+  /** The upper layer (RFC 8200 §4: unknown Next Header → Parameter Problem code 1; §4.7: No Next Header). */
+  private deliver(link: Ipv6Link): void {
+    const { ctx, walker, header } = this;
+    const { packet, offset, nextHeader, nextHeaderField } = walker;
     if (nextHeader === IpProtocol.IPv6NoNext) {
-      // RFC 8200 §4.7: nothing follows; anything after the header is ignored.
-      ctx.trace.dropped('ip6InNoNextHeader', 'No Next Header', () => describeIpv6(header));
+      this.drop('ip6InNoNextHeader', 'No Next Header');
       return;
     }
-
     const r = this.received;
     r.link = link;
     r.packet = packet;
@@ -322,24 +375,40 @@ export class Ipv6Input {
     r.hopLimit = header.hopLimit;
     r.trafficClass = header.trafficClass;
     r.flowLabel = header.flowLabel;
-    r.toMulticast = errorContext.toMulticast;
-    r.fragmented = fragmented;
-    r.checksumValid = !fragmented && (link.rxChecksumValid ?? false);
+    r.toMulticast = this.errorContext.toMulticast;
+    r.fragmented = this.fragmented;
+    r.checksumValid = !this.fragmented && (link.rxChecksumValid ?? false);
 
     const handler = this.handlers.get(nextHeader);
     if (!handler) {
-      // RFC 8200 §4: "ICMP Parameter Problem ... Code 1 ... pointing to the unrecognized value".
       ctx.trace.dropped('ip6InUnknownProtos', 'no handler for next header', () => `next header ${nextHeader} from ${formatIpv6(r.source)}`);
-      this.hooks.error(packet, { type: ParameterProblem.type, code: ParameterProblem.unrecognizedNextHeader, pointer: nextHeaderField }, errorContext);
+      this.hooks.error(packet, parameterProblem(ParameterProblem.unrecognizedNextHeader, nextHeaderField), this.errorContext);
       return;
     }
     const disposition = handler(r);
     if (disposition === 'delivered') ctx.stats.inc('ip6InDelivers');
-    else if (disposition === 'portUnreachable') this.hooks.error(r.packet, DestinationUnreachablePort, errorContext);
+    else if (disposition === 'portUnreachable') this.hooks.error(r.packet, DestinationUnreachablePort, this.errorContext);
     else if (disposition === 'protocolUnreachable') {
-      this.hooks.error(r.packet, { type: ParameterProblem.type, code: ParameterProblem.unrecognizedNextHeader, pointer: nextHeaderField }, errorContext);
+      this.hooks.error(r.packet, parameterProblem(ParameterProblem.unrecognizedNextHeader, nextHeaderField), this.errorContext);
     }
   }
+
+  /** Counts and traces a drop; false, so a step can `return this.drop(...)`. */
+  private drop(counter: string, reason: string): false {
+    this.ctx.trace.dropped(counter, reason, () => describeIpv6(this.header));
+    return false;
+  }
+
+  /** A drop that also asks for an ICMPv6 error (ICMPv6 decides whether it may be sent, RFC 4443 §2.4). */
+  private dropWithError(counter: string, reason: string, error: Ipv6InputError): false {
+    this.drop(counter, reason);
+    this.hooks.error(this.walker.packet, error, this.errorContext);
+    return false;
+  }
+}
+
+function parameterProblem(code: number, pointer: number): Ipv6InputError {
+  return { type: ParameterProblem.type, code, pointer };
 }
 
 /**

@@ -8,8 +8,9 @@
  * must hold the whole header chain; also checked by input).
  *
  * A datagram in progress is keyed by (source, destination, Identification)
- * (RFC 8200 §4.5). The same rules as IPv4 reassembly (../ipv4/reassembly.ts)
- * bound it, with Linux's IPv6 defaults:
+ * (RFC 8200 §4.5). The pieces, the timer and the memory budget are the core
+ * IPv4 reassembly shares (../fragment/queue.ts), with Linux's IPv6 defaults;
+ * the rules:
  *  - overlap with a fragment already held → the whole datagram is dropped
  *    (RFC 5722; Linux ip6_frag_queue). An exact duplicate is dropped alone,
  *    as Linux's inet_frag_queue_insert does (IPFRAG_DUP);
@@ -17,7 +18,8 @@
  *    → the whole datagram is dropped;
  *  - memory: bytes held (data + a fixed per-fragment overhead) never pass
  *    REASSEMBLY6_MEMORY_MAX; a fragment that would, is dropped with its
- *    datagram, and new datagrams are refused rather than old ones evicted.
+ *    datagram, and a new datagram past either cap evicts the oldest ones
+ *    (ip6ReasmEvicted), as for IPv4.
  *
  * The reassembled packet is the first fragment's unfragmentable part (fixed
  * header + any Hop-by-Hop/Routing header) followed by the data, with the
@@ -25,8 +27,8 @@
  * header's own Next Header (RFC 8200 §4.5 "Reassembly").
  */
 import type { StackContext } from '../../core/context.js';
-import type { Timer } from '../../core/time.js';
 import { setU16 } from '../../core/bytes.js';
+import { FragmentQueues, type FragmentFamily, type FragmentQueue, type ReassemblyCounters } from '../fragment/queue.js';
 import { formatIpv6, ipv6Key, type Ipv6Address } from './address.js';
 import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH, Ipv6Field } from './header.js';
 
@@ -78,44 +80,38 @@ export interface Reassembly6Options {
   onTimeout?: (firstFragment: Uint8Array) => void;
 }
 
-interface Piece {
-  readonly offset: number;
-  readonly end: number;
-  readonly data: Uint8Array;
-}
+/** Linux's /proc/net/snmp6 names, and tapnet's in the same style. */
+const COUNTERS: ReassemblyCounters = {
+  fails: 'ip6ReasmFails',
+  timeout: 'ip6ReasmTimeout',
+  overlaps: 'ip6ReasmOverlaps',
+  malformed: 'ip6ReasmMalformed',
+  duplicates: 'ip6ReasmDuplicates',
+  memoryFull: 'ip6ReasmMemoryFull',
+  evicted: 'ip6ReasmEvicted',
+  bytes: 'ip6ReasmBytes',
+  datagrams: 'ip6ReasmDatagrams',
+};
 
+/** What IPv6 keeps per datagram beside the pieces. */
 interface Datagram {
-  readonly key: string;
   readonly source: Ipv6Address;
   readonly destination: Ipv6Address;
   readonly identification: number;
-  readonly pieces: Piece[];
-  received: number;
-  /** Known once the fragment with M = 0 arrived; -1 before. */
-  dataLength: number;
   /** A copy of the first fragment, once it arrived. */
   first: { packet: Uint8Array; fragmentHeaderOffset: number; nextHeaderField: number; nextHeader: number } | undefined;
-  charged: number;
-  readonly timer: Timer;
 }
 
 export class Ipv6Reassembler {
   onTimeout: ((firstFragment: Uint8Array) => void) | undefined;
-  private readonly datagrams = new Map<string, Datagram>();
-  private readonly timeoutMs: number;
-  private readonly memoryMax: number;
-  private readonly datagramsMax: number;
-  private held = 0;
-  /** The fragment being received, for traces. */
+  private readonly queues: FragmentQueues<Datagram>;
+  /** The fragment being received, for traces and a new datagram's state. */
   private current: Ipv6Fragment | undefined;
 
   constructor(
     private readonly ctx: StackContext,
     options: Reassembly6Options = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? REASSEMBLY6_TIMEOUT_MS;
-    this.memoryMax = options.memoryMax ?? REASSEMBLY6_MEMORY_MAX;
-    this.datagramsMax = options.datagramsMax ?? REASSEMBLY6_DATAGRAMS_MAX;
     this.onTimeout = options.onTimeout;
     ctx.stats.declare(
       'ip6ReasmReqds',
@@ -126,18 +122,40 @@ export class Ipv6Reassembler {
       'ip6ReasmMalformed',
       'ip6ReasmDuplicates',
       'ip6ReasmMemoryFull',
-      'ip6ReasmQueuesFull',
+      'ip6ReasmEvicted',
       'ip6ReasmBytes',
       'ip6ReasmDatagrams',
+    );
+    const family: FragmentFamily<Datagram> = {
+      counters: COUNTERS,
+      newDatagram: () => {
+        const f = this.current!;
+        return { source: f.source.slice(), destination: f.destination.slice(), identification: f.identification, first: undefined };
+      },
+      // RFC 5722 §4 (with Errata 3089): any overlap drops the whole datagram, silently; an exact duplicate is
+      // ignored, as Linux's inet_frag_queue_insert does (IPFRAG_DUP).
+      overlap: (overlap) => (overlap === 'exactDuplicate' ? 'ignoreDuplicate' : 'dropDatagram'),
+      describe: () => this.describeCurrent(),
+      expired: (queue) => this.expired(queue),
+    };
+    this.queues = new FragmentQueues(
+      ctx,
+      {
+        timeoutMs: options.timeoutMs ?? REASSEMBLY6_TIMEOUT_MS,
+        memoryMax: options.memoryMax ?? REASSEMBLY6_MEMORY_MAX,
+        queuesMax: options.datagramsMax ?? REASSEMBLY6_DATAGRAMS_MAX,
+        fragmentOverhead: REASSEMBLY6_FRAGMENT_OVERHEAD,
+      },
+      family,
     );
   }
 
   get bytesHeld(): number {
-    return this.held;
+    return this.queues.bytesHeld;
   }
 
   get datagramsInProgress(): number {
-    return this.datagrams.size;
+    return this.queues.size;
   }
 
   /** Takes one fragment; returns the whole packet when this one completed it. */
@@ -145,131 +163,51 @@ export class Ipv6Reassembler {
     this.ctx.stats.inc('ip6ReasmReqds');
     this.current = f;
     const key = `${ipv6Key(f.source)}${ipv6Key(f.destination)}${f.identification}`;
-    let datagram = this.datagrams.get(key);
-    const offset = f.offset;
-    const end = offset + f.data.length;
-    const last = !f.moreFragments;
-
-    if (f.data.length === 0) return this.fail(datagram, 'ip6ReasmMalformed', 'empty fragment');
-    const cost = f.data.length + REASSEMBLY6_FRAGMENT_OVERHEAD;
-    let index: number;
-    if (datagram) {
-      if (last) {
-        if (datagram.dataLength >= 0 && end !== datagram.dataLength) {
-          return this.fail(datagram, 'ip6ReasmMalformed', `second last fragment ends at ${end}, not ${datagram.dataLength}`);
-        }
-        const highest = datagram.pieces[datagram.pieces.length - 1]?.end ?? 0;
-        if (highest > end) return this.fail(datagram, 'ip6ReasmMalformed', `data up to ${highest} beyond the end ${end}`);
-      } else if (datagram.dataLength >= 0 && end > datagram.dataLength) {
-        return this.fail(datagram, 'ip6ReasmMalformed', `data up to ${end} beyond the end ${datagram.dataLength}`);
-      }
-      index = insertionPoint(datagram.pieces, offset);
-      const next = datagram.pieces[index];
-      if (next && next.offset === offset && next.end === end) {
-        this.ctx.trace.dropped('ip6ReasmDuplicates', 'duplicate fragment', () => this.describeCurrent());
-        return undefined;
-      }
-      const previous = datagram.pieces[index - 1];
-      if ((previous && previous.end > offset) || (next && next.offset < end)) {
-        return this.fail(datagram, 'ip6ReasmOverlaps', `fragment [${offset}, ${end}) overlaps (RFC 5722)`);
-      }
-      if (this.held + cost > this.memoryMax) return this.fail(datagram, 'ip6ReasmMemoryFull', `${this.held} bytes held, cap ${this.memoryMax}`);
-    } else {
-      if (this.datagrams.size >= this.datagramsMax) return this.fail(undefined, 'ip6ReasmQueuesFull', `${this.datagrams.size} datagrams in progress`);
-      if (this.held + cost > this.memoryMax) return this.fail(undefined, 'ip6ReasmMemoryFull', `${this.held} bytes held, cap ${this.memoryMax}`);
-      datagram = this.create(key, f);
-      index = 0;
-    }
-
-    datagram.pieces.splice(index, 0, { offset, end, data: f.data.slice() });
-    datagram.received += f.data.length;
-    datagram.charged += cost;
-    this.held += cost;
-    if (last) datagram.dataLength = end;
-    if (offset === 0) {
-      datagram.first = {
+    const queue = this.queues.add(key, f.offset, f.data, !f.moreFragments);
+    if (!queue) return undefined;
+    if (f.offset === 0) {
+      queue.state.first = {
         packet: f.packet.slice(),
         fragmentHeaderOffset: f.fragmentHeaderOffset,
         nextHeaderField: f.nextHeaderField,
         nextHeader: f.nextHeader,
       };
     }
-    this.updateGauges();
-    if (datagram.dataLength >= 0 && datagram.received === datagram.dataLength) return this.complete(datagram);
-    return undefined;
+    return queue.complete ? this.complete(queue) : undefined;
   }
 
   /** Drops everything in progress (interface down, shutdown). */
   clear(): void {
-    for (const d of this.datagrams.values()) d.timer.cancel();
-    this.datagrams.clear();
-    this.held = 0;
-    this.updateGauges();
+    this.queues.clear();
   }
 
-  private create(key: string, f: Ipv6Fragment): Datagram {
-    const datagram: Datagram = {
-      key,
-      source: f.source.slice(),
-      destination: f.destination.slice(),
-      identification: f.identification,
-      pieces: [],
-      received: 0,
-      dataLength: -1,
-      first: undefined,
-      charged: 0,
-      timer: this.ctx.timers.timer(() => this.expire(datagram)),
-    };
-    // As Linux: the timer starts with the first fragment and later ones do not extend it.
-    datagram.timer.armIn(this.timeoutMs);
-    this.datagrams.set(key, datagram);
-    return datagram;
-  }
-
-  private remove(d: Datagram): void {
-    d.timer.cancel();
-    this.datagrams.delete(d.key);
-    this.held -= d.charged;
-    this.updateGauges();
-  }
-
-  private fail(d: Datagram | undefined, counter: string, reason: string): undefined {
-    if (d) this.remove(d);
-    this.ctx.stats.inc('ip6ReasmFails');
-    this.ctx.trace.dropped(counter, reason, () => this.describeCurrent());
-    return undefined;
-  }
-
-  private complete(d: Datagram): Reassembled | undefined {
-    this.remove(d);
-    const first = d.first;
+  private complete(queue: FragmentQueue<Datagram>): Reassembled | undefined {
+    this.queues.take(queue);
+    const first = queue.state.first;
     if (!first) return undefined; // unreachable: full coverage includes offset 0
     const unfragmentable = first.fragmentHeaderOffset;
-    const total = unfragmentable + d.dataLength;
+    const total = unfragmentable + queue.dataLength;
     if (total - IPV6_HEADER_LENGTH > IPV6_MAX_PAYLOAD_LENGTH) {
       // Input refuses such fragments first (Parameter Problem); a guard, not a path.
-      return this.fail(undefined, 'ip6ReasmMalformed', `reassembled payload ${total - IPV6_HEADER_LENGTH} > 65535`);
+      return this.queues.fail(undefined, 'ip6ReasmMalformed', `reassembled payload ${total - IPV6_HEADER_LENGTH} > 65535`);
     }
     const out = new Uint8Array(total);
     out.set(first.packet.subarray(0, unfragmentable), 0);
-    for (const piece of d.pieces) out.set(piece.data, unfragmentable + piece.offset);
+    for (const piece of queue.pieces) out.set(piece.data, unfragmentable + piece.offset);
     out[first.nextHeaderField] = first.nextHeader;
     setU16(out, Ipv6Field.PAYLOAD_LENGTH, total - IPV6_HEADER_LENGTH);
     this.ctx.stats.inc('ip6ReasmOKs');
     return { packet: out, offset: unfragmentable, nextHeader: first.nextHeader, nextHeaderField: first.nextHeaderField };
   }
 
-  private expire(d: Datagram): void {
-    this.remove(d);
-    this.ctx.stats.inc('ip6ReasmFails');
-    this.ctx.stats.inc('ip6ReasmTimeout');
-    this.ctx.trace.event('IPv6 reassembly timeout', () => `${formatIpv6(d.source)} > ${formatIpv6(d.destination)} id 0x${d.identification.toString(16)}, ${d.received} bytes`);
+  /** RFC 8200 §4.5: Time Exceeded code 1 to the source, only if the first fragment had arrived. */
+  private expired(queue: FragmentQueue<Datagram>): void {
+    const d = queue.state;
+    this.ctx.trace.event(
+      'IPv6 reassembly timeout',
+      () => `${formatIpv6(d.source)} > ${formatIpv6(d.destination)} id 0x${d.identification.toString(16)}, ${queue.received} bytes`,
+    );
     if (d.first && this.onTimeout) this.onTimeout(d.first.packet);
-  }
-
-  private updateGauges(): void {
-    this.ctx.stats.set('ip6ReasmBytes', this.held);
-    this.ctx.stats.set('ip6ReasmDatagrams', this.datagrams.size);
   }
 
   private describeCurrent(): string {
@@ -277,17 +215,4 @@ export class Ipv6Reassembler {
     if (!f) return '';
     return `${formatIpv6(f.source)} > ${formatIpv6(f.destination)} frag id 0x${f.identification.toString(16)} [${f.offset}, ${f.offset + f.data.length})${f.moreFragments ? ' MF' : ''}`;
   }
-}
-
-function insertionPoint(pieces: readonly Piece[], offset: number): number {
-  const n = pieces.length;
-  if (n === 0 || pieces[n - 1]!.offset < offset) return n;
-  let lo = 0;
-  let hi = n - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pieces[mid]!.offset < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -120,6 +120,32 @@ describe('Ipv4Reassembler: the happy path', () => {
   });
 });
 
+describe('Ipv4Reassembler: duplicates inside data already received (issue 11 item 9, like Linux)', () => {
+  it.each([
+    ['inside one piece', { offset: 8, length: 8 }],
+    ['same start, shorter', { offset: 0, length: 8 }],
+    ['across two adjacent pieces', { offset: 8, length: 16 }],
+  ])('ignores a fragment %s and still reassembles', (_, sub) => {
+    const { reassembler, stat } = setup();
+    reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
+    reassembler.receive(fragment({ offset: 16, length: 16, more: true }));
+    expect(reassembler.receive(fragment({ ...sub, more: true, fill: () => 0xee }))).toBeUndefined(); // different bytes: still ignored
+    expect([stat('ipReasmDuplicates'), stat('ipReasmOverlaps'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 0, 0, 1]);
+    const whole = reassembler.receive(fragment({ offset: 32, length: 3, more: false }));
+    expect(whole?.length).toBe(20 + 35);
+    expect([...whole!.subarray(20)]).toEqual(Array.from({ length: 35 }, (_, i) => pattern(i))); // the first copy wins
+    expect(stat('ipReasmOKs')).toBe(1);
+  });
+
+  it('still drops the datagram when the fragment also covers a hole', () => {
+    const { reassembler, stat } = setup();
+    reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
+    reassembler.receive(fragment({ offset: 24, length: 8, more: true }));
+    reassembler.receive(fragment({ offset: 8, length: 24, more: true })); // [8,32) spans the hole [16,24)
+    expect([stat('ipReasmOverlaps'), stat('ipReasmDuplicates'), reassembler.datagramsInProgress]).toEqual([1, 0, 0]);
+  });
+});
+
 describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
   it('drops the datagram after 30 s and reports fragment zero for ICMP time exceeded', () => {
     const { reassembler, timeouts, stat, advanceTo } = setup();
@@ -226,12 +252,33 @@ describe('Ipv4Reassembler: hostile fragments', () => {
 });
 
 describe('Ipv4Reassembler: bounded memory under floods', () => {
-  it('refuses new datagrams past the datagram cap', () => {
+  it('evicts the oldest datagram past the datagram cap (issue 11: refusing let a flood block everything for 30 s)', () => {
     const { reassembler, stat } = setup({ datagramsMax: 3 });
     for (let id = 0; id < 5; id++) reassembler.receive(fragment({ offset: 0, length: 8, more: true, id }));
-    expect([reassembler.datagramsInProgress, stat('ipReasmQueuesFull'), stat('ipReasmFails')]).toEqual([3, 2, 2]);
-    // Datagrams already in progress still complete.
-    expect(reassembler.receive(fragment({ offset: 8, length: 1, more: false, id: 0 }))).toBeDefined();
+    expect([reassembler.datagramsInProgress, stat('ipReasmEvicted'), stat('ipReasmFails')]).toEqual([3, 2, 2]);
+    // The two oldest are gone; the newest still complete.
+    expect(reassembler.receive(fragment({ offset: 8, length: 1, more: false, id: 0 }))).toBeUndefined();
+    expect(reassembler.receive(fragment({ offset: 8, length: 1, more: false, id: 4 }))).toBeDefined();
+  });
+
+  it('reassembles a legitimate datagram during a flood of 20 000 bogus first fragments', () => {
+    const { reassembler, stat, advanceTo } = setup();
+    const bogus = (id: number) => reassembler.receive(fragment({ offset: 0, length: 8, more: true, id, source: 0x0a4d0199 }));
+    const whole: (Uint8Array | undefined)[] = [];
+    let now = 0;
+    for (let i = 0; i < 20_000; i++) {
+      bogus(i & 0xffff);
+      if (i % 1000 === 999) advanceTo((now += 100)); // 20 000 in 2 s, well inside the 30 s timeout
+      // A 2-fragment datagram whose pieces arrive 500 bogus fragments apart, every 2000.
+      const id = 0x8000 + (i >> 11);
+      if (i % 2000 === 1000) reassembler.receive(fragment({ offset: 0, length: 16, more: true, id }));
+      if (i % 2000 === 1500) whole.push(reassembler.receive(fragment({ offset: 16, length: 5, more: false, id })));
+    }
+    expect(whole).toHaveLength(10);
+    expect(whole.every((w) => w?.length === 41)).toBe(true);
+    expect(stat('ipReasmOKs')).toBe(10);
+    expect(reassembler.datagramsInProgress).toBe(REASSEMBLY_DATAGRAMS_MAX);
+    expect(stat('ipReasmEvicted')).toBe(20_000 + 10 - REASSEMBLY_DATAGRAMS_MAX - 10);
   });
 
   it('holds at most REASSEMBLY_MEMORY_MAX under a flood of large incomplete datagrams, then frees it all', () => {
@@ -255,16 +302,14 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
     expect([stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([0, 0]);
   });
 
-  it('refuses a new datagram while the memory is full (Linux: no new queue above ipfrag_high_thresh), until the flood expires', () => {
+  it('evicts the oldest datagrams when a new one does not fit the memory budget', () => {
     const cost = 1480 + REASSEMBLY_FRAGMENT_OVERHEAD;
-    const { reassembler, stat, advanceTo } = setup({ memoryMax: 10 * cost });
+    const { reassembler, stat } = setup({ memoryMax: 10 * cost });
     for (let id = 0; id < 10; id++) reassembler.receive(fragment({ offset: 0, length: 1480, more: true, id }));
     expect(stat('ipReasmBytes')).toBe(10 * cost);
     const legit = [fragment({ offset: 0, length: 8, more: true, id: 9999 }), fragment({ offset: 8, length: 8, more: false, id: 9999 })];
-    expect(legit.map((f) => reassembler.receive(f))).toEqual([undefined, undefined]);
-    expect([stat('ipReasmMemoryFull'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([2, 2, 10]);
-    advanceTo(REASSEMBLY_TIMEOUT_MS);
     expect(legit.map((f) => reassembler.receive(f)).at(-1)?.length).toBe(36);
+    expect([stat('ipReasmEvicted'), stat('ipReasmFails'), stat('ipReasmMemoryFull'), reassembler.datagramsInProgress]).toEqual([1, 1, 0, 9]);
   });
 
   it('charges per-fragment overhead so a flood of 8-byte fragments is bounded too', () => {
@@ -326,7 +371,7 @@ describe('Ipv4Reassembler: properties', () => {
           expect(reassembler.datagramsInProgress).toBeLessThanOrEqual(4);
           expect(stat('ipReasmBytes')).toBe(reassembler.bytesHeld);
         }
-        const finished = stat('ipReasmOKs') + stat('ipReasmFails') - stat('ipReasmQueuesFull') - stat('ipReasmMemoryFull');
+        const finished = stat('ipReasmOKs') + stat('ipReasmFails') - stat('ipReasmMemoryFull');
         expect(finished).toBeGreaterThanOrEqual(0);
         advanceTo(REASSEMBLY_TIMEOUT_MS);
         expect([reassembler.bytesHeld, reassembler.datagramsInProgress, stat('ipReasmBytes')]).toEqual([0, 0, 0]);

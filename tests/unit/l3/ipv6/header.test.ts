@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
 import { formatIpv6, parseIpv6 } from '../../../../src/l3/ipv6/address.js';
-import { firstFragmentHasWholeChain, walkIpv6Chain } from '../../../../src/l3/ipv6/extension-chain.js';
+import { ChainStep, firstFragmentHasWholeChain, Ipv6ChainWalker, walkIpv6Chain } from '../../../../src/l3/ipv6/extension-chain.js';
 import { describeIpv6FragmentHeader, emitIpv6FragmentHeader, parseIpv6FragmentHeader } from '../../../../src/l3/ipv6/fragment-header.js';
 import { Ipv6HeaderView, describeIpv6, emitIpv6Header, parseIpv6Header } from '../../../../src/l3/ipv6/header.js';
 import {
@@ -164,5 +164,43 @@ describe('Walking the chain', () => {
     expect(firstFragmentHasWholeChain(Uint8Array.of(0x80, 0, 0, 0), 58)).toBe(false); // 4 of ICMPv6's 8 bytes
     expect(firstFragmentHasWholeChain(Uint8Array.of(58, 1, 1, 4, 0, 0, 0, 0), 60)).toBe(false); // Destination Options cut off
     expect(firstFragmentHasWholeChain(new Uint8Array(8), 6)).toBe(false); // 8 of TCP's 20 bytes
+  });
+});
+
+describe('The chain walker (one for input, ICMPv6 quotes and RFC 7112)', () => {
+  it('steps header by header, with the Next Header field of each, and resumes in a reassembled packet', () => {
+    // Hop-by-Hop (8) → atomic Fragment (8) → Destination Options (16) → ICMPv6.
+    const p = new Uint8Array(40 + 8 + 8 + 16 + 8);
+    p[0] = 0x60;
+    p[6] = 0;
+    p.set([44, 0, 1, 4, 0, 0, 0, 0], 40);
+    p.set([60, 0, 0, 0, 0, 0, 0, 1], 48);
+    p.set([58, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 56);
+    const walker = new Ipv6ChainWalker().start(p, 0, 6, 40);
+    const seen: [string, number, number, number][] = [];
+    for (let step = walker.step(); ; step = walker.step()) {
+      seen.push([step, walker.nextHeader, walker.offset, walker.nextHeaderField]);
+      if (step !== ChainStep.Extension) break;
+      walker.advance();
+    }
+    expect(seen).toEqual([
+      ['extension', 0, 40, 6],
+      ['extension', 44, 48, 40],
+      ['extension', 60, 56, 48],
+      ['upperLayer', 58, 72, 56],
+    ]);
+    expect(walker.count).toBe(3);
+    expect(walkIpv6Chain(p)).toEqual({ kind: 'upperLayer', nextHeader: 58, offset: 72, nextHeaderField: 56, fragmentHeader: 48 });
+    // Cut inside the Destination Options header: truncated there, not before.
+    walker.start(p.subarray(0, 70), 0, 6, 40);
+    walker.step();
+    walker.advance();
+    walker.step();
+    walker.advance();
+    expect([walker.step(), walker.offset]).toEqual(['truncated', 56]);
+    // A reassembled packet: the walk goes on there, counting the Fragment header it left.
+    const whole = new Uint8Array(48);
+    walker.advanceInto(whole, 17, 6, 40);
+    expect([walker.step(), walker.nextHeader, walker.offset, walker.count]).toEqual(['upperLayer', 17, 40, 3]);
   });
 });

@@ -106,6 +106,17 @@ describe('IPv6 input', () => {
     b.receive(PING_FRAGMENT_2);
     expect(b.ctx.stats.get('ip6ReasmOverlaps')).toBe(1);
     expect(b.delivered).toHaveLength(0);
+
+    // A subset of data already held is still an overlap for IPv6 (RFC 5722), unlike IPv4.
+    const c = setup();
+    c.receive(PING_FRAGMENT_0);
+    const subset = fromHex(PING_FRAGMENT_0).subarray(0, 48 + 512);
+    setU16(subset, 4, 8 + 512);
+    setU16(subset, 42, 512 | 1); // offset 512, M: inside [0, 1448)
+    c.receive(subset);
+    c.receive(PING_FRAGMENT_1);
+    c.receive(PING_FRAGMENT_2);
+    expect([c.ctx.stats.get('ip6ReasmOverlaps'), c.delivered.length]).toEqual([1, 0]);
   });
 
   it('times out after 60 s; Time Exceeded only when the first fragment came (RFC 8200 §4.5)', () => {
@@ -144,9 +155,26 @@ describe('IPv6 input', () => {
     expect(r.bytesHeld).toBe(0);
     r.receive(frag(2, 1400));
     r.receive(frag(3, 1400));
-    r.receive(frag(4, 1400));
-    expect(ctx.stats.get('ip6ReasmQueuesFull')).toBe(1);
+    r.receive(frag(4, 1400)); // a third datagram: the oldest (2) is evicted
+    expect(ctx.stats.get('ip6ReasmEvicted')).toBe(1);
     expect(r.datagramsInProgress).toBe(2);
+  });
+
+  it('reassembles a legitimate datagram during a flood of 20 000 bogus first fragments', () => {
+    const { ctx, delivered, receive } = setup();
+    const bogus = packet(44, [58, 0, 0, 1, 0, 0, 0, 0], new Uint8Array(8));
+    for (let i = 0; i < 20_000; i++) {
+      bogus[47] = i & 0xff; // Identification
+      bogus[46] = (i >> 8) & 0xff;
+      receive(bogus);
+      if (i % 1000 === 999) ctx.timers.advanceTo(ctx.clock, (i + 1) * 0.1); // 20 000 in 2 s
+      if (i === 10_000) receive(PING_FRAGMENT_0);
+      if (i === 10_300) receive(PING_FRAGMENT_1);
+      if (i === 10_600) receive(PING_FRAGMENT_2);
+    }
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.payload.length).toBe(3008);
+    expect(ctx.stats.get('ip6ReasmEvicted')).toBeGreaterThan(18_000);
   });
 
   const cases: Array<[string, () => Uint8Array, Ipv6InputError | undefined, string]> = [
