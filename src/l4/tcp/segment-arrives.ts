@@ -75,6 +75,12 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
     ctx.trace.dropped('listenDrops', 'segment without SYN or ACK to a listener', () => seg.describe());
     return;
   }
+  if (seg.fin) {
+    // RFC 9293 §3.10.7.2 would queue the FIN "for processing later"; Linux (tcp_rcv_state_process, drop reason
+    // TCP_FLAGS) discards SYN+FIN, with or without PSH/URG: no real client opens that way, scanners and evasion do.
+    ctx.trace.dropped('tcpListenSynFin', 'SYN+FIN to a listener', () => seg.describe());
+    return;
+  }
   if (listener.synReceivedCount >= listener.synBacklog) {
     ctx.stats.inc('listenOverflows');
     if (!config.synCookies) {
