@@ -34,7 +34,7 @@
  */
 import { getU16, getU32, setU16, setU32, setU8 } from '../../core/bytes.js';
 import { finishChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6, sumWords, verifyChecksum } from '../../core/checksum.js';
-import { fail, ok, type ParseResult } from '../../core/parse-result.js';
+import { ok, type ParseError, type ParseErrorReason, type ParseResult } from '../../core/parse-result.js';
 import {
   describeTcpOptionList,
   emitTcpOptions,
@@ -97,28 +97,60 @@ export function describeTcpFlags(flags: number): string {
   return s === '' ? 'none' : s;
 }
 
-/** A view over one TCP segment (header + payload). Build it with `wrap()`. */
+const EMPTY = new Uint8Array(0);
+
+function parseError(reason: ParseErrorReason, offset: number, detail: string): ParseError {
+  return { reason, offset, detail };
+}
+
+/** RFC 792: an ICMP error quotes "the internet header + 64 bits" of the datagram: the ports and the sequence number. */
+export const TCP_QUOTED_MIN_LENGTH = 8;
+
+/**
+ * A view over one TCP segment (header + payload). Make one, then `wrap()` each
+ * segment: the view is reused, so reading a segment allocates nothing
+ * (the arrival path keeps one per layer, like `Ipv4HeaderView`).
+ */
 export class TcpHeaderView {
-  private constructor(readonly buf: Uint8Array) {}
+  private buf: Uint8Array = EMPTY;
 
   /**
    * Checks the fixed header is there and Data Offset is sane (5 words or
    * more, not past the end of the segment); getters then stay in bounds.
+   * Options are not read here: `readTcpOptions` (options.ts) walks them.
    */
-  static wrap(buf: Uint8Array): ParseResult<TcpHeaderView> {
+  wrap(buf: Uint8Array): ParseError | undefined {
     if (buf.length < TCP_HEADER_MIN_LENGTH) {
-      return fail('truncated', buf.length, `${buf.length} bytes < ${TCP_HEADER_MIN_LENGTH}`);
+      return parseError('truncated', buf.length, `${buf.length} bytes < ${TCP_HEADER_MIN_LENGTH}`);
     }
     const headerLength = (buf[Field.DATA_OFFSET]! >>> 4) * 4;
     if (headerLength < TCP_HEADER_MIN_LENGTH) {
-      return fail('badLength', Field.DATA_OFFSET, `data offset ${headerLength / 4} < 5`);
+      return parseError('badLength', Field.DATA_OFFSET, `data offset ${headerLength / 4} < 5`);
     }
     if (headerLength > buf.length) {
-      return fail('truncated', Field.DATA_OFFSET, `data offset ${headerLength / 4} words > ${buf.length} bytes`);
+      return parseError('truncated', Field.DATA_OFFSET, `data offset ${headerLength / 4} words > ${buf.length} bytes`);
     }
-    return ok(new TcpHeaderView(buf));
+    this.buf = buf;
+    return undefined;
   }
 
+  /**
+   * For the segment quoted inside an ICMP error, which may stop after 8
+   * bytes (RFC 792, RFC 5927 §4): afterwards only `sourcePort`,
+   * `destinationPort` and `sequenceNumber` may be read.
+   */
+  wrapQuoted(buf: Uint8Array): ParseError | undefined {
+    if (buf.length < TCP_QUOTED_MIN_LENGTH) {
+      return parseError('truncated', buf.length, `${buf.length} bytes quoted < ${TCP_QUOTED_MIN_LENGTH}`);
+    }
+    this.buf = buf;
+    return undefined;
+  }
+
+  /** The wrapped segment (header + data). */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
   get sourcePort(): number {
     return getU16(this.buf, Field.SOURCE_PORT);
   }
@@ -207,9 +239,9 @@ export interface TcpHeader {
 
 /** The header of `segment` as a record; malformed options are an error (offset relative to the header). */
 export function parseTcpHeader(segment: Uint8Array): ParseResult<TcpHeader> {
-  const wrapped = TcpHeaderView.wrap(segment);
-  if (!wrapped.ok) return wrapped;
-  const view = wrapped.value;
+  const view = new TcpHeaderView();
+  const error = view.wrap(segment);
+  if (error) return { ok: false, error };
   const list = parseTcpOptionList(view.optionBytes, Field.OPTIONS);
   if (!list.ok) return list;
   return ok({
@@ -241,16 +273,48 @@ export function emitTcpHeader(header: TcpHeader, buf: Uint8Array, offset: number
   checkRange('window', header.window, 0xffff);
   checkRange('urgentPointer', header.urgentPointer, 0xffff);
   const length = TCP_HEADER_MIN_LENGTH + emitTcpOptions(header.options, buf, offset + Field.OPTIONS);
-  setU16(buf, offset + Field.SOURCE_PORT, header.sourcePort);
-  setU16(buf, offset + Field.DESTINATION_PORT, header.destinationPort);
-  setU32(buf, offset + Field.SEQUENCE_NUMBER, header.sequenceNumber);
-  setU32(buf, offset + Field.ACKNOWLEDGMENT_NUMBER, header.acknowledgmentNumber);
-  setU8(buf, offset + Field.DATA_OFFSET, (length / 4) << 4);
-  setU8(buf, offset + Field.FLAGS, header.flags);
-  setU16(buf, offset + Field.WINDOW, header.window);
-  setU16(buf, offset + Field.CHECKSUM, 0);
-  setU16(buf, offset + Field.URGENT_POINTER, header.urgentPointer);
+  emitTcpFixedHeader(
+    buf,
+    offset,
+    header.sourcePort,
+    header.destinationPort,
+    header.sequenceNumber,
+    header.acknowledgmentNumber,
+    length,
+    header.flags,
+    header.window,
+    header.urgentPointer,
+  );
   return length;
+}
+
+/**
+ * The fixed 20 bytes at `offset`, with a zero checksum and without range
+ * checks: the writer under `emitTcpHeader`, and the transmit path's (send.ts),
+ * which builds every segment in one buffer and must not allocate a record.
+ * `headerLength` counts the options the caller wrote at `offset + Field.OPTIONS`.
+ */
+export function emitTcpFixedHeader(
+  buf: Uint8Array,
+  offset: number,
+  sourcePort: number,
+  destinationPort: number,
+  sequenceNumber: SeqNum,
+  acknowledgmentNumber: SeqNum,
+  headerLength: number,
+  flags: number,
+  window: number,
+  urgentPointer: number,
+): void {
+  setU16(buf, offset + Field.SOURCE_PORT, sourcePort);
+  setU16(buf, offset + Field.DESTINATION_PORT, destinationPort);
+  setU32(buf, offset + Field.SEQUENCE_NUMBER, sequenceNumber);
+  setU32(buf, offset + Field.ACKNOWLEDGMENT_NUMBER, acknowledgmentNumber);
+  setU8(buf, offset + Field.DATA_OFFSET, (headerLength / 4) << 4);
+  setU8(buf, offset + Field.FLAGS, flags);
+  setU16(buf, offset + Field.WINDOW, window);
+  setU16(buf, offset + Field.CHECKSUM, 0);
+  setU16(buf, offset + Field.URGENT_POINTER, urgentPointer);
 }
 
 function checkRange(name: string, value: number, max: number): void {

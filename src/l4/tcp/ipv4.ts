@@ -9,11 +9,13 @@
  */
 import { pseudoHeaderSumV4 } from '../../core/checksum.js';
 import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
+import { Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import type { Ipv4Input } from '../../l3/ipv4/input.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
 import type { Ipv4Output } from '../../l3/ipv4/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { TcpError } from './connection.js';
+import { Field as TcpField, TcpHeaderView } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import type { TcpLayer } from './tcp.js';
 
@@ -26,11 +28,10 @@ interface OffloadLink {
 }
 
 const IPV4_HEADER = 20;
-/** Where the checksum sits in the TCP header (RFC 9293 §3.1). */
-const TCP_CHECKSUM_OFFSET = 16;
 
 export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork {
   const v4 = (a: IpAddress): Ipv4Address => a as number;
+  const outgoing = new TcpHeaderView();
   const linkTowards = (destination: IpAddress): (Ipv4Link & OffloadLink) | undefined =>
     output.route(v4(destination))?.link as (Ipv4Link & OffloadLink) | undefined;
   return {
@@ -52,15 +53,19 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     send: (source, destination, segment, gsoSize, partialChecksum) => {
       const options = { destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true };
       if (gsoSize === 0 && !partialChecksum) return output.send(options, segment) === 'sent';
+      outgoing.wrap(segment); // our own segment: always a whole header
       const offload = {
         gsoSize,
-        partialChecksumOffset: partialChecksum ? TCP_CHECKSUM_OFFSET : undefined,
-        transportHeaderLength: (segment[12]! >>> 4) * 4, // data offset
+        partialChecksumOffset: partialChecksum ? TcpField.CHECKSUM : undefined,
+        transportHeaderLength: outgoing.headerLength,
       };
       return output.send({ ...options, offload }, segment) === 'sent';
     },
   };
 }
+
+/** Reused for the datagram quoted in each ICMP error (RFC 792: its header + 64 bits). */
+const quotedIpv4 = new Ipv4HeaderView();
 
 /** ICMP destination-unreachable codes (RFC 792, RFC 1122 §3.2.2.1). */
 const FRAGMENTATION_NEEDED = 4;
@@ -75,17 +80,14 @@ export function receiveIcmpv4ErrorForTcp(
   net: TcpNetwork,
   event: { type: number; code: number; nextHopMtu: number; original: Uint8Array },
 ): void {
-  const o = event.original;
-  if (o.length < 20 || o[9] !== IpProtocol.TCP) return;
-  const ihl = (o[0]! & 0x0f) * 4;
-  if (o.length < ihl + 8) return;
-  const source = ((o[12]! << 24) | (o[13]! << 16) | (o[14]! << 8) | o[15]!) >>> 0;
-  const destination = ((o[16]! << 24) | (o[17]! << 16) | (o[18]! << 8) | o[19]!) >>> 0;
-  const tcp = o.subarray(ihl);
+  const quoted = quotedIpv4;
+  if (quoted.wrapQuoted(event.original) || quoted.protocol !== IpProtocol.TCP) return;
+  const source = quoted.source;
+  const destination = quoted.destination;
+  const tcp = quoted.payload; // at least 8 bytes are needed: TcpLayer.receiveIcmpError checks
   if (event.type === 3 && event.code === FRAGMENTATION_NEEDED) {
     // RFC 1191 §4: a router that predates RFC 1191 sends 0: fall back to the plateau below the datagram's size.
-    const totalLength = (o[2]! << 8) | o[3]!;
-    const mtu = event.nextHopMtu > 0 ? event.nextHopMtu : plateauBelow(totalLength);
+    const mtu = event.nextHopMtu > 0 ? event.nextHopMtu : plateauBelow(quoted.totalLength);
     layer.receiveIcmpError(net, source, destination, tcp, { mtu });
     return;
   }

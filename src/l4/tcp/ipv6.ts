@@ -9,13 +9,15 @@
  */
 import { pseudoHeaderSumV6 } from '../../core/checksum.js';
 import { formatIpv6, ipv6Equal, ipv6Key, type Ipv6Address } from '../../l3/ipv6/address.js';
+import { IPV6_HEADER_LENGTH, Ipv6Field } from '../../l3/ipv6/header.js';
 import type { Ipv6Output } from '../../l3/ipv6/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { TcpError } from './connection.js';
+import { TCP_QUOTED_MIN_LENGTH } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import type { TcpLayer } from './tcp.js';
 
-const IPV6_HEADER = 40;
+const IPV6_HEADER = IPV6_HEADER_LENGTH;
 
 export function ipv6TcpNetwork(output: Ipv6Output, isLocalAddress: (a: Ipv6Address) => boolean): TcpNetwork {
   const v6 = (a: IpAddress): Ipv6Address => a as Uint8Array;
@@ -60,10 +62,10 @@ export function receiveIcmpv6ErrorForTcp(
   event: { type: number; code: number; value: number; original: Uint8Array },
 ): void {
   const o = event.original;
-  if (o.length < IPV6_HEADER + 8 || o[6] !== IpProtocol.TCP) return;
-  const source = o.slice(8, 24);
-  const destination = o.slice(24, 40);
-  const tcp = o.subarray(IPV6_HEADER);
+  if (o.length < IPV6_HEADER + TCP_QUOTED_MIN_LENGTH || o[Ipv6Field.NEXT_HEADER] !== IpProtocol.TCP) return;
+  const source = o.slice(Ipv6Field.SOURCE, Ipv6Field.SOURCE + 16);
+  const destination = o.slice(Ipv6Field.DESTINATION, Ipv6Field.DESTINATION + 16);
+  const tcp = o.subarray(Ipv6Field.PAYLOAD);
   if (event.type === PACKET_TOO_BIG) {
     layer.receiveIcmpError(net, source, destination, tcp, { mtu: Math.max(event.value, 1280) });
     return;

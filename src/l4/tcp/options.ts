@@ -23,7 +23,7 @@
  * typed `badOption` error with its offset and let the caller choose.
  */
 import { getU16, getU32, setU16, setU32, setU8, toHex } from '../../core/bytes.js';
-import { fail, ok, type ParseResult } from '../../core/parse-result.js';
+import { fail, ok, type ParseError, type ParseResult } from '../../core/parse-result.js';
 import { seq, type SeqNum } from './seq.js';
 
 export const TcpOptionKind = {
@@ -87,68 +87,143 @@ export interface TcpOptions {
 }
 
 /**
- * The options in wire order. Parsing stops at End of Option List (the rest is
- * padding). Offsets in errors are relative to the start of `bytes`; pass
- * `baseOffset` (20 for a header) to make them relative to the header.
+ * What `readTcpOptions` reports, one call per option in wire order. The
+ * arrival path's `Segment` implements it to fill its option slots without
+ * allocating; `parseTcpOptionList` implements it to build a list. Values are
+ * as received (a window scale above 14 is capped by the user of the value).
  */
-export function parseTcpOptionList(bytes: Uint8Array, baseOffset = 0): ParseResult<TcpOption[]> {
-  const list: TcpOption[] = [];
-  let i = 0;
-  while (i < bytes.length) {
+export interface TcpOptionVisitor {
+  onEndOfOptionList(): void;
+  onNoOperation(): void;
+  onMaximumSegmentSize(mss: number): void;
+  onWindowScale(shift: number): void;
+  onSackPermitted(): void;
+  /** A SACK option with `blockCount` blocks; `onSackBlock` follows for each. */
+  onSack(blockCount: number): void;
+  onSackBlock(index: number, left: SeqNum, right: SeqNum): void;
+  onTimestamps(value: number, echoReply: number): void;
+  /** An option this file does not interpret; its data is `bytes[dataStart, dataEnd)`. */
+  onUnknown(kind: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void;
+}
+
+function badOption(offset: number, detail: string): ParseError {
+  return { reason: 'badOption', offset, detail };
+}
+
+/**
+ * THE options reader: walks `bytes[start, end)` (the options field of a
+ * header), checks each option's length (RFC 9293 §3.1: kinds 0 and 1 are
+ * one byte, every other kind has a length byte that counts kind and length;
+ * the known kinds have the fixed lengths in the table above) and reports it
+ * to `visitor`. Stops at End of Option List: the rest is padding. Returns the
+ * first malformed option as a `badOption` error whose offset is relative to
+ * `bytes`; allocates nothing unless the options are malformed.
+ */
+export function readTcpOptions(bytes: Uint8Array, start: number, end: number, visitor: TcpOptionVisitor): ParseError | undefined {
+  let i = start;
+  while (i < end) {
     const kind = bytes[i]!;
     if (kind === TcpOptionKind.endOfOptionList) {
-      list.push({ kind: 'endOfOptionList' });
-      break;
+      visitor.onEndOfOptionList();
+      return undefined;
     }
     if (kind === TcpOptionKind.noOperation) {
-      list.push({ kind: 'noOperation' });
+      visitor.onNoOperation();
       i++;
       continue;
     }
-    const at = baseOffset + i;
-    if (i + 1 >= bytes.length) return fail('badOption', at, `option ${kind} has no length byte`);
+    if (i + 1 >= end) return badOption(i, `option ${kind} has no length byte`);
     const length = bytes[i + 1]!;
-    if (length < 2) return fail('badOption', at, `option ${kind} length ${length} < 2`);
-    if (i + length > bytes.length) {
-      return fail('badOption', at, `option ${kind} length ${length} runs past the options (${bytes.length - i} left)`);
-    }
-    const wrongLength = (expected: number): ParseResult<TcpOption[]> =>
-      fail('badOption', at, `option ${kind} length ${length}, expected ${expected}`);
+    if (length < 2) return badOption(i, `option ${kind} length ${length} < 2`);
+    if (i + length > end) return badOption(i, `option ${kind} length ${length} runs past the options (${end - i} left)`);
     switch (kind) {
       case TcpOptionKind.maximumSegmentSize:
-        if (length !== MSS_LENGTH) return wrongLength(MSS_LENGTH);
-        list.push({ kind: 'maximumSegmentSize', mss: getU16(bytes, i + 2) });
+        if (length !== MSS_LENGTH) return wrongLength(i, kind, length, MSS_LENGTH);
+        visitor.onMaximumSegmentSize(getU16(bytes, i + 2));
         break;
       case TcpOptionKind.windowScale:
-        if (length !== WINDOW_SCALE_LENGTH) return wrongLength(WINDOW_SCALE_LENGTH);
-        list.push({ kind: 'windowScale', shift: bytes[i + 2]! });
+        if (length !== WINDOW_SCALE_LENGTH) return wrongLength(i, kind, length, WINDOW_SCALE_LENGTH);
+        visitor.onWindowScale(bytes[i + 2]!);
         break;
       case TcpOptionKind.sackPermitted:
-        if (length !== SACK_PERMITTED_LENGTH) return wrongLength(SACK_PERMITTED_LENGTH);
-        list.push({ kind: 'sackPermitted' });
+        if (length !== SACK_PERMITTED_LENGTH) return wrongLength(i, kind, length, SACK_PERMITTED_LENGTH);
+        visitor.onSackPermitted();
         break;
       case TcpOptionKind.sack: {
         const blockBytes = length - SACK_BASE_LENGTH;
         if (blockBytes === 0 || blockBytes % SACK_BLOCK_LENGTH !== 0) {
-          return fail('badOption', at, `SACK length ${length} is not 2 + 8n with n >= 1`);
+          return badOption(i, `SACK length ${length} is not 2 + 8n with n >= 1`);
         }
-        const blocks: SackBlock[] = [];
-        for (let b = i + SACK_BASE_LENGTH; b < i + length; b += SACK_BLOCK_LENGTH) {
-          blocks.push({ left: seq(getU32(bytes, b)), right: seq(getU32(bytes, b + 4)) });
+        const count = blockBytes / SACK_BLOCK_LENGTH;
+        visitor.onSack(count);
+        for (let b = 0; b < count; b++) {
+          const at = i + SACK_BASE_LENGTH + b * SACK_BLOCK_LENGTH;
+          visitor.onSackBlock(b, seq(getU32(bytes, at)), seq(getU32(bytes, at + 4)));
         }
-        list.push({ kind: 'sack', blocks });
         break;
       }
       case TcpOptionKind.timestamps:
-        if (length !== TIMESTAMPS_LENGTH) return wrongLength(TIMESTAMPS_LENGTH);
-        list.push({ kind: 'timestamps', value: getU32(bytes, i + 2), echoReply: getU32(bytes, i + 6) });
+        if (length !== TIMESTAMPS_LENGTH) return wrongLength(i, kind, length, TIMESTAMPS_LENGTH);
+        visitor.onTimestamps(getU32(bytes, i + 2), getU32(bytes, i + 6));
         break;
       default:
-        list.push({ kind: 'unknown', type: kind, data: bytes.slice(i + 2, i + length) });
+        // RFC 9293 §3.1: "A TCP implementation MUST be able to receive a TCP Option in any segment" and ignore
+        // the ones it does not know: the length byte lets the reader step over them.
+        visitor.onUnknown(kind, bytes, i + 2, i + length);
     }
     i += length;
   }
-  return ok(list);
+  return undefined;
+}
+
+function wrongLength(at: number, kind: number, length: number, expected: number): ParseError {
+  return badOption(at, `option ${kind} length ${length}, expected ${expected}`);
+}
+
+/** Collects the options into a wire-order list (the record level; allocates). */
+class TcpOptionListBuilder implements TcpOptionVisitor {
+  readonly list: TcpOption[] = [];
+  private blocks: SackBlock[] = [];
+  onEndOfOptionList(): void {
+    this.list.push({ kind: 'endOfOptionList' });
+  }
+  onNoOperation(): void {
+    this.list.push({ kind: 'noOperation' });
+  }
+  onMaximumSegmentSize(mss: number): void {
+    this.list.push({ kind: 'maximumSegmentSize', mss });
+  }
+  onWindowScale(shift: number): void {
+    this.list.push({ kind: 'windowScale', shift });
+  }
+  onSackPermitted(): void {
+    this.list.push({ kind: 'sackPermitted' });
+  }
+  onSack(): void {
+    this.blocks = [];
+    this.list.push({ kind: 'sack', blocks: this.blocks });
+  }
+  onSackBlock(_index: number, left: SeqNum, right: SeqNum): void {
+    this.blocks.push({ left, right });
+  }
+  onTimestamps(value: number, echoReply: number): void {
+    this.list.push({ kind: 'timestamps', value, echoReply });
+  }
+  onUnknown(type: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void {
+    this.list.push({ kind: 'unknown', type, data: bytes.slice(dataStart, dataEnd) });
+  }
+}
+
+/**
+ * The options in wire order (`readTcpOptions` with a list-building visitor).
+ * Offsets in errors are relative to the start of `bytes`; pass `baseOffset`
+ * (20 for a header) to make them relative to the header.
+ */
+export function parseTcpOptionList(bytes: Uint8Array, baseOffset = 0): ParseResult<TcpOption[]> {
+  const builder = new TcpOptionListBuilder();
+  const error = readTcpOptions(bytes, 0, bytes.length, builder);
+  if (error) return fail(error.reason, baseOffset + error.offset, error.detail);
+  return ok(builder.list);
 }
 
 /** Folds a wire-order list into the record; a repeated option keeps its last value, as Linux does. */
@@ -225,83 +300,96 @@ export function emitTcpOptions(options: TcpOptions, buf: Uint8Array, offset: num
  * behind two NOPs. Unknown options go last, then End of Option List padding.
  */
 function writeTcpOptions(options: TcpOptions, buf: Uint8Array | undefined, offset: number): number {
+  // No closures and no temporaries: send.ts builds every data segment and ACK through this.
   let at = offset;
-  const u8 = (value: number): void => {
-    if (buf) setU8(buf, at, value);
-    at += 1;
-  };
-  const u16 = (value: number): void => {
-    if (buf) setU16(buf, at, value);
-    at += 2;
-  };
-  const u32 = (value: number): void => {
-    if (buf) setU32(buf, at, value);
-    at += 4;
-  };
-
   if (options.maximumSegmentSize !== undefined) {
     checkRange('maximumSegmentSize', options.maximumSegmentSize, 0xffff);
-    u8(TcpOptionKind.maximumSegmentSize);
-    u8(MSS_LENGTH);
-    u16(options.maximumSegmentSize);
+    if (buf) {
+      setU8(buf, at, TcpOptionKind.maximumSegmentSize);
+      setU8(buf, at + 1, MSS_LENGTH);
+      setU16(buf, at + 2, options.maximumSegmentSize);
+    }
+    at += MSS_LENGTH;
   }
   let sackPermittedPending = options.sackPermitted === true;
-  if (options.timestamps) {
-    checkRange('timestamps.value', options.timestamps.value, 0xffffffff);
-    checkRange('timestamps.echoReply', options.timestamps.echoReply, 0xffffffff);
-    if (sackPermittedPending) {
-      u8(TcpOptionKind.sackPermitted);
-      u8(SACK_PERMITTED_LENGTH);
-      sackPermittedPending = false;
-    } else {
-      u8(TcpOptionKind.noOperation);
-      u8(TcpOptionKind.noOperation);
+  const timestamps = options.timestamps;
+  if (timestamps) {
+    checkRange('timestamps.value', timestamps.value, 0xffffffff);
+    checkRange('timestamps.echoReply', timestamps.echoReply, 0xffffffff);
+    if (buf) {
+      if (sackPermittedPending) {
+        setU8(buf, at, TcpOptionKind.sackPermitted);
+        setU8(buf, at + 1, SACK_PERMITTED_LENGTH);
+      } else {
+        setU8(buf, at, TcpOptionKind.noOperation);
+        setU8(buf, at + 1, TcpOptionKind.noOperation);
+      }
+      setU8(buf, at + 2, TcpOptionKind.timestamps);
+      setU8(buf, at + 3, TIMESTAMPS_LENGTH);
+      setU32(buf, at + 4, timestamps.value);
+      setU32(buf, at + 8, timestamps.echoReply);
     }
-    u8(TcpOptionKind.timestamps);
-    u8(TIMESTAMPS_LENGTH);
-    u32(options.timestamps.value);
-    u32(options.timestamps.echoReply);
+    sackPermittedPending = false;
+    at += 2 + TIMESTAMPS_LENGTH;
   }
   if (sackPermittedPending) {
-    u8(TcpOptionKind.noOperation);
-    u8(TcpOptionKind.noOperation);
-    u8(TcpOptionKind.sackPermitted);
-    u8(SACK_PERMITTED_LENGTH);
+    if (buf) {
+      setU8(buf, at, TcpOptionKind.noOperation);
+      setU8(buf, at + 1, TcpOptionKind.noOperation);
+      setU8(buf, at + 2, TcpOptionKind.sackPermitted);
+      setU8(buf, at + 3, SACK_PERMITTED_LENGTH);
+    }
+    at += 2 + SACK_PERMITTED_LENGTH;
   }
   if (options.windowScale !== undefined) {
     // Emitting a shift above 14 is allowed on purpose: tests need to send one.
     checkRange('windowScale', options.windowScale, 0xff);
-    u8(TcpOptionKind.noOperation);
-    u8(TcpOptionKind.windowScale);
-    u8(WINDOW_SCALE_LENGTH);
-    u8(options.windowScale);
+    if (buf) {
+      setU8(buf, at, TcpOptionKind.noOperation);
+      setU8(buf, at + 1, TcpOptionKind.windowScale);
+      setU8(buf, at + 2, WINDOW_SCALE_LENGTH);
+      setU8(buf, at + 3, options.windowScale);
+    }
+    at += 1 + WINDOW_SCALE_LENGTH;
   }
-  if (options.sackBlocks && options.sackBlocks.length > 0) {
-    if (options.sackBlocks.length > TCP_MAX_SACK_BLOCKS) {
-      throw new RangeError(`emitTcpOptions: ${options.sackBlocks.length} SACK blocks > ${TCP_MAX_SACK_BLOCKS}`);
+  const blocks = options.sackBlocks;
+  if (blocks && blocks.length > 0) {
+    if (blocks.length > TCP_MAX_SACK_BLOCKS) {
+      throw new RangeError(`emitTcpOptions: ${blocks.length} SACK blocks > ${TCP_MAX_SACK_BLOCKS}`);
     }
-    u8(TcpOptionKind.noOperation);
-    u8(TcpOptionKind.noOperation);
-    u8(TcpOptionKind.sack);
-    u8(SACK_BASE_LENGTH + SACK_BLOCK_LENGTH * options.sackBlocks.length);
-    for (const block of options.sackBlocks) {
-      u32(block.left);
-      u32(block.right);
+    const length = SACK_BASE_LENGTH + SACK_BLOCK_LENGTH * blocks.length;
+    if (buf) {
+      setU8(buf, at, TcpOptionKind.noOperation);
+      setU8(buf, at + 1, TcpOptionKind.noOperation);
+      setU8(buf, at + 2, TcpOptionKind.sack);
+      setU8(buf, at + 3, length);
+      for (let b = 0; b < blocks.length; b++) {
+        setU32(buf, at + 4 + b * SACK_BLOCK_LENGTH, blocks[b]!.left);
+        setU32(buf, at + 8 + b * SACK_BLOCK_LENGTH, blocks[b]!.right);
+      }
     }
+    at += 2 + length;
   }
-  for (const option of options.unknown ?? []) {
-    checkRange('unknown option type', option.type, 0xff);
-    if (option.type <= TcpOptionKind.noOperation || option.data.length > TCP_OPTIONS_MAX_LENGTH - 2) {
-      throw new RangeError(`emitTcpOptions: cannot emit unknown option ${option.type} with ${option.data.length} bytes`);
+  if (options.unknown) {
+    for (const option of options.unknown) {
+      checkRange('unknown option type', option.type, 0xff);
+      if (option.type <= TcpOptionKind.noOperation || option.data.length > TCP_OPTIONS_MAX_LENGTH - 2) {
+        throw new RangeError(`emitTcpOptions: cannot emit unknown option ${option.type} with ${option.data.length} bytes`);
+      }
+      if (buf) {
+        setU8(buf, at, option.type);
+        setU8(buf, at + 1, option.data.length + 2);
+        buf.set(option.data, at + 2);
+      }
+      at += 2 + option.data.length;
     }
-    u8(option.type);
-    u8(option.data.length + 2);
-    if (buf) buf.set(option.data, at);
-    at += option.data.length;
   }
   // RFC 9293 §3.1: "The TCP header padding is used to ensure that the TCP header ends ... on a 32-bit boundary.
   // The padding is composed of zeros." A zero is also End of Option List.
-  while ((at - offset) % 4 !== 0) u8(TcpOptionKind.endOfOptionList);
+  while ((at - offset) % 4 !== 0) {
+    if (buf) setU8(buf, at, TcpOptionKind.endOfOptionList);
+    at++;
+  }
   const length = at - offset;
   if (length > TCP_OPTIONS_MAX_LENGTH) {
     throw new RangeError(`emitTcpOptions: ${length} bytes of options > ${TCP_OPTIONS_MAX_LENGTH}`);

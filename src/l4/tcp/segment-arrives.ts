@@ -22,11 +22,12 @@
 import { TCP_DEFAULT_MSS, TCP_MIN_MSS, TCP_PAWS_IDLE_MS, TCP_QUICKACKS } from './config.js';
 import { createCongestionControl } from './congestion/congestion.js';
 import { TcpError, type ConnectionUser, type TcpConnection } from './connection.js';
+import { TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { ackInAcceptableRange, finAcked, processAck } from './recovery.js';
 import type { Segment } from './segment.js';
 import { output, sendChallengeAck, sendCookieSynAck, sendResetFor, sendSyn, windowScaleFor } from './send.js';
-import { seq, seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from './seq.js';
+import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from './seq.js';
 import { TcpState, canReceiveData } from './state.js';
 import type { TcpLayer } from './tcp.js';
 import { armFinWait2Timeout, armKeepalive, armRetransmit, startTimeWait } from './timers.js';
@@ -72,6 +73,12 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   if (!seg.syn) {
     // Fourth, "Any other control or text-bearing segment (not containing SYN) must have an ACK ... drop it and return."
     ctx.trace.dropped('listenDrops', 'segment without SYN or ACK to a listener', () => seg.describe());
+    return;
+  }
+  if (seg.fin) {
+    // RFC 9293 §3.10.7.2 would queue the FIN "for processing later"; Linux (tcp_rcv_state_process, drop reason
+    // TCP_FLAGS) discards SYN+FIN, with or without PSH/URG: no real client opens that way, scanners and evasion do.
+    ctx.trace.dropped('tcpListenSynFin', 'SYN+FIN to a listener', () => seg.describe());
     return;
   }
   if (listener.synReceivedCount >= listener.synBacklog) {
@@ -298,7 +305,7 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
   if (c.state === TcpState.SYN_RECEIVED && c.active && seg.syn && seg.hasAck && seg.seq === c.irs && seg.ack === c.sndNxt) {
     // Simultaneous open (RFC 9293 Figure 8): the peer's SYN,ACK repeats the SYN we already took, and its ACK
     // completes our side. Take the SYN off and process the rest (as Linux's tcp_validate_incoming does).
-    seg.flags &= ~0x02;
+    seg.flags &= ~TcpFlags.SYN;
     seg.seq = seqAdd(seg.seq, 1);
   }
   if (!checkSequenceNumber(c, seg)) return 'done';
@@ -358,7 +365,7 @@ function checkSequenceNumber(c: TcpConnection, seg: Segment): boolean {
     // valid ACKs, URGs, and RSTs": process the control part, drop the text (a zero-window probe with data).
     if (seg.payload.length > 0) ctx.trace.dropped('tcpZeroWindowDrop', 'data into a zero window', () => seg.describe());
     seg.payload = seg.payload.subarray(0, 0);
-    seg.flags &= ~0x01; // the FIN cannot be accepted either
+    seg.flags &= ~TcpFlags.FIN; // the FIN cannot be accepted either
     c.ackNow = true;
     return true;
   }
@@ -587,7 +594,7 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
   if (result === 'full') layer.ctx.trace.dropped('tcpOfoDrop', 'out-of-order queue full', () => `${c.ofo.bytes} bytes held`);
   else if (result === 'queued') layer.ctx.stats.inc('tcpOfoQueue');
   c.ackNow = true;
-  if (seg.fin) seg.flags &= ~0x01; // the FIN, if any, waits in the queue with its data
+  if (seg.fin) seg.flags &= ~TcpFlags.FIN; // the FIN, if any, waits in the queue with its data
 }
 
 function deliver(c: TcpConnection, data: Uint8Array): void {
@@ -642,6 +649,3 @@ function finArrived(c: TcpConnection): void {
   }
   c.user?.onEnd();
 }
-
-/** For tests: the sequence number after `s` by `n`. */
-export const _internal = { seq };

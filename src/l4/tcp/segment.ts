@@ -8,17 +8,12 @@
  * may be kept after the call that received it; `payload` is a view into the
  * device's buffer.
  */
-import { getU16, getU32 } from '../../core/bytes.js';
 import type { ParseError } from '../../core/parse-result.js';
-import { TcpFlags, TcpHeaderView } from './header.js';
-import { TCP_MAX_SACK_BLOCKS, TCP_MAX_WINDOW_SCALE, TcpOptionKind } from './options.js';
-import { seq, seqAdd, type SeqNum } from './seq.js';
+import { Field, TCP_HEADER_MIN_LENGTH, TcpFlags, TcpHeaderView } from './header.js';
+import { readTcpOptions, TCP_MAX_SACK_BLOCKS, TCP_MAX_WINDOW_SCALE, type TcpOptionVisitor } from './options.js';
+import { seqAdd, type SeqNum } from './seq.js';
 
-function badOption(offset: number, detail: string): ParseError {
-  return { reason: 'badOption', offset, detail };
-}
-
-export class Segment {
+export class Segment implements TcpOptionVisitor {
   sourcePort = 0;
   destinationPort = 0;
   /** SEG.SEQ */
@@ -43,6 +38,8 @@ export class Segment {
   readonly sackEdges = new Uint32Array(TCP_MAX_SACK_BLOCKS * 2);
   /** The whole segment (header + data), for describe(). */
   bytes: Uint8Array = new Uint8Array(0);
+  /** Reused for every arrival. */
+  private readonly view = new TcpHeaderView();
 
   get syn(): boolean {
     return (this.flags & TcpFlags.SYN) !== 0;
@@ -66,83 +63,63 @@ export class Segment {
   }
 
   /**
-   * Reads `bytes` (header + data, checksum already checked). Returns a parse
-   * error for a bad header or malformed options; never throws.
+   * Reads `bytes` (header + data, checksum already checked) through the
+   * header view and the options reader; returns a parse error for a bad
+   * header or malformed options; never throws, allocates nothing.
    */
   load(bytes: Uint8Array): ParseError | undefined {
-    const wrapped = TcpHeaderView.wrap(bytes);
-    if (!wrapped.ok) return wrapped.error;
-    const headerLength = (bytes[12]! >>> 4) * 4;
+    const view = this.view;
+    const error = view.wrap(bytes);
+    if (error) return error;
+    const headerLength = view.headerLength;
     this.bytes = bytes;
-    this.sourcePort = getU16(bytes, 0);
-    this.destinationPort = getU16(bytes, 2);
-    this.seq = seq(getU32(bytes, 4));
-    this.ack = seq(getU32(bytes, 8));
-    this.flags = bytes[13]!;
-    this.window = getU16(bytes, 14);
-    this.payload = bytes.subarray(headerLength);
+    this.sourcePort = view.sourcePort;
+    this.destinationPort = view.destinationPort;
+    this.seq = view.sequenceNumber;
+    this.ack = view.acknowledgmentNumber;
+    this.flags = view.flags;
+    this.window = view.window;
+    this.payload = view.payload;
     this.hasMss = false;
     this.hasWindowScale = false;
     this.sackPermitted = false;
     this.hasTimestamps = false;
     this.sackCount = 0;
-    return headerLength > 20 ? this.loadOptions(bytes, headerLength) : undefined;
+    return headerLength > TCP_HEADER_MIN_LENGTH ? readTcpOptions(bytes, Field.OPTIONS, headerLength, this) : undefined;
   }
 
-  /** The same rules as parseTcpOptionList (options.ts), without building a list. */
-  private loadOptions(bytes: Uint8Array, end: number): ParseError | undefined {
-    let i = 20;
-    while (i < end) {
-      const kind = bytes[i]!;
-      if (kind === TcpOptionKind.endOfOptionList) break;
-      if (kind === TcpOptionKind.noOperation) {
-        i++;
-        continue;
-      }
-      if (i + 1 >= end) return badOption(i, `option ${kind} has no length byte`);
-      const length = bytes[i + 1]!;
-      if (length < 2 || i + length > end) return badOption(i, `option ${kind} length ${length}`);
-      switch (kind) {
-        case TcpOptionKind.maximumSegmentSize:
-          if (length !== 4) return badOption(i, 'MSS length');
-          this.mss = getU16(bytes, i + 2);
-          this.hasMss = true;
-          break;
-        case TcpOptionKind.windowScale:
-          if (length !== 3) return badOption(i, 'window scale length');
-          this.windowScale = Math.min(bytes[i + 2]!, TCP_MAX_WINDOW_SCALE);
-          this.hasWindowScale = true;
-          break;
-        case TcpOptionKind.sackPermitted:
-          if (length !== 2) return badOption(i, 'SACK-permitted length');
-          this.sackPermitted = true;
-          break;
-        case TcpOptionKind.sack: {
-          const n = (length - 2) / 8;
-          if (!Number.isInteger(n) || n < 1) return badOption(i, `SACK length ${length}`);
-          this.sackCount = Math.min(n, TCP_MAX_SACK_BLOCKS);
-          for (let b = 0; b < this.sackCount; b++) {
-            this.sackEdges[2 * b] = getU32(bytes, i + 2 + 8 * b);
-            this.sackEdges[2 * b + 1] = getU32(bytes, i + 6 + 8 * b);
-          }
-          break;
-        }
-        case TcpOptionKind.timestamps:
-          if (length !== 10) return badOption(i, 'timestamps length');
-          this.tsVal = getU32(bytes, i + 2);
-          this.tsEcr = getU32(bytes, i + 6);
-          this.hasTimestamps = true;
-          break;
-        default:
-          break; // unknown options are stepped over (RFC 9293 §3.1: MUST ignore unknown options)
-      }
-      i += length;
-    }
-    return undefined;
+  // --- TcpOptionVisitor: readTcpOptions fills the option slots (a repeated option keeps its last value, as Linux does).
+
+  onEndOfOptionList(): void {}
+  onNoOperation(): void {}
+  onMaximumSegmentSize(mss: number): void {
+    this.mss = mss;
+    this.hasMss = true;
   }
+  onWindowScale(shift: number): void {
+    this.windowScale = Math.min(shift, TCP_MAX_WINDOW_SCALE); // RFC 7323 §2.3
+    this.hasWindowScale = true;
+  }
+  onSackPermitted(): void {
+    this.sackPermitted = true;
+  }
+  onSack(blockCount: number): void {
+    this.sackCount = Math.min(blockCount, TCP_MAX_SACK_BLOCKS);
+  }
+  onSackBlock(index: number, left: SeqNum, right: SeqNum): void {
+    if (index >= TCP_MAX_SACK_BLOCKS) return;
+    this.sackEdges[2 * index] = left;
+    this.sackEdges[2 * index + 1] = right;
+  }
+  onTimestamps(value: number, echoReply: number): void {
+    this.tsVal = value;
+    this.tsEcr = echoReply;
+    this.hasTimestamps = true;
+  }
+  onUnknown(): void {} // RFC 9293 §3.1: unknown options are ignored
 
   describe(): string {
-    const r = TcpHeaderView.wrap(this.bytes);
-    return r.ok ? `${this.sourcePort} > ${this.destinationPort}: ${r.value.describe()}` : `${this.bytes.length} bytes`;
+    const view = new TcpHeaderView();
+    return view.wrap(this.bytes) ? `${this.bytes.length} bytes` : `${this.sourcePort} > ${this.destinationPort}: ${view.describe()}`;
   }
 }

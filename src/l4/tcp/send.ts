@@ -8,20 +8,18 @@
  * sender; ACK every second full-sized segment), RFC 6675 §4 (NextSeg: holes
  * before new data) and RFC 7323 §3 (the timestamps option on every segment).
  */
-import { setU16, setU32 } from '../../core/bytes.js';
+import { setU16 } from '../../core/bytes.js';
 import { finishChecksum, fold, sumWords, verifyChecksum as verifyInternetChecksum } from '../../core/checksum.js';
 import type { TcpConnection } from './connection.js';
-import { TcpFlags } from './header.js';
+import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
-import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, TcpOptionKind, type TcpOptions } from './options.js';
+import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from './options.js';
 import { nextLostHole, nextRelost, pipeSize } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seq, seqAdd, seqGe, seqGt, seqLt, seqSub, type SeqNum } from './seq.js';
 import { TcpState } from './state.js';
 import type { TcpLayer } from './tcp.js';
 import { armDelayedAck, armPersistIfNeeded, armRetransmit, cancelDelayedAck } from './timers.js';
-
-const HEADER = 20;
 
 export function verifyChecksum(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array): boolean {
   return verifyInternetChecksum(bytes, 0, bytes.length, net.pseudoHeaderSum(source, destination, bytes.length));
@@ -240,7 +238,7 @@ export function sendSyn(c: TcpConnection): void {
   const window = Math.min(0xffff, c.rcvBuf);
   c.rcvAdvRight = seqAdd(c.rcvNxt, window);
   const buf = c.layer.txBuffer;
-  const headerLength = HEADER + emitTcpOptions(options, buf, HEADER);
+  const headerLength = TCP_HEADER_MIN_LENGTH + emitTcpOptions(options, buf, Field.OPTIONS);
   writeFixedHeader(buf, c.localPort, c.remotePort, c.iss, synAck ? c.rcvNxt : seq(0), headerLength, flags, window);
   finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength), 0, false);
   if (synAck) c.lastAckSent = c.rcvNxt;
@@ -254,8 +252,8 @@ export function sendProbe(c: TcpConnection): void {
 /** A reset from a connection (ABORT, or an unacceptable segment in a half-open connection). */
 export function sendReset(c: TcpConnection, seqNum: SeqNum): void {
   const buf = c.layer.txBuffer;
-  writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, HEADER, TcpFlags.RST | TcpFlags.ACK, 0);
-  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, HEADER), 0, false);
+  writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, TCP_HEADER_MIN_LENGTH, TcpFlags.RST | TcpFlags.ACK, 0);
+  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, TCP_HEADER_MIN_LENGTH), 0, false);
   c.layer.ctx.stats.inc('tcpOutRsts');
 }
 
@@ -267,9 +265,9 @@ export function sendReset(c: TcpConnection, seqNum: SeqNum): void {
 export function sendResetFor(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, seg: Segment): void {
   if (seg.rst) return; // "An incoming segment containing a RST is discarded."
   const buf = layer.txBuffer;
-  if (seg.hasAck) writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seg.ack, seq(0), HEADER, TcpFlags.RST, 0);
-  else writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seq(0), seqAdd(seg.seq, seg.len), HEADER, TcpFlags.RST | TcpFlags.ACK, 0);
-  finish(layer, net, local, remote, buf.subarray(0, HEADER), 0, false);
+  if (seg.hasAck) writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seg.ack, seq(0), TCP_HEADER_MIN_LENGTH, TcpFlags.RST, 0);
+  else writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seq(0), seqAdd(seg.seq, seg.len), TCP_HEADER_MIN_LENGTH, TcpFlags.RST | TcpFlags.ACK, 0);
+  finish(layer, net, local, remote, buf.subarray(0, TCP_HEADER_MIN_LENGTH), 0, false);
   layer.ctx.stats.inc('tcpOutRsts');
 }
 
@@ -291,7 +289,7 @@ export function sendCookieSynAck(
     if (seg.hasWindowScale && layer.config.windowScaling) options.windowScale = layer.config.receiveBuffer > 0xffff ? windowScaleFor(layer.config.receiveBuffer) : 0;
   }
   const buf = layer.txBuffer;
-  const headerLength = HEADER + emitTcpOptions(options, buf, HEADER);
+  const headerLength = TCP_HEADER_MIN_LENGTH + emitTcpOptions(options, buf, Field.OPTIONS);
   writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, cookie, seqAdd(seg.seq, 1), headerLength, TcpFlags.SYN | TcpFlags.ACK, Math.min(0xffff, layer.config.receiveBuffer));
   finish(layer, net, local, remote, buf.subarray(0, headerLength), 0, false);
 }
@@ -306,16 +304,20 @@ export function windowScaleFor(buffer: number): number {
 // --- Building segments ---------------------------------------------------
 
 function writeFixedHeader(buf: Uint8Array, sourcePort: number, destinationPort: number, seqNum: SeqNum, ack: SeqNum, headerLength: number, flags: number, window: number): void {
-  setU16(buf, 0, sourcePort);
-  setU16(buf, 2, destinationPort);
-  setU32(buf, 4, seqNum);
-  setU32(buf, 8, ack);
-  buf[12] = (headerLength / 4) << 4;
-  buf[13] = flags;
-  setU16(buf, 14, window);
-  setU16(buf, 16, 0);
-  setU16(buf, 18, 0);
+  emitTcpFixedHeader(buf, 0, sourcePort, destinationPort, seqNum, ack, headerLength, flags, window, 0);
 }
+
+/**
+ * The options of a data segment or ACK, one record reused for every segment so
+ * that building one allocates nothing: timestamps on every segment once
+ * negotiated (RFC 7323 §3.2), SACK blocks while out-of-order data is held
+ * (RFC 2018 §4). emitTcpOptions lays them out as Linux does (NOP, NOP, kind...).
+ */
+const segmentTimestamps = { value: 0, echoReply: 0 };
+const segmentOptions: { timestamps?: { value: number; echoReply: number }; sackBlocks?: readonly SackBlock[] } = {
+  timestamps: undefined,
+  sackBlocks: undefined,
+};
 
 /**
  * Builds one segment of a synchronized connection in the layer's transmit
@@ -324,33 +326,17 @@ function writeFixedHeader(buf: Uint8Array, sourcePort: number, destinationPort: 
  */
 function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: number, dataLen: number): void {
   const buf = c.layer.txBuffer;
-  let at = HEADER;
   if (c.tsOk) {
-    // RFC 7323 §3.2 layout as Linux sends it: NOP, NOP, kind 8, length 10, TSval, TSecr.
-    buf[at++] = TcpOptionKind.noOperation;
-    buf[at++] = TcpOptionKind.noOperation;
-    buf[at++] = TcpOptionKind.timestamps;
-    buf[at++] = 10;
-    setU32(buf, at, c.tsNow());
-    setU32(buf, at + 4, c.tsRecent);
-    at += 8;
+    segmentTimestamps.value = c.tsNow();
+    segmentTimestamps.echoReply = c.tsRecent;
+    segmentOptions.timestamps = segmentTimestamps;
+  } else {
+    segmentOptions.timestamps = undefined;
   }
-  if (c.sackOk && !c.ofo.isEmpty) {
-    // RFC 2018 §3: with timestamps, 3 blocks fit in the 40 option bytes.
-    const blocks = c.ofo.sackBlocks(c.tsOk ? 3 : TCP_MAX_SACK_BLOCKS);
-    if (blocks.length > 0) {
-      buf[at++] = TcpOptionKind.noOperation;
-      buf[at++] = TcpOptionKind.noOperation;
-      buf[at++] = TcpOptionKind.sack;
-      buf[at++] = 2 + 8 * blocks.length;
-      for (const b of blocks) {
-        setU32(buf, at, b.left);
-        setU32(buf, at + 4, b.right);
-        at += 8;
-      }
-    }
-  }
-  const headerLength = at;
+  // RFC 2018 §3: with timestamps, 3 blocks fit in the 40 option bytes.
+  segmentOptions.sackBlocks = c.sackOk && !c.ofo.isEmpty ? c.ofo.sackBlocks(c.tsOk ? 3 : TCP_MAX_SACK_BLOCKS) : undefined;
+  const headerLength = TCP_HEADER_MIN_LENGTH + emitTcpOptions(segmentOptions, buf, Field.OPTIONS);
+  segmentOptions.sackBlocks = undefined; // the blocks belong to the queue; do not keep them alive
   const window = Math.min(0xffff, Math.floor(receiveWindow(c) / 2 ** c.rcvWscale));
   writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, headerLength, flags, window);
   if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
@@ -370,8 +356,8 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
 /** Checksum (complete, or the pseudo-header part for the link to finish) and send. */
 function finish(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, segment: Uint8Array, gsoSize: number, partial: boolean): void {
   const pseudo = net.pseudoHeaderSum(local, remote, segment.length);
-  if (partial) setU16(segment, 16, fold(pseudo)); // virtio-net NEEDS_CSUM: the link sums from the TCP header on
-  else setU16(segment, 16, finishChecksum(sumWords(segment, 0, segment.length, pseudo)));
+  if (partial) setU16(segment, Field.CHECKSUM, fold(pseudo)); // virtio-net NEEDS_CSUM: the link sums from the TCP header on
+  else setU16(segment, Field.CHECKSUM, finishChecksum(sumWords(segment, 0, segment.length, pseudo)));
   layer.ctx.stats.inc('tcpOutSegs');
   net.send(local, remote, segment, gsoSize, partial);
 }

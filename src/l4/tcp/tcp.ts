@@ -15,7 +15,7 @@ import { describeParseError } from '../../core/parse-result.js';
 import type { Disposition } from '../../l3/dispositions.js';
 import { DEFAULT_TCP_CONFIG, TCP_EPHEMERAL_FIRST, TCP_EPHEMERAL_LAST, type TcpConfig } from './config.js';
 import { TcpConnection, TcpError, type ConnectionUser, type TcpConnectionInfo } from './connection.js';
-import { TcpFlags } from './header.js';
+import { TcpFlags, TcpHeaderView } from './header.js';
 import { IsnGenerator } from './isn.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { Segment } from './segment.js';
@@ -58,6 +58,8 @@ export class TcpLayer {
   private readonly connections = new Map<string, TcpConnection>();
   private readonly listeners = new Map<number, Listener[]>();
   private readonly segment = new Segment();
+  /** The segment an ICMP error quotes (only its first 8 bytes are sure to be there). */
+  private readonly quotedView = new TcpHeaderView();
   /** One-entry lookup cache: bulk transfers hit the same connection segment after segment. */
   private last: TcpConnection | undefined;
   /** Connections that owe an ACK at the end of this turn (see `scheduleAck`). */
@@ -333,12 +335,11 @@ export class TcpLayer {
     quotedTcp: Uint8Array,
     kind: { mtu?: number; hard?: TcpError },
   ): void {
-    if (quotedTcp.length < 8) return;
-    const localPort = (quotedTcp[0]! << 8) | quotedTcp[1]!;
-    const remotePort = (quotedTcp[2]! << 8) | quotedTcp[3]!;
-    const c = this.lookup(net, local, localPort, remote, remotePort);
+    const quoted = this.quotedView;
+    if (quoted.wrapQuoted(quotedTcp)) return; // fewer than the 8 bytes RFC 792 promises
+    const c = this.lookup(net, local, quoted.sourcePort, remote, quoted.destinationPort);
     if (!c) return;
-    const s = seq(((quotedTcp[4]! << 24) | (quotedTcp[5]! << 16) | (quotedTcp[6]! << 8) | quotedTcp[7]!) >>> 0);
+    const s = quoted.sequenceNumber;
     // RFC 5927 §4.1: only believe errors about data in flight (SND.UNA =< seq < SND.NXT).
     if (!seqInRange(s, c.sndUna, c.sndNxt) && !(s === c.sndUna && c.sndUna === c.sndNxt)) {
       this.ctx.trace.dropped('tcpIcmpOutOfWindow', 'ICMP error for a sequence number not in flight', () => `${s}`);

@@ -14,10 +14,12 @@
  * This file holds no state: it classifies a packet and names its tuple.
  */
 import { getU16, getU32 } from '../../core/bytes.js';
+import { describeParseError } from '../../core/parse-result.js';
 import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import { Field as Ipv4Field, Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import { IpProtocol, ipProtocolName } from '../../l3/ip-protocol.js';
 import { Icmpv4Type, isIcmpv4Error } from '../../l3/icmpv4/message.js';
+import { TcpHeaderView } from '../../l4/tcp/header.js';
 
 export interface Tuple {
   readonly protocol: number;
@@ -99,6 +101,7 @@ export type PacketClass =
   | { readonly kind: 'invalid'; readonly reason: string };
 
 const quotedView = new Ipv4HeaderView();
+const tcpView = new TcpHeaderView();
 
 /**
  * Classifies a whole, validated IPv4 packet (the caller has wrapped it).
@@ -115,13 +118,14 @@ export function classifyPacket(ip: Ipv4HeaderView): PacketClass {
   switch (protocol) {
     case IpProtocol.TCP: {
       if (l4.length < TCP_TRACKED_LENGTH) return { kind: 'invalid', reason: `TCP header truncated (${l4.length} bytes)` };
-      const dataOffset = (l4[12]! >>> 4) * 4;
-      if (dataOffset < TCP_TRACKED_LENGTH || dataOffset > l4.length) return { kind: 'invalid', reason: `TCP data offset ${dataOffset}` };
+      const tcp = tcpView;
+      const error = tcp.wrap(l4);
+      if (error) return { kind: 'invalid', reason: `TCP ${describeParseError(error)}` };
       return {
         kind: 'tcp',
-        tuple: { protocol, source, sourcePort: getU16(l4, 0), destination, destinationPort: getU16(l4, 2) },
-        flags: l4[13]!,
-        payloadLength: l4.length - dataOffset,
+        tuple: { protocol, source, sourcePort: tcp.sourcePort, destination, destinationPort: tcp.destinationPort },
+        flags: tcp.flags,
+        payloadLength: tcp.payload.length,
       };
     }
     case IpProtocol.UDP:

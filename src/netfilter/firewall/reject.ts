@@ -10,9 +10,8 @@
  */
 import type { Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
-import { TcpFlags, emitTcpHeader, finishTcpChecksumV4, TCP_HEADER_MIN_LENGTH } from '../../l4/tcp/header.js';
-import { getU16, getU32 } from '../../core/bytes.js';
-import { seq } from '../../l4/tcp/seq.js';
+import { TcpFlags, TcpHeaderView, emitTcpHeader, finishTcpChecksumV4, TCP_HEADER_MIN_LENGTH } from '../../l4/tcp/header.js';
+import { seq, seqAdd } from '../../l4/tcp/seq.js';
 import type { Ipv4Address } from '../../l3/ipv4/address.js';
 
 export interface TcpReset {
@@ -22,24 +21,25 @@ export interface TcpReset {
   readonly segment: Uint8Array;
 }
 
+/** The segment being answered (reused: nothing of it is kept). */
+const arrived = new TcpHeaderView();
+
 /** The RST answering the TCP segment in `ip`, or undefined when none is due (a RST, or a truncated header). */
 export function tcpResetFor(ip: Ipv4HeaderView): TcpReset | undefined {
   if (ip.protocol !== IpProtocol.TCP || ip.fragmentOffset !== 0) return undefined;
-  const tcp = ip.payload;
-  if (tcp.length < TCP_HEADER_MIN_LENGTH) return undefined;
-  const flags = tcp[13]!;
+  const tcp = arrived;
+  if (tcp.wrap(ip.payload)) return undefined;
+  const flags = tcp.flags;
   if (flags & TcpFlags.RST) return undefined;
-  const dataOffset = (tcp[12]! >>> 4) * 4;
-  if (dataOffset < TCP_HEADER_MIN_LENGTH || dataOffset > tcp.length) return undefined;
-  const segmentLength = tcp.length - dataOffset + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0);
+  const segmentLength = tcp.payload.length + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0);
   const ackOn = (flags & TcpFlags.ACK) !== 0;
   const segment = new Uint8Array(TCP_HEADER_MIN_LENGTH);
   emitTcpHeader(
     {
-      sourcePort: getU16(tcp, 2),
-      destinationPort: getU16(tcp, 0),
-      sequenceNumber: seq(ackOn ? getU32(tcp, 8) : 0),
-      acknowledgmentNumber: seq(ackOn ? 0 : (getU32(tcp, 4) + segmentLength) >>> 0),
+      sourcePort: tcp.destinationPort,
+      destinationPort: tcp.sourcePort,
+      sequenceNumber: ackOn ? tcp.acknowledgmentNumber : seq(0),
+      acknowledgmentNumber: ackOn ? seq(0) : seqAdd(tcp.sequenceNumber, segmentLength),
       flags: ackOn ? TcpFlags.RST : TcpFlags.RST | TcpFlags.ACK,
       window: 0,
       urgentPointer: 0,

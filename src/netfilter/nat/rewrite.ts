@@ -30,6 +30,8 @@ import { Field as Ipv4Field } from '../../l3/ipv4/header.js';
 import type { Ipv4Address } from '../../l3/ipv4/address.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { Icmpv4Type } from '../../l3/icmpv4/message.js';
+import { Field as TcpField } from '../../l4/tcp/header.js';
+import { UdpField } from '../../l4/udp/header.js';
 
 /** Which end of a packet NAT changes: SNAT rewrites the source, DNAT the destination (Linux NF_NAT_MANIP_SRC/DST). */
 export type Manip = 'source' | 'destination';
@@ -40,8 +42,8 @@ interface ChecksumField {
   readonly udp: boolean;
 }
 
-const TCP_CHECKSUM = 16;
-const UDP_CHECKSUM = 6;
+const TCP_CHECKSUM = TcpField.CHECKSUM;
+const UDP_CHECKSUM = UdpField.checksum;
 const ICMP_CHECKSUM = 2;
 const ICMP_IDENTIFIER = 4;
 /** Bytes of TCP header up to and including the checksum: a shorter quote has no checksum to patch. */
@@ -104,7 +106,9 @@ function manipAt(buf: Uint8Array, ip: number, end: number, manip: Manip, address
   const protocol = buf[ip + Ipv4Field.PROTOCOL]!;
   if (protocol === IpProtocol.TCP || protocol === IpProtocol.UDP) {
     if (end - l4 < 4) return;
-    replaceWord(buf, l4 + (manip === 'source' ? 0 : 2), port, transport ? [transport] : []);
+    // TCP and UDP keep their ports in the same first two words (RFC 9293 §3.1, RFC 768).
+    const portOffset = manip === 'source' ? TcpField.SOURCE_PORT : TcpField.DESTINATION_PORT;
+    replaceWord(buf, l4 + portOffset, port, transport ? [transport] : []);
   } else if (protocol === IpProtocol.ICMP) {
     if (end - l4 < ICMP_IDENTIFIER + 2) return;
     const type = buf[l4]!;

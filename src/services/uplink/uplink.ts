@@ -49,7 +49,8 @@ import { IpProtocol } from '../../l3/ip-protocol.js';
 import { Icmpv4Type, Icmpv4UnreachableCode, emitIcmpv4Echo } from '../../l3/icmpv4/message.js';
 import type { IcmpErrorKind } from '../../l3/icmpv4/icmpv4.js';
 import { UDP_HEADER_LENGTH, UdpHeaderView, emitUdp, finishUdpChecksumV4 } from '../../l4/udp/header.js';
-import { TcpFlags, TCP_HEADER_MIN_LENGTH } from '../../l4/tcp/header.js';
+import { getU16 } from '../../core/bytes.js';
+import { Field as TcpField, TcpFlags, TCP_HEADER_MIN_LENGTH } from '../../l4/tcp/header.js';
 import { Tcp } from '../../l4/tcp/api.js';
 import type { Socket as TapnetSocket } from '../../l4/tcp/socket.js';
 import type { TcpNetwork } from '../../l4/tcp/network.js';
@@ -282,9 +283,9 @@ export class Uplink {
     }
     const source = v.source;
     const destination = v.destination;
-    const sourcePort = (segment[0]! << 8) | segment[1]!;
-    const destinationPort = (segment[2]! << 8) | segment[3]!;
-    const flags = segment[13]!;
+    const sourcePort = getU16(segment, TcpField.SOURCE_PORT);
+    const destinationPort = getU16(segment, TcpField.DESTINATION_PORT);
+    const flags = segment[TcpField.FLAGS]!;
     const key = `${source}:${sourcePort}>${destination}:${destinationPort}`;
     const known = this.tcp.layer.lookup(this.net, destination, destinationPort, source, sourcePort) !== undefined;
     const opening = (flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN;

@@ -135,11 +135,11 @@ export function tapSegments(device: LinkDevice, clock: { now(): number }, drop?:
   const send = device.send.bind(device);
   const eth = new EthernetFrameView();
   const ip = new Ipv4HeaderView();
+  const tcp = new TcpHeaderView();
   device.send = (frame: Uint8Array): void => {
     if (!eth.wrap(frame) && eth.etherType === 0x0800 && !ip.wrap(eth.payload) && ip.protocol === 6) {
-      const r = TcpHeaderView.wrap(ip.payload);
-      if (r.ok) {
-        const v = r.value;
+      const v = tcp;
+      if (!v.wrap(ip.payload)) {
         const options = parseTcpOptions(v.optionBytes, 20);
         const s: CapturedSegment = {
           at: clock.now(),

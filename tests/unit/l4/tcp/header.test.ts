@@ -94,9 +94,10 @@ const LINUX_SACK_ACK = bytes(`
 `);
 
 function wrap(buf: Uint8Array): TcpHeaderView {
-  const wrapped = TcpHeaderView.wrap(buf);
-  if (!wrapped.ok) throw new Error(`wrap failed: ${wrapped.error.reason}`);
-  return wrapped.value;
+  const view = new TcpHeaderView();
+  const error = view.wrap(buf);
+  if (error) throw new Error(`wrap failed: ${error.reason}`);
+  return view;
 }
 
 function parse(buf: Uint8Array): TcpHeader {
@@ -221,24 +222,21 @@ describe('TCP header: real Linux segments', () => {
 
 describe('TCP header: errors', () => {
   it('truncated: shorter than 20 bytes', () => {
-    expect(TcpHeaderView.wrap(LINUX_SYN.subarray(0, 19))).toEqual({
-      ok: false,
-      error: { reason: 'truncated', offset: 19, detail: '19 bytes < 20' },
-    });
+    expect(new TcpHeaderView().wrap(LINUX_SYN.subarray(0, 19))).toEqual({ reason: 'truncated', offset: 19, detail: '19 bytes < 20' });
   });
 
   it('badLength: data offset below 5 words', () => {
     const buf = LINUX_SYN.slice();
     buf[Field.DATA_OFFSET] = 0x40;
-    const wrapped = TcpHeaderView.wrap(buf);
-    expect(wrapped.ok === false && wrapped.error.reason).toBe('badLength');
-    expect(wrapped.ok === false && wrapped.error.offset).toBe(Field.DATA_OFFSET);
+    const error = new TcpHeaderView().wrap(buf);
+    expect(error?.reason).toBe('badLength');
+    expect(error?.offset).toBe(Field.DATA_OFFSET);
   });
 
   it('truncated: data offset past the end of the segment', () => {
-    const wrapped = TcpHeaderView.wrap(LINUX_SYN.subarray(0, 39));
-    expect(wrapped.ok === false && wrapped.error.reason).toBe('truncated');
-    expect(wrapped.ok === false && wrapped.error.offset).toBe(Field.DATA_OFFSET);
+    const error = new TcpHeaderView().wrap(LINUX_SYN.subarray(0, 39));
+    expect(error?.reason).toBe('truncated');
+    expect(error?.offset).toBe(Field.DATA_OFFSET);
     expect(parseTcpHeader(LINUX_SYN.subarray(0, 39)).ok).toBe(false);
   });
 
@@ -248,7 +246,7 @@ describe('TCP header: errors', () => {
     const parsed = parseTcpHeader(buf);
     expect(parsed.ok === false && parsed.error.reason).toBe('badOption');
     expect(parsed.ok === false && parsed.error.offset).toBe(20);
-    expect(TcpHeaderView.wrap(buf).ok).toBe(true); // the view itself does not read options
+    expect(new TcpHeaderView().wrap(buf)).toBeUndefined(); // the view itself does not read options
   });
 
   it('emit refuses out-of-range fields (programmer errors)', () => {
@@ -301,8 +299,8 @@ describe('TCP header: properties', () => {
   it('random bytes never make wrap, parse or describe throw', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (buf) => {
-        const wrapped = TcpHeaderView.wrap(buf);
-        if (wrapped.ok) wrapped.value.describe();
+        const view = new TcpHeaderView();
+        if (!view.wrap(buf)) view.describe();
         parseTcpHeader(buf);
         verifyTcpChecksumV4(buf, 1, 2);
       }),
@@ -319,8 +317,8 @@ describe('TCP header: properties', () => {
         (original, edits, cut) => {
           const buf = original.slice(0, original.length - (cut % 8));
           for (const [at, value] of edits) buf[at % buf.length] = value;
-          const wrapped = TcpHeaderView.wrap(buf);
-          if (wrapped.ok) wrapped.value.describe();
+          const view = new TcpHeaderView();
+          if (!view.wrap(buf)) view.describe();
           parseTcpHeader(buf);
         },
       ),

@@ -82,9 +82,8 @@ export function natRig(config: NetfilterConfig, options: { seed?: number } = {})
     const list: SeenSegment[] = [];
     segments.set(h, list);
     h.registerProtocol(IpProtocol.TCP, (d) => {
-      const wrapped = TcpHeaderView.wrap(d.payload);
-      if (!wrapped.ok) return 'dropped';
-      const t = wrapped.value;
+      const t = new TcpHeaderView();
+      if (t.wrap(d.payload)) return 'dropped';
       list.push({
         source: d.source,
         destination: d.destination,

@@ -71,11 +71,13 @@ describe('HTTP service on tapnet TCP', () => {
     t.client.write('GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes/20 HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n');
     await t.runUntil(() => responses(Buffer.concat(t.chunks)).length === 3);
     const r = responses(Buffer.concat(t.chunks));
+    const notFound = 'not found: try /, /bytes/N or POST /sha256\n';
     expect(r.map((x) => [x.status, x.body.length])).toEqual([
       [200, 10],
       [200, 20],
-      [404, r[2]!.body.length],
+      [404, Buffer.byteLength(notFound)],
     ]);
+    expect(r[2]!.body.toString()).toBe(notFound);
   });
 
   it('drops a client that connects and says nothing, after the idle timeout', async () => {
