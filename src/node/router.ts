@@ -49,7 +49,7 @@ export interface RouterOptions {
 }
 
 /**
- * Packets held per unresolved next hop. A host's 3 (arp/cache.ts) is too few
+ * Packets held per unresolved next hop. A host's 3 (neighbour/cache.ts) is too few
  * for a router: traceroute sends 16 probes at once, and all but the last 3
  * would be dropped while ARP resolves a cold next hop. Linux queues by bytes,
  * unres_qlen_bytes = 212992, about 101 full-size packets (SKB_TRUESIZE(1500)).

@@ -28,7 +28,7 @@ import { completePartialChecksum, offloadInFrame } from '../../device/vnet.js';
 import { EtherType } from '../ethernet/ether-type.js';
 import { ETHERNET_VLAN_HEADER_LENGTH, EthernetField, emitEthernet, type VlanTag } from '../ethernet/frame.js';
 import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from '../mac-address.js';
-import { NeighbourCache, NudState, type NeighbourTimings } from './cache.js';
+import { NeighbourCache, NudState, type NeighbourTimings } from '../neighbour/cache.js';
 import { ARP_LENGTH, ArpOperation, ArpPacketView, describeArp, describeArpBytes, emitArp } from './packet.js';
 
 /**
@@ -81,7 +81,7 @@ export interface ArpDependencies {
   selectSource?(target: number): number | undefined;
   /** Tag every frame we send with this 802.1Q tag (a VLAN sub-interface). */
   readonly vlan?: VlanTag;
-  /** Overrides for tests and labs (defaults: the Linux values in cache.ts). */
+  /** Overrides for tests and labs (defaults: the Linux values in ../neighbour/cache.ts). */
   readonly cache?: { maxEntries?: number; queueMaxPackets?: number; timings?: Partial<NeighbourTimings> };
 }
 

@@ -8,7 +8,7 @@
  * options of non-zero length, the rules for an unspecified source), §7.2.3
  * (receiving a solicitation), §7.2.5 (receiving an advertisement), §7.3 and
  * appendix C (the neighbour states; the generic cache in
- * ../../l2/arp/cache.ts implements them for ARP and NDP alike), RFC 4862
+ * ../../l2/neighbour/cache.ts implements them for ARP and NDP alike), RFC 4862
  * §5.4 (DAD) and §5.5.3 (SLAAC from prefix information), RFC 6980 (NDP in
  * fragments is ignored), RFC 7527 §4.1 (the Nonce that tells our own looped
  * DAD probe from another node's). Linux: net/ipv6/ndisc.c.
@@ -18,7 +18,7 @@
  * and a solicitation creates one only because we are about to answer it.
  */
 import type { Disposition } from '../dispositions.js';
-import { NeighbourCache, NudState, type NeighbourTimings } from '../../l2/arp/cache.js';
+import { NeighbourCache, NudState, type NeighbourTimings } from '../../l2/neighbour/cache.js';
 import { formatMac, isUnicastMac, type MacAddress } from '../../l2/mac-address.js';
 import { describeParseError } from '../../core/parse-result.js';
 import type { Timer } from '../../core/time.js';

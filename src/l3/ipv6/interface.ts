@@ -16,7 +16,7 @@ import type { StackContext } from '../../core/context.js';
 import { EtherType } from '../../l2/ethernet/ether-type.js';
 import { ETHERNET_HEADER_LENGTH, EthernetField, emitEthernet } from '../../l2/ethernet/frame.js';
 import { BROADCAST_MAC, writeMac, type MacAddress } from '../../l2/mac-address.js';
-import type { NeighbourTimings } from '../../l2/arp/cache.js';
+import type { NeighbourTimings } from '../../l2/neighbour/cache.js';
 import { Mld } from '../icmpv6/mld.js';
 import { Ndp } from '../icmpv6/ndp.js';
 import { RouterAdvertiser, type RouterAdvertisementConfig } from '../icmpv6/router-advertiser.js';

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
 import { createTestContext } from '../../../../src/core/context.js';
 import { Arp, ipv4MulticastMac, type ArpDependencies } from '../../../../src/l2/arp/arp.js';
-import { NudState } from '../../../../src/l2/arp/cache.js';
+import { NudState } from '../../../../src/l2/neighbour/cache.js';
 import { ARP_LENGTH, ArpOperation, emitArp, parseArp, type ArpPacket } from '../../../../src/l2/arp/packet.js';
 import { EtherType } from '../../../../src/l2/ethernet/ether-type.js';
 import { parseEthernet, type EthernetFrame } from '../../../../src/l2/ethernet/frame.js';
