@@ -1,6 +1,7 @@
 /**
  * ARP behaviour for one interface: answer for our addresses, learn only what
- * we asked for, resolve next hops for IPv4 output.
+ * we asked for, resolve next hops for IPv4 output (the interface,
+ * ../interface.ts, asks `resolve` and frames the packet itself).
  *
  * Read first: RFC 826 "Packet Reception" (the merge algorithm, quoted below),
  * RFC 1122 §2.3.2 (flooding limit, pending packets), RFC 5227 (probes,
@@ -23,12 +24,11 @@
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IPV4_BROADCAST, formatIpv4, isMulticastIpv4 } from '../../l3/ipv4/address.js';
-import type { TxOffload } from '../../device/device.js';
-import { completePartialChecksum, offloadInFrame } from '../../device/vnet.js';
 import { EtherType } from '../ethernet/ether-type.js';
-import { ETHERNET_VLAN_HEADER_LENGTH, EthernetField, emitEthernet, type VlanTag } from '../ethernet/frame.js';
-import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from '../mac-address.js';
+import { ETHERNET_VLAN_HEADER_LENGTH, emitEthernet, type VlanTag } from '../ethernet/frame.js';
+import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, type MacAddress } from '../mac-address.js';
 import { NeighbourCache, NudState, type NeighbourTimings } from '../neighbour/cache.js';
+import type { NeighbourResolver } from '../neighbour/resolver.js';
 import { ARP_LENGTH, ArpOperation, ArpPacketView, describeArp, describeArpBytes, emitArp } from './packet.js';
 
 /**
@@ -71,8 +71,10 @@ export interface ArpDependencies {
   readonly mac: MacAddress;
   /** Our IPv4 addresses on this link (asked each time: DHCP may change them). */
   addresses(): readonly number[];
-  /** Transmits a complete Ethernet frame. The buffer is reused after the call: the device copies. */
-  sendFrame(frame: Uint8Array, offload?: TxOffload): void;
+  /** Transmits a complete ARP frame. The buffer is reused after the call: the device copies. */
+  sendFrame(frame: Uint8Array): void;
+  /** An IPv4 packet that waited for resolution leaves for `mac` (the interface frames it). */
+  transmit(mac: MacAddress, packet: Uint8Array): void;
   /** A packet that waited for `nextHop` and will never be sent (IP may answer ICMP host unreachable). */
   onUnreachable?(packet: Uint8Array, nextHop: number): void;
   /** True for a subnet-directed broadcast of this link (255.255.255.255 is always broadcast). */
@@ -84,8 +86,6 @@ export interface ArpDependencies {
   /** Overrides for tests and labs (defaults: the Linux values in ../neighbour/cache.ts). */
   readonly cache?: { maxEntries?: number; queueMaxPackets?: number; timings?: Partial<NeighbourTimings> };
 }
-
-export type ArpSendOutcome = 'sent' | 'queued' | 'dropped';
 
 /** One line of `tapnet show arp`. */
 export interface ArpEntryInfo {
@@ -103,17 +103,11 @@ export function ipv4MulticastMac(group: number): MacAddress {
   return 0x01_00_5e_00_00_00 + (group & 0x7f_ffff);
 }
 
-/** First IPv4 frame buffer size: a 1500-byte packet plus a tagged header; grows for jumbo links. */
-const INITIAL_SCRATCH = ETHERNET_VLAN_HEADER_LENGTH + 1500;
-
-export class Arp {
+export class Arp implements NeighbourResolver<number> {
   readonly cache: NeighbourCache<number>;
   private readonly view = new ArpPacketView();
   /** ARP frames are built here: at most 18 + 28 bytes. */
   private readonly arpScratch = new Uint8Array(ETHERNET_VLAN_HEADER_LENGTH + ARP_LENGTH);
-  /** IPv4 frames are built here, then handed to sendFrame (which copies). The header is written once. */
-  private ipScratch = new Uint8Array(0);
-  private ipHeaderLength = 0;
 
   constructor(private readonly deps: ArpDependencies) {
     this.cache = new NeighbourCache<number>({
@@ -124,11 +118,10 @@ export class Arp {
       timings: deps.cache?.timings,
       describeKey: formatIpv4,
       solicit: (target, unicastTo) => this.sendRequest(target, unicastTo),
-      transmit: (_nextHop, mac, packet) => this.transmitIpv4(mac, packet),
+      transmit: (_nextHop, mac, packet) => deps.transmit(mac, packet),
       unreachable: (nextHop, packet) => deps.onUnreachable?.(packet, nextHop),
     });
     deps.ctx.stats.declare(...Object.values(ArpCounter));
-    this.growIpScratch(INITIAL_SCRATCH);
   }
 
   /**
@@ -211,30 +204,24 @@ export class Arp {
   }
 
   /**
-   * Sends an IPv4 packet to `nextHop` on this link: at once if the address is
-   * known (or a broadcast/multicast), else a copy waits while ARP asks.
+   * The MAC for an IPv4 `nextHop` on this link: at once if the address is
+   * known (or a broadcast/multicast), else a copy of `ipPacket` waits while
+   * ARP asks, and leaves through `deps.transmit` when the answer comes.
    */
-  sendIpv4(nextHop: number, ipPacket: Uint8Array, offload?: TxOffload): ArpSendOutcome {
-    let mac: MacAddress;
-    if (nextHop === IPV4_BROADCAST || this.deps.isBroadcast?.(nextHop)) {
-      mac = BROADCAST_MAC;
-    } else if (isMulticastIpv4(nextHop)) {
-      mac = ipv4MulticastMac(nextHop);
-    } else if (nextHop === 0) {
+  resolve(nextHop: number, ipPacket: Uint8Array): MacAddress | 'queued' | 'dropped' {
+    if (nextHop === IPV4_BROADCAST || this.deps.isBroadcast?.(nextHop)) return BROADCAST_MAC;
+    if (isMulticastIpv4(nextHop)) return ipv4MulticastMac(nextHop);
+    if (nextHop === 0) {
       this.deps.ctx.trace.dropped(ArpCounter.outBadNextHop, 'next hop 0.0.0.0');
       return 'dropped';
-    } else {
-      // A packet that waits for ARP leaves later without its offload request: finish its checksum now.
-      if (offload && offload.checksumStart > 0 && this.cache.lookup(nextHop)?.mac === undefined) {
-        completePartialChecksum(ipPacket, offload);
-        offload = undefined;
-      }
-      const resolved = this.cache.resolve(nextHop, ipPacket);
-      if (typeof resolved !== 'number') return resolved;
-      mac = resolved;
     }
-    this.transmitIpv4(mac, ipPacket, offload);
-    return 'sent';
+    return this.cache.resolve(nextHop, ipPacket);
+  }
+
+  /** True when a packet to `nextHop` would wait for ARP (a unicast address with no usable MAC yet). */
+  mustWait(nextHop: number): boolean {
+    if (nextHop === IPV4_BROADCAST || nextHop === 0 || isMulticastIpv4(nextHop) || this.deps.isBroadcast?.(nextHop)) return false;
+    return this.cache.lookup(nextHop)?.mac === undefined;
   }
 
   /**
@@ -315,21 +302,5 @@ export class Arp {
       header,
     );
     this.deps.sendFrame(buf.subarray(0, header + length));
-  }
-
-  /** The hot path: only the destination MAC and the payload change from frame to frame. */
-  private transmitIpv4(mac: MacAddress, packet: Uint8Array, offload?: TxOffload): void {
-    const header = this.ipHeaderLength;
-    if (this.ipScratch.length < header + packet.length) this.growIpScratch(header + packet.length);
-    const buf = this.ipScratch;
-    writeMac(buf, EthernetField.DESTINATION, mac);
-    buf.set(packet, header);
-    this.deps.sendFrame(buf.subarray(0, header + packet.length), offload && offloadInFrame(offload, header));
-  }
-
-  private growIpScratch(size: number): void {
-    this.ipScratch = new Uint8Array(size);
-    const header = { destination: BROADCAST_MAC, source: this.deps.mac, vlan: this.deps.vlan, etherType: EtherType.IPv4 };
-    this.ipHeaderLength = emitEthernet(header, this.ipScratch, 0);
   }
 }

@@ -19,6 +19,7 @@
  */
 import type { Disposition } from '../dispositions.js';
 import { NeighbourCache, NudState, type NeighbourTimings } from '../../l2/neighbour/cache.js';
+import type { NeighbourResolver } from '../../l2/neighbour/resolver.js';
 import { formatMac, isUnicastMac, type MacAddress } from '../../l2/mac-address.js';
 import { describeParseError } from '../../core/parse-result.js';
 import type { Timer } from '../../core/time.js';
@@ -30,6 +31,7 @@ import {
   inIpv6Cidr,
   ipv6FromKey,
   ipv6Key,
+  ipv6MulticastMac,
   isLinkLocalIpv6,
   isMulticastIpv6,
   isSolicitedNodeMulticast,
@@ -100,7 +102,7 @@ interface DadRun {
   readonly timer: Timer;
 }
 
-export class Ndp {
+export class Ndp implements NeighbourResolver<Ipv6Address> {
   readonly cache: NeighbourCache<string>;
   private readonly dad = new Map<string, DadRun>();
 
@@ -117,17 +119,24 @@ export class Ndp {
       timings: cacheOptions.timings,
       describeKey: (key) => formatIpv6(ipv6FromKey(key)),
       solicit: (key, unicastTo) => this.sendSolicitation(ipv6FromKey(key), unicastTo),
-      transmit: (_key, mac, packet) => iface.transmit(mac, packet),
+      transmit: (_key, mac, packet) => iface.options.link.sendIpv6ToMac(packet, mac),
     });
     ctx.stats.declare(...Object.values(NdpCounter));
   }
 
-  /** Sends an IPv6 packet to an on-link unicast `nextHop`: now if known, else queued while we ask. */
-  sendIpv6(nextHop: Ipv6Address, packet: Uint8Array): 'sent' | 'queued' | 'dropped' {
-    const resolved = this.cache.resolve(ipv6Key(nextHop), packet);
-    if (typeof resolved !== 'number') return resolved;
-    this.iface.transmit(resolved, packet);
-    return 'sent';
+  /**
+   * The MAC for an IPv6 `nextHop` on this link (RFC 4861 §7.2.2): a
+   * multicast group's own MAC (RFC 2464 §7), a known neighbour's, or
+   * 'queued' while we ask (the packet leaves when the advertisement comes).
+   */
+  resolve(nextHop: Ipv6Address, packet: Uint8Array): MacAddress | 'queued' | 'dropped' {
+    if (isMulticastIpv6(nextHop)) return ipv6MulticastMac(nextHop);
+    return this.cache.resolve(ipv6Key(nextHop), packet);
+  }
+
+  /** True when a packet to `nextHop` would wait for NDP. */
+  mustWait(nextHop: Ipv6Address): boolean {
+    return !isMulticastIpv6(nextHop) && this.cache.lookup(ipv6Key(nextHop))?.mac === undefined;
   }
 
   /** Upper-layer proof that `address` is reachable (RFC 4861 §7.3.1, e.g. TCP saw new data acknowledged). */
