@@ -87,6 +87,7 @@ export class NetworkInterface {
       ctx,
       mac: this.mac,
       addresses: () => this.addresses.map((a) => a.address),
+      subnets: () => this.addresses,
       sendFrame: (f) => device.send(f),
       transmit: (mac, packet) => this.transmit(EtherType.IPv4, mac, packet, undefined, 'ipv4'),
       onUnreachable: (packet, nextHop) => this.receivers.ipv4Unreachable?.(packet, nextHop),

@@ -6,11 +6,12 @@
  * Read first: RFC 826 "Packet Reception" (the merge algorithm, quoted below),
  * RFC 1122 §2.3.2 (flooding limit, pending packets), RFC 5227 (probes,
  * announcements, conflicts), RFC 1812 §3.3.2 (never believe a multicast MAC
- * for a unicast address). Linux net/ipv4/arp.c arp_process() makes the same
+ * for a unicast address), RFC 1122 §3.2.1.3 (addresses no host has). Linux net/ipv4/arp.c arp_process() makes the same
  * decisions; the counters name them.
  *
  * RFC 826's reception algorithm, and where each step lives:
  *   ?Do I have the hardware type / speak the protocol?  → ArpPacketView.wrap (else arpInErrors)
+ *   (tapnet, like Linux: a sender address no host can have is ignored → arpInMartians)
  *   "If the pair <protocol type, sender protocol address> is already in my
  *    translation table, update the sender hardware address field"  → merge with cache.update(create: false)
  *   ?Am I the target protocol address?                  → else arpInForeign / arpInUnsolicited
@@ -23,7 +24,7 @@
  */
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
-import { IPV4_BROADCAST, formatIpv4, isMulticastIpv4 } from '../../l3/ipv4/address.js';
+import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, networkOf, type Ipv4Cidr } from '../../l3/ipv4/address.js';
 import { EtherType } from '../ethernet/ether-type.js';
 import { ETHERNET_VLAN_HEADER_LENGTH, emitEthernet, type VlanTag } from '../ethernet/frame.js';
 import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, type MacAddress } from '../mac-address.js';
@@ -56,6 +57,8 @@ export const ArpCounter = {
   inLocked: 'arpInLocked',
   /** Someone else claims one of our addresses (RFC 5227 §2.4). */
   inConflict: 'arpInConflict',
+  /** A sender address no host can have (multicast, broadcast, 127/8, 0/8, our subnet's network address). */
+  inMartians: 'arpInMartians',
   /** Next hop 0.0.0.0: a routing bug upstream. */
   outBadNextHop: 'arpOutBadNextHop',
   // Kept by the cache (counterPrefix 'arp'):
@@ -71,6 +74,8 @@ export interface ArpDependencies {
   readonly mac: MacAddress;
   /** Our IPv4 addresses on this link (asked each time: DHCP may change them). */
   addresses(): readonly number[];
+  /** The same with their prefix lengths: a sender claiming a subnet's broadcast or network address is a martian. */
+  subnets?(): readonly Ipv4Cidr[];
   /** Transmits a complete ARP frame. The buffer is reused after the call: the device copies. */
   sendFrame(frame: Uint8Array): void;
   /** An IPv4 packet that waited for resolution leaves for `mac` (the interface frames it). */
@@ -157,6 +162,14 @@ export class Arp implements NeighbourResolver<number> {
     if (this.isOurs(spa)) {
       ctx.trace.dropped(ArpCounter.inConflict, `${formatIpv4(spa)} is ours (RFC 5227 §2.4)`, describe);
       return;
+    }
+
+    if (spa !== 0) {
+      const martian = this.martian(spa);
+      if (martian) {
+        ctx.trace.dropped(ArpCounter.inMartians, `sender ${formatIpv4(spa)} is ${martian}`, describe);
+        return;
+      }
     }
 
     if (spa === 0) {
@@ -263,6 +276,26 @@ export class Arp implements NeighbourResolver<number> {
   }
 
   // --- output ---
+
+  /**
+   * Why no host can have `address` as its own, or undefined when one can.
+   * RFC 1122 §3.2.1.3 forbids these as a source address, and an ARP sender
+   * address is one; caching it would let anyone steer our packets for a
+   * broadcast or multicast address to one MAC (Linux learns only RTN_UNICAST
+   * senders, arp_process()).
+   */
+  private martian(address: number): string | undefined {
+    if (isMulticastIpv4(address)) return 'multicast';
+    if (address === IPV4_BROADCAST) return 'the limited broadcast address';
+    if (isLoopbackIpv4(address)) return 'loopback (127/8)';
+    if (address >>> 24 === 0) return '"this network" (0/8)';
+    for (const subnet of this.deps.subnets?.() ?? []) {
+      if (subnet.prefixLength >= 31) continue; // RFC 3021: /31 and /32 have no broadcast or network address
+      if (address === broadcastOf(subnet)) return "the subnet's broadcast address";
+      if (address === networkOf(subnet)) return "the subnet's network address";
+    }
+    return undefined;
+  }
 
   private isOurs(address: number): boolean {
     const ours = this.deps.addresses();

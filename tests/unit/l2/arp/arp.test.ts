@@ -324,6 +324,41 @@ describe('ARP behaviour', () => {
     expect(ethernet(frames.at(-1)!).payload[1]).toBe(7);
   });
 
+  it('ignores martian sender addresses, counted: no entry, no reply, no merge (issue 11 item 3)', () => {
+    const subnet = { address: OUR_IP, prefixLength: 24 }; // 10.0.0.2/24
+    const { arp, frames, stat, deliver, send } = setup({ subnets: () => [subnet] });
+    // We once tried to send to the subnet broadcast through ARP: an INCOMPLETE entry a spoofer would like to fill.
+    expect(send(0x0a00_00ff, ipPacket(1))).toBe('queued');
+    frames.length = 0;
+    const martians = [
+      0xe000_0009, // 224.0.0.9: multicast
+      0xffff_ffff, // limited broadcast
+      0x0a00_00ff, // 10.0.0.255: our subnet's broadcast
+      0x0a00_0000, // 10.0.0.0: our subnet's network address
+      0x7f00_0001, // 127.0.0.1
+      0x0001_0203, // 0.1.2.3
+    ];
+    for (const spa of martians) {
+      deliver({ senderProtocolAddress: spa }); // a request for our address
+      deliver({ operation: ArpOperation.Reply, senderProtocolAddress: spa, targetHardwareAddress: OUR_MAC });
+    }
+    expect(stat('arpInMartians')).toBe(2 * martians.length);
+    expect(frames).toEqual([]); // no reply, and the queued packet did not leave for the spoofer's MAC
+    expect(arp.cache.lookup(0x0a00_00ff)).toMatchObject({ state: NudState.Incomplete, mac: undefined });
+    expect(arp.entries().map((e) => e.address)).toEqual([0x0a00_00ff]);
+    // A normal neighbour is still learned and answered.
+    deliver({});
+    expect(frames.map((f) => arpIn(f).operation)).toEqual([ArpOperation.Reply]);
+    expect(arp.lookup(PEER_IP)).toBe(PEER_MAC);
+  });
+
+  it('on a /31 (RFC 3021) both addresses are hosts, not martians', () => {
+    const { arp, stat, deliver } = setup({ subnets: () => [{ address: OUR_IP, prefixLength: 31 }] });
+    deliver({ senderProtocolAddress: 0x0a00_0003, targetProtocolAddress: OUR_IP });
+    expect(stat('arpInMartians')).toBe(0);
+    expect(arp.lookup(0x0a00_0003)).toBe(PEER_MAC);
+  });
+
   it('never throws on random or mutated ARP payloads, and only ever answers with replies (property)', () => {
     const { arp, frames } = setup();
     const seed = fromHex(ARP_REQUEST_FRAME).subarray(14);
