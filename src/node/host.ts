@@ -16,7 +16,6 @@ import { Ipv4Input, type Ipv4InputHooks, type Ipv4ProtocolHandler } from '../l3/
 import { Ipv4Output } from '../l3/ipv4/output.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
 import { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
-import { IpProtocol } from '../l3/ip-protocol.js';
 import { RouteTable } from '../l3/routing/table.js';
 import { UdpLayer } from '../l4/udp/udp.js';
 import { ipv6TcpNetwork } from '../l4/tcp/ipv6.js';

@@ -16,7 +16,6 @@ import type { StackContext } from '../core/context.js';
 import { formatMac } from '../l2/mac-address.js';
 import { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
 import type { RouterAdvertisementConfig } from '../l3/icmpv6/router-advertiser.js';
-import { IpProtocol } from '../l3/ip-protocol.js';
 import { formatIpv6, formatIpv6Cidr, ipv6Equal, isLinkLocalIpv6, type Ipv6Address, type Ipv6Cidr } from '../l3/ipv6/address.js';
 import { Ipv6Input, type Ipv6InputHooks } from '../l3/ipv6/input.js';
 import { Ipv6Interface } from '../l3/ipv6/interface.js';
@@ -75,7 +74,6 @@ export class Ipv6Layer {
       (link) => this.interfaces.find((i) => i === link),
       (a) => this.input.isLocalAddress(a),
     );
-    this.input.register(IpProtocol.ICMPv6, (d) => this.icmp.receive(d));
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }
 
