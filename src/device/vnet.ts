@@ -14,7 +14,6 @@
  * not verified (`rxChecksumValid`). What we send with `offload` the kernel
  * cuts into MSS-sized segments and checksums (TSO), the way a NIC would.
  */
-import { finishChecksum, sumWords } from '../core/checksum.js';
 import { Stats } from '../core/stats.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
 import { MAX_FRAME_SIZE, VNET_HDR_SIZE, VnetGsoType, VnetHdrField, VnetHdrFlag, TunOffload } from './tap.js';
@@ -95,8 +94,6 @@ export const VnetCounter = {
 
 /** Largest IP packet in a TSO frame: IPv4 total length / IPv6 payload length is 16 bits. */
 const TSO_MAX_IP_PACKET = 65_535;
-/** Ethernet header (no tag) in front of the IP packet. */
-const ETHERNET_HEADER = 14;
 
 /**
  * Wraps a TAP opened with `vnetHdr: true` as a Device of plain Ethernet
@@ -178,28 +175,4 @@ export class VnetDevice implements Device {
   close(): void {
     this.device.close();
   }
-}
-
-/** Offsets of an IP packet's offload shifted to the Ethernet frame that carries it. */
-export function offloadInFrame(offload: TxOffload, linkHeaderLength = ETHERNET_HEADER): TxOffload {
-  return {
-    gsoType: offload.gsoType,
-    gsoSize: offload.gsoSize,
-    headerLength: offload.headerLength + linkHeaderLength,
-    checksumStart: offload.checksumStart > 0 ? offload.checksumStart + linkHeaderLength : 0,
-    checksumOffset: offload.checksumOffset,
-  };
-}
-
-/**
- * Does in software what NEEDS_CSUM asks of the link: the field holds the
- * pseudo-header sum, so the sum from `checksumStart` to the end, complemented,
- * is the checksum. Offsets are relative to `packet`.
- */
-export function completePartialChecksum(packet: Uint8Array, offload: TxOffload): void {
-  const start = offload.checksumStart;
-  const at = start + offload.checksumOffset;
-  const sum = finishChecksum(sumWords(packet, start, packet.length - start));
-  packet[at] = sum >>> 8;
-  packet[at + 1] = sum & 0xff;
 }

@@ -1,21 +1,50 @@
 /**
  * A network interface (NIC): one device, one MAC address, its IPv4
  * addresses, and the ARP instance that maps next hops to MACs. It sorts
- * arriving frames by EtherType and hands IP packets up.
+ * arriving frames by EtherType and hands IP packets up to the receivers it
+ * was built with (node/inbound.ts declares them); going down, IPv4 and IPv6
+ * leave the same way: `sendIpv4/sendIpv6` ask the neighbour resolver (ARP or
+ * NDP) for the MAC, then one framing routine writes the Ethernet header and
+ * the device sends.
  *
- * Read first: IEEE 802.3 §3.2 (Ethernet II framing as used by RFC 894),
- * RFC 826 (ARP), RFC 1122 §2.3 (link-layer requirements for hosts).
+ * Read first: IEEE 802.3 §3.2 (Ethernet II framing as used by RFC 894 and
+ * RFC 2464), RFC 826 (ARP), RFC 1122 §2.3 (link-layer requirements for hosts).
  */
 import type { StackContext } from '../core/context.js';
+import type { TransportOffload } from '../core/offload.js';
+import { completePartialChecksum } from '../core/offload.js';
 import { describeParseError } from '../core/parse-result.js';
-import type { Device, TxOffload } from '../device/device.js';
+import { setU16 } from '../core/bytes.js';
+import type { Device } from '../device/device.js';
+import { frameOffload, newTxOffload, segmentationMaxSize, type IpFamily } from '../device/offload.js';
 import type { Ipv4Cidr } from '../l3/ipv4/address.js';
-import type { Ipv4Link } from '../l3/ipv4/link.js';
-import type { Ipv6Interface } from '../l3/ipv6/interface.js';
-import { BROADCAST_MAC, formatMac, isMulticastMac, type MacAddress } from './mac-address.js';
-import { EtherType } from './ethernet/ether-type.js';
-import { EthernetFrameView, describeEthernet } from './ethernet/frame.js';
+import type { Ipv6Address } from '../l3/ipv6/address.js';
+import { BROADCAST_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from './mac-address.js';
+import { EtherType, type KnownEtherType } from './ethernet/ether-type.js';
+import { ETHERNET_HEADER_LENGTH, EthernetField, EthernetFrameView, describeEthernet, emitEthernet } from './ethernet/frame.js';
 import { Arp, type ArpDependencies } from './arp/arp.js';
+import type { NeighbourResolver } from './neighbour/resolver.js';
+
+/**
+ * IPv6 on this link, as the interface sees it: NDP to resolve next hops,
+ * and where arriving IPv6 packets go (l3/ipv6/interface.ts and
+ * node/inbound.ts provide both).
+ */
+export interface Ipv6OnLink {
+  readonly neighbours: NeighbourResolver<Ipv6Address>;
+  /** An IPv6 packet arrived (RFC 2464); `linkMulticast`: sent to a multicast MAC. */
+  receive(packet: Uint8Array, linkMulticast: boolean): void;
+}
+
+/** Where the interface hands things up; given when it is built (STYLE rule 17), never patched on later. */
+export interface InterfaceReceivers {
+  /** An IPv4 packet arrived (RFC 894); `linkBroadcast`: sent to a broadcast or multicast MAC. */
+  ipv4?(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean): void;
+  /** ARP gave up on `nextHop`; `packet` (an IPv4 packet that waited for it) will never leave. */
+  ipv4Unreachable?(packet: Uint8Array, nextHop: number): void;
+  /** Turns IPv6 on for the interface: called once, from the constructor, with the interface below it. */
+  ipv6?(link: NetworkInterface): Ipv6OnLink;
+}
 
 export interface InterfaceOptions {
   readonly name?: string;
@@ -23,22 +52,26 @@ export interface InterfaceOptions {
   readonly ipv4?: readonly Ipv4Cidr[];
   /** Neighbour cache overrides (a router holds more packets per unresolved next hop than a host). */
   readonly arpCache?: ArpDependencies['cache'];
+  /** The layers above; without them the interface answers ARP and drops IP (ethInUnknownType). */
+  readonly receivers?: InterfaceReceivers;
 }
 
-export class NetworkInterface implements Ipv4Link {
+/** First transmit buffer: a 1500-byte packet behind its header; grows for jumbo links and TSO. */
+const INITIAL_SCRATCH = ETHERNET_HEADER_LENGTH + 1500;
+
+export class NetworkInterface {
   readonly name: string;
   readonly mac: MacAddress;
   readonly arp: Arp;
-  ipv4Addresses: Ipv4Cidr[];
-  /** Set by the host: where IPv4 packets go up. */
-  onIpv4: ((packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean) => void) | undefined;
-  /** Set by a router: ARP gave up on `nextHop`; `packet` (an IPv4 packet that waited for it) will never leave. */
-  onIpv4Unreachable: ((packet: Uint8Array, nextHop: number) => void) | undefined;
-  /** Set by the host when IPv6 is on: where IPv6 packets go up (RFC 2464). */
-  onIpv6: ((packet: Uint8Array, link: NetworkInterface, linkMulticast: boolean) => void) | undefined;
-  /** The IPv6 side of this interface (addresses, NDP, MLD), when IPv6 is on. */
-  ipv6: Ipv6Interface | undefined;
+  private readonly addresses: Ipv4Cidr[];
+  private readonly receivers: InterfaceReceivers;
+  private readonly ipv6: Ipv6OnLink | undefined;
   private readonly frame = new EthernetFrameView();
+  /** Frames are built here, then handed to the device (which copies). The MACs are written once. */
+  private scratch = new Uint8Array(0);
+  private headerLength = 0;
+  /** The frame offload, filled in place for each offloaded frame. */
+  private readonly txOffload = newTxOffload();
 
   constructor(
     private readonly ctx: StackContext,
@@ -47,26 +80,51 @@ export class NetworkInterface implements Ipv4Link {
   ) {
     this.name = options.name ?? device.name;
     this.mac = options.mac;
-    this.ipv4Addresses = [...(options.ipv4 ?? [])];
+    this.addresses = [...(options.ipv4 ?? [])];
+    this.receivers = options.receivers ?? {};
+    this.growScratch(INITIAL_SCRATCH);
     this.arp = new Arp({
       ctx,
       mac: this.mac,
-      addresses: () => this.ipv4Addresses.map((a) => a.address),
-      sendFrame: (f, offload) => device.send(f, offload),
-      onUnreachable: (packet, nextHop) => this.onIpv4Unreachable?.(packet, nextHop),
+      addresses: () => this.addresses.map((a) => a.address),
+      subnets: () => this.addresses,
+      sendFrame: (f) => device.send(f),
+      transmit: (mac, packet) => this.transmit(EtherType.IPv4, mac, packet, undefined, 'ipv4'),
+      onUnreachable: (packet, nextHop) => this.receivers.ipv4Unreachable?.(packet, nextHop),
       cache: options.arpCache,
     });
     device.setReceiver((f) => this.receiveFrame(f));
     ctx.stats.declare('ethInFrames', 'ethInErrors', 'ethInOtherHost', 'ethInUnknownType', 'ethInTagged');
+    this.ipv6 = this.receivers.ipv6?.(this);
   }
 
   get mtu(): number {
     return this.device.mtu;
   }
 
+  /** The interface's IPv4 addresses with their prefix lengths (e.g. 10.77.0.1/24). */
+  get ipv4Addresses(): readonly Ipv4Cidr[] {
+    return this.addresses;
+  }
+
+  /** Like `ip addr add`; false when the interface already has it. */
+  addIpv4Address(a: Ipv4Cidr): boolean {
+    if (this.addresses.some((x) => x.address === a.address && x.prefixLength === a.prefixLength)) return false;
+    this.addresses.push(a);
+    return true;
+  }
+
+  /** Like `ip addr del`; false when the interface did not have it. */
+  removeIpv4Address(a: Ipv4Cidr): boolean {
+    const i = this.addresses.findIndex((x) => x.address === a.address && x.prefixLength === a.prefixLength);
+    if (i < 0) return false;
+    this.addresses.splice(i, 1);
+    return true;
+  }
+
   /** Largest IP packet the device segments for us (TSO); 0 when it cannot. */
   get tsoMaxSize(): number {
-    return this.device.tsoMaxSize ?? 0;
+    return segmentationMaxSize(this.device);
   }
 
   /** The device finishes partial transport checksums. */
@@ -104,11 +162,14 @@ export class NetworkInterface implements Ipv4Link {
         this.arp.receive(frame.payload, destination);
         return;
       case EtherType.IPv4:
-        this.onIpv4?.(frame.payload, this, linkBroadcast);
-        return;
+        if (this.receivers.ipv4) {
+          this.receivers.ipv4(frame.payload, this, linkBroadcast);
+          return;
+        }
+        break;
       case EtherType.IPv6:
-        if (this.onIpv6) {
-          this.onIpv6(frame.payload, this, linkBroadcast);
+        if (this.ipv6) {
+          this.ipv6.receive(frame.payload, linkBroadcast);
           return;
         }
         break;
@@ -116,11 +177,67 @@ export class NetworkInterface implements Ipv4Link {
     ctx.trace.dropped('ethInUnknownType', 'no protocol for EtherType', () => describeEthernet(frame));
   }
 
-  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TxOffload): void {
-    this.arp.sendIpv4(nextHop, packet, offload);
+  /**
+   * Sends an IPv4 packet to `nextHop` on this link (ARP resolves it). The
+   * bytes are copied. `offload` (offsets from the IP header) asks the device
+   * to segment the packet or finish its checksum (device/offload.ts).
+   */
+  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TransportOffload): void {
+    this.sendIp(this.arp, EtherType.IPv4, 'ipv4', packet, nextHop, offload);
+  }
+
+  /** Sends an IPv6 packet to `nextHop` on this link (NDP resolves it); as `sendIpv4`. */
+  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void {
+    // Only IPv6 on this interface (l3/ipv6/interface.ts) holds a route through it: anything else is a bug.
+    if (!this.ipv6) throw new Error(`${this.name}: IPv6 is off on this interface`);
+    this.sendIp(this.ipv6.neighbours, EtherType.IPv6, 'ipv6', packet, nextHop, offload);
+  }
+
+  /** Sends an IPv6 packet straight to a known link-layer address (an NDP answer, a packet that waited for NDP). */
+  sendIpv6ToMac(packet: Uint8Array, mac: MacAddress): void {
+    this.transmit(EtherType.IPv6, mac, packet, undefined, 'ipv6');
   }
 
   describe(): string {
     return `${this.name} ${formatMac(this.mac)} mtu ${this.mtu}`;
+  }
+
+  private sendIp<NextHop>(
+    resolver: NeighbourResolver<NextHop>,
+    etherType: KnownEtherType,
+    family: IpFamily,
+    packet: Uint8Array,
+    nextHop: NextHop,
+    offload: TransportOffload | undefined,
+  ): void {
+    // A packet that waits for its neighbour leaves later without its offload request: finish its checksum now.
+    if (offload !== undefined && offload.checksumStart > 0 && resolver.mustWait(nextHop)) {
+      completePartialChecksum(packet, offload);
+      offload = undefined;
+    }
+    const mac = resolver.resolve(nextHop, packet);
+    if (typeof mac === 'number') this.transmit(etherType, mac, packet, offload, family);
+  }
+
+  /**
+   * The one framing routine, for IPv4 and IPv6 alike (the hot path: only the
+   * destination MAC, the EtherType and the payload change from frame to frame).
+   */
+  private transmit(etherType: KnownEtherType, mac: MacAddress, packet: Uint8Array, offload: TransportOffload | undefined, family: IpFamily): void {
+    const header = this.headerLength;
+    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+    const buf = this.scratch;
+    writeMac(buf, EthernetField.DESTINATION, mac);
+    setU16(buf, EthernetField.ETHER_TYPE, etherType);
+    buf.set(packet, header);
+    const frame = buf.subarray(0, header + packet.length);
+    if (offload === undefined) this.device.send(frame);
+    else this.device.send(frame, frameOffload(this.device, frame.subarray(header), offload, family, header, this.txOffload));
+  }
+
+  private growScratch(size: number): void {
+    this.scratch = new Uint8Array(size);
+    const header = { destination: BROADCAST_MAC, source: this.mac, etherType: EtherType.IPv4 };
+    this.headerLength = emitEthernet(header, this.scratch, 0);
   }
 }

@@ -1,9 +1,11 @@
 /**
- * A host: interfaces + route table + IPv4/ICMP, wired together.
+ * A host: interfaces + route table + IPv4/IPv6, ICMP, UDP and TCP, wired
+ * together.
  *
- * This file builds the layers and connects their small interfaces; it holds
- * no protocol logic of its own. Routers (when forwarding lands) are hosts
- * with forwarding turned on (ARCHITECTURE.md).
+ * This file builds the layers; which layer hands a packet to which is
+ * declared in ./inbound.ts (read it to follow one ping). It holds no protocol
+ * logic of its own. Routers (./router.ts) are hosts with forwarding turned on
+ * (ARCHITECTURE.md).
  */
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
@@ -14,13 +16,13 @@ import { Ipv4Input, type Ipv4InputHooks, type Ipv4ProtocolHandler } from '../l3/
 import { Ipv4Output } from '../l3/ipv4/output.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
 import { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
-import { IpProtocol } from '../l3/ip-protocol.js';
 import { RouteTable } from '../l3/routing/table.js';
 import { UdpLayer } from '../l4/udp/udp.js';
-import { ipv6TcpNetwork, receiveIcmpv6ErrorForTcp } from '../l4/tcp/ipv6.js';
+import { ipv6TcpNetwork } from '../l4/tcp/ipv6.js';
 import { Tcp } from '../l4/tcp/api.js';
-import { ipv4TcpNetwork, receiveIcmpv4ErrorForTcp } from '../l4/tcp/ipv4.js';
+import { ipv4TcpNetwork } from '../l4/tcp/ipv4.js';
 import { Ipv6Layer, type Ipv6InterfaceConfig } from './ipv6.js';
+import { declareInbound, type InboundLayers, type InboundPath } from './inbound.js';
 import type { Ipv6Input } from '../l3/ipv6/input.js';
 import type { Ipv6Output } from '../l3/ipv6/output.js';
 import type { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
@@ -48,6 +50,8 @@ export class Host {
   readonly ipv6In: Ipv6Input;
   readonly ipv6Out: Ipv6Output;
   readonly icmp6: Icmpv6;
+  /** The receivers each new interface is built with (./inbound.ts). */
+  private readonly inbound: InboundPath;
   private nextPingIdentifier: number;
 
   constructor(readonly ctx: StackContext) {
@@ -62,35 +66,43 @@ export class Host {
     };
     this.ipv4In = new Ipv4Input(ctx, links, this.ipv4Hooks);
     this.icmp = new Icmpv4(ctx, this.ipv4Out);
-    this.ipv4In.register(IpProtocol.ICMP, (d) => this.icmp.receive(d));
     this.udp = new UdpLayer(ctx, this.ipv4Out, (a) => this.ipv4In.isLocalAddress(a));
-    this.ipv4In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv4(d));
     this.tcp = new Tcp(ctx);
     const tcpIpv4 = ipv4TcpNetwork(this.ipv4Out, this.ipv4In);
     this.tcp.addNetwork(tcpIpv4);
-    this.ipv4In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload, d.checksumValid));
-    this.icmp.errorListeners.add((event) => receiveIcmpv4ErrorForTcp(this.tcp.layer, tcpIpv4, event));
     this.ipv6 = new Ipv6Layer(ctx);
     this.ipv6In = this.ipv6.input;
     this.ipv6Out = this.ipv6.output;
     this.icmp6 = this.ipv6.icmp;
     this.udp.attachIpv6(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
-    this.ipv6In.register(IpProtocol.UDP, (d) => this.udp.receiveIpv6(d));
     const tcpIpv6 = ipv6TcpNetwork(this.ipv6Out, (a) => this.ipv6.isLocalAddress(a));
     this.tcp.addNetwork(tcpIpv6);
-    // IPv6 addresses are views into the receive batch: TCP keys connections by them, so it gets copies.
-    this.ipv6In.register(IpProtocol.TCP, (d) => this.tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload, d.checksumValid));
-    this.icmp6.onError = (event) => receiveIcmpv6ErrorForTcp(this.tcp.layer, tcpIpv6, event);
+    this.inbound = declareInbound({
+      ipv4: this.ipv4In,
+      icmp: this.icmp,
+      ipv6: this.ipv6,
+      udp: this.udp,
+      tcp: this.tcp,
+      tcpIpv4,
+      tcpIpv6,
+      ...this.routerStages(),
+    });
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }
 
-  /** Adds an interface on `device`; each address also adds its connected route. */
-  addInterface(device: Device, options: InterfaceOptions & { ipv6?: Ipv6InterfaceConfig }): NetworkInterface {
-    const iface = new NetworkInterface(this.ctx, device, options);
-    iface.onIpv4 = (packet, link, linkBroadcast) => this.ipv4In.receive(packet, link, linkBroadcast);
+  /**
+   * What a router adds to the inbound path (node/router.ts): none on a host.
+   * Called once, while the Host part is being built.
+   */
+  protected routerStages(): Pick<InboundLayers, 'prerouting' | 'ipv4Unreachable'> {
+    return {};
+  }
+
+  /** Adds an interface on `device` (IPv6 on it with an `ipv6` config); each address also adds its connected route. */
+  addInterface(device: Device, options: Omit<InterfaceOptions, 'receivers'> & { ipv6?: Ipv6InterfaceConfig }): NetworkInterface {
+    const iface = new NetworkInterface(this.ctx, device, { ...options, receivers: this.inbound(options.ipv6) });
     this.interfaces.push(iface);
     for (const a of iface.ipv4Addresses) this.addConnectedRoute(iface, a);
-    if (options.ipv6) this.ipv6.attach(iface, options.ipv6);
     return iface;
   }
 
@@ -100,17 +112,14 @@ export class Host {
 
   /** Like `ip addr add`: the address, its connected route, and a gratuitous ARP (RFC 5227 §3). DHCP calls this on BOUND. */
   addInterfaceAddress(iface: NetworkInterface, a: Ipv4Cidr): void {
-    if (iface.ipv4Addresses.some((x) => x.address === a.address && x.prefixLength === a.prefixLength)) return;
-    iface.ipv4Addresses.push(a);
+    if (!iface.addIpv4Address(a)) return;
     this.addConnectedRoute(iface, a);
     iface.arp.announce();
   }
 
   /** Like `ip addr del`: the address, and every route through `iface` that needed it (connected and via a gateway on it). */
   removeInterfaceAddress(iface: NetworkInterface, a: Ipv4Cidr): void {
-    const before = iface.ipv4Addresses.length;
-    iface.ipv4Addresses = iface.ipv4Addresses.filter((x) => !(x.address === a.address && x.prefixLength === a.prefixLength));
-    if (iface.ipv4Addresses.length === before) return;
+    if (!iface.removeIpv4Address(a)) return;
     const network = networkOf(a);
     const stillOnLink = (gw: number): boolean => iface.ipv4Addresses.some((x) => inCidr(gw, x));
     this.routes.removeWhere(

@@ -14,14 +14,12 @@
  */
 import type { StackContext } from '../core/context.js';
 import { formatMac } from '../l2/mac-address.js';
-import type { NetworkInterface } from '../l2/interface.js';
 import { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
 import type { RouterAdvertisementConfig } from '../l3/icmpv6/router-advertiser.js';
-import { IpProtocol } from '../l3/ip-protocol.js';
 import { formatIpv6, formatIpv6Cidr, ipv6Equal, isLinkLocalIpv6, type Ipv6Address, type Ipv6Cidr } from '../l3/ipv6/address.js';
 import { Ipv6Input, type Ipv6InputHooks } from '../l3/ipv6/input.js';
 import { Ipv6Interface } from '../l3/ipv6/interface.js';
-import type { Ipv6InterfaceAddress, Ipv6Link } from '../l3/ipv6/link.js';
+import type { Ipv6InterfaceAddress, Ipv6Link, Ipv6LinkLayer } from '../l3/ipv6/link.js';
 import { Ipv6Output } from '../l3/ipv6/output.js';
 import { Ipv6RouteTable, describeIpv6Route } from '../l3/ipv6/route-table.js';
 
@@ -76,19 +74,18 @@ export class Ipv6Layer {
       (link) => this.interfaces.find((i) => i === link),
       (a) => this.input.isLocalAddress(a),
     );
-    this.input.register(IpProtocol.ICMPv6, (d) => this.icmp.receive(d));
     this.nextPingIdentifier = ctx.random.u32() & 0xffff;
   }
 
-  /** Turns IPv6 on for `nic`: a link-local address, `config.addresses`, NDP, MLD, and RAs on a router. */
-  attach(nic: NetworkInterface, config: Ipv6InterfaceConfig): Ipv6Interface {
+  /**
+   * Turns IPv6 on for the Ethernet interface `link`: a link-local address,
+   * `config.addresses`, NDP, MLD, and RAs on a router. Called while the
+   * interface is built (node/inbound.ts), which then resolves through this NDP.
+   */
+  attach(link: Ipv6LinkLayer, config: Ipv6InterfaceConfig): Ipv6Interface {
     const iface = new Ipv6Interface({
       ctx: this.ctx,
-      name: nic.name,
-      mac: nic.mac,
-      mtu: () => nic.mtu,
-      rxChecksumValid: () => nic.rxChecksumValid,
-      sendFrame: (frame) => nic.device.send(frame),
+      link,
       addresses: config.addresses,
       router: config.router,
       acceptRouterAdvertisements: config.acceptRouterAdvertisements,
@@ -98,9 +95,12 @@ export class Ipv6Layer {
       onDefaultRouter: (router, lifetime, link) => this.defaultRouter(router, lifetime, link),
     });
     this.interfaces.push(iface);
-    nic.ipv6 = iface;
-    nic.onIpv6 = (packet, _nic, linkMulticast) => this.input.receive(packet, iface, linkMulticast);
     return iface;
+  }
+
+  /** The IPv6 side of the Ethernet interface `link`, when IPv6 runs on it. */
+  on(link: Ipv6LinkLayer): Ipv6Interface | undefined {
+    return this.interfaces.find((i) => i.options.link === link);
   }
 
   /** Starts DAD, MLD and router advertisements on every interface. */

@@ -13,8 +13,9 @@
  *
  * prerouting and input run here, before Ipv4Input makes its "for us?"
  * decision (so DNAT to another host turns a packet for the router into one to
- * forward, as in netfilter); forward and postrouting run in the forwarder.
- * With no hooks registered, packets go straight to Ipv4Input.
+ * forward, as in netfilter); they enter the inbound path where it is declared
+ * (./inbound.ts, through `routerStages`). forward and postrouting run in the
+ * forwarder. With no hooks registered, packets go straight to Ipv4Input.
  */
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
@@ -28,6 +29,7 @@ import { HookTable, type HookPacket, type HookPoint } from '../l3/routing/hooks.
 import { Ipv6Forwarder } from '../l3/ipv6/forward.js';
 import { describeRoute } from '../l3/routing/table.js';
 import { Host } from './host.js';
+import type { InboundLayers } from './inbound.js';
 
 export type RouteType = 'unicast' | 'unreachable' | 'prohibit' | 'blackhole';
 
@@ -49,7 +51,7 @@ export interface RouterOptions {
 }
 
 /**
- * Packets held per unresolved next hop. A host's 3 (arp/cache.ts) is too few
+ * Packets held per unresolved next hop. A host's 3 (neighbour/cache.ts) is too few
  * for a router: traceroute sends 16 probes at once, and all but the last 3
  * would be dropped while ARP resolves a cold next hop. Linux queues by bytes,
  * unres_qlen_bytes = 212992, about 101 full-size packets (SKB_TRUESIZE(1500)).
@@ -116,15 +118,16 @@ export class Router extends Host {
   }
 
   override addInterface(device: Device, options: Parameters<Host['addInterface']>[1]): NetworkInterface {
-    const iface = super.addInterface(device, { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
-    const up = iface.onIpv4!;
-    iface.onIpv4 = (packet, link, linkBroadcast) => {
-      if (this.hooks.isEmpty('prerouting') && this.hooks.isEmpty('input')) return up(packet, link, linkBroadcast);
-      const bytes = this.preroute(packet, link, linkBroadcast);
-      if (bytes) up(bytes, link, linkBroadcast);
+    return super.addInterface(device, { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
+  }
+
+  /** Netfilter's PREROUTING and INPUT, and ICMP for next hops that never answered, in the inbound path (./inbound.ts). */
+  protected override routerStages(): Pick<InboundLayers, 'prerouting' | 'ipv4Unreachable'> {
+    return {
+      prerouting: (packet, link, linkBroadcast) =>
+        this.hooks.isEmpty('prerouting') && this.hooks.isEmpty('input') ? packet : this.preroute(packet, link, linkBroadcast),
+      ipv4Unreachable: (packet, nextHop) => this.nextHopFailed(packet, nextHop),
     };
-    iface.onIpv4Unreachable = (packet, nextHop) => this.nextHopFailed(packet, nextHop);
-    return iface;
   }
 
   /** Adds a static route; throws (naming the route) when the gateway is not on a connected network. */

@@ -232,9 +232,10 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
           }
         }
         for (const r of node.routes6) {
-          const link = router.interfaces.find((i) =>
+          const nic = router.interfaces.find((i) =>
             r.device !== undefined ? i.name === r.device : node.interfaces.find((x) => x.name === i.name)!.addresses6.some((a) => inIpv6Cidr(r.gateway!, a)),
-          )?.ipv6;
+          );
+          const link = nic && router.ipv6.on(nic);
           if (!link) throw where(topology, r.at, `nodes.${node.name}.routes`, `'${r.text}': no IPv6 interface for it`);
           router.ipv6.routes.add({ destination: r.destination, gateway: r.gateway, metric: r.metric, value: link });
         }

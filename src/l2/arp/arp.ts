@@ -1,15 +1,17 @@
 /**
  * ARP behaviour for one interface: answer for our addresses, learn only what
- * we asked for, resolve next hops for IPv4 output.
+ * we asked for, resolve next hops for IPv4 output (the interface,
+ * ../interface.ts, asks `resolve` and frames the packet itself).
  *
  * Read first: RFC 826 "Packet Reception" (the merge algorithm, quoted below),
  * RFC 1122 §2.3.2 (flooding limit, pending packets), RFC 5227 (probes,
  * announcements, conflicts), RFC 1812 §3.3.2 (never believe a multicast MAC
- * for a unicast address). Linux net/ipv4/arp.c arp_process() makes the same
+ * for a unicast address), RFC 1122 §3.2.1.3 (addresses no host has). Linux net/ipv4/arp.c arp_process() makes the same
  * decisions; the counters name them.
  *
  * RFC 826's reception algorithm, and where each step lives:
  *   ?Do I have the hardware type / speak the protocol?  → ArpPacketView.wrap (else arpInErrors)
+ *   (tapnet, like Linux: a sender address no host can have is ignored → arpInMartians)
  *   "If the pair <protocol type, sender protocol address> is already in my
  *    translation table, update the sender hardware address field"  → merge with cache.update(create: false)
  *   ?Am I the target protocol address?                  → else arpInForeign / arpInUnsolicited
@@ -22,13 +24,12 @@
  */
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
-import { IPV4_BROADCAST, formatIpv4, isMulticastIpv4 } from '../../l3/ipv4/address.js';
-import type { TxOffload } from '../../device/device.js';
-import { completePartialChecksum, offloadInFrame } from '../../device/vnet.js';
+import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, networkOf, type Ipv4Cidr } from '../../l3/ipv4/address.js';
 import { EtherType } from '../ethernet/ether-type.js';
-import { ETHERNET_VLAN_HEADER_LENGTH, EthernetField, emitEthernet, type VlanTag } from '../ethernet/frame.js';
-import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from '../mac-address.js';
-import { NeighbourCache, NudState, type NeighbourTimings } from './cache.js';
+import { ETHERNET_VLAN_HEADER_LENGTH, emitEthernet, type VlanTag } from '../ethernet/frame.js';
+import { BROADCAST_MAC, ZERO_MAC, formatMac, isMulticastMac, type MacAddress } from '../mac-address.js';
+import { NeighbourCache, NudState, type NeighbourTimings } from '../neighbour/cache.js';
+import type { NeighbourResolver } from '../neighbour/resolver.js';
 import { ARP_LENGTH, ArpOperation, ArpPacketView, describeArp, describeArpBytes, emitArp } from './packet.js';
 
 /**
@@ -56,6 +57,8 @@ export const ArpCounter = {
   inLocked: 'arpInLocked',
   /** Someone else claims one of our addresses (RFC 5227 §2.4). */
   inConflict: 'arpInConflict',
+  /** A sender address no host can have (multicast, broadcast, 127/8, 0/8, our subnet's network address). */
+  inMartians: 'arpInMartians',
   /** Next hop 0.0.0.0: a routing bug upstream. */
   outBadNextHop: 'arpOutBadNextHop',
   // Kept by the cache (counterPrefix 'arp'):
@@ -71,8 +74,12 @@ export interface ArpDependencies {
   readonly mac: MacAddress;
   /** Our IPv4 addresses on this link (asked each time: DHCP may change them). */
   addresses(): readonly number[];
-  /** Transmits a complete Ethernet frame. The buffer is reused after the call: the device copies. */
-  sendFrame(frame: Uint8Array, offload?: TxOffload): void;
+  /** The same with their prefix lengths: a sender claiming a subnet's broadcast or network address is a martian. */
+  subnets?(): readonly Ipv4Cidr[];
+  /** Transmits a complete ARP frame. The buffer is reused after the call: the device copies. */
+  sendFrame(frame: Uint8Array): void;
+  /** An IPv4 packet that waited for resolution leaves for `mac` (the interface frames it). */
+  transmit(mac: MacAddress, packet: Uint8Array): void;
   /** A packet that waited for `nextHop` and will never be sent (IP may answer ICMP host unreachable). */
   onUnreachable?(packet: Uint8Array, nextHop: number): void;
   /** True for a subnet-directed broadcast of this link (255.255.255.255 is always broadcast). */
@@ -81,11 +88,9 @@ export interface ArpDependencies {
   selectSource?(target: number): number | undefined;
   /** Tag every frame we send with this 802.1Q tag (a VLAN sub-interface). */
   readonly vlan?: VlanTag;
-  /** Overrides for tests and labs (defaults: the Linux values in cache.ts). */
+  /** Overrides for tests and labs (defaults: the Linux values in ../neighbour/cache.ts). */
   readonly cache?: { maxEntries?: number; queueMaxPackets?: number; timings?: Partial<NeighbourTimings> };
 }
-
-export type ArpSendOutcome = 'sent' | 'queued' | 'dropped';
 
 /** One line of `tapnet show arp`. */
 export interface ArpEntryInfo {
@@ -103,17 +108,11 @@ export function ipv4MulticastMac(group: number): MacAddress {
   return 0x01_00_5e_00_00_00 + (group & 0x7f_ffff);
 }
 
-/** First IPv4 frame buffer size: a 1500-byte packet plus a tagged header; grows for jumbo links. */
-const INITIAL_SCRATCH = ETHERNET_VLAN_HEADER_LENGTH + 1500;
-
-export class Arp {
+export class Arp implements NeighbourResolver<number> {
   readonly cache: NeighbourCache<number>;
   private readonly view = new ArpPacketView();
   /** ARP frames are built here: at most 18 + 28 bytes. */
   private readonly arpScratch = new Uint8Array(ETHERNET_VLAN_HEADER_LENGTH + ARP_LENGTH);
-  /** IPv4 frames are built here, then handed to sendFrame (which copies). The header is written once. */
-  private ipScratch = new Uint8Array(0);
-  private ipHeaderLength = 0;
 
   constructor(private readonly deps: ArpDependencies) {
     this.cache = new NeighbourCache<number>({
@@ -124,11 +123,10 @@ export class Arp {
       timings: deps.cache?.timings,
       describeKey: formatIpv4,
       solicit: (target, unicastTo) => this.sendRequest(target, unicastTo),
-      transmit: (_nextHop, mac, packet) => this.transmitIpv4(mac, packet),
+      transmit: (_nextHop, mac, packet) => deps.transmit(mac, packet),
       unreachable: (nextHop, packet) => deps.onUnreachable?.(packet, nextHop),
     });
     deps.ctx.stats.declare(...Object.values(ArpCounter));
-    this.growIpScratch(INITIAL_SCRATCH);
   }
 
   /**
@@ -164,6 +162,14 @@ export class Arp {
     if (this.isOurs(spa)) {
       ctx.trace.dropped(ArpCounter.inConflict, `${formatIpv4(spa)} is ours (RFC 5227 §2.4)`, describe);
       return;
+    }
+
+    if (spa !== 0) {
+      const martian = this.martian(spa);
+      if (martian) {
+        ctx.trace.dropped(ArpCounter.inMartians, `sender ${formatIpv4(spa)} is ${martian}`, describe);
+        return;
+      }
     }
 
     if (spa === 0) {
@@ -211,30 +217,24 @@ export class Arp {
   }
 
   /**
-   * Sends an IPv4 packet to `nextHop` on this link: at once if the address is
-   * known (or a broadcast/multicast), else a copy waits while ARP asks.
+   * The MAC for an IPv4 `nextHop` on this link: at once if the address is
+   * known (or a broadcast/multicast), else a copy of `ipPacket` waits while
+   * ARP asks, and leaves through `deps.transmit` when the answer comes.
    */
-  sendIpv4(nextHop: number, ipPacket: Uint8Array, offload?: TxOffload): ArpSendOutcome {
-    let mac: MacAddress;
-    if (nextHop === IPV4_BROADCAST || this.deps.isBroadcast?.(nextHop)) {
-      mac = BROADCAST_MAC;
-    } else if (isMulticastIpv4(nextHop)) {
-      mac = ipv4MulticastMac(nextHop);
-    } else if (nextHop === 0) {
+  resolve(nextHop: number, ipPacket: Uint8Array): MacAddress | 'queued' | 'dropped' {
+    if (nextHop === IPV4_BROADCAST || this.deps.isBroadcast?.(nextHop)) return BROADCAST_MAC;
+    if (isMulticastIpv4(nextHop)) return ipv4MulticastMac(nextHop);
+    if (nextHop === 0) {
       this.deps.ctx.trace.dropped(ArpCounter.outBadNextHop, 'next hop 0.0.0.0');
       return 'dropped';
-    } else {
-      // A packet that waits for ARP leaves later without its offload request: finish its checksum now.
-      if (offload && offload.checksumStart > 0 && this.cache.lookup(nextHop)?.mac === undefined) {
-        completePartialChecksum(ipPacket, offload);
-        offload = undefined;
-      }
-      const resolved = this.cache.resolve(nextHop, ipPacket);
-      if (typeof resolved !== 'number') return resolved;
-      mac = resolved;
     }
-    this.transmitIpv4(mac, ipPacket, offload);
-    return 'sent';
+    return this.cache.resolve(nextHop, ipPacket);
+  }
+
+  /** True when a packet to `nextHop` would wait for ARP (a unicast address with no usable MAC yet). */
+  mustWait(nextHop: number): boolean {
+    if (nextHop === IPV4_BROADCAST || nextHop === 0 || isMulticastIpv4(nextHop) || this.deps.isBroadcast?.(nextHop)) return false;
+    return this.cache.lookup(nextHop)?.mac === undefined;
   }
 
   /**
@@ -277,6 +277,26 @@ export class Arp {
 
   // --- output ---
 
+  /**
+   * Why no host can have `address` as its own, or undefined when one can.
+   * RFC 1122 §3.2.1.3 forbids these as a source address, and an ARP sender
+   * address is one; caching it would let anyone steer our packets for a
+   * broadcast or multicast address to one MAC (Linux learns only RTN_UNICAST
+   * senders, arp_process()).
+   */
+  private martian(address: number): string | undefined {
+    if (isMulticastIpv4(address)) return 'multicast';
+    if (address === IPV4_BROADCAST) return 'the limited broadcast address';
+    if (isLoopbackIpv4(address)) return 'loopback (127/8)';
+    if (address >>> 24 === 0) return '"this network" (0/8)';
+    for (const subnet of this.deps.subnets?.() ?? []) {
+      if (subnet.prefixLength >= 31) continue; // RFC 3021: /31 and /32 have no broadcast or network address
+      if (address === broadcastOf(subnet)) return "the subnet's broadcast address";
+      if (address === networkOf(subnet)) return "the subnet's network address";
+    }
+    return undefined;
+  }
+
   private isOurs(address: number): boolean {
     const ours = this.deps.addresses();
     for (let i = 0; i < ours.length; i++) if (ours[i] === address) return true;
@@ -315,21 +335,5 @@ export class Arp {
       header,
     );
     this.deps.sendFrame(buf.subarray(0, header + length));
-  }
-
-  /** The hot path: only the destination MAC and the payload change from frame to frame. */
-  private transmitIpv4(mac: MacAddress, packet: Uint8Array, offload?: TxOffload): void {
-    const header = this.ipHeaderLength;
-    if (this.ipScratch.length < header + packet.length) this.growIpScratch(header + packet.length);
-    const buf = this.ipScratch;
-    writeMac(buf, EthernetField.DESTINATION, mac);
-    buf.set(packet, header);
-    this.deps.sendFrame(buf.subarray(0, header + packet.length), offload && offloadInFrame(offload, header));
-  }
-
-  private growIpScratch(size: number): void {
-    this.ipScratch = new Uint8Array(size);
-    const header = { destination: BROADCAST_MAC, source: this.deps.mac, vlan: this.deps.vlan, etherType: EtherType.IPv4 };
-    this.ipHeaderLength = emitEthernet(header, this.ipScratch, 0);
   }
 }

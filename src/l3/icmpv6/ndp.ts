@@ -8,7 +8,7 @@
  * options of non-zero length, the rules for an unspecified source), §7.2.3
  * (receiving a solicitation), §7.2.5 (receiving an advertisement), §7.3 and
  * appendix C (the neighbour states; the generic cache in
- * ../../l2/arp/cache.ts implements them for ARP and NDP alike), RFC 4862
+ * ../../l2/neighbour/cache.ts implements them for ARP and NDP alike), RFC 4862
  * §5.4 (DAD) and §5.5.3 (SLAAC from prefix information), RFC 6980 (NDP in
  * fragments is ignored), RFC 7527 §4.1 (the Nonce that tells our own looped
  * DAD probe from another node's). Linux: net/ipv6/ndisc.c.
@@ -18,7 +18,8 @@
  * and a solicitation creates one only because we are about to answer it.
  */
 import type { Disposition } from '../dispositions.js';
-import { NeighbourCache, NudState, type NeighbourTimings } from '../../l2/arp/cache.js';
+import { NeighbourCache, NudState, type NeighbourTimings } from '../../l2/neighbour/cache.js';
+import type { NeighbourResolver } from '../../l2/neighbour/resolver.js';
 import { formatMac, isUnicastMac, type MacAddress } from '../../l2/mac-address.js';
 import { describeParseError } from '../../core/parse-result.js';
 import type { Timer } from '../../core/time.js';
@@ -30,6 +31,7 @@ import {
   inIpv6Cidr,
   ipv6FromKey,
   ipv6Key,
+  ipv6MulticastMac,
   isLinkLocalIpv6,
   isMulticastIpv6,
   isSolicitedNodeMulticast,
@@ -100,7 +102,7 @@ interface DadRun {
   readonly timer: Timer;
 }
 
-export class Ndp {
+export class Ndp implements NeighbourResolver<Ipv6Address> {
   readonly cache: NeighbourCache<string>;
   private readonly dad = new Map<string, DadRun>();
 
@@ -117,17 +119,24 @@ export class Ndp {
       timings: cacheOptions.timings,
       describeKey: (key) => formatIpv6(ipv6FromKey(key)),
       solicit: (key, unicastTo) => this.sendSolicitation(ipv6FromKey(key), unicastTo),
-      transmit: (_key, mac, packet) => iface.transmit(mac, packet),
+      transmit: (_key, mac, packet) => iface.options.link.sendIpv6ToMac(packet, mac),
     });
     ctx.stats.declare(...Object.values(NdpCounter));
   }
 
-  /** Sends an IPv6 packet to an on-link unicast `nextHop`: now if known, else queued while we ask. */
-  sendIpv6(nextHop: Ipv6Address, packet: Uint8Array): 'sent' | 'queued' | 'dropped' {
-    const resolved = this.cache.resolve(ipv6Key(nextHop), packet);
-    if (typeof resolved !== 'number') return resolved;
-    this.iface.transmit(resolved, packet);
-    return 'sent';
+  /**
+   * The MAC for an IPv6 `nextHop` on this link (RFC 4861 §7.2.2): a
+   * multicast group's own MAC (RFC 2464 §7), a known neighbour's, or
+   * 'queued' while we ask (the packet leaves when the advertisement comes).
+   */
+  resolve(nextHop: Ipv6Address, packet: Uint8Array): MacAddress | 'queued' | 'dropped' {
+    if (isMulticastIpv6(nextHop)) return ipv6MulticastMac(nextHop);
+    return this.cache.resolve(ipv6Key(nextHop), packet);
+  }
+
+  /** True when a packet to `nextHop` would wait for NDP. */
+  mustWait(nextHop: Ipv6Address): boolean {
+    return !isMulticastIpv6(nextHop) && this.cache.lookup(ipv6Key(nextHop))?.mac === undefined;
   }
 
   /** Upper-layer proof that `address` is reachable (RFC 4861 §7.3.1, e.g. TCP saw new data acknowledged). */

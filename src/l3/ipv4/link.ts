@@ -2,7 +2,7 @@
  * What IPv4 needs from an interface below it. `NetworkInterface` (src/l2)
  * implements this; IP never sees MAC addresses or ARP.
  */
-import type { TxOffload } from '../../device/device.js';
+import type { TransportOffload } from '../../core/offload.js';
 import type { Ipv4Cidr } from './address.js';
 
 export interface Ipv4Link {
@@ -14,9 +14,10 @@ export interface Ipv4Link {
   /**
    * Hands a complete IPv4 packet to the link for `nextHop` (resolved by ARP).
    * The bytes are copied. `offload` (offsets from the IP header) asks the
-   * link to segment it or finish its checksum; only if the link offers that.
+   * link to segment it or finish its checksum; the link does in software
+   * what its device cannot.
    */
-  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TxOffload): void;
+  sendIpv4(packet: Uint8Array, nextHop: number, offload?: TransportOffload): void;
   /** Largest packet the link segments itself (TSO); 0 or absent when it cannot. */
   readonly tsoMaxSize?: number;
   /** The link finishes partial transport checksums. */

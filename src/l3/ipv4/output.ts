@@ -11,9 +11,7 @@ import { IPV4_HEADER_LENGTH, emitIpv4Header } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
-import type { TxOffload } from '../../device/device.js';
-import { VnetGsoType } from '../../device/tap.js';
-import { completePartialChecksum } from '../../device/vnet.js';
+import { completePartialChecksum, type TransportOffload } from '../../core/offload.js';
 
 /** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
 export const DEFAULT_TTL = 64;
@@ -33,7 +31,7 @@ export interface Ipv4SendOptions {
   readonly offload?: Ipv4Offload;
 }
 
-/** What TCP asks of the link for one segment (device/vnet.ts carries it to the kernel). */
+/** What TCP asks of the link for one segment (IP turns it into a TransportOffload, core/offload.ts). */
 export interface Ipv4Offload {
   /** Data bytes per segment: the link cuts the datagram into MSS-sized ones (TSO); 0: send as is. */
   readonly gsoSize: number;
@@ -56,6 +54,13 @@ export class Ipv4Output {
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET);
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
+  /** The link's offload request, filled in place for each offloaded datagram. */
+  private readonly offload: { -readonly [K in keyof TransportOffload]: TransportOffload[K] } = {
+    segmentSize: 0,
+    headerLength: 0,
+    checksumStart: 0,
+    checksumOffset: 0,
+  };
   /**
    * Netfilter's OUTPUT and POSTROUTING for datagrams this node sends
    * (src/netfilter): it may rewrite the packet in place (NAT) or return
@@ -131,29 +136,24 @@ export class Ipv4Output {
 
   /**
    * A segment from TCP with TSO and/or a partial checksum: one big datagram
-   * (DF set by TCP) for the link to segment, without fragmenting it. What the
-   * link cannot do is done here: the checksum, or fragmentation rules.
+   * (DF set by TCP) handed to the link whole, with the request in IP's terms
+   * (the link and its device, device/offload.ts, do what they can and finish
+   * the rest). A datagram the link cannot take whole goes the usual way, with
+   * its checksum finished first: fragments cannot carry a partial one.
    */
   private transmitOffloaded(packet: Uint8Array, route: Ipv4Route, request: Ipv4Offload): Ipv4SendResult {
     const { link, nextHop } = route;
-    const tso = request.gsoSize > 0 && packet.length > link.mtu && packet.length <= (link.tsoMaxSize ?? 0);
-    const partial = request.partialChecksumOffset !== undefined;
-    const offload: TxOffload = {
-      gsoType: tso ? VnetGsoType.tcpv4 : VnetGsoType.none,
-      gsoSize: tso ? request.gsoSize : 0,
-      headerLength: IPV4_HEADER_LENGTH + request.transportHeaderLength,
-      checksumStart: partial ? IPV4_HEADER_LENGTH : 0,
-      checksumOffset: request.partialChecksumOffset ?? 0,
-    };
-    if (partial && !link.checksumOffload) {
-      completePartialChecksum(packet, offload);
+    const offload = this.offload;
+    offload.segmentSize = request.gsoSize;
+    offload.headerLength = IPV4_HEADER_LENGTH + request.transportHeaderLength;
+    offload.checksumStart = request.partialChecksumOffset === undefined ? 0 : IPV4_HEADER_LENGTH;
+    offload.checksumOffset = request.partialChecksumOffset ?? 0;
+    const whole = packet.length <= link.mtu || (request.gsoSize > 0 && packet.length <= (link.tsoMaxSize ?? 0));
+    if (!whole) {
+      if (offload.checksumStart > 0) completePartialChecksum(packet, offload);
       return this.transmit(packet, route);
     }
-    if (!tso && packet.length > link.mtu) {
-      if (partial) completePartialChecksum(packet, offload);
-      return this.transmit(packet, route);
-    }
-    link.sendIpv4(packet, nextHop, tso || partial ? offload : undefined);
+    link.sendIpv4(packet, nextHop, offload);
     return 'sent';
   }
 

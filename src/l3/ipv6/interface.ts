@@ -1,7 +1,8 @@
 /**
  * The IPv6 side of one Ethernet interface: its addresses and their DAD
- * state, the multicast groups it listens to, Ethernet framing of IPv6
- * packets (RFC 2464), and the per-link protocols: Neighbor Discovery
+ * state, the multicast groups it listens to, and the per-link protocols
+ * (the Ethernet interface below, l2/interface.ts, frames the packets as
+ * RFC 2464 says, with NDP resolving next hops): Neighbor Discovery
  * (../icmpv6/ndp.ts), MLD (../icmpv6/mld.ts) and, on a router, router
  * advertisements (../icmpv6/router-advertiser.ts). Linux keeps the same
  * things together in `struct inet6_dev`.
@@ -13,10 +14,9 @@
  * router), RFC 2464 §6-7 (EUI-64 link-local, multicast MACs).
  */
 import type { StackContext } from '../../core/context.js';
-import { EtherType } from '../../l2/ethernet/ether-type.js';
-import { ETHERNET_HEADER_LENGTH, EthernetField, emitEthernet } from '../../l2/ethernet/frame.js';
-import { BROADCAST_MAC, writeMac, type MacAddress } from '../../l2/mac-address.js';
-import type { NeighbourTimings } from '../../l2/arp/cache.js';
+import type { TransportOffload } from '../../core/offload.js';
+import type { MacAddress } from '../../l2/mac-address.js';
+import type { NeighbourTimings } from '../../l2/neighbour/cache.js';
 import { Mld } from '../icmpv6/mld.js';
 import { Ndp } from '../icmpv6/ndp.js';
 import { RouterAdvertiser, type RouterAdvertisementConfig } from '../icmpv6/router-advertiser.js';
@@ -27,7 +27,6 @@ import {
   formatIpv6Cidr,
   ipv6Equal,
   ipv6Key,
-  ipv6MulticastMac,
   isLinkLocalIpv6,
   isMulticastIpv6,
   linkLocalFromMac,
@@ -36,7 +35,7 @@ import {
   type Ipv6Cidr,
 } from './address.js';
 import { IPV6_HEADER_LENGTH, emitIpv6Header } from './header.js';
-import type { Ipv6InterfaceAddress, Ipv6Link } from './link.js';
+import type { Ipv6InterfaceAddress, Ipv6Link, Ipv6LinkLayer } from './link.js';
 import { IpProtocol } from '../ip-protocol.js';
 import { emitIpv6OptionsHeader, Ipv6OptionType, RouterAlertValue } from './options.js';
 
@@ -45,13 +44,8 @@ export const DAD_TRANSMITS = 1;
 
 export interface Ipv6InterfaceOptions {
   readonly ctx: StackContext;
-  readonly name: string;
-  readonly mac: MacAddress;
-  mtu(): number;
-  /** During receive: the device vouches for the current frame's transport checksum. */
-  rxChecksumValid?(): boolean;
-  /** Transmits a complete Ethernet frame (the device copies). */
-  sendFrame(frame: Uint8Array): void;
+  /** The Ethernet interface below: it frames, and asks this interface's NDP for MACs. */
+  readonly link: Ipv6LinkLayer;
   /** Configured addresses, added after the EUI-64 link-local one. */
   readonly addresses?: readonly Ipv6Cidr[];
   /** Act as a router on this link: join all-routers, answer router solicitations, advertise. */
@@ -84,20 +78,18 @@ export class Ipv6Interface implements Ipv6Link {
   dnsServers: Ipv6Address[] = [];
   private readonly groups = new Map<string, Ipv6Address>();
   private started = false;
-  private frame = new Uint8Array(ETHERNET_HEADER_LENGTH + 1500);
   private readonly control = new Uint8Array(CONTROL_SCRATCH);
 
   constructor(readonly options: Ipv6InterfaceOptions) {
     this.ctx = options.ctx;
-    this.name = options.name;
-    this.mac = options.mac;
+    this.name = options.link.name;
+    this.mac = options.link.mac;
     this.isRouter = options.router !== undefined;
     this.acceptRouterAdvertisements = options.acceptRouterAdvertisements ?? false;
     this.dadTransmits = options.dadTransmits ?? DAD_TRANSMITS;
     this.ndp = new Ndp(this, options.neighbourCache);
     this.mld = new Mld(this);
     this.advertiser = options.router ? new RouterAdvertiser(this, options.router) : undefined;
-    emitEthernet({ destination: BROADCAST_MAC, source: this.mac, etherType: EtherType.IPv6 }, this.frame, 0);
     this.joinGroup(IPV6_ALL_NODES);
     if (this.isRouter) this.joinGroup(IPV6_ALL_ROUTERS);
     this.addAddress({ address: linkLocalFromMac(this.mac), prefixLength: 64 });
@@ -105,11 +97,11 @@ export class Ipv6Interface implements Ipv6Link {
   }
 
   get mtu(): number {
-    return this.options.mtu();
+    return this.options.link.mtu;
   }
 
   get rxChecksumValid(): boolean {
-    return this.options.rxChecksumValid?.() ?? false;
+    return this.options.link.rxChecksumValid;
   }
 
   /** The preferred link-local address, once DAD let it be used. */
@@ -192,21 +184,9 @@ export class Ipv6Interface implements Ipv6Link {
     return [...this.groups.values()];
   }
 
-  /** Hands an IPv6 packet to the link for `nextHop`: multicast maps to a MAC, unicast asks NDP. */
-  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address): void {
-    if (isMulticastIpv6(nextHop)) this.transmit(ipv6MulticastMac(nextHop), packet);
-    else this.ndp.sendIpv6(nextHop, packet);
-  }
-
-  /** Frames `packet` for `mac` and sends it (the hot path: only the destination MAC and payload change). */
-  transmit(mac: MacAddress, packet: Uint8Array): void {
-    if (this.frame.length < ETHERNET_HEADER_LENGTH + packet.length) {
-      this.frame = new Uint8Array(ETHERNET_HEADER_LENGTH + packet.length);
-      emitEthernet({ destination: BROADCAST_MAC, source: this.mac, etherType: EtherType.IPv6 }, this.frame, 0);
-    }
-    writeMac(this.frame, EthernetField.DESTINATION, mac);
-    this.frame.set(packet, ETHERNET_HEADER_LENGTH);
-    this.options.sendFrame(this.frame.subarray(0, ETHERNET_HEADER_LENGTH + packet.length));
+  /** Hands an IPv6 packet to the Ethernet interface for `nextHop`: multicast maps to a MAC, unicast asks NDP. */
+  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void {
+    this.options.link.sendIpv6(packet, nextHop, offload);
   }
 
   /**
@@ -244,9 +224,8 @@ export class Ipv6Interface implements Ipv6Link {
       0,
     );
     const packet = buf.subarray(0, offset + length);
-    if (isMulticastIpv6(header.destination)) this.transmit(ipv6MulticastMac(header.destination), packet);
-    else if (header.unicastMac !== undefined) this.transmit(header.unicastMac, packet);
-    else this.ndp.sendIpv6(header.destination, packet);
+    if (header.unicastMac !== undefined && !isMulticastIpv6(header.destination)) this.options.link.sendIpv6ToMac(packet, header.unicastMac);
+    else this.options.link.sendIpv6(packet, header.destination);
   }
 
   describe(): string {

@@ -3,6 +3,8 @@
  * (./interface.ts) implements it on top of an Ethernet NIC; IP never sees
  * MAC addresses or the neighbour cache.
  */
+import type { TransportOffload } from '../../core/offload.js';
+import type { MacAddress } from '../../l2/mac-address.js';
 import type { Ipv6Address } from './address.js';
 
 /**
@@ -28,8 +30,28 @@ export interface Ipv6Link {
   readonly ipv6Addresses: readonly Ipv6InterfaceAddress[];
   /** True when the interface listens to multicast `group` (all-nodes, solicited-node groups, ...). */
   hasGroup(group: Ipv6Address): boolean;
-  /** Hands a complete IPv6 packet to the link for `nextHop` (resolved by NDP). The bytes are copied. */
-  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address): void;
+  /**
+   * Hands a complete IPv6 packet to the link for `nextHop` (resolved by NDP).
+   * The bytes are copied; `offload` as for IPv4 (Ipv4Link.sendIpv4).
+   */
+  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void;
   /** During receive: the current packet's transport checksum is known good (virtio-net offload). */
   readonly rxChecksumValid?: boolean;
+}
+
+/**
+ * What the IPv6 side of an interface (./interface.ts) needs from the
+ * Ethernet interface below it; `NetworkInterface` (l2/interface.ts) provides
+ * it, with this interface's NDP as its IPv6 neighbour resolver.
+ */
+export interface Ipv6LinkLayer {
+  readonly name: string;
+  readonly mac: MacAddress;
+  readonly mtu: number;
+  /** During receive: the device vouches for the current frame's transport checksum. */
+  readonly rxChecksumValid: boolean;
+  /** Resolves `nextHop` (multicast maps to its MAC, unicast asks NDP), frames and sends. */
+  sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void;
+  /** Frames and sends to a link-layer address already known. */
+  sendIpv6ToMac(packet: Uint8Array, mac: MacAddress): void;
 }

@@ -73,20 +73,6 @@ export function violation(edge: ImportEdge): string | undefined {
   return undefined;
 }
 
-/**
- * Edges still waiting for the outbound-path change of the "one path" issue
- * (sendIpv4/sendIpv6 on the interface, offload translation in device/). This
- * list only shrinks; an edge here that no longer exists fails the test.
- */
-const PENDING: readonly string[] = [
-  'l2/interface.ts -> l3/ipv4/link.ts',
-  'l2/interface.ts -> l3/ipv6/interface.ts',
-  'l3/ipv4/link.ts -> device/device.ts',
-  'l3/ipv4/output.ts -> device/device.ts',
-  'l3/ipv4/output.ts -> device/tap.ts',
-  'l3/ipv4/output.ts -> device/vnet.ts',
-];
-
 describe('import graph follows the floors (ARCHITECTURE.md)', () => {
   const edges = importEdges();
 
@@ -96,14 +82,11 @@ describe('import graph follows the floors (ARCHITECTURE.md)', () => {
   });
 
   it('every import points to its own floor or below', () => {
-    const pending = new Set(PENDING);
     const bad = edges.flatMap((e) => {
       const why = violation(e);
-      if (why && pending.delete(`${e.from} -> ${e.to}`)) return [];
       return why ? [`src/${e.from} -> src/${e.to}: ${why}`] : [];
     });
     expect(bad).toEqual([]);
-    expect([...pending], 'pending edges that are gone: remove them from PENDING').toEqual([]);
   });
 
   it('the rules catch what they are for', () => {

@@ -1,18 +1,15 @@
 /**
  * The virtio-net header layer (src/device/vnet.ts) over a fake TAP: strip on
- * receive, prepend on send, counters, and the software checksum fallback.
+ * receive, prepend on send, counters.
  */
 import { describe, expect, it } from 'vitest';
 import { Stats } from '../../../src/core/stats.js';
-import { pseudoHeaderSumV4, fold, verifyChecksum } from '../../../src/core/checksum.js';
 import type { FrameHandler, TxOffload } from '../../../src/device/device.js';
 import { TunOffload, VNET_HDR_SIZE, VnetGsoType, VnetHdrFlag } from '../../../src/device/tap.js';
 import {
   VnetDevice,
-  completePartialChecksum,
   describeVnetHeader,
   emitVnetHeader,
-  offloadInFrame,
   parseVnetHeader,
   type VnetCapableDevice,
 } from '../../../src/device/vnet.js';
@@ -51,12 +48,6 @@ describe('virtio-net header', () => {
     expect(h).toEqual({ flags: VnetHdrFlag.needsCsum, gsoType: 1, headerLength: 66, gsoSize: 1448, checksumStart: 34, checksumOffset: 16 });
     expect(describeVnetHeader(h)).toContain('needs_csum');
     expect(parseVnetHeader(buf.subarray(0, 11))).toBeUndefined();
-  });
-
-  it('shifts IP-relative offsets to the Ethernet frame', () => {
-    const o = offloadInFrame({ gsoType: VnetGsoType.tcpv4, gsoSize: 1448, headerLength: 52, checksumStart: 20, checksumOffset: 16 });
-    expect(o).toEqual({ gsoType: 1, gsoSize: 1448, headerLength: 66, checksumStart: 34, checksumOffset: 16 });
-    expect(offloadInFrame({ gsoType: 0, gsoSize: 0, headerLength: 0, checksumStart: 0, checksumOffset: 0 }, 18).checksumStart).toBe(0);
   });
 });
 
@@ -104,23 +95,5 @@ describe('VnetDevice', () => {
     const none = new VnetDevice(new FakeTap(0));
     expect(none.tsoMaxSize).toBe(0);
     expect(none.checksumOffload).toBe(false);
-  });
-});
-
-describe('completePartialChecksum', () => {
-  it('turns a pseudo-header-only TCP checksum into the full one', () => {
-    // A 20-byte IPv4 header (contents irrelevant here) and a TCP segment with 5 data bytes.
-    const packet = new Uint8Array(20 + 25);
-    const tcp = packet.subarray(20);
-    tcp.set([0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff], 0);
-    tcp.set([104, 101, 108, 108, 111], 20);
-    const source = 0x0a4d0001;
-    const destination = 0x0a4d0002;
-    const pseudo = pseudoHeaderSumV4(source, destination, 6, tcp.length);
-    const f = fold(pseudo);
-    tcp[16] = f >>> 8;
-    tcp[17] = f & 0xff;
-    completePartialChecksum(packet, { gsoType: 0, gsoSize: 0, headerLength: 40, checksumStart: 20, checksumOffset: 16 });
-    expect(verifyChecksum(tcp, 0, tcp.length, pseudo)).toBe(true);
   });
 });

@@ -3,11 +3,11 @@ import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
 import { createTestContext } from '../../../../src/core/context.js';
 import { Arp, ipv4MulticastMac, type ArpDependencies } from '../../../../src/l2/arp/arp.js';
-import { NudState } from '../../../../src/l2/arp/cache.js';
+import { NudState } from '../../../../src/l2/neighbour/cache.js';
 import { ARP_LENGTH, ArpOperation, emitArp, parseArp, type ArpPacket } from '../../../../src/l2/arp/packet.js';
 import { EtherType } from '../../../../src/l2/ethernet/ether-type.js';
-import { parseEthernet, type EthernetFrame } from '../../../../src/l2/ethernet/frame.js';
-import { BROADCAST_MAC } from '../../../../src/l2/mac-address.js';
+import { emitEthernet, parseEthernet, type EthernetFrame } from '../../../../src/l2/ethernet/frame.js';
+import { BROADCAST_MAC, type MacAddress } from '../../../../src/l2/mac-address.js';
 import { ARP_REPLY_FRAME, ARP_REQUEST_FRAME } from '../captures.js';
 
 // We play vb from the capture (02:00:00:00:00:02, 10.0.0.2); the Linux peer is va.
@@ -22,12 +22,20 @@ function setup(extra: Partial<ArpDependencies> = {}) {
   const ctx = createTestContext();
   const frames: Uint8Array[] = [];
   const unreachable: { packet: Uint8Array; nextHop: number }[] = [];
+  /** What the interface does with a resolved packet (l2/interface.ts frames it the same way). */
+  const transmit = (mac: MacAddress, packet: Uint8Array): void => {
+    const frame = new Uint8Array(14 + packet.length);
+    emitEthernet({ destination: mac, source: OUR_MAC, etherType: EtherType.IPv4 }, frame, 0);
+    frame.set(packet, 14);
+    frames.push(frame);
+  };
   const arp = new Arp({
     ctx,
     mac: OUR_MAC,
     addresses: () => [OUR_IP],
     // The device copies; so must the test, because Arp reuses its buffers.
     sendFrame: (frame) => frames.push(frame.slice()),
+    transmit,
     onUnreachable: (packet, nextHop) => unreachable.push({ packet, nextHop }),
     ...extra,
   });
@@ -50,7 +58,14 @@ function setup(extra: Partial<ArpDependencies> = {}) {
     );
     arp.receive(buf, to);
   };
-  return { ctx, arp, frames, unreachable, at, stat, deliver };
+  /** The interface's sendIpv4 as far as ARP is concerned: resolve, then send now or leave it waiting. */
+  const send = (nextHop: number, packet: Uint8Array): 'sent' | 'queued' | 'dropped' => {
+    const mac = arp.resolve(nextHop, packet);
+    if (typeof mac !== 'number') return mac;
+    transmit(mac, packet);
+    return 'sent';
+  };
+  return { ctx, arp, frames, unreachable, at, stat, deliver, send };
 }
 
 function ethernet(frame: Uint8Array): EthernetFrame {
@@ -86,8 +101,8 @@ describe('ARP behaviour', () => {
   });
 
   it("resolves a next hop: Linux-shaped broadcast request, then the queued packet leaves on the reply", () => {
-    const { arp, frames, stat, deliver } = setup();
-    expect(arp.sendIpv4(PEER_IP, ipPacket(1))).toBe('queued');
+    const { arp, frames, stat, deliver, send } = setup();
+    expect(send(PEER_IP, ipPacket(1))).toBe('queued');
     expect(frames).toHaveLength(1);
     // Byte for byte what Linux sends (ARP_REQUEST_FRAME), with the roles of va and vb swapped.
     expect(toHex(frames[0]!)).toBe(
@@ -102,14 +117,14 @@ describe('ARP behaviour', () => {
     expect(out).toMatchObject({ destination: PEER_MAC, source: OUR_MAC, etherType: EtherType.IPv4, vlan: undefined });
     expect(toHex(out.payload)).toBe(toHex(ipPacket(1)));
     // Resolved: the next packet goes straight out.
-    expect(arp.sendIpv4(PEER_IP, ipPacket(2))).toBe('sent');
+    expect(send(PEER_IP, ipPacket(2))).toBe('sent');
     expect(ethernet(frames[2]!).payload[1]).toBe(2);
     expect(stat('arpOutRequests')).toBe(1);
   });
 
   it('a broadcast reply resolves but does not confirm (STALE → DELAY once the queue leaves)', () => {
-    const { arp, frames, deliver } = setup();
-    arp.sendIpv4(PEER_IP, ipPacket(1));
+    const { arp, frames, deliver, send } = setup();
+    send(PEER_IP, ipPacket(1));
     deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC }, BROADCAST_MAC);
     expect(frames).toHaveLength(2);
     expect(arp.cache.lookup(PEER_IP)?.state).toBe(NudState.Delay);
@@ -211,10 +226,10 @@ describe('ARP behaviour', () => {
   });
 
   it('asks at most once per second; failure drops the queue and reports each packet unreachable', () => {
-    const { arp, frames, unreachable, at, stat } = setup();
+    const { arp, frames, unreachable, at, stat, send } = setup();
     for (let i = 0; i < 10; i++) {
       at(i * 90);
-      arp.sendIpv4(PEER_IP, ipPacket(i));
+      send(PEER_IP, ipPacket(i));
     }
     expect(frames).toHaveLength(1);
     at(2_999);
@@ -247,24 +262,24 @@ describe('ARP behaviour', () => {
 
   it('sends broadcasts and multicasts without ARP', () => {
     const subnetBroadcast = 0x0a00_00ff;
-    const { arp, frames, stat } = setup({ isBroadcast: (ip) => ip === subnetBroadcast });
-    expect(arp.sendIpv4(0xffff_ffff, ipPacket(1))).toBe('sent');
-    expect(arp.sendIpv4(subnetBroadcast, ipPacket(2))).toBe('sent');
-    expect(arp.sendIpv4(0xe000_00fb, ipPacket(3))).toBe('sent'); // 224.0.0.251 (mDNS)
+    const { arp, frames, stat, send } = setup({ isBroadcast: (ip) => ip === subnetBroadcast });
+    expect(send(0xffff_ffff, ipPacket(1))).toBe('sent');
+    expect(send(subnetBroadcast, ipPacket(2))).toBe('sent');
+    expect(send(0xe000_00fb, ipPacket(3))).toBe('sent'); // 224.0.0.251 (mDNS)
     expect(frames.map((f) => ethernet(f).destination)).toEqual([BROADCAST_MAC, BROADCAST_MAC, 0x0100_5e00_00fb]);
     expect(ipv4MulticastMac(0xefff_ffff)).toBe(0x0100_5e7f_ffff); // 239.255.255.255: only 23 bits map
     expect(stat('arpOutRequests')).toBe(0);
     expect(arp.cache.size).toBe(0);
-    expect(arp.sendIpv4(0, ipPacket(4))).toBe('dropped');
+    expect(send(0, ipPacket(4))).toBe('dropped');
     expect(stat('arpOutBadNextHop')).toBe(1);
   });
 
   it('unicast probes go to the known MAC once the entry needs re-checking', () => {
-    const { arp, frames, at, deliver } = setup();
+    const { arp, frames, at, deliver, send } = setup();
     deliver({}); // STALE entry for the peer
     frames.length = 0;
     at(10_000);
-    arp.sendIpv4(PEER_IP, ipPacket(1)); // STALE → DELAY, sent at once
+    send(PEER_IP, ipPacket(1)); // STALE → DELAY, sent at once
     expect(frames).toHaveLength(1);
     at(15_000); // DELAY → PROBE
     expect(frames).toHaveLength(2);
@@ -289,22 +304,59 @@ describe('ARP behaviour', () => {
     ]);
   });
 
-  it('tags every frame on a VLAN interface', () => {
+  it('tags every ARP frame on a VLAN interface (announcements, requests)', () => {
     const { arp, frames } = setup({ vlan: { pcp: 0, dei: false, vid: 42 } });
     arp.announce();
-    arp.sendIpv4(0xffff_ffff, ipPacket(1));
+    arp.probe(PEER_IP);
     expect(frames.map((f) => ethernet(f).vlan?.vid)).toEqual([42, 42]);
     expect(arpIn(frames[0]!).senderProtocolAddress).toBe(OUR_IP);
+    expect(arpIn(frames[1]!).targetProtocolAddress).toBe(PEER_IP);
   });
 
-  it('carries packets larger than its first buffer (jumbo links)', () => {
-    const { arp, frames } = setup();
-    const big = ipPacket(9, 9000);
-    arp.sendIpv4(0xffff_ffff, big);
-    arp.sendIpv4(0xffff_ffff, ipPacket(1));
-    expect(frames[0]!.length).toBe(9014);
-    expect(toHex(ethernet(frames[0]!).payload)).toBe(toHex(big));
-    expect(ethernet(frames[1]!).payload.length).toBe(20);
+  it('a packet waiting for resolution leaves through the interface once the reply comes', () => {
+    const { arp, frames, deliver, send } = setup();
+    expect(send(PEER_IP, ipPacket(7))).toBe('queued');
+    expect(arp.mustWait(PEER_IP)).toBe(true);
+    expect(arp.mustWait(0xffff_ffff)).toBe(false);
+    deliver({ operation: ArpOperation.Reply, targetHardwareAddress: OUR_MAC });
+    expect(arp.mustWait(PEER_IP)).toBe(false);
+    expect(ethernet(frames.at(-1)!)).toMatchObject({ destination: PEER_MAC, etherType: EtherType.IPv4 });
+    expect(ethernet(frames.at(-1)!).payload[1]).toBe(7);
+  });
+
+  it('ignores martian sender addresses, counted: no entry, no reply, no merge (issue 11 item 3)', () => {
+    const subnet = { address: OUR_IP, prefixLength: 24 }; // 10.0.0.2/24
+    const { arp, frames, stat, deliver, send } = setup({ subnets: () => [subnet] });
+    // We once tried to send to the subnet broadcast through ARP: an INCOMPLETE entry a spoofer would like to fill.
+    expect(send(0x0a00_00ff, ipPacket(1))).toBe('queued');
+    frames.length = 0;
+    const martians = [
+      0xe000_0009, // 224.0.0.9: multicast
+      0xffff_ffff, // limited broadcast
+      0x0a00_00ff, // 10.0.0.255: our subnet's broadcast
+      0x0a00_0000, // 10.0.0.0: our subnet's network address
+      0x7f00_0001, // 127.0.0.1
+      0x0001_0203, // 0.1.2.3
+    ];
+    for (const spa of martians) {
+      deliver({ senderProtocolAddress: spa }); // a request for our address
+      deliver({ operation: ArpOperation.Reply, senderProtocolAddress: spa, targetHardwareAddress: OUR_MAC });
+    }
+    expect(stat('arpInMartians')).toBe(2 * martians.length);
+    expect(frames).toEqual([]); // no reply, and the queued packet did not leave for the spoofer's MAC
+    expect(arp.cache.lookup(0x0a00_00ff)).toMatchObject({ state: NudState.Incomplete, mac: undefined });
+    expect(arp.entries().map((e) => e.address)).toEqual([0x0a00_00ff]);
+    // A normal neighbour is still learned and answered.
+    deliver({});
+    expect(frames.map((f) => arpIn(f).operation)).toEqual([ArpOperation.Reply]);
+    expect(arp.lookup(PEER_IP)).toBe(PEER_MAC);
+  });
+
+  it('on a /31 (RFC 3021) both addresses are hosts, not martians', () => {
+    const { arp, stat, deliver } = setup({ subnets: () => [{ address: OUR_IP, prefixLength: 31 }] });
+    deliver({ senderProtocolAddress: 0x0a00_0003, targetProtocolAddress: OUR_IP });
+    expect(stat('arpInMartians')).toBe(0);
+    expect(arp.lookup(0x0a00_0003)).toBe(PEER_MAC);
   });
 
   it('never throws on random or mutated ARP payloads, and only ever answers with replies (property)', () => {

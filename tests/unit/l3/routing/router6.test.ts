@@ -24,8 +24,8 @@ function rig() {
   r.addInterface(r0, { name: 'r0', mac: 0x02_00_00_00_01_00, ipv6: v6('fd01::1/64') });
   r.addInterface(r1, { name: 'r1', mac: 0x02_00_00_00_01_01, ipv6: v6('fd02::1/64') });
   const bIf = b.addInterface(bd, { name: 'b0', mac: 0x02_00_00_00_0b_00, ipv6: v6('fd02::10/64') });
-  a.ipv6.routes.add({ destination: parseIpv6Cidr('::/0')!, gateway: parseIpv6('fd01::1')!, value: aIf.ipv6! });
-  b.ipv6.routes.add({ destination: parseIpv6Cidr('::/0')!, gateway: parseIpv6('fd02::1')!, value: bIf.ipv6! });
+  a.ipv6.routes.add({ destination: parseIpv6Cidr('::/0')!, gateway: parseIpv6('fd01::1')!, value: a.ipv6.on(aIf)! });
+  b.ipv6.routes.add({ destination: parseIpv6Cidr('::/0')!, gateway: parseIpv6('fd02::1')!, value: b.ipv6.on(bIf)! });
   for (const h of [a, b, r]) h.start();
   const run = async <T>(p: Promise<T>): Promise<T> => {
     let done = false;

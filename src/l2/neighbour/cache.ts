@@ -7,7 +7,7 @@
  * appendix C (the same state machine, written down for IPv6 NDP), and Linux
  * net/core/neighbour.c (neigh_timer_handler, neigh_update, __neigh_event_send)
  * whose states, defaults and names this follows. Generic over the key (an
- * IPv4 number for ARP, an IPv6 string for NDP later); the protocol talks to
+ * IPv4 number for ARP, an IPv6 key string for NDP); the protocol talks to
  * the wire through the callbacks in `NeighbourCacheOptions`.
  *
  *   state       a packet to send          its timer fires                  a reply (unicast to us)

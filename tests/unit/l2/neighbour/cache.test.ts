@@ -6,7 +6,7 @@ import {
   NudState,
   PENDING_QUEUE_MAX,
   type NeighbourCacheOptions,
-} from '../../../../src/l2/arp/cache.js';
+} from '../../../../src/l2/neighbour/cache.js';
 
 const MAC_A = 0x0200_0000_000a;
 const MAC_B = 0x0200_0000_000b;

@@ -1,0 +1,41 @@
+/**
+ * What a transport asks of the link for one IP packet, in the packet's own
+ * terms: offsets count from the first byte of the IP header, and nothing here
+ * knows about Ethernet or virtio-net. IP hands it down with the packet
+ * (`sendIpv4/sendIpv6` on l2/interface.ts); device/offload.ts translates it
+ * into the virtio-net header the TAP wants, or does in software what the
+ * device cannot.
+ *
+ * Read first: RFC 1071 §4 (the one's-complement sum that makes a partial
+ * checksum finishable later), and the virtio 1.x spec §5.1.6.2 for what a
+ * device does with such a request.
+ */
+import { finishChecksum, sumWords } from './checksum.js';
+
+export interface TransportOffload {
+  /** Data bytes per segment: the link cuts the packet into segments of this size (TSO); 0: send it as one packet. */
+  readonly segmentSize: number;
+  /** IP + transport header bytes (segmentation repeats them in every segment). */
+  readonly headerLength: number;
+  /**
+   * Where the sum of a partial transport checksum starts (the transport
+   * header); 0: the checksum is complete. The field then holds only the
+   * pseudo-header sum (RFC 9293 §3.1, RFC 768).
+   */
+  readonly checksumStart: number;
+  /** Offset of the checksum field from `checksumStart` (TCP 16, UDP 6). */
+  readonly checksumOffset: number;
+}
+
+/**
+ * Finishes a partial checksum in software: the field holds the pseudo-header
+ * sum, so the sum from `checksumStart` to the end of `packet`, complemented,
+ * is the checksum (RFC 1071 §4). Offsets are relative to `packet`.
+ */
+export function completePartialChecksum(packet: Uint8Array, offload: { readonly checksumStart: number; readonly checksumOffset: number }): void {
+  const start = offload.checksumStart;
+  const at = start + offload.checksumOffset;
+  const sum = finishChecksum(sumWords(packet, start, packet.length - start));
+  packet[at] = sum >>> 8;
+  packet[at + 1] = sum & 0xff;
+}
