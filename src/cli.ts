@@ -9,11 +9,13 @@
  *   tapnet lab up|down|status FILE
  *   tapnet show mac|ports|routes|... --lab FILE [--node NODE]
  *
- * A bad argument prints one line naming it and exits with code 2.
+ * A bad argument prints one line naming it and exits with code 2. Each option's
+ * parser below returns the parsed value (a CIDR, an address, a number), so
+ * the text of an argument is read once, here, and nowhere else.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { formatIpv4, inCidr, parseIpv4, parseIpv4Cidr } from './l3/ipv4/address.js';
-import { isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr } from './l3/ipv6/address.js';
+import { formatIpv4, formatIpv4Cidr, inCidr, parseIpv4, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from './l3/ipv4/address.js';
+import { formatIpv6, isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr, type Ipv6Cidr } from './l3/ipv6/address.js';
 import { LOG_LEVELS, type LogLevel } from './core/trace.js';
 import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
@@ -27,80 +29,88 @@ import { TopologyError, loadTopology, type Topology } from './runtime/topology.j
 export const EXIT_USAGE = 2;
 
 /** Linux interface names: 1..15 bytes, no '/', no whitespace, not "." or "..". */
-function tapName(value: string): string {
+export function tapName(value: string): string {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(value) || value === '.' || value === '..') {
     throw new InvalidArgumentError('expected an interface name of 1-15 letters, digits, "_", "-" or "."');
   }
   return value;
 }
 
-function netnsName(value: string): string {
+export function netnsName(value: string): string {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value) || value === '.' || value === '..') {
     throw new InvalidArgumentError('expected a namespace name of letters, digits, "_", "-" or "."');
   }
   return value;
 }
 
-function subnet(value: string): string {
+export function subnet(value: string): Ipv4Cidr {
   const cidr = parseIpv4Cidr(value);
   if (!cidr) throw new InvalidArgumentError('expected an IPv4 CIDR like 10.77.0.0/24');
   if (cidr.prefixLength < 8 || cidr.prefixLength > 30) {
     throw new InvalidArgumentError('prefix length must be between /8 and /30 (tapnet needs .1 and .2)');
   }
-  return value;
+  return cidr;
 }
 
 /** A /64 for SLAAC (RFC 4862 §5.5.3: 64 bits of interface identifier on Ethernet); tapnet takes ::1. */
-function subnet6(value: string): string {
+export function subnet6(value: string): Ipv6Cidr {
   const cidr = parseIpv6Cidr(value);
   if (!cidr) throw new InvalidArgumentError('expected an IPv6 prefix like fd77::/64');
   if (cidr.prefixLength !== 64) throw new InvalidArgumentError('prefix length must be /64 (the kernel end takes its address by SLAAC)');
   if (isMulticastIpv6(cidr.address) || isLinkLocalIpv6(cidr.address) || isUnspecifiedIpv6(cidr.address) || isIpv4MappedIpv6(cidr.address)) {
     throw new InvalidArgumentError('expected a unicast prefix (not multicast, link-local, :: or IPv4-mapped)');
   }
-  return value;
+  return cidr;
 }
 
-/** IPv4 or IPv6 (tapnet ping). */
-function ipAddress(value: string): string {
-  if (parseIpv4(value) === undefined && parseIpv6(value) === undefined) {
-    throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2 or an IPv6 address like fd77::2');
-  }
-  return value;
+/** IPv4 or IPv6 (tapnet ping): the address, written in its canonical form (RFC 5952 for IPv6) for the control socket. */
+export function ipAddress(value: string): string {
+  const v4 = parseIpv4(value);
+  if (v4 !== undefined) return formatIpv4(v4);
+  const v6 = parseIpv6(value);
+  if (v6 !== undefined) return formatIpv6(v6);
+  throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2 or an IPv6 address like fd77::2');
 }
 
-function ipv4Address(value: string): string {
-  if (parseIpv4(value) === undefined) throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2');
-  return value;
+export function ipv4Address(value: string): Ipv4Address {
+  const address = parseIpv4(value);
+  if (address === undefined) throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2');
+  return address;
 }
 
-function positiveInt(value: string): number {
+export function positiveInt(value: string): number {
   if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new InvalidArgumentError('expected a positive integer');
   return Number(value);
 }
 
+/** `connect --send BYTES`: 0 up to 1 GiB. */
+export function byteCount(value: string): number {
+  if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 2 ** 30) throw new InvalidArgumentError('expected a number of bytes, from 0 to 1073741824');
+  return Number(value);
+}
+
 /** Repeatable `--dns-upstream ADDR[:PORT]`. */
-function dnsUpstream(value: string, previous: Upstream[] = []): Upstream[] {
+export function dnsUpstream(value: string, previous: Upstream[] = []): Upstream[] {
   const upstream = parseUpstream(value);
   if (!upstream) throw new InvalidArgumentError('expected ADDRESS or ADDRESS:PORT, e.g. 10.77.0.2:5353');
   return [...previous, upstream];
 }
 
 /** Repeatable `--dns-record "NAME [TTL] TYPE DATA"`, names relative to the lab zone. */
-function dnsRecord(value: string, previous: string[] = []): string[] {
+export function dnsRecord(value: string, previous: string[] = []): string[] {
   const r = checkRecordText(value);
   if (!r.ok) throw new InvalidArgumentError(r.error);
   return [...previous, value];
 }
 
 /** `--lease-time SECONDS`: 10 s up to 11 days (shorter makes clients renew every few seconds). */
-function leaseSeconds(value: string): number {
+export function leaseSeconds(value: string): number {
   if (!/^[0-9]{1,6}$/.test(value) || Number(value) < 10) throw new InvalidArgumentError('expected seconds, from 10 to 999999');
   return Number(value);
 }
 
 /** Repeatable `--dhcp-host MAC,ADDRESS[,NAME]` (dnsmasq's dhcp-host syntax): a static lease. */
-function dhcpHost(value: string, previous: StaticLease[] = []): StaticLease[] {
+export function dhcpHost(value: string, previous: StaticLease[] = []): StaticLease[] {
   const [macText = '', addressText = '', name, ...rest] = value.split(',');
   const mac = parseMac(macText);
   const address = parseIpv4(addressText);
@@ -113,7 +123,7 @@ function dhcpHost(value: string, previous: StaticLease[] = []): StaticLease[] {
 /** `--mtu N`: the TAP's MTU on both ends; 576 (RFC 791's minimum datagram every host takes) to 65521 (the largest Linux lets a TAP have with an Ethernet header in 64 KiB). */
 export const TAP_MTU_MIN = 576;
 export const TAP_MTU_MAX = 65521;
-function tapMtu(value: string): number {
+export function tapMtu(value: string): number {
   if (!/^[0-9]{1,6}$/.test(value) || Number(value) < TAP_MTU_MIN || Number(value) > TAP_MTU_MAX) {
     throw new InvalidArgumentError(`expected an MTU from ${TAP_MTU_MIN} to ${TAP_MTU_MAX}`);
   }
@@ -138,8 +148,8 @@ export function buildProgram(): Command {
     .command('up')
     .description('serve the default lab on a TAP: ping, arping (and more as tapnet grows) from the kernel end')
     .addOption(tapOption())
-    .addOption(new Option('--subnet <cidr>', 'IPv4 subnet; tapnet takes .1, the kernel end .2').argParser(subnet).default('10.77.0.0/24'))
-    .addOption(new Option('--subnet6 <cidr>', 'IPv6 /64; tapnet takes ::1 and advertises it, the kernel end takes an address by SLAAC').argParser(subnet6).default('fd77::/64'))
+    .addOption(new Option('--subnet <cidr>', 'IPv4 subnet; tapnet takes .1, the kernel end .2').argParser(subnet).default(subnet('10.77.0.0/24'), '10.77.0.0/24'))
+    .addOption(new Option('--subnet6 <cidr>', 'IPv6 /64; tapnet takes ::1 and advertises it, the kernel end takes an address by SLAAC').argParser(subnet6).default(subnet6('fd77::/64'), 'fd77::/64'))
     .addOption(new Option('--netns <ns>', 'move the kernel end into this network namespace (created if absent)').argParser(netnsName))
     .addOption(new Option('--mtu <bytes>', `the TAP's MTU on both ends, ${TAP_MTU_MIN}-${TAP_MTU_MAX}`).argParser(tapMtu).default(1500))
     .option('--no-host-addr', 'do not give the kernel end an address')
@@ -162,8 +172,8 @@ export function buildProgram(): Command {
     )
     .action(async (opts: {
       tap: string;
-      subnet: string;
-      subnet6: string;
+      subnet: Ipv4Cidr;
+      subnet6: Ipv6Cidr;
       netns?: string;
       mtu: number;
       hostAddr: boolean;
@@ -178,13 +188,12 @@ export function buildProgram(): Command {
       dhcp: boolean;
       dhcpClient?: boolean;
     }) => {
-      const cidr = parseIpv4Cidr(opts.subnet)!;
-      const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, cidr));
-      if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${opts.subnet}`), { name: 'UsageError' });
+      const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, opts.subnet));
+      if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${formatIpv4Cidr(opts.subnet)}`), { name: 'UsageError' });
       const options: UpOptions = {
         tap: opts.tap,
-        subnet: parseIpv4Cidr(opts.subnet)!,
-        subnet6: parseIpv6Cidr(opts.subnet6)!,
+        subnet: opts.subnet,
+        subnet6: opts.subnet6,
         netns: opts.netns,
         mtu: opts.mtu,
         hostAddress: opts.hostAddr,
@@ -229,9 +238,9 @@ export function buildProgram(): Command {
     .argument('<address>', 'IPv4 address', ipv4Address)
     .argument('<port>', 'TCP port', positiveInt)
     .addOption(tapOption())
-    .addOption(new Option('--send <bytes>', 'bytes to send').argParser((v) => Number(v)).default(0))
-    .action(async (address: string, port: number, opts: { tap: string; send: number }) => {
-      const result = await ask(opts.tap, { command: 'tcp-connect', args: [address, String(port), String(opts.send)] });
+    .addOption(new Option('--send <bytes>', 'bytes to send').argParser(byteCount).default(0))
+    .action(async (address: Ipv4Address, port: number, opts: { tap: string; send: number }) => {
+      const result = await ask(opts.tap, { command: 'tcp-connect', args: [formatIpv4(address), String(port), String(opts.send)] });
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     });
 

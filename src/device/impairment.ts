@@ -39,6 +39,7 @@
  * one sequence of (frame length, now) inputs the outcome is always the same.
  * `now` must not go backwards between calls.
  */
+import { z } from 'zod';
 import type { StackContext } from '../core/context.js';
 import { seededRandom, type Duration, type Instant, type Random } from '../core/time.js';
 
@@ -85,51 +86,42 @@ export interface ImpairmentCounters {
 /** Where a copy goes: `frame` is owned by the callee from now on; `at` is absolute (ms, same clock as `now`). */
 export type DeliverFn = (frame: Uint8Array, at: Instant) => void;
 
-const PROBABILITY_FIELDS = ['loss', 'duplicate', 'reorder', 'corrupt'] as const;
-const DURATION_FIELDS = ['reorderDelayMs', 'delayMs', 'jitterMs'] as const;
-const KNOWN_FIELDS: ReadonlySet<string> = new Set<keyof ImpairmentOptions>([
-  ...PROBABILITY_FIELDS,
-  ...DURATION_FIELDS,
-  'rateBitsPerSecond',
-  'queueLimitFrames',
-  'seed',
-]);
+const probability = (issue: { input?: unknown }): string => `must be a probability between 0 and 1, got ${String(issue.input)}`;
+const duration = (issue: { input?: unknown }): string => `must be a duration >= 0 ms, got ${String(issue.input)}`;
+
+/**
+ * The options as a schema (zod), for `validateImpairmentOptions` and for the
+ * `impairment:` of a lab link (src/runtime/topology.ts adds "N%" and rates).
+ */
+export const impairmentOptionsSchema = z
+  .strictObject({
+    loss: z.number({ error: probability }).min(0, { error: probability }).max(1, { error: probability }).optional(),
+    duplicate: z.number({ error: probability }).min(0, { error: probability }).max(1, { error: probability }).optional(),
+    reorder: z.number({ error: probability }).min(0, { error: probability }).max(1, { error: probability }).optional(),
+    corrupt: z.number({ error: probability }).min(0, { error: probability }).max(1, { error: probability }).optional(),
+    reorderDelayMs: z.number({ error: duration }).min(0, { error: duration }).optional(),
+    delayMs: z.number({ error: duration }).min(0, { error: duration }).optional(),
+    jitterMs: z.number({ error: duration }).min(0, { error: duration }).optional(),
+    rateBitsPerSecond: z.number({ error: (i) => `must be a number > 0, got ${String(i.input)}` }).positive({ error: (i) => `must be a number > 0, got ${String(i.input)}` }).optional(),
+    queueLimitFrames: z.int({ error: (i) => `must be an integer >= 1, got ${String(i.input)}` }).min(1, { error: (i) => `must be an integer >= 1, got ${String(i.input)}` }).optional(),
+    seed: z.int({ error: (i) => `must be an integer, got ${String(i.input)}` }).optional(),
+  })
+  .refine((o) => o.queueLimitFrames === undefined || o.rateBitsPerSecond !== undefined, {
+    path: ['queueLimitFrames'],
+    error: 'needs rateBitsPerSecond (the queue drains at that rate)',
+  }) satisfies z.ZodType<ImpairmentOptions>;
 
 /**
  * Throws an Error naming the offending field for configuration mistakes
  * (`loss: 1.5`, `delayMs: -1`, a misspelt key from a lab file).
  */
 export function validateImpairmentOptions(options: ImpairmentOptions): void {
-  if (typeof options !== 'object' || options === null) throw new Error('impairment options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_FIELDS.has(key)) throw new Error(`impairment: unknown option '${key}'`);
-  }
-  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  for (const field of PROBABILITY_FIELDS) {
-    const v = options[field];
-    if (v !== undefined && !(isNumber(v) && v >= 0 && v <= 1)) {
-      throw new Error(`impairment: ${field} must be a probability between 0 and 1, got ${String(v)}`);
-    }
-  }
-  for (const field of DURATION_FIELDS) {
-    const v = options[field];
-    if (v !== undefined && !(isNumber(v) && v >= 0)) {
-      throw new Error(`impairment: ${field} must be a duration >= 0 ms, got ${String(v)}`);
-    }
-  }
-  const rate = options.rateBitsPerSecond;
-  if (rate !== undefined && !(isNumber(rate) && rate > 0)) {
-    throw new Error(`impairment: rateBitsPerSecond must be a number > 0, got ${String(rate)}`);
-  }
-  const limit = options.queueLimitFrames;
-  if (limit !== undefined) {
-    if (!(Number.isInteger(limit) && limit >= 1)) {
-      throw new Error(`impairment: queueLimitFrames must be an integer >= 1, got ${String(limit)}`);
-    }
-    if (rate === undefined) throw new Error('impairment: queueLimitFrames needs rateBitsPerSecond (the queue drains at that rate)');
-  }
-  const seed = options.seed;
-  if (seed !== undefined && !Number.isInteger(seed)) throw new Error(`impairment: seed must be an integer, got ${String(seed)}`);
+  const r = impairmentOptionsSchema.safeParse(options);
+  if (r.success) return;
+  const issue = r.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') throw new Error(`impairment: unknown option '${String(issue.keys[0])}'`);
+  if (issue.path.length === 0) throw new Error('impairment options must be an object');
+  throw new Error(`impairment: ${issue.path.join('.')} ${issue.message}`);
 }
 
 export class Impairment {

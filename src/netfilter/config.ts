@@ -1,8 +1,10 @@
 /**
  * The `nat:`, `firewall:` and `conntrack:` blocks of a router in a lab file,
- * from plain values (YAML already parsed) to a NetfilterConfig. User input:
- * every problem is returned with the path of the field it is about, nothing
- * is thrown.
+ * as zod schemas from plain values (YAML already parsed) to a NetfilterConfig.
+ * The route-like rule and publish strings stay small hand-written languages
+ * (firewall/rules.ts, `parsePublish` below); the schemas call them and their
+ * error text is the message. The lab file's checker (src/runtime/topology.ts)
+ * reports the problems with their line.
  *
  *   nat:
  *     masquerade: wan                      # or [wan, ...], or { out: wan, from: 10.0.0.0/24, ports: 40000-40999 }
@@ -21,7 +23,8 @@
  *     max: 4096
  *     timeouts: { udp: 300, udpUnreplied: 120, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }   # seconds
  */
-import { parseIpv4 } from '../l3/ipv4/address.js';
+import { z } from 'zod';
+import { parseIpv4, type Ipv4Cidr } from '../l3/ipv4/address.js';
 import { IpProtocol } from '../l3/ip-protocol.js';
 import { parseCidrOrAddress, parseFirewallRule, CHAINS, type Chain, type FirewallRule, type Policy } from './firewall/rules.js';
 import type { PublishRule, SourceNatRule, NatConfig, NatFiltering } from './nat/nat.js';
@@ -30,19 +33,7 @@ import type { ConntrackOptions } from './conntrack/conntrack.js';
 import type { TcpConntrackState } from './conntrack/tcp-state.js';
 import type { NetfilterConfig } from './netfilter.js';
 
-export interface ConfigProblem {
-  /** Path below the router node: ['nat', 'publish', 0]. */
-  readonly path: readonly (string | number)[];
-  readonly message: string;
-}
-
 export const NETFILTER_KEYS = ['nat', 'firewall', 'conntrack'] as const;
-
-type Path = (string | number)[];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** "40000-40999" or a single port. */
 export function parsePortRangeText(text: string): PortRange | undefined {
@@ -77,168 +68,126 @@ export function parsePublish(text: string): { ok: true; rule: PublishRule } | { 
   return { ok: true, rule };
 }
 
-/** Validates the three blocks; `interfaces` are the router's interface names. */
-export function parseNetfilterConfig(raw: Partial<Record<(typeof NETFILTER_KEYS)[number], unknown>>, interfaces: readonly string[]): { config: NetfilterConfig; problems: ConfigProblem[] } {
-  const problems: ConfigProblem[] = [];
-  const problem = (path: Path, message: string): undefined => {
-    problems.push({ path, message });
-    return undefined;
-  };
-  const iface = (value: unknown, path: Path): string | undefined => {
-    if (typeof value !== 'string') return problem(path, 'expected an interface name');
-    if (!interfaces.includes(value)) return problem(path, `no interface '${value}' on this router (it has: ${interfaces.join(', ')})`);
-    return value;
-  };
-  const keys = (value: Record<string, unknown>, path: Path, allowed: readonly string[]): void => {
-    for (const k of Object.keys(value)) if (!allowed.includes(k)) problem([...path, k], `unknown field (expected one of: ${allowed.join(', ')})`);
-  };
+/** A mapping's messages: the wrong type, and unknown keys listed against the ones it takes. */
+function mapping<T extends z.core.$ZodLooseShape>(shape: T, expected: string): z.ZodObject<T, z.core.$strict> {
+  const unknown = `unknown field (expected one of: ${Object.keys(shape).join(', ')})`;
+  return z.strictObject(shape, { error: (issue) => (issue.code === 'unrecognized_keys' ? unknown : expected) });
+}
 
-  let nat: NatConfig | undefined;
-  if (raw.nat !== undefined) nat = parseNat(raw.nat, ['nat']);
-  let firewall: NetfilterConfig['firewall'];
-  if (raw.firewall !== undefined) firewall = parseFirewall(raw.firewall, ['firewall']);
-  let conntrack: ConntrackOptions | undefined;
-  if (raw.conntrack !== undefined) conntrack = parseConntrack(raw.conntrack, ['conntrack']);
-  return { config: { nat, firewall, conntrack }, problems };
+/** Text parsed by one of the small languages above; its own error is the message. */
+function parsedText<T>(parse: (text: string) => T | undefined, message: string | ((text: string) => string)) {
+  return z.unknown().transform((value, ctx): T => {
+    const parsed = typeof value === 'string' || typeof value === 'number' ? parse(String(value)) : undefined;
+    if (parsed === undefined) ctx.addIssue({ code: 'custom', message: typeof message === 'string' ? message : message(String(value)) });
+    return parsed!;
+  });
+}
 
-  function parseSourceRule(value: unknown, path: Path, masquerade: boolean): SourceNatRule | undefined {
-    if (masquerade && typeof value === 'string') {
-      const out = iface(value, path);
-      return out === undefined ? undefined : { outInterface: out };
+const SECONDS_MAX = 10 * 24 * 3600;
+const seconds = z
+  .number({ error: 'expected seconds, more than 0' })
+  .positive({ error: 'expected seconds, more than 0' })
+  .max(SECONDS_MAX, { error: 'expected seconds, more than 0' })
+  .transform((s) => s * 1000)
+  .optional();
+const TIMEOUT_KINDS = ['udp', 'udpUnreplied', 'icmp', 'generic', 'tcpEstablished', 'tcpTransitory'];
+const TCP_TRANSITORY_STATES = ['SYN_SENT', 'SYN_RECV', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE'] as const;
+
+const conntrackSchema = mapping(
+  {
+    max: z.int({ error: 'expected an integer from 1 to 4194304' }).min(1, { error: 'expected an integer from 1 to 4194304' }).max(4_194_304, { error: 'expected an integer from 1 to 4194304' }).optional(),
+    timeouts: mapping(
+      { udp: seconds, udpUnreplied: seconds, icmp: seconds, generic: seconds, tcpEstablished: seconds, tcpTransitory: seconds },
+      `expected seconds per kind: ${TIMEOUT_KINDS.join(', ')}`,
+    ).optional(),
+  },
+  'expected a mapping with max and timeouts',
+).transform(({ max, timeouts: t }): ConntrackOptions => {
+  if (!t) return { max, timeouts: {} };
+  const tcp: Partial<Record<TcpConntrackState, number>> = {};
+  if (t.tcpEstablished !== undefined) tcp.ESTABLISHED = t.tcpEstablished;
+  if (t.tcpTransitory !== undefined) for (const state of TCP_TRANSITORY_STATES) tcp[state] = t.tcpTransitory;
+  const timeouts = { udpReplied: t.udp, udpUnreplied: t.udpUnreplied, icmp: t.icmp, generic: t.generic, ...(Object.keys(tcp).length > 0 ? { tcp } : {}) };
+  return { max, timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)) };
+});
+
+/**
+ * The schemas of the three blocks for a router with these interfaces (rules
+ * and NAT name them, so the check depends on the router). Each is the value
+ * of the router's field of that name.
+ */
+export function netfilterSchemas(interfaces: readonly string[]) {
+  const iface = z.string({ error: (issue) => (issue.input === undefined ? 'missing: the interface whose address connections take' : 'expected an interface name') }).refine((name) => interfaces.includes(name), {
+    error: (issue) => `no interface '${String(issue.input)}' on this router (it has: ${interfaces.join(', ')})`,
+  });
+  /** A rule names interfaces in its text; they must be this router's. */
+  const checkNames = (names: readonly (string | undefined)[], ctx: z.RefinementCtx): void => {
+    for (const name of names) {
+      if (name !== undefined && !interfaces.includes(name)) ctx.addIssue({ code: 'custom', message: `no interface '${name}' on this router (it has: ${interfaces.join(', ')})` });
     }
-    if (!isObject(value)) return problem(path, masquerade ? 'expected an interface name or { out, from, ports }' : 'expected { out, to, from, ports }');
-    keys(value, path, masquerade ? ['out', 'from', 'ports'] : ['out', 'to', 'from', 'ports']);
-    const rule: { -readonly [K in keyof SourceNatRule]: SourceNatRule[K] } = {};
-    if (value.out !== undefined) rule.outInterface = iface(value.out, [...path, 'out']);
-    else if (masquerade) problem([...path, 'out'], 'missing: the interface whose address connections take');
-    if (value.from !== undefined) {
-      const cidr = typeof value.from === 'string' ? parseCidrOrAddress(value.from) : undefined;
-      if (!cidr) problem([...path, 'from'], 'expected an address or CIDR like 10.0.0.0/24');
-      else rule.source = cidr;
-    }
+  };
+  const cidr = parsedText(parseCidrOrAddress, 'expected an address or CIDR like 10.0.0.0/24').optional();
+  const ports = parsedText(parsePortRangeText, 'expected a port range like 40000-40999').optional();
+  const sourceRule = (masquerade: boolean) => {
+    const toRule = (r: { out?: string; to?: number; from?: Ipv4Cidr; ports?: PortRange }): SourceNatRule => ({
+      ...(r.out !== undefined ? { outInterface: r.out } : {}),
+      ...(r.from !== undefined ? { source: r.from } : {}),
+      ...(r.to !== undefined ? { to: r.to } : {}),
+      ...(r.ports !== undefined ? { ports: r.ports } : {}),
+    });
     if (!masquerade) {
-      const to = typeof value.to === 'string' ? parseIpv4(value.to) : undefined;
-      if (to === undefined) problem([...path, 'to'], 'expected the external IPv4 address');
-      else rule.to = to;
+      const to = parsedText(parseIpv4, 'expected the external IPv4 address');
+      const one = mapping({ out: iface.optional(), to, from: cidr, ports }, 'expected { out, to, from, ports }').transform(toRule);
+      return z.union([z.array(one), one.transform((r) => [r])]);
     }
-    if (value.ports !== undefined) {
-      const range = parsePortRangeText(String(value.ports));
-      if (!range) problem([...path, 'ports'], 'expected a port range like 40000-40999');
-      else rule.ports = range;
-    }
-    return rule;
-  }
-
-  function parseNat(value: unknown, path: Path): NatConfig | undefined {
-    if (!isObject(value)) return problem(path, 'expected a mapping with masquerade, snat, publish, hairpin, filtering');
-    keys(value, path, ['masquerade', 'snat', 'publish', 'hairpin', 'filtering']);
-    const source: SourceNatRule[] = [];
-    for (const [key, masquerade] of [['masquerade', true], ['snat', false]] as const) {
-      const v = value[key];
-      if (v === undefined) continue;
-      const items = Array.isArray(v) ? v : [v];
-      items.forEach((item, i) => {
-        const rule = parseSourceRule(item, Array.isArray(v) ? [...path, key, i] : [...path, key], masquerade);
-        if (rule) source.push(rule);
-      });
-    }
-    const publish: PublishRule[] = [];
-    if (value.publish !== undefined) {
-      if (!Array.isArray(value.publish)) problem([...path, 'publish'], 'expected a list like [tcp 8080 -> 10.0.0.10:80]');
-      else {
-        value.publish.forEach((item, i) => {
-          const r = typeof item === 'string' ? parsePublish(item) : { ok: false as const, error: 'expected text like tcp 8080 -> 10.0.0.10:80' };
-          if (!r.ok) return problem([...path, 'publish', i], r.error);
-          if (r.rule.inInterface !== undefined && iface(r.rule.inInterface, [...path, 'publish', i]) === undefined) return;
-          publish.push(r.rule);
-        });
-      }
-    }
-    let hairpin: boolean | undefined;
-    if (value.hairpin !== undefined) {
-      if (typeof value.hairpin !== 'boolean') problem([...path, 'hairpin'], 'expected true or false');
-      else hairpin = value.hairpin;
-    }
-    let filtering: NatFiltering | undefined;
-    if (value.filtering !== undefined) {
-      if (value.filtering !== 'endpoint-independent' && value.filtering !== 'address-port-dependent') {
-        problem([...path, 'filtering'], 'expected endpoint-independent or address-port-dependent');
-      } else filtering = value.filtering;
-    }
-    return { source, publish, hairpin, filtering };
-  }
-
-  function parseFirewall(value: unknown, path: Path): NetfilterConfig['firewall'] {
-    if (!isObject(value)) return problem(path, 'expected a mapping with policy and rules');
-    keys(value, path, ['policy', 'rules']);
-    const policy: Partial<Record<Chain, Policy>> = {};
-    if (value.policy !== undefined) {
-      if (!isObject(value.policy)) problem([...path, 'policy'], 'expected { input: accept|drop, forward: ..., output: ... }');
-      else {
-        for (const [chain, p] of Object.entries(value.policy)) {
-          if (!CHAINS.includes(chain as Chain)) problem([...path, 'policy', chain], `not a chain (${CHAINS.join(', ')})`);
-          else if (p !== 'accept' && p !== 'drop') problem([...path, 'policy', chain], 'expected accept or drop');
-          else policy[chain as Chain] = p;
-        }
-      }
-    }
-    const rules: FirewallRule[] = [];
-    if (value.rules !== undefined) {
-      if (!Array.isArray(value.rules)) problem([...path, 'rules'], 'expected a list of rules like "forward in lan accept"');
-      else {
-        value.rules.forEach((item, i) => {
-          if (typeof item !== 'string') return problem([...path, 'rules', i], 'expected a rule as text, e.g. "forward in lan accept"');
-          const r = parseFirewallRule(item);
-          if (!r.ok) return problem([...path, 'rules', i], r.error);
-          for (const name of [r.rule.inInterface, r.rule.outInterface]) if (name !== undefined) iface(name, [...path, 'rules', i]);
-          rules.push(r.rule);
-        });
-      }
-    }
-    return { policy, rules };
-  }
-
-  function parseConntrack(value: unknown, path: Path): ConntrackOptions | undefined {
-    if (!isObject(value)) return problem(path, 'expected a mapping with max and timeouts');
-    keys(value, path, ['max', 'timeouts']);
-    let max: number | undefined;
-    if (value.max !== undefined) {
-      if (typeof value.max !== 'number' || !Number.isInteger(value.max) || value.max < 1 || value.max > 4_194_304) problem([...path, 'max'], 'expected an integer from 1 to 4194304');
-      else max = value.max;
-    }
-    const timeouts: { -readonly [K in keyof NonNullable<ConntrackOptions['timeouts']>]: NonNullable<ConntrackOptions['timeouts']>[K] } = {};
-    if (value.timeouts !== undefined) {
-      if (!isObject(value.timeouts)) problem([...path, 'timeouts'], 'expected seconds per kind: udp, udpUnreplied, icmp, generic, tcpEstablished, tcpTransitory');
-      else {
-        const allowed = ['udp', 'udpUnreplied', 'icmp', 'generic', 'tcpEstablished', 'tcpTransitory'];
-        keys(value.timeouts, [...path, 'timeouts'], allowed);
-        const seconds = (k: string): number | undefined => {
-          const v = (value.timeouts as Record<string, unknown>)[k];
-          if (v === undefined) return undefined;
-          if (typeof v !== 'number' || !(v > 0) || v > 10 * 24 * 3600) return problem([...path, 'timeouts', k], 'expected seconds, more than 0');
-          return v * 1000;
-        };
-        timeouts.udpReplied = seconds('udp');
-        timeouts.udpUnreplied = seconds('udpUnreplied');
-        timeouts.icmp = seconds('icmp');
-        timeouts.generic = seconds('generic');
-        const established = seconds('tcpEstablished');
-        const transitory = seconds('tcpTransitory');
-        if (established !== undefined || transitory !== undefined) {
-          const tcp: Partial<Record<TcpConntrackState, number>> = {};
-          if (established !== undefined) tcp.ESTABLISHED = established;
-          if (transitory !== undefined) for (const s of ['SYN_SENT', 'SYN_RECV', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE'] as const) tcp[s] = transitory;
-          timeouts.tcp = tcp;
-        }
-        for (const k of Object.keys(timeouts) as (keyof typeof timeouts)[]) if (timeouts[k] === undefined) delete timeouts[k];
-      }
-    }
-    return { max, timeouts };
-  }
+    const one = z.union([
+      iface.transform((out): SourceNatRule => ({ outInterface: out })),
+      mapping({ out: iface, from: cidr, ports }, 'expected an interface name or { out, from, ports }').transform(toRule),
+    ]);
+    return z.union([z.array(one), one.transform((r) => [r])]);
+  };
+  const publishItem = z.string({ error: 'expected text like tcp 8080 -> 10.0.0.10:80' }).transform((line, ctx): PublishRule => {
+    const r = parsePublish(line);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    else checkNames([r.rule.inInterface], ctx);
+    return r.ok ? r.rule : (undefined as never);
+  });
+  const ruleItem = z.string({ error: 'expected a rule as text, e.g. "forward in lan accept"' }).transform((line, ctx): FirewallRule => {
+    const r = parseFirewallRule(line);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    else checkNames([r.rule.inInterface, r.rule.outInterface], ctx);
+    return r.ok ? r.rule : (undefined as never);
+  });
+  const nat = mapping(
+    {
+      masquerade: sourceRule(true).optional(),
+      snat: sourceRule(false).optional(),
+      publish: z.array(publishItem, { error: 'expected a list like [tcp 8080 -> 10.0.0.10:80]' }).optional(),
+      hairpin: z.boolean({ error: 'expected true or false' }).optional(),
+      filtering: z.enum(['endpoint-independent', 'address-port-dependent'], { error: 'expected endpoint-independent or address-port-dependent' }).optional(),
+    },
+    'expected a mapping with masquerade, snat, publish, hairpin, filtering',
+  ).transform(({ masquerade, snat, publish, hairpin, filtering }): NatConfig => ({ source: [...(masquerade ?? []), ...(snat ?? [])], publish: publish ?? [], hairpin, filtering }));
+  const firewall = mapping(
+    {
+      policy: z
+        .record(z.string(), z.unknown(), { error: 'expected { input: accept|drop, forward: ..., output: ... }' })
+        .superRefine((policy, ctx) => {
+          for (const [chain, p] of Object.entries(policy)) {
+            if (!CHAINS.includes(chain as Chain)) ctx.addIssue({ code: 'custom', path: [chain], message: `not a chain (${CHAINS.join(', ')})` });
+            else if (p !== 'accept' && p !== 'drop') ctx.addIssue({ code: 'custom', path: [chain], message: 'expected accept or drop' });
+          }
+        })
+        .transform((policy) => policy as Partial<Record<Chain, Policy>>)
+        .optional(),
+      rules: z.array(ruleItem, { error: 'expected a list of rules like "forward in lan accept"' }).optional(),
+    },
+    'expected a mapping with policy and rules',
+  ).transform(({ policy, rules }): NonNullable<NetfilterConfig['firewall']> => ({ policy: policy ?? {}, rules: rules ?? [] }));
+  return { nat: nat.optional(), firewall: firewall.optional(), conntrack: conntrackSchema.optional() };
 }
 
-/** True when a router node asks for any of conntrack, NAT or a firewall. */
-export function wantsNetfilter(raw: Partial<Record<(typeof NETFILTER_KEYS)[number], unknown>>): boolean {
-  return NETFILTER_KEYS.some((k) => raw[k] !== undefined);
+/** The router's netfilter, or undefined when it asks for none of conntrack, NAT or a firewall. */
+export function toNetfilterConfig(blocks: NetfilterConfig): NetfilterConfig | undefined {
+  return blocks.nat === undefined && blocks.firewall === undefined && blocks.conntrack === undefined ? undefined : blocks;
 }
-

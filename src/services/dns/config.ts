@@ -15,7 +15,13 @@
  *   1.0.0.0.….7.7.d.f.ip6.arpa. PTR gateway.lab.
  *
  * plus whatever `--dns-record` adds, and every DHCP lease's host name.
+ *
+ * A router in a lab file serves DNS with `dns: true` or
+ * `dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }`;
+ * `labDnsSchema` checks that block (src/runtime/topology.ts reports its
+ * problems with their line).
  */
+import { z } from 'zod';
 import { formatIpv4Cidr, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from '../../l3/ipv4/address.js';
 import { formatIpv6Cidr, parseIpv6Cidr, type Ipv6Address, type Ipv6Cidr } from '../../l3/ipv6/address.js';
 import { DnsClass, DnsType } from './constants.js';
@@ -59,6 +65,47 @@ export interface LabHosts {
 export function checkRecordText(line: string, zone = DEFAULT_LAB_ZONE): TextResult<DnsRecord> {
   return parseRecordText(line, canonicalName(zone), ZONE_DEFAULT_TTL);
 }
+
+/** A lab router's `dns:` block, checked: the zone with its final dot, upstreams parsed, records as written. */
+export interface LabDnsConfig {
+  readonly zone: string;
+  readonly upstreams: readonly Upstream[];
+  readonly records: readonly string[];
+}
+
+const ZONE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i;
+
+const labUpstream = z.string().transform((text, ctx) => {
+  const upstream = parseUpstream(text);
+  if (!upstream) ctx.addIssue({ code: 'custom', message: `'${text}': expected ADDRESS or ADDRESS:PORT, like 10.0.2.3 or 127.0.0.1:5353` });
+  return upstream!;
+});
+
+const labDnsBlock = z
+  .strictObject(
+    {
+      zone: z
+        .string()
+        .regex(ZONE_NAME, { error: (issue) => `'${String(issue.input)}' is not a domain name like home or lab.example` })
+        .transform((zone) => (zone.endsWith('.') ? zone : `${zone}.`))
+        .default(DEFAULT_LAB_ZONE),
+      upstreams: z.array(labUpstream).default([]),
+      records: z.array(z.string()).default([]),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field (expected one of: zone, upstreams, records)' : undefined) },
+  )
+  .superRefine((dns, ctx) => {
+    // Records are read relative to the zone, so they are checked once the zone is known.
+    dns.records.forEach((line, i) => {
+      const r = checkRecordText(line, dns.zone);
+      if (!r.ok) ctx.addIssue({ code: 'custom', path: ['records', i], message: `'${line}': ${r.error}` });
+    });
+  });
+
+export const labDnsSchema: z.ZodType<LabDnsConfig | undefined, unknown> = z.union([
+  z.boolean().transform((on): LabDnsConfig | undefined => (on ? { zone: DEFAULT_LAB_ZONE, upstreams: [], records: [] } : undefined)),
+  labDnsBlock,
+], { error: (issue) => (issue.code === 'invalid_union' ? 'expected true or { zone, upstreams, records }' : undefined) });
 
 /** Parses upstream specs, failing on the first bad one. */
 export function parseUpstreams(texts: readonly string[]): TextResult<Upstream[]> {

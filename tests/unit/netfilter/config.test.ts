@@ -118,8 +118,8 @@ describe('uplink: in a lab file', () => {
 
   it('reports a bad alias and unknown fields', () => {
     expect(problems('    uplink: { hostAlias: localhost, mtu: 9000 }')).toEqual([
-      't.yaml:13:13: nodes.gw.uplink.hostAlias: expected an IPv4 address (slirp uses 10.0.2.2)',
-      't.yaml:13:13: nodes.gw.uplink.mtu: unknown field (expected hostAlias)',
+      't.yaml:13:26: nodes.gw.uplink.hostAlias: expected an IPv4 address (slirp uses 10.0.2.2)',
+      't.yaml:13:37: nodes.gw.uplink.mtu: unknown field (expected hostAlias)',
     ]);
   });
 });

@@ -94,11 +94,12 @@ describe('topology files', () => {
       // The address being unusable, the route through it is reported too.
       `7:14 nodes.pc1.routes.0: 'default via 10.1.0.1': gateway 10.1.0.1 is not on a network of this node's interfaces (expected e.g. "default via 10.1.0.1" or "10.3.0.0/16 via 10.1.0.2")`,
       "10:15 nodes.r1.rpFilter: 'sometimes': expected off, loose or strict",
+      // In the order of the file, the wiring problems included.
+      '20:7 nodes.sw1.ports.p1: not connected: add a link to sw1:p1 under links',
       '21:19 nodes.sw1.ports.p2.vlan: expected an integer from 1 to 4094, got 4095',
+      "24:16 links.0.endpoints.1: switch 'sw1' has no port 'p9' (it has: p1, up)",
       '27:25 links.1.impairment.loss: "200%": expected a probability, 0..1 or "N%"',
       '27:50 links.1.impairment.rate: "fast": expected a rate like "10mbit" or "512kbit"',
-      "24:16 links.0.endpoints.1: switch 'sw1' has no port 'p9' (it has: p1, up)",
-      '20:7 nodes.sw1.ports.p1: not connected: add a link to sw1:p1 under links',
     ]);
   });
 
@@ -116,12 +117,12 @@ links:
 extra: 1
 `),
     ).toEqual([
-      "10:1 extra: unknown field (expected one of: name, nodes, links)",
       '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes)',
       "4:14 nodes.b.kind: unknown kind 'hub' (one of: host, router, switch)",
       '8:6 links.1.endpoints.0: a:eth0 is already connected by links.0',
       "9:6 links.2.endpoints.0: no node 'nobody'",
       '9:19 links.2.endpoints.1: s:p2 is already connected by links.1',
+      '10:1 extra: unknown field (expected one of: name, nodes, links)',
     ]);
   });
 
@@ -173,8 +174,8 @@ links: [[pc:eth0, gw:lan]]
     expect(lab('true')).toEqual([]);
     expect(lab('{ zone: home, upstreams: [10.0.2.3, 127.0.0.1:5353], records: ["nas A 192.168.1.10"] }')).toEqual([]);
     expect(lab('{ zone: "bad zone" }')[0]).toMatch(/nodes\.gw\.dns\.zone: 'bad zone' is not a domain name/);
-    expect(lab('{ upstreams: [10.0.2.300] }')[0]).toMatch(/nodes\.gw\.dns\.upstreams: '10\.0\.2\.300': expected ADDRESS or ADDRESS:PORT/);
-    expect(lab('{ records: ["nas A nowhere"] }')[0]).toMatch(/nodes\.gw\.dns\.records: 'nas A nowhere'/);
+    expect(lab('{ upstreams: [10.0.2.300] }')[0]).toMatch(/nodes\.gw\.dns\.upstreams\.0: '10\.0\.2\.300': expected ADDRESS or ADDRESS:PORT/);
+    expect(lab('{ records: ["nas A nowhere"] }')[0]).toMatch(/nodes\.gw\.dns\.records\.0: 'nas A nowhere'/);
     expect(lab('{ zones: home }')[0]).toMatch(/nodes\.gw\.dns\.zones: unknown field/);
     const ok = parseTopology(readFileSync(join(LABS, 'home-nat.yaml'), 'utf8'), 'home-nat.yaml');
     const home = ok.ok ? ok.topology.nodes.find((n) => n.name === 'home') : undefined;
