@@ -5,25 +5,39 @@
  * exist (`ipInReceives`, `ipInHdrErrors`, `icmpInEchos`, `udpNoPorts`), so a
  * learner can put `tapnet show stats` next to `nstat -az` and compare.
  * Names tapnet invents are camelCase with the layer as prefix (`arpInForeign`).
+ *
+ * Every name is declared once, in its layer's table (`l3/ipv4/counters.ts`:
+ * every way IPv4 counts or drops a packet, in one list). Each table adds
+ * itself to `CounterTables` below by declaration merging, so `CounterName` is
+ * the union of all of them and a misspelt counter does not compile:
+ *
+ *   export const IPV4_COUNTERS = ['ipInReceives', ...] as const;
+ *   declare module '../../core/stats.js' { interface CounterTables { ipv4: typeof IPV4_COUNTERS } }
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface CounterTables {}
+
+/** Any counter name of any layer's table. */
+export type CounterName = { [K in keyof CounterTables]: CounterTables[K] extends readonly (infer N)[] ? N : never }[keyof CounterTables];
+
 export class Stats {
   private readonly values = new Map<string, number>();
 
-  inc(name: string, by = 1): void {
+  inc(name: CounterName, by = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + by);
   }
 
   /** Sets a gauge (a value that goes up and down, e.g. `ipReasmBytes`). */
-  set(name: string, value: number): void {
+  set(name: CounterName, value: number): void {
     this.values.set(name, value);
   }
 
-  get(name: string): number {
+  get(name: CounterName): number {
     return this.values.get(name) ?? 0;
   }
 
   /** Makes a counter visible at zero, so `show stats` lists it before its first event. */
-  declare(...names: string[]): void {
+  declare(...names: readonly CounterName[]): void {
     for (const n of names) if (!this.values.has(n)) this.values.set(n, 0);
   }
 

@@ -6,7 +6,7 @@
  * string building off the hot path).
  */
 import pino, { type Logger } from 'pino';
-import type { Stats } from './stats.js';
+import type { CounterName, Stats } from './stats.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -29,7 +29,7 @@ export class Tracer {
   }
 
   /** Counts a dropped frame/packet under `counter` and traces the reason. */
-  dropped(counter: string, reason: string, describe?: () => string): void {
+  dropped(counter: CounterName, reason: string, describe?: () => string): void {
     this.stats.inc(counter);
     if (this.debugOn) this.log.debug({ drop: counter, reason, packet: describe?.() }, `drop ${counter}: ${reason}`);
   }

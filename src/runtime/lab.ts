@@ -17,6 +17,7 @@
  * exactly what was made, and SIGINT/SIGTERM or `tapnet lab down FILE` (through
  * the control socket named after the lab) remove it all.
  */
+import type { CounterName } from '../core/stats.js';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -460,7 +461,7 @@ function labStatus(
     const stats = contexts.get(n.name)!.stats;
     if (n.kind === 'router') {
       const r = routers.get(n.name)!;
-      const pick = ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
+      const pick: CounterName[] = ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
       return {
         name: n.name,
         kind: 'router',
@@ -473,7 +474,7 @@ function labStatus(
       name: n.name,
       kind: 'switch',
       detail: `${sw.ports.length} ports, ${sw.macRows().length} MAC entries`,
-      counters: Object.fromEntries(['swInFrames', 'swForwarded', 'swFloodsGroup', 'swFloodsUnknownUnicast', 'swMacTableFull'].map((k) => [k, stats.get(k)])),
+      counters: Object.fromEntries((['swInFrames', 'swForwarded', 'swFloodsGroup', 'swFloodsUnknownUnicast', 'swMacTableFull'] as const).map((k) => [k, stats.get(k)])),
     };
   });
   const links = running.map(({ spec, impaired }) => ({

@@ -26,6 +26,7 @@
  *
  * Nothing sleeps: every entry owns one `Timer` on the injected `Timers`.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import type { Instant, Timer } from '../../core/time.js';
 import { formatMac, type MacAddress } from '../mac-address.js';
@@ -99,7 +100,7 @@ export type NeighbourKey = number | string;
 export interface NeighbourCacheOptions<K extends NeighbourKey> {
   readonly ctx: StackContext;
   /** Counter prefix: 'arp' gives arpCacheFull, arpQueueDrops, arpResolveFailed, arpCacheEntries. */
-  readonly counterPrefix: string;
+  readonly counterPrefix: 'arp' | 'ndp';
   readonly maxEntries?: number;
   readonly queueMaxPackets?: number;
   readonly timings?: Partial<NeighbourTimings>;
@@ -181,7 +182,7 @@ export class NeighbourCache<K extends NeighbourKey> {
   private readonly t: NeighbourTimings;
   private readonly maxEntries: number;
   private readonly queueMax: number;
-  private readonly counters: { cacheFull: string; queueDrops: string; resolveFailed: string; entries: string };
+  private readonly counters: { cacheFull: CounterName; queueDrops: CounterName; resolveFailed: CounterName; entries: CounterName };
 
   constructor(private readonly options: NeighbourCacheOptions<K>) {
     this.t = { ...DEFAULT_NEIGHBOUR_TIMINGS, ...options.timings };
@@ -189,10 +190,10 @@ export class NeighbourCache<K extends NeighbourKey> {
     this.queueMax = options.queueMaxPackets ?? PENDING_QUEUE_MAX;
     const p = options.counterPrefix;
     this.counters = {
-      cacheFull: `${p}CacheFull`,
-      queueDrops: `${p}QueueDrops`,
-      resolveFailed: `${p}ResolveFailed`,
-      entries: `${p}CacheEntries`,
+      cacheFull: `${p}CacheFull` as const,
+      queueDrops: `${p}QueueDrops` as const,
+      resolveFailed: `${p}ResolveFailed` as const,
+      entries: `${p}CacheEntries` as const,
     };
     options.ctx.stats.declare(...Object.values(this.counters));
   }

@@ -25,6 +25,7 @@
  * `sw…` counter (the names are in `SwitchCounter`) and traced; every port has
  * its own frame/octet counters (802.1Q §12.6.1.1.3 "Port counters").
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import type { Device } from '../../device/device.js';
 import { getU16 } from '../../core/bytes.js';
@@ -225,7 +226,7 @@ export class LearningSwitch {
     return this.scratch;
   }
 
-  private drop(port: SwitchPort, counter: string, reason: string, frame: Uint8Array): void {
+  private drop(port: SwitchPort, counter: CounterName, reason: string, frame: Uint8Array): void {
     port.counters.rxDiscards++;
     this.ctx.trace.dropped(counter, `${this.name} ${port.name}: ${reason}`, () => describeEthernetBytes(frame));
   }

@@ -33,23 +33,24 @@
  *    (it can no longer complete, so holding the rest would only pin memory),
  *    so one large datagram never flushes the others.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import type { Timer } from '../../core/time.js';
 
 /** The family's names for the counters the core keeps (Linux MIB spelling, ipReasm… or ip6Reasm…). */
 export interface ReassemblyCounters {
-  readonly fails: string;
-  readonly timeout: string;
-  readonly overlaps: string;
-  readonly malformed: string;
-  readonly duplicates: string;
-  readonly memoryFull: string;
+  readonly fails: CounterName;
+  readonly timeout: CounterName;
+  readonly overlaps: CounterName;
+  readonly malformed: CounterName;
+  readonly duplicates: CounterName;
+  readonly memoryFull: CounterName;
   /** tapnet: datagrams evicted, oldest first, to make room for a new one (each also counts as a failure). */
-  readonly evicted: string;
+  readonly evicted: CounterName;
   /** Gauge: bytes held. */
-  readonly bytes: string;
+  readonly bytes: CounterName;
   /** Gauge: datagrams in progress. */
-  readonly datagrams: string;
+  readonly datagrams: CounterName;
 }
 
 export interface FragmentQueueLimits {
@@ -82,7 +83,7 @@ export type OverlapAction = 'ignoreDuplicate' | 'dropDatagram';
 
 /** A family check that failed: the counter to charge and the reason for the trace. */
 export interface FragmentFault {
-  readonly counter: string;
+  readonly counter: CounterName;
   readonly reason: string;
 }
 
@@ -215,7 +216,7 @@ export class FragmentQueues<T> {
    * Counts a failure under `counter` and the family's Fails counter, dropping
    * the datagram `queue` (when there is one) with it.
    */
-  fail(queue: FragmentQueue<T> | undefined, counter: string, reason: string): undefined {
+  fail(queue: FragmentQueue<T> | undefined, counter: CounterName, reason: string): undefined {
     if (queue) this.take(queue);
     this.ctx.stats.inc(this.family.counters.fails);
     this.ctx.trace.dropped(counter, reason, () => this.family.describe());

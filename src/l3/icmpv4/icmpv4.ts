@@ -6,6 +6,7 @@
  * an error), RFC 1812 §4.3.2.3 (how much of the original to quote) and
  * §4.3.2.8 (rate limiting).
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { TokenBucket } from '../../core/rate-limit.js';
@@ -43,7 +44,7 @@ export interface IcmpErrorEvent {
   readonly original: Uint8Array;
 }
 
-const COUNTERS_IN: Record<number, string> = {
+const COUNTERS_IN: Record<number, CounterName> = {
   [Icmpv4Type.EchoReply]: 'icmpInEchoReps',
   [Icmpv4Type.DestinationUnreachable]: 'icmpInDestUnreachs',
   [Icmpv4Type.Redirect]: 'icmpInRedirects',

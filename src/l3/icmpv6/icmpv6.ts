@@ -8,6 +8,7 @@
  * Linux: net/ipv6/icmp.c; its defaults for rate limiting are the constants
  * below, and its /proc/net/snmp6 names the counters.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { TokenBucket } from '../../core/rate-limit.js';
@@ -60,7 +61,7 @@ export interface Icmpv6ErrorEvent {
   readonly original: Uint8Array;
 }
 
-const COUNTERS_IN: Record<number, string> = {
+const COUNTERS_IN: Record<number, CounterName> = {
   [Icmpv6Type.DestinationUnreachable]: 'icmp6InDestUnreachs',
   [Icmpv6Type.PacketTooBig]: 'icmp6InPktTooBigs',
   [Icmpv6Type.TimeExceeded]: 'icmp6InTimeExcds',
@@ -78,7 +79,7 @@ const COUNTERS_IN: Record<number, string> = {
   [Icmpv6Type.MulticastListenerReportV2]: 'icmp6InMLDv2Reports',
 };
 
-const COUNTERS_OUT: Record<number, string> = {
+const COUNTERS_OUT: Record<number, CounterName> = {
   [Icmpv6Type.DestinationUnreachable]: 'icmp6OutDestUnreachs',
   [Icmpv6Type.PacketTooBig]: 'icmp6OutPktTooBigs',
   [Icmpv6Type.TimeExceeded]: 'icmp6OutTimeExcds',

@@ -18,6 +18,7 @@
  *   Fragment (44)        atomic: skip it; else RFC 8200/7112 checks, then reassembly
  *   anything else        the upper layer: the registered handler, or Parameter Problem code 1
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IpProtocol } from '../ip-protocol.js';
@@ -394,13 +395,13 @@ export class Ipv6Input {
   }
 
   /** Counts and traces a drop; false, so a step can `return this.drop(...)`. */
-  private drop(counter: string, reason: string): false {
+  private drop(counter: CounterName, reason: string): false {
     this.ctx.trace.dropped(counter, reason, () => describeIpv6(this.header));
     return false;
   }
 
   /** A drop that also asks for an ICMPv6 error (ICMPv6 decides whether it may be sent, RFC 4443 §2.4). */
-  private dropWithError(counter: string, reason: string, error: Ipv6InputError): false {
+  private dropWithError(counter: CounterName, reason: string, error: Ipv6InputError): false {
     this.drop(counter, reason);
     this.hooks.error(this.walker.packet, error, this.errorContext);
     return false;

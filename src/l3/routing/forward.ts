@@ -26,6 +26,7 @@
  * ICMP errors quote the datagram as it arrived (before the TTL decrement),
  * as Linux does for time exceeded and fragmentation needed.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from '../ipv4/address.js';
 import { Ipv4HeaderView, describeIpv4 } from '../ipv4/header.js';
@@ -218,12 +219,12 @@ export class Ipv4Forwarder {
   }
 
   /** Discards and answers ICMP destination unreachable with `code` (RFC 1812 §5.2.7.1). */
-  private reject(packet: Uint8Array, code: number, counter: string, reason: string): void {
+  private reject(packet: Uint8Array, code: number, counter: CounterName, reason: string): void {
     this.deps.ctx.trace.dropped(counter, reason, () => describeIpv4(packet));
     this.deps.sendIcmpError(packet, { type: 'destinationUnreachable', code });
   }
 
-  private drop(counter: string, reason: string, packet: Uint8Array): void {
+  private drop(counter: CounterName, reason: string, packet: Uint8Array): void {
     this.deps.ctx.trace.dropped(counter, reason, () => describeIpv4(packet));
   }
 }

@@ -13,6 +13,7 @@
  * Matches see the packet as it is at the hook: after DNAT, before SNAT
  * (Linux's order), so rules name real servers, not public addresses.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { getU16 } from '../../core/bytes.js';
 import { inCidr } from '../../l3/ipv4/address.js';
@@ -29,7 +30,7 @@ export type FilterVerdict =
 const ACCEPT: FilterVerdict = { action: 'accept' };
 
 /** Counters named per chain, so `show stats` says where packets died. */
-const DROP_COUNTER: Record<Chain, string> = {
+const DROP_COUNTER: Record<Chain, CounterName> = {
   input: 'fwInputDropped',
   forward: 'fwForwardDropped',
   output: 'fwOutputDropped',

@@ -12,6 +12,7 @@
  * (or undefined: nothing to send). UDP here and TCP later both call it.
  * Local answers come back synchronously; only forwarded ones are a Promise.
  */
+import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
 import { getU16 } from '../../core/bytes.js';
 import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
@@ -50,7 +51,7 @@ export const DNS_TCP_MAX_SIZE = 0xffff;
 
 export type DnsTransport = 'udp' | 'tcp';
 
-const RCODE_COUNTERS: Record<number, string> = {
+const RCODE_COUNTERS: Record<number, CounterName> = {
   [DnsRcode.NOERROR]: 'dnsOutNoError',
   [DnsRcode.FORMERR]: 'dnsOutFormErr',
   [DnsRcode.SERVFAIL]: 'dnsOutServFail',
@@ -268,7 +269,7 @@ export class DnsServer {
   private count(rcode: number, truncated: boolean): void {
     const { stats } = this.ctx;
     stats.inc('dnsOutResponses');
-    stats.inc(RCODE_COUNTERS[rcode] ?? `dnsOut${rcodeName(rcode)}`);
+    stats.inc(RCODE_COUNTERS[rcode] ?? 'dnsOutOtherRcodes');
     if (truncated) stats.inc('dnsOutTruncated');
   }
 

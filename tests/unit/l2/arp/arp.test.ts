@@ -1,3 +1,4 @@
+import type { CounterName } from '../../../../src/core/stats.js';
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
@@ -40,7 +41,7 @@ function setup(extra: Partial<ArpDependencies> = {}) {
     ...extra,
   });
   const at = (t: number): void => ctx.timers.advanceTo(ctx.clock, t);
-  const stat = (name: string): number => ctx.stats.get(name);
+  const stat = (name: CounterName): number => ctx.stats.get(name);
   /** Delivers an ARP packet as if it came in a frame to `to`. */
   const deliver = (fields: Partial<ArpPacket>, to = OUR_MAC): void => {
     const buf = new Uint8Array(ARP_LENGTH);

@@ -3,21 +3,22 @@
  * minimal family: what it decides itself (overlap classes, end checks,
  * caps, the timer) and what it leaves to the family's rules.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestContext } from '../../../../src/core/context.js';
 import { FragmentQueues, Overlap, type OverlapAction, type ReassemblyCounters } from '../../../../src/l3/fragment/queue.js';
 
 const COUNTERS: ReassemblyCounters = {
-  fails: 'tFails',
-  timeout: 'tTimeout',
-  overlaps: 'tOverlaps',
-  malformed: 'tMalformed',
-  duplicates: 'tDuplicates',
-  memoryFull: 'tMemoryFull',
-  evicted: 'tEvicted',
-  bytes: 'tBytes',
-  datagrams: 'tDatagrams',
+  fails: 'ipReasmFails',
+  timeout: 'ipReasmTimeout',
+  overlaps: 'ipReasmOverlaps',
+  malformed: 'ipReasmMalformed',
+  duplicates: 'ipReasmDuplicates',
+  memoryFull: 'ipReasmMemoryFull',
+  evicted: 'ipReasmEvicted',
+  bytes: 'ipReasmBytes',
+  datagrams: 'ipReasmDatagrams',
 };
 
 function setup(rule: (o: Overlap) => OverlapAction, limits: Partial<{ memoryMax: number; queuesMax: number }> = {}) {
@@ -39,7 +40,7 @@ function setup(rule: (o: Overlap) => OverlapAction, limits: Partial<{ memoryMax:
     },
   );
   const add = (offset: number, length: number, last = false, key = 'k') => queues.add(key, offset, new Uint8Array(length).fill(offset & 0xff), last);
-  return { ctx, queues, seen, expired, add, stat: (n: string) => ctx.stats.get(n) };
+  return { ctx, queues, seen, expired, add, stat: (n: CounterName) => ctx.stats.get(n) };
 }
 
 describe('FragmentQueues', () => {
@@ -54,7 +55,7 @@ describe('FragmentQueues', () => {
     add(24, 32); // [24,56) crosses the hole [32,48)
     add(40, 16); // starts in the hole
     expect(seen).toEqual(['exactDuplicate', 'insideReceived', 'insideReceived', 'partial', 'partial']);
-    expect(stat('tDuplicates')).toBe(5);
+    expect(stat('ipReasmDuplicates')).toBe(5);
     expect(queues.get('k')!.pieces.map((p) => [p.offset, p.end])).toEqual([[0, 16], [16, 32], [48, 64]]);
   });
 
@@ -62,9 +63,9 @@ describe('FragmentQueues', () => {
     const { add, stat, queues } = setup((o) => (o === Overlap.ExactDuplicate ? 'ignoreDuplicate' : 'dropDatagram'));
     add(0, 16);
     add(0, 16);
-    expect([stat('tDuplicates'), queues.size]).toEqual([1, 1]);
+    expect([stat('ipReasmDuplicates'), queues.size]).toEqual([1, 1]);
     add(8, 8);
-    expect([stat('tOverlaps'), stat('tFails'), queues.size, queues.bytesHeld, stat('tBytes')]).toEqual([1, 1, 0, 0, 0]);
+    expect([stat('ipReasmOverlaps'), stat('ipReasmFails'), queues.size, queues.bytesHeld, stat('ipReasmBytes')]).toEqual([1, 1, 0, 0, 0]);
   });
 
   it('completes when the last fragment fixed the length and every byte is held', () => {
@@ -84,7 +85,7 @@ describe('FragmentQueues', () => {
   ] as [string, [number, number, boolean][]][])('counts a malformed datagram: %s', (_, specs) => {
     const { add, stat, queues } = setup(() => 'dropDatagram');
     for (const [o, l, last] of specs) add(o, l, last);
-    expect([stat('tMalformed'), stat('tFails'), queues.size]).toEqual([1, 1, 0]);
+    expect([stat('ipReasmMalformed'), stat('ipReasmFails'), queues.size]).toEqual([1, 1, 0]);
   });
 
   it('times out from the first fragment and hands the queue to the family', () => {
@@ -93,7 +94,7 @@ describe('FragmentQueues', () => {
     ctx.timers.advanceTo(ctx.clock, 500);
     add(8, 8, false, 'a');
     ctx.timers.advanceTo(ctx.clock, 1000);
-    expect([expired, stat('tTimeout'), stat('tFails'), queues.size, queues.bytesHeld]).toEqual([['a'], 1, 1, 0, 0]);
+    expect([expired, stat('ipReasmTimeout'), stat('ipReasmFails'), queues.size, queues.bytesHeld]).toEqual([['a'], 1, 1, 0, 0]);
   });
 
   it('holds the memory and queue caps', () => {
@@ -104,7 +105,7 @@ describe('FragmentQueues', () => {
           add(units * 8, last ? length : 8, last, `k${key}`);
           expect(queues.bytesHeld).toBeLessThanOrEqual(500);
           expect(queues.size).toBeLessThanOrEqual(3);
-          expect(stat('tBytes')).toBe(queues.bytesHeld);
+          expect(stat('ipReasmBytes')).toBe(queues.bytesHeld);
           for (let k = 0; k < 5; k++) {
             const pieces = queues.get(`k${k}`)?.pieces ?? [];
             for (let i = 1; i < pieces.length; i++) expect(pieces[i]!.offset).toBeGreaterThanOrEqual(pieces[i - 1]!.end);

@@ -1,3 +1,4 @@
+import type { CounterName } from '../../../../src/core/stats.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
@@ -50,7 +51,7 @@ function setup(options: ConstructorParameters<typeof Ipv4Reassembler>[1] = {}) {
   const ctx = createTestContext();
   const timeouts: Uint8Array[] = [];
   const reassembler = new Ipv4Reassembler(ctx, { onTimeout: (f) => timeouts.push(f), ...options });
-  const stat = (name: string): number => ctx.stats.get(name);
+  const stat = (name: CounterName): number => ctx.stats.get(name);
   const advanceTo = (t: number): void => ctx.timers.advanceTo(ctx.clock, t);
   return { ctx, reassembler, timeouts, stat, advanceTo };
 }

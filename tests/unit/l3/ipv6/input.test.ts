@@ -2,6 +2,7 @@
  * IPv6 input, fragmentation and reassembly, on the kernel's own packets
  * (./captures.ts) and on hand-made hostile ones.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestContext } from '../../../../src/core/context.js';
@@ -177,7 +178,7 @@ describe('IPv6 input', () => {
     expect(ctx.stats.get('ip6ReasmEvicted')).toBeGreaterThan(18_000);
   });
 
-  const cases: Array<[string, () => Uint8Array, Ipv6InputError | undefined, string]> = [
+  const cases: Array<[string, () => Uint8Array, Ipv6InputError | undefined, CounterName]> = [
     // RFC 5095: RH0 with segments left 1 → Parameter Problem code 0 at the Routing Type octet (40 + 2).
     ['RH0', () => packet(43, [58, 2, 0, 1, 0, 0, 0, 0, ...new Array<number>(16).fill(0)]), { type: 4, code: 0, pointer: 42 }, 'ip6InHdrErrors'],
     ['unknown next header', () => packet(253, []), { type: 4, code: 1, pointer: 6 }, 'ip6InUnknownProtos'],

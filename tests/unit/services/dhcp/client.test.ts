@@ -2,6 +2,7 @@
  * The DHCP client's RFC 2131 §4.4 state machine against tapnet's server (and
  * a scripted fake server for NAKs), on an in-memory link with a manual clock.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,8 +27,8 @@ function clientLab(serverOptions: ConstructorParameters<typeof DhcpServer>[1] = 
   const states: DhcpClientState[] = [];
   const iface = lab.c.interfaces[0]!;
   const client = new DhcpClient(lab.c, iface, { hostname: 'tapnet-c', initDelayMaxMs: 0, onBound: () => states.push('BOUND'), onUnbound: (r) => states.push(`unbound: ${r}` as DhcpClientState) });
-  const cstat = (name: string): number => lab.ctxC.stats.get(name);
-  const sstat = (name: string): number => lab.ctx.stats.get(name);
+  const cstat = (name: CounterName): number => lab.ctxC.stats.get(name);
+  const sstat = (name: CounterName): number => lab.ctx.stats.get(name);
   const addresses = (): string[] => iface.ipv4Addresses.map(formatIpv4Cidr);
   return { ...lab, server, client, iface, states, cstat, sstat, addresses };
 }

@@ -2,6 +2,7 @@
  * The DHCP server on an in-memory link, driven by hand-made client messages
  * (RFC 2131 §4.3, one group per message type) with an injected clock.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ function serverLab(options: ConstructorParameters<typeof DhcpServer>[1] = {}, wa
     ...options,
   });
   server.start();
-  const stat = (name: string): number => lab.ctx.stats.get(name);
+  const stat = (name: CounterName): number => lab.ctx.stats.get(name);
   return { ...lab, server, events, stat };
 }
 

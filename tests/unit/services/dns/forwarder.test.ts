@@ -3,6 +3,7 @@
  * server (zone example.test.) forwarding to a scripted upstream on host B.
  * Manual clock: TTLs, retries and timeouts without sleeping.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import { describe, expect, it } from 'vitest';
 import { formatIpv4 } from '../../../../src/l3/ipv4/address.js';
 import type { UdpRemoteInfo } from '../../../../src/l4/udp/udp.js';
@@ -73,7 +74,7 @@ function setup(options: { ports?: number[]; forwarder?: ForwarderOptions } = {})
     return parse(r);
   };
   const advance = (ms: number) => ctxA.timers.advanceTo(ctxA.clock, ctxA.clock.now() + ms);
-  const stat = (name: string) => ctxA.stats.get(name);
+  const stat = (name: CounterName) => ctxA.stats.get(name);
   return { tapnet, upstreamHost, ctxA, run, seen, scripts, sockets, forwarder, server, handle, ask, askCached, advance, stat };
 }
 

@@ -3,6 +3,7 @@
  * what dnsmasq answered to the same queries (captures.ts); then every
  * malformed-query class, each answered or dropped, and counted.
  */
+import type { CounterName } from '../../../../src/core/stats.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTestContext } from '../../../../src/core/context.js';
@@ -34,7 +35,7 @@ function setup() {
     if (!m.ok) throw new Error(`response does not parse: ${m.error.detail}`);
     return m.value;
   };
-  return { ctx, server, ask, parsed, stat: (name: string) => ctx.stats.get(name) };
+  return { ctx, server, ask, parsed, stat: (name: CounterName) => ctx.stats.get(name) };
 }
 
 /** Our bytes equal dnsmasq's except the flags word: we are authoritative without a forwarder, so no RA. */
