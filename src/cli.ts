@@ -323,7 +323,21 @@ async function ask(tap: string, request: { command: string; args: string[] }): P
 
 export class CliError extends Error {}
 
+/**
+ * `tapnet show tcp | head -5`: once the reader has what it wanted and closes the pipe, the next write fails
+ * with EPIPE (Node ignores SIGPIPE, so no signal ends the process as it would a C tool). The rest of the
+ * output has nobody to read it; that is not an error, so exit 0 without a stack trace. Other write errors
+ * (a full disk behind a redirect) stay fatal.
+ */
+export function exitQuietlyWhenStdoutCloses(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  exitQuietlyWhenStdoutCloses();
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

@@ -48,6 +48,7 @@ import { Uplink } from '../services/uplink/uplink.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
 import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
+import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
@@ -97,13 +98,18 @@ function where(topology: Topology, at: SourcePosition, field: string, message: s
   return new LabSetupError(formatProblem(topology.file, { ...at, field, message }));
 }
 
-/** Builds the lab; resolves once it serves (or rejects after removing what it made). */
-export async function startLab(topology: Topology, options: LabOptions): Promise<RunningLab> {
+/**
+ * Builds the lab; resolves once it serves (or rejects after removing what it made). An abort of `signal`
+ * (SIGINT/SIGTERM during start-up, src/runtime/signals.ts) is noticed after each `await` and stops the
+ * start-up the same way, killing the DHCP clients it is waiting for.
+ */
+export async function startLab(topology: Topology, options: LabOptions, signal?: AbortSignal): Promise<RunningLab> {
   const log = createLogger(options.logLevel);
   const socketPath = labSocketPath(topology.name);
   if (await controlSocketAlive(socketPath)) {
     throw new LabSetupError(`lab ${topology.name} is already up (control socket ${socketPath} answers); stop it with \`tapnet lab down ${topology.file}\``);
   }
+  signal?.throwIfAborted();
   const hosts = topology.nodes.filter((n): n is HostNodeSpec => n.kind === 'host');
   for (const h of hosts) {
     if (netnsExists(h.name)) {
@@ -122,6 +128,8 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
     }
   };
 
+  // Set once the lab is being taken down (stop, or a failed start-up): TAPs closing then are expected.
+  let stopped = false;
   try {
     const base = createContext({ log });
     const driver = new RealTimeDriver(base.timers);
@@ -273,7 +281,6 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
       }
     }
 
-    let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
@@ -309,11 +316,12 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
           h.interfaces
             .filter((i) => i.dhcp)
             .map(async (i) => {
-              const result = await leaseWithUdhcpc(h.name, i.name, script);
+              const result = await leaseWithUdhcpc(h.name, i.name, script, signal);
               if (result !== undefined) throw where(topology, i.at, `nodes.${h.name}.interfaces.${i.name}.dhcp`, result);
             }),
         ),
       );
+      signal?.throwIfAborted();
       for (const h of dhcpHosts) addHostRoutes(topology, h);
     }
 
@@ -337,6 +345,9 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
       server.close();
       rmSync(socketPath, { force: true });
     });
+    // A signal that came while the namespaces and TAPs were being made is delivered here.
+    await signalsDelivered();
+    signal?.throwIfAborted();
 
     log.info(
       { lab: topology.name, hosts: hosts.map((h) => h.name), routers: [...routers.keys()], switches: [...switches.keys()], control: socketPath },
@@ -344,6 +355,7 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
     );
     return lab;
   } catch (e) {
+    stopped = true;
     undo();
     throw e;
   }
@@ -410,10 +422,11 @@ exit 0
 export const LAB_DHCP_ATTEMPTS = 5;
 
 /** Runs `busybox udhcpc` once in `netns` (it quits after the lease): undefined on success, else why not. */
-function leaseWithUdhcpc(netns: string, iface: string, script: string): Promise<string | undefined> {
+function leaseWithUdhcpc(netns: string, iface: string, script: string, signal?: AbortSignal): Promise<string | undefined> {
   return new Promise((resolve) => {
     const args = ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', iface, '-f', '-q', '-n', '-t', String(LAB_DHCP_ATTEMPTS), '-T', '1', '-s', script, '-x', `hostname:${netns}`];
-    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // `signal`: a stop during start-up kills udhcpc rather than waiting out its attempts.
+    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -535,14 +548,9 @@ function showNode(
   throw new Error(`a switch shows mac, ports or stats, not '${what}'`);
 }
 
-/** `tapnet lab up FILE` from the CLI: start, then stop cleanly on SIGINT/SIGTERM with exit code 0. */
+/** `tapnet lab up FILE` from the CLI: stop cleanly on SIGINT/SIGTERM with exit code 0, during start-up too. */
 export async function runLab(topology: Topology, options: LabOptions): Promise<void> {
-  const lab = await startLab(topology, options);
-  const onSignal = (): void => {
-    void lab.stop().then(() => process.exit(0));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  await serveUntilSignalled((signal) => startLab(topology, options, signal));
 }
 
 /** How long `lab down` waits for the lab process to remove what it made. */

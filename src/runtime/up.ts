@@ -29,6 +29,7 @@ import { DhcpServer } from '../services/dhcp/server.js';
 import { startHttpService } from '../services/http/server.js';
 import { listenDnsTcp } from '../services/dns/tcp.js';
 import { tcpFetch } from './tcp-fetch.js';
+import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
 import type { StaticLease } from '../services/dhcp/lease-store.js';
 
@@ -96,13 +97,18 @@ export interface RunningLab {
   stop(): Promise<void>;
 }
 
-/** Starts the default lab; resolves once it serves. Used by the CLI and by tests. */
-export async function startUp(options: UpOptions): Promise<RunningLab> {
+/**
+ * Starts the default lab; resolves once it serves. Used by the CLI and by tests. An abort of `signal`
+ * (SIGINT/SIGTERM during start-up, src/runtime/signals.ts) is noticed after each `await`: what was made is
+ * removed and the promise rejects with the signal's reason.
+ */
+export async function startUp(options: UpOptions, signal?: AbortSignal): Promise<RunningLab> {
   const log = createLogger(options.logLevel);
   const socketPath = controlSocketPath(options.tap);
   if (await controlSocketAlive(socketPath)) {
     throw new Error(`TAP ${options.tap} is in use by another tapnet (control socket ${socketPath} answers)`);
   }
+  signal?.throwIfAborted();
 
   const cleanup: Array<() => void> = [];
   const undo = (): void => {
@@ -227,6 +233,9 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
       server.close();
       rmSync(socketPath, { force: true });
     });
+    // A signal that came while we were creating the TAP and the namespace is delivered here.
+    await signalsDelivered();
+    signal?.throwIfAborted();
 
     let stopped = false;
     const stop = async (): Promise<void> => {
@@ -260,14 +269,9 @@ export async function startUp(options: UpOptions): Promise<RunningLab> {
   }
 }
 
-/** `tapnet up` from the CLI: start, then stop cleanly on SIGINT/SIGTERM with exit code 0. */
+/** `tapnet up` from the CLI: stop cleanly on SIGINT/SIGTERM with exit code 0, during start-up too. */
 export async function runUp(options: UpOptions): Promise<void> {
-  const lab = await startUp(options);
-  const onSignal = (): void => {
-    void lab.stop().then(() => process.exit(0));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  await serveUntilSignalled((signal) => startUp(options, signal));
 }
 
 async function handleControl(

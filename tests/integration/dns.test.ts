@@ -187,6 +187,49 @@ for c in cases:
     expect(short('gateway.lab')).toEqual(['10.77.0.1']);
   });
 
+  it('cookies (RFC 7873): dig +cookie gets a server cookie, and the one it sends back is valid', () => {
+    const first = dig('+cookie', 'gateway.lab');
+    // dig checks that the response echoes its client cookie and carries a server cookie: "(good)".
+    const m = /; COOKIE: ([0-9a-f]{16})([0-9a-f]{32}) \(good\)/.exec(first);
+    expect(m, first).not.toBeNull();
+    expect(m![2]!.slice(0, 8)).toBe('01000000'); // RFC 9018 §4.2: version 1, reserved 0
+    const before = stat('dnsInCookiesValid');
+    const again = dig(`+cookie=${m![1]}${m![2]}`, 'gateway.lab');
+    expect(again).toMatch(/status: NOERROR/);
+    expect(again).toMatch(/; COOKIE: [0-9a-f]{48} \(good\)/);
+    expect(stat('dnsInCookiesValid')).toBe(before + 1);
+  });
+
+  it('a query with no question and only a cookie gets NOERROR and the server cookie (RFC 7873 §5.4), not FORMERR', () => {
+    const out = dig('+cookie', '+header-only');
+    expect(out).toMatch(/status: NOERROR/);
+    expect(out).toMatch(/QUERY: 0, ANSWER: 0/);
+    expect(out).toMatch(/; COOKIE: [0-9a-f]{48} \(good\)/);
+  });
+
+  it('CHAOS: version.bind, hostname.bind and id.server TXT are answered "tapnet"', () => {
+    for (const name of ['version.bind', 'hostname.bind', 'id.server']) {
+      expect(section(dig('CH', 'TXT', name), 'ANSWER'), name).toEqual([`${name}. 0 CH TXT "tapnet"`]);
+    }
+    expect(dig('CH', 'TXT', 'authors.bind')).toMatch(/status: REFUSED/);
+  });
+
+  it('ANY is answered with one RRset (RFC 8482)', () => {
+    const out = dig('ANY', 'gateway.lab');
+    expect(out).toMatch(/status: NOERROR/);
+    expect(section(out, 'ANSWER')).toEqual(['gateway.lab. 300 IN A 10.77.0.1']);
+  });
+
+  it('Extended DNS Errors (RFC 8914): REFUSED without recursion, SERVFAIL when the upstream refuses', () => {
+    const refused = dig('+norec', 'www.example.org');
+    expect(refused).toMatch(/status: REFUSED/);
+    expect(refused).toMatch(/; EDE: 20 \(Not Authoritative\): \(not in a local zone and recursion not desired \(RD=0\)\)/);
+    // dnsmasq is authoritative for up.test only and refuses other names: SERVFAIL, EDE 22.
+    const failed = dig('nowhere.example.org');
+    expect(failed).toMatch(/status: SERVFAIL/);
+    expect(failed).toMatch(/; EDE: 22 \(No Reachable Authority\): \(upstream 10\.77\.0\.2:5353 answered REFUSED\)/);
+  });
+
   it('tapnet show dns lists the zone and the forwarder', () => {
     const r = t.cli(['show', 'dns']);
     expect(r.status, r.stderr).toBe(0);

@@ -13,6 +13,7 @@
  * Eviction is least-recently-used: a Map keeps insertion order, and a hit
  * moves its entry to the end.
  */
+import type { ExtendedError } from './edns-options.js';
 import type { Clock } from '../../core/time.js';
 import type { Stats } from '../../core/stats.js';
 import { DnsRcode, DnsType, dnsClassName, dnsTypeName, rcodeName } from './constants.js';
@@ -33,6 +34,8 @@ export interface ForwardedAnswer {
   readonly additionals: readonly DnsRecord[];
   /** The upstream set TC: the answer is incomplete (and was not cached). */
   readonly truncated: boolean;
+  /** Why a SERVFAIL, as an RFC 8914 Extended DNS Error for the client (never cached: only failures carry one). */
+  readonly extendedError?: ExtendedError;
 }
 
 interface Entry {

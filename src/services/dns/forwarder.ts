@@ -21,7 +21,8 @@ import type { Timer } from '../../core/time.js';
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import type { UdpLayer, UdpRemoteInfo, UdpSocket } from '../../l4/udp/udp.js';
 import { DnsCache, questionKey, type ForwardedAnswer } from './cache.js';
-import { DnsOpcode, DnsRcode } from './constants.js';
+import { DnsOpcode, DnsRcode, rcodeName } from './constants.js';
+import { ExtendedDnsError } from './edns-options.js';
 import { describeDnsMessage, describeQuestion, encodeDnsMessage, fullRcode, parseDnsMessage, type DnsQuestion } from './message.js';
 import { namesEqual } from './name.js';
 
@@ -78,7 +79,17 @@ interface InFlight {
   readonly waiters: Array<(answer: ForwardedAnswer) => void>;
 }
 
-const SERVFAIL: ForwardedAnswer = { rcode: DnsRcode.SERVFAIL, answers: [], authorities: [], additionals: [], truncated: false };
+/** A SERVFAIL that says why (RFC 8914 §4.23 No Reachable Authority: no upstream answered, or every one refused). */
+function servfail(extraText: string): ForwardedAnswer {
+  return {
+    rcode: DnsRcode.SERVFAIL,
+    answers: [],
+    authorities: [],
+    additionals: [],
+    truncated: false,
+    extendedError: { infoCode: ExtendedDnsError.NO_REACHABLE_AUTHORITY, extraText },
+  };
+}
 
 export class DnsForwarder {
   readonly cache: DnsCache;
@@ -201,7 +212,7 @@ export class DnsForwarder {
     }
     this.ctx.stats.inc('dnsFwdTimeouts');
     this.ctx.trace.event('dns forward timeout', () => `${describeQuestion(flight.question)} after ${flight.tries} tries`);
-    this.finish(flight, SERVFAIL);
+    this.finish(flight, servfail(`no upstream answered (${flight.tries} tries)`));
   }
 
   /** RFC 5452 §3: accept a reply only when source address and port, ID and question all match what was sent. */
@@ -234,7 +245,7 @@ export class DnsForwarder {
       ctx.stats.inc('dnsFwdUpstreamErrors');
       ctx.trace.event('dns upstream error', () => `${from}: ${describeDnsMessage(reply)}`);
       if (flight.tries < this.maxTries && this.upstreams.length > 1) this.send(flight);
-      else this.finish(flight, SERVFAIL);
+      else this.finish(flight, servfail(`upstream ${from} answered ${rcodeName(rcode)}`));
       return;
     }
     ctx.stats.inc('dnsFwdAnswers');
@@ -258,7 +269,7 @@ export class DnsForwarder {
 
   /** Fails every question in flight (SERVFAIL) and closes their sockets. */
   close(): void {
-    for (const flight of [...this.inFlight.values()]) this.finish(flight, SERVFAIL);
+    for (const flight of [...this.inFlight.values()]) this.finish(flight, servfail('the server is shutting down'));
   }
 
   /** For `tapnet show dns`. */

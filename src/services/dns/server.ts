@@ -6,7 +6,9 @@
  * query had one, BADVERS for a version we do not speak, the requestor's
  * payload size bounds the response), RFC 3225 §3 (copy DO), RFC 2181 §9 (TC
  * only when required data is missing), RFC 8906 §3.1.5 (REFUSED for zones
- * not served), RFC 8482 (ANY may be answered with what is at hand).
+ * not served), RFC 8482 (ANY may be answered with what is at hand), RFC 7873
+ * §5.2 and RFC 9018 (cookies, cookies.ts), RFC 8914 (Extended DNS Errors),
+ * and for the CHAOS class the de facto `version.bind` family (chaos.ts).
  *
  * `handle(query, maxSize, transport)` is pure of I/O: bytes in, bytes out
  * (or undefined: nothing to send). UDP here and TCP later both call it.
@@ -19,7 +21,10 @@ import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import type { UdpLayer, UdpSocket } from '../../l4/udp/udp.js';
 import { AnswerCache } from './answer-cache.js';
 import type { ForwardedAnswer } from './cache.js';
-import { DnsClass, DnsOpcode, DnsRcode, DnsType, rcodeName } from './constants.js';
+import { DnsClass, DnsOpcode, DnsRcode, DnsType, EdnsOptionCode, rcodeName } from './constants.js';
+import { answerChaos } from './chaos.js';
+import { ServerCookies } from './cookies.js';
+import { ExtendedDnsError, cookieOption, extendedErrorOption, parseCookieOption, type DnsCookie, type ExtendedError } from './edns-options.js';
 import type { DnsForwarder } from './forwarder.js';
 import { DNS_PORT } from './forwarder.js';
 import {
@@ -59,6 +64,7 @@ const RCODE_COUNTERS: Record<number, CounterName> = {
   [DnsRcode.NOTIMP]: 'dnsOutNotImp',
   [DnsRcode.REFUSED]: 'dnsOutRefused',
   [DnsRcode.BADVERS]: 'dnsOutBadVers',
+  [DnsRcode.BADCOOKIE]: 'dnsOutBadCookie',
 };
 
 /** Q and meta types we do not answer (RFC 6895 §3.1): zone transfers, TSIG/TKEY, MAILA/MAILB. ANY (255) is answered. */
@@ -80,6 +86,7 @@ export class DnsServer {
   private readonly sockets: UdpSocket[] = [];
   /** Encoded local answers by query shape (answer-cache.ts): a repeated question skips parse, lookup and encode. */
   private readonly answers: AnswerCache;
+  private readonly cookies: ServerCookies;
 
   constructor(
     private readonly ctx: StackContext,
@@ -88,6 +95,7 @@ export class DnsServer {
     this.zone = options.zone;
     this.forwarder = options.forwarder;
     this.answers = new AnswerCache(options.answerCacheEntries);
+    this.cookies = new ServerCookies(ctx.clock, ctx.random);
     ctx.stats.declare(
       'dnsInQueries',
       'dnsInErrors',
@@ -96,6 +104,8 @@ export class DnsServer {
       'dnsOutTruncated',
       'dnsAuthAnswers',
       'dnsForwarded',
+      'dnsInCookies',
+      'dnsInCookiesValid',
       ...Object.values(RCODE_COUNTERS),
     );
   }
@@ -112,7 +122,7 @@ export class DnsServer {
       const socket = udp.createSocket(address === '::' ? 'udp6' : 'udp4');
       socket.bind(port, address === '::' ? address : formatIpv4(address));
       socket.on('message', (msg, rinfo) => {
-        const reply = this.handle(msg, DNS_SERVER_UDP_PAYLOAD, 'udp');
+        const reply = this.handle(msg, DNS_SERVER_UDP_PAYLOAD, 'udp', rinfo.address);
         if (reply === undefined) return;
         const send = (bytes: Uint8Array | undefined): void => {
           if (bytes === undefined || socket.closed) return;
@@ -136,16 +146,17 @@ export class DnsServer {
   }
 
   /** `handle` as a Promise, for callers that do not care whether the answer was local. */
-  answer(query: Uint8Array, maxSize: number, transport: DnsTransport): Promise<Uint8Array | undefined> {
-    return Promise.resolve(this.handle(query, maxSize, transport));
+  answer(query: Uint8Array, maxSize: number, transport: DnsTransport, client = ''): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.handle(query, maxSize, transport, client));
   }
 
   /**
    * One query in, one response out. `maxSize` is what the transport carries
    * (UDP: DNS_SERVER_UDP_PAYLOAD; TCP: 65535); over UDP the client's EDNS
-   * size (or 512 without EDNS) lowers it. Undefined: drop, nothing to send.
+   * size (or 512 without EDNS) lowers it. `client` is the sender's address
+   * (its server cookie is bound to it). Undefined: drop, nothing to send.
    */
-  handle(query: Uint8Array, maxSize: number, transport: DnsTransport): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+  handle(query: Uint8Array, maxSize: number, transport: DnsTransport, client = ''): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     const { ctx } = this;
     ctx.stats.inc('dnsInQueries');
     if (query.length < DNS_HEADER_LENGTH) {
@@ -180,6 +191,29 @@ export class DnsServer {
     }
     const message = parsed.value;
     const request: Request = { id, flags, questions: message.questions, edns: message.edns };
+    const cookieData = message.edns?.options.find((o) => o.code === EdnsOptionCode.COOKIE)?.data;
+    let cookieValid = false;
+    if (cookieData) {
+      ctx.stats.inc('dnsInCookies');
+      const cookie = parseCookieOption(cookieData);
+      if (!cookie.ok) {
+        // RFC 7873 §5.2.2: a malformed COOKIE option gets FORMERR.
+        ctx.trace.dropped('dnsInFormErrors', cookie.detail, () => `id ${id}`);
+        return this.respond({ ...request, questions: [] }, DnsRcode.FORMERR, maxSize, transport);
+      }
+      cookieValid = cookie.value.server !== undefined && this.cookies.verify(cookie.value, client);
+      if (cookieValid) ctx.stats.inc('dnsInCookiesValid');
+      // §5.2.3 / §5.2.4: every response to a query with a client cookie carries a fresh server cookie; an
+      // invalid or stale server cookie is treated as if only the client cookie had come (no BADCOOKIE for it
+      // on a query with a question: tapnet does not require cookies).
+      request.cookie = { client: cookie.value.client, server: this.cookies.make(cookie.value.client, client) };
+      if (message.questions.length === 0) {
+        // §5.4: a query with no question and a cookie fetches a server cookie: NOERROR with it when the client
+        // cookie came alone or with a valid server cookie, BADCOOKIE when its server cookie is not ours.
+        const rcode = cookie.value.server === undefined || cookieValid ? DnsRcode.NOERROR : DnsRcode.BADCOOKIE;
+        return this.respond(request, rcode, maxSize, transport);
+      }
+    }
     if (message.questions.length !== 1) {
       ctx.trace.dropped('dnsInFormErrors', `QDCOUNT ${message.questions.length}, a query has one question (RFC 9619)`, () => `id ${id}`);
       return this.respond({ ...request, questions: [] }, DnsRcode.FORMERR, maxSize, transport);
@@ -192,26 +226,37 @@ export class DnsServer {
       ctx.trace.dropped('dnsInFormErrors', 'QTYPE OPT is a pseudo-type (RFC 6891 §6.1.1)', () => `id ${id}`);
       return this.respond(request, DnsRcode.FORMERR, maxSize, transport);
     }
-    if (isUnansweredMetaType(question.type)) return this.respond(request, DnsRcode.NOTIMP, maxSize, transport);
-    if (question.class !== DnsClass.IN) return this.respond(request, DnsRcode.REFUSED, maxSize, transport);
+    if (isUnansweredMetaType(question.type)) {
+      return this.respond(withError(request, ExtendedDnsError.NOT_SUPPORTED, 'zone transfers and meta queries are not served'), DnsRcode.NOTIMP, maxSize, transport);
+    }
+    if (question.class === DnsClass.CH) {
+      const chaos = answerChaos(question);
+      if (chaos) return this.respond(request, chaos.rcode, maxSize, transport, chaos, true);
+    }
+    if (question.class !== DnsClass.IN) {
+      return this.respond(withError(request, ExtendedDnsError.NOT_SUPPORTED, 'only class IN is served'), DnsRcode.REFUSED, maxSize, transport);
+    }
 
     const local = this.zone.lookup(question.name, question.type);
     if (local) {
       ctx.stats.inc('dnsAuthAnswers');
       const bytes = this.respond(request, local.rcode, maxSize, transport, local, true);
-      if (bytes && key !== undefined) this.answers.put(key, { bytes, rcode: local.rcode, truncated: isTruncated(bytes) }, this.zone.serial);
+      // A response with a server cookie is for one client only: not reusable by the answer cache.
+      if (bytes && key !== undefined && !request.cookie) this.answers.put(key, { bytes, rcode: local.rcode, truncated: isTruncated(bytes) }, this.zone.serial);
       return bytes;
     }
     const forwarder = this.forwarder;
-    if (!forwarder) return this.respond(request, DnsRcode.REFUSED, maxSize, transport);
+    // RFC 8914 §4.21: Not Authoritative, for a name outside our zones when we will not recurse for it.
+    if (!forwarder) return this.respond(withError(request, ExtendedDnsError.NOT_AUTHORITATIVE, 'not in a local zone and no upstream configured'), DnsRcode.REFUSED, maxSize, transport);
     const hit = forwarder.cached(question);
     if (hit) return this.respond(request, hit.rcode, maxSize, transport, hit, false);
     // RFC 1034 §4.3.1: without RD the client asked us not to recurse.
-    if (!flags.rd) return this.respond(request, DnsRcode.REFUSED, maxSize, transport);
+    if (!flags.rd) return this.respond(withError(request, ExtendedDnsError.NOT_AUTHORITATIVE, 'not in a local zone and recursion not desired (RD=0)'), DnsRcode.REFUSED, maxSize, transport);
     ctx.stats.inc('dnsForwarded');
     return forwarder.resolve(question).then((answer) => {
       if (!answer) return undefined; // dropped (counted by the forwarder)
-      return this.respond(request, answer.rcode, maxSize, transport, answer, false);
+      const r = answer.extendedError ? withError(request, answer.extendedError.infoCode, answer.extendedError.extraText) : request;
+      return this.respond(r, answer.rcode, maxSize, transport, answer, false);
     });
   }
 
@@ -226,9 +271,14 @@ export class DnsServer {
   ): Uint8Array | undefined {
     const { ctx } = this;
     const q = request.edns;
-    // RFC 6891 §7: an OPT in the response only when the query had one; extended RCODE bits live in it.
+    // RFC 6891 §7: an OPT in the response only when the query had one; extended RCODE bits live in it, and
+    // so do the options that answer the query's (COOKIE) or explain the RCODE (RFC 8914 §3: EDE only to a
+    // client that sent an OPT).
+    const options = [];
+    if (request.cookie) options.push(cookieOption(request.cookie));
+    if (request.extendedError) options.push(extendedErrorOption(request.extendedError));
     const edns: Edns | undefined = q
-      ? { udpPayloadSize: DNS_SERVER_UDP_PAYLOAD, extendedRcode: rcode >>> 4, version: EDNS_VERSION, dnssecOk: q.dnssecOk, options: [] }
+      ? { udpPayloadSize: DNS_SERVER_UDP_PAYLOAD, extendedRcode: rcode >>> 4, version: EDNS_VERSION, dnssecOk: q.dnssecOk, options }
       : undefined;
     const flags: DnsFlags = {
       qr: true,
@@ -260,7 +310,7 @@ export class DnsServer {
       // Data we cannot write (a programmer error, never wire input): answer SERVFAIL rather than nothing.
       ctx.trace.log.error({ err: e }, `dns: cannot encode ${describeDnsMessage(message)}`);
       if (rcode === DnsRcode.SERVFAIL) return undefined;
-      return this.respond({ ...request, questions: [] }, DnsRcode.SERVFAIL, maxSize, transport);
+      return this.respond(withError({ ...request, questions: [] }, ExtendedDnsError.OTHER, 'the answer could not be encoded'), DnsRcode.SERVFAIL, maxSize, transport);
     }
     this.count(rcode, isTruncated(bytes));
     return bytes;
@@ -283,12 +333,19 @@ export class DnsServer {
   }
 }
 
-/** What a response echoes from its query. */
+/** What a response echoes from its query, and the options it adds. */
 interface Request {
   readonly id: number;
   readonly flags: DnsFlags;
   readonly questions: readonly DnsQuestion[];
   readonly edns: Edns | undefined;
+  /** The client's cookie and our fresh server cookie for it (RFC 7873 §5.2.3). */
+  cookie?: DnsCookie;
+  readonly extendedError?: ExtendedError;
+}
+
+function withError(request: Request, infoCode: number, extraText: string): Request {
+  return { ...request, extendedError: { infoCode, extraText } };
 }
 
 const TC_BIT = 0x0200;

@@ -39,7 +39,7 @@ function serveConnection(socket: Socket, dns: DnsServer): void {
       pending = pending.subarray(2 + length);
       inFlight++;
       if (inFlight >= DNS_TCP_MAX_IN_FLIGHT) socket.pause();
-      void dns.answer(query, DNS_TCP_MAX_MESSAGE, 'tcp').then((reply) => {
+      void dns.answer(query, DNS_TCP_MAX_MESSAGE, 'tcp', socket.remoteAddress ?? '').then((reply) => {
         inFlight--;
         if (socket.isPaused() && inFlight < DNS_TCP_MAX_IN_FLIGHT) socket.resume();
         if (!reply || socket.destroyed || !socket.writable) return;

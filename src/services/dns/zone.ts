@@ -371,7 +371,7 @@ export class Zone {
         const rcode = this.nonTerminals.has(key) ? 0 : 3;
         return { rcode, answers, authorities: [this.negativeSoa(apex)], additionals: [] };
       }
-      const matched = type === DnsType.ANY ? [...node.sets.values()].flat() : node.sets.get(type);
+      const matched = type === DnsType.ANY ? anyAnswer(node.sets) : node.sets.get(type);
       if (matched && matched.length > 0) {
         answers.push(...matched);
         return { rcode: 0, answers, authorities: [], additionals: this.additionalFor(matched) };
@@ -437,4 +437,17 @@ export class Zone {
       .map((r) => `${describeRecord(r)}${r.source === 'lease' || r.source === 'reverse' ? `   ; ${r.source}` : ''}\n`)
       .join('');
   }
+}
+
+/**
+ * RFC 8482 §4.1: an ANY query is answered with one RRset of the name, not all of them (ANY answers were
+ * the amplification of choice, and clients cannot rely on getting everything anyway). Which one: the
+ * lowest type number present, so the choice is the same whatever order the zone was written in (A first
+ * where there is one). RFC 8482 §4.2's synthesized HINFO "RFC8482" is the other allowed answer; a lab zone
+ * has real data at hand, which a learner's `dig ANY` finds more useful.
+ */
+function anyAnswer(sets: ReadonlyMap<number, DnsRecord[]>): DnsRecord[] | undefined {
+  let lowest: number | undefined;
+  for (const [type, records] of sets) if (records.length > 0 && (lowest === undefined || type < lowest)) lowest = type;
+  return lowest === undefined ? undefined : sets.get(lowest);
 }

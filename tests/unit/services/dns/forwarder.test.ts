@@ -19,6 +19,8 @@ import {
 } from '../../../../src/services/dns/message.js';
 import { DnsForwarder, FORWARD_TIMEOUT_MS, parseUpstream, type ForwarderOptions } from '../../../../src/services/dns/forwarder.js';
 import { DNS_SERVER_UDP_PAYLOAD, DnsServer } from '../../../../src/services/dns/server.js';
+import { EdnsOptionCode } from '../../../../src/services/dns/constants.js';
+import { parseExtendedErrorOption } from '../../../../src/services/dns/edns-options.js';
 import { B, twoHosts } from '../../two-hosts.js';
 import { exampleZone, query } from './fixture.js';
 
@@ -233,6 +235,9 @@ describe('failures', () => {
     const t = setup();
     const m = await t.ask(query('dead.example.com.', DnsType.A));
     expect(m.flags.rcode).toBe(DnsRcode.SERVFAIL);
+    // RFC 8914 §4.23: the SERVFAIL says why, as Extended DNS Error 22 (No Reachable Authority).
+    const ede = m.edns!.options.find((o) => o.code === EdnsOptionCode.EXTENDED_ERROR);
+    expect(ede && parseExtendedErrorOption(ede.data)).toEqual({ infoCode: 22, extraText: 'no upstream answered (3 tries)' });
     expect(t.seen).toHaveLength(3);
     expect(t.stat('dnsFwdTimeouts')).toBe(1);
     expect(t.stat('dnsOutServFail')).toBe(1);
@@ -254,6 +259,8 @@ describe('failures', () => {
     t.scripts.set(53, (q) => ({ ...reply(q, 0), edns: { udpPayloadSize: 1232, extendedRcode: 1, version: 0, dnssecOk: false, options: [] } }));
     const m = await t.ask(query('badvers.example.com.', DnsType.A));
     expect(m.flags.rcode).toBe(DnsRcode.SERVFAIL);
+    const ede = m.edns!.options.find((o) => o.code === EdnsOptionCode.EXTENDED_ERROR);
+    expect(ede && parseExtendedErrorOption(ede.data)).toEqual({ infoCode: 22, extraText: `upstream ${formatIpv4(B)}:53 answered BADVERS` });
     expect(t.stat('dnsFwdUpstreamErrors')).toBe(1);
   });
 

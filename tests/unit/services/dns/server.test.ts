@@ -9,14 +9,20 @@ import { describe, expect, it } from 'vitest';
 import { createTestContext } from '../../../../src/core/context.js';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
 import {
+  DnsClass,
   DnsRcode,
   DnsType,
+  EdnsOptionCode,
   describeRecord,
+  encodeDnsMessage,
+  type DnsQuestion,
+  type EdnsOption,
   fullRcode,
   parseDnsMessage,
   type DnsMessage,
 } from '../../../../src/services/dns/message.js';
 import { DNS_SERVER_UDP_PAYLOAD, DNS_TCP_MAX_SIZE, DnsServer } from '../../../../src/services/dns/server.js';
+import { cookieOption, parseCookieOption, parseExtendedErrorOption } from '../../../../src/services/dns/edns-options.js';
 import * as cap from './captures.js';
 import { exampleZone, query } from './fixture.js';
 
@@ -52,9 +58,16 @@ describe('answers to dig, byte for byte against dnsmasq', () => {
     sameAsDnsmasqButFlags(ask(cap.A_QUERY)!, cap.A_RESPONSE, 0x8400);
   });
 
-  it('AAAA with EDNS and a COOKIE: OPT with udp 1232 echoed, the cookie not (we do not do cookies, RFC 7873 §5.2)', () => {
+  it('AAAA with EDNS and a COOKIE: as dnsmasq, plus a COOKIE option (client cookie echoed + 16-octet server cookie) that dnsmasq does not send', () => {
     const { ask } = setup();
-    sameAsDnsmasqButFlags(ask(cap.AAAA_QUERY_EDNS)!, cap.AAAA_RESPONSE_EDNS, 0x8400);
+    const ours = ask(cap.AAAA_QUERY_EDNS)!;
+    // dnsmasq's response ends with the OPT's RDLENGTH 0000; ours says 001c and carries the option.
+    const theirs = cap.AAAA_RESPONSE_EDNS;
+    sameAsDnsmasqButFlags(ours.subarray(0, theirs.length - 2), theirs.subarray(0, theirs.length - 2), 0x8400);
+    const clientCookie = toHex(cap.AAAA_QUERY_EDNS.subarray(cap.AAAA_QUERY_EDNS.length - 8));
+    const option = toHex(ours.subarray(theirs.length - 2));
+    // RDLENGTH 28 | COOKIE (10), 24 octets | client cookie | version 1, reserved 0, timestamp 0 (the test clock) | hash
+    expect(option).toMatch(new RegExp(`^001c000a0018${clientCookie}0100000000000000[0-9a-f]{16}$`));
   });
 
   it('DO is copied into the response OPT (RFC 3225 §3)', () => {
@@ -130,7 +143,7 @@ describe('responses', () => {
   it('REFUSED outside the zone without upstreams, and for class CH; NOTIMP for AXFR and other opcodes', () => {
     const { parsed, stat } = setup();
     expect(parsed(query('www.example.com.', DnsType.A)).flags.rcode).toBe(DnsRcode.REFUSED);
-    expect(parsed(query('version.bind.', DnsType.TXT, { klass: 3 })).flags.rcode).toBe(DnsRcode.REFUSED);
+    expect(parsed(query('foo.bind.', DnsType.TXT, { klass: 3 })).flags.rcode).toBe(DnsRcode.REFUSED);
     expect(parsed(query('example.test.', DnsType.AXFR), 'tcp').flags.rcode).toBe(DnsRcode.NOTIMP);
     for (const opcode of [1, 2, 4, 5, 6, 3, 7, 15]) {
       const m = parsed(query('www.example.test.', DnsType.A, { opcode }));
@@ -280,5 +293,163 @@ describe('the answer cache (answer-cache.ts)', () => {
     expect(t.parsed(q).flags.tc).toBe(true);
     expect(t.parsed(q, 'tcp').flags.tc).toBe(false);
     expect(t.parsed(q).flags.tc).toBe(true);
+  });
+});
+
+/** A query with EDNS options (and any number of questions), as dig +cookie sends it. */
+function queryWithOptions(questions: DnsQuestion[], options: EdnsOption[], id = 0x4242): Uint8Array {
+  return encodeDnsMessage({
+    id,
+    flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    questions,
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns: { udpPayloadSize: 1232, extendedRcode: 0, version: 0, dnssecOk: false, options },
+  });
+}
+const CLIENT_COOKIE = fromHex('b16515d6066d7828');
+const clientCookie = (client = CLIENT_COOKIE, server?: Uint8Array) => cookieOption({ client, server });
+const cookieIn = (m: DnsMessage) => {
+  const o = m.edns?.options.find((x) => x.code === EdnsOptionCode.COOKIE);
+  if (!o) return undefined;
+  const c = parseCookieOption(o.data);
+  return c.ok ? c.value : undefined;
+};
+const edeIn = (m: DnsMessage) => {
+  const o = m.edns?.options.find((x) => x.code === EdnsOptionCode.EXTENDED_ERROR);
+  return o && parseExtendedErrorOption(o.data);
+};
+const WWW: DnsQuestion = { name: 'www.example.test.', type: DnsType.A, class: DnsClass.IN };
+
+describe('DNS cookies (RFC 7873 §5.2, RFC 9018)', () => {
+  const setupAt = (client = '192.0.2.99') => {
+    const t = setup();
+    const parsedFrom = (bytes: Uint8Array, from = client): DnsMessage => {
+      const r = t.server.handle(bytes, DNS_SERVER_UDP_PAYLOAD, 'udp', from);
+      if (!(r instanceof Uint8Array)) throw new Error('expected a synchronous response');
+      const m = parseDnsMessage(r);
+      if (!m.ok) throw new Error(m.error.reason);
+      return m.value;
+    };
+    return { ...t, parsedFrom };
+  };
+
+  it('a client cookie alone gets the answer and a 16-octet server cookie (version 1), the client cookie echoed', () => {
+    const t = setupAt();
+    const m = t.parsedFrom(queryWithOptions([WWW], [clientCookie()]));
+    expect(m.flags.rcode).toBe(DnsRcode.NOERROR);
+    expect(m.answers).toHaveLength(1);
+    const c = cookieIn(m)!;
+    expect(toHex(c.client)).toBe(toHex(CLIENT_COOKIE));
+    expect(c.server).toHaveLength(16);
+    expect(c.server![0]).toBe(1);
+    expect(t.stat('dnsInCookies')).toBe(1);
+    expect(t.stat('dnsInCookiesValid')).toBe(0);
+  });
+
+  it('the server cookie sent back from the same address is valid; from another address, tampered with or older than an hour it is not', () => {
+    const t = setupAt();
+    const server = cookieIn(t.parsedFrom(queryWithOptions([WWW], [clientCookie()])))!.server!;
+    t.parsedFrom(queryWithOptions([WWW], [clientCookie(CLIENT_COOKIE, server)]));
+    expect(t.stat('dnsInCookiesValid')).toBe(1);
+    // Another address (the cookie is bound to the client's IP, RFC 9018 §4.4).
+    const m = t.parsedFrom(queryWithOptions([WWW], [clientCookie(CLIENT_COOKIE, server)]), '192.0.2.98');
+    expect(t.stat('dnsInCookiesValid')).toBe(1);
+    // An invalid server cookie on a query with a question: answered normally with a fresh cookie (§5.2.4).
+    expect(m.flags.rcode).toBe(DnsRcode.NOERROR);
+    expect(m.answers).toHaveLength(1);
+    expect(cookieIn(m)!.server).toHaveLength(16);
+    const tampered = server.slice();
+    tampered[15]! ^= 1;
+    t.parsedFrom(queryWithOptions([WWW], [clientCookie(CLIENT_COOKIE, tampered)]));
+    const otherClientCookie = fromHex('0102030405060708');
+    t.parsedFrom(queryWithOptions([WWW], [clientCookie(otherClientCookie, server)]));
+    expect(t.stat('dnsInCookiesValid')).toBe(1);
+    t.ctx.clock.advance(3_600_000);
+    t.parsedFrom(queryWithOptions([WWW], [clientCookie(CLIENT_COOKIE, server)]));
+    expect(t.stat('dnsInCookiesValid')).toBe(2); // exactly one hour: still valid
+    t.ctx.clock.advance(1_000);
+    t.parsedFrom(queryWithOptions([WWW], [clientCookie(CLIENT_COOKIE, server)]));
+    expect(t.stat('dnsInCookiesValid')).toBe(2);
+  });
+
+  it('no question and only a cookie: NOERROR with the server cookie, not FORMERR (§5.4); a bad server cookie: BADCOOKIE', () => {
+    const t = setupAt();
+    const m = t.parsedFrom(queryWithOptions([], [clientCookie()]));
+    expect(fullRcode(m)).toBe(DnsRcode.NOERROR);
+    expect(m.questions).toHaveLength(0);
+    const server = cookieIn(m)!.server!;
+    expect(server).toHaveLength(16);
+    expect(fullRcode(t.parsedFrom(queryWithOptions([], [clientCookie(CLIENT_COOKIE, server)])))).toBe(DnsRcode.NOERROR);
+    const bad = t.parsedFrom(queryWithOptions([], [clientCookie(CLIENT_COOKIE, new Uint8Array(16))]));
+    expect(fullRcode(bad)).toBe(DnsRcode.BADCOOKIE); // 23: header RCODE 7, OPT extended RCODE 1
+    expect([bad.flags.rcode, bad.edns!.extendedRcode]).toEqual([7, 1]);
+    expect(cookieIn(bad)!.server).toHaveLength(16);
+    expect(t.stat('dnsOutBadCookie')).toBe(1);
+    // Still FORMERR: no question and no cookie.
+    expect(fullRcode(t.parsedFrom(queryWithOptions([], [])))).toBe(DnsRcode.FORMERR);
+  });
+
+  it('a COOKIE option of a length RFC 7873 §4 does not allow is FORMERR', () => {
+    const t = setupAt();
+    for (const length of [0, 7, 9, 15, 41]) {
+      const m = t.parsedFrom(queryWithOptions([WWW], [{ code: EdnsOptionCode.COOKIE, data: new Uint8Array(length) }]));
+      expect(fullRcode(m), `${length} octets`).toBe(DnsRcode.FORMERR);
+    }
+  });
+
+  it('the answer cache never hands one client the cookie made for another', () => {
+    const t = setupAt();
+    const first = cookieIn(t.parsedFrom(queryWithOptions([WWW], [clientCookie()])))!;
+    const second = cookieIn(t.parsedFrom(queryWithOptions([WWW], [clientCookie()]), '192.0.2.7'))!;
+    expect(toHex(second.client)).toBe(toHex(first.client));
+    expect(toHex(second.server!)).not.toBe(toHex(first.server!));
+  });
+});
+
+describe('CHAOS identity names (RFC 4892 §2)', () => {
+  it('version.bind, hostname.bind, id.server TXT CH are answered "tapnet", authoritative, TTL 0', () => {
+    const { parsed } = setup();
+    for (const name of ['version.bind.', 'hostname.bind.', 'id.server.', 'VERSION.BIND.']) {
+      const m = parsed(query(name, DnsType.TXT, { klass: DnsClass.CH }));
+      expect([m.flags.rcode, m.flags.aa], name).toEqual([DnsRcode.NOERROR, true]);
+      expect(m.answers.map(describeRecord), name).toEqual([`${name} 0 CH TXT "tapnet"`]);
+    }
+  });
+
+  it('another type at those names is NODATA; another CH name is REFUSED with EDE 21 (Not Supported)', () => {
+    const { parsed } = setup();
+    const nodata = parsed(query('version.bind.', DnsType.A, { klass: DnsClass.CH }));
+    expect([nodata.flags.rcode, nodata.answers.length]).toEqual([DnsRcode.NOERROR, 0]);
+    const refused = parsed(query('authors.bind.', DnsType.TXT, { klass: DnsClass.CH }));
+    expect(refused.flags.rcode).toBe(DnsRcode.REFUSED);
+    expect(edeIn(refused)).toEqual({ infoCode: 21, extraText: 'only class IN is served' });
+  });
+});
+
+describe('Extended DNS Errors (RFC 8914)', () => {
+  it('REFUSED outside the zone says Not Authoritative (20); without EDNS there is no OPT to carry it', () => {
+    const { parsed } = setup();
+    expect(edeIn(parsed(query('www.example.com.', DnsType.A)))).toEqual({ infoCode: 20, extraText: 'not in a local zone and no upstream configured' });
+    expect(parsed(query('www.example.com.', DnsType.A, { edns: false })).edns).toBeUndefined();
+  });
+
+  it('NOTIMP for a zone transfer says Not Supported (21)', () => {
+    const { parsed } = setup();
+    expect(edeIn(parsed(query('example.test.', DnsType.AXFR), 'tcp'))?.infoCode).toBe(21);
+  });
+
+  it('answers carry no EDE', () => {
+    const { parsed } = setup();
+    expect(parsed(query('www.example.test.', DnsType.A)).edns!.options).toEqual([]);
+  });
+});
+
+describe('ANY (RFC 8482)', () => {
+  it('one RRset, not all of them', () => {
+    const { parsed } = setup();
+    const m = parsed(query('host.example.test.', DnsType.ANY));
+    expect(m.answers.map(describeRecord)).toEqual(['host.example.test. 0 IN A 192.0.2.20']);
   });
 });
