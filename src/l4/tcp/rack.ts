@@ -136,8 +136,10 @@ export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | unde
   let bestOrder = -1;
   let bestEnd = seq(0);
 
-  // Retransmissions this ACK delivered, oldest first. §6.2 step 2: ignore one when the timestamp echo says the
-  // ACK was for an earlier transmission, or when it came back faster than any RTT (it was the original).
+  // Retransmissions this ACK delivered, oldest first. §6.2 step 2: ignore one that came back faster than any RTT
+  // (the original arrived). Like Linux (tcp_rack_advance), tapnet skips the RFC's other test, "TSecr older than
+  // the retransmission": a SACK for out-of-order data echoes an old TSval by design (RFC 7323 §4.3), so the test
+  // would throw away exactly the deliveries a tail loss probe is sent to provoke.
   const log = r.retransmits;
   for (let i = 0; i < log.length; i++) {
     if (log.isDone(i)) continue;
@@ -148,7 +150,6 @@ export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | unde
     const t = log.time(i);
     const order = log.order(i);
     i = finishEntry(log, i);
-    if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0 && ((seg.tsEcr - ((Math.floor(t) + c.tsOffset) >>> 0)) | 0) < 0) continue;
     if (now - t < minRtt) continue;
     if (sentAfter(t, order, bestTs, bestOrder)) {
       bestTs = t;
@@ -350,7 +351,7 @@ export function probeTimeout(c: TcpConnection, rtoRemaining: number): number {
  * Returns true when the probe repaired a loss, which calls for a congestion
  * response (the caller reduces the window once).
  */
-export function tlpOnAck(c: TcpConnection, seg: Segment, dsack: boolean, acked: number, sacked: boolean): boolean {
+export function tlpOnAck(c: TcpConnection, seg: Segment, dsack: boolean, pureDuplicate: boolean): boolean {
   const r = c.rack;
   const end = r.tlpEndSeq;
   if (end === undefined || seqLt(seg.ack, end)) return false;
@@ -368,8 +369,9 @@ export function tlpOnAck(c: TcpConnection, seg: Segment, dsack: boolean, acked: 
     c.layer.ctx.stats.inc('tcpLossProbeRecovery');
     return true;
   }
-  // Linux: a pure duplicate ACK at the probe's end means the original and the probe both arrived.
-  if (acked === 0 && !sacked) r.tlpEndSeq = undefined;
+  // Linux: a pure duplicate ACK (no new data ACKed or SACKed, no window update) at the probe's end means the
+  // original and the probe both arrived.
+  if (pureDuplicate) r.tlpEndSeq = undefined;
   return false;
 }
 
@@ -395,8 +397,9 @@ export function prrOnAck(c: TcpConnection, delivered: number, pipe: number): voi
   const ssthresh = c.cc.ssthresh;
   let sndcnt: number;
   if (pipe > ssthresh) {
-    // Proportional Rate Reduction: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out
-    sndcnt = Math.ceil((r.prrDelivered * ssthresh) / r.recoverFs) - r.prrOut;
+    // Proportional Rate Reduction: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out, the CEIL taken
+    // in whole segments as in the RFC's examples (and Linux, which counts packets).
+    sndcnt = Math.ceil((r.prrDelivered * ssthresh) / r.recoverFs / c.mss) * c.mss - r.prrOut;
   } else {
     // PRR-SSRB: limit = MAX(prr_delivered - prr_out, DeliveredData) + MSS; sndcnt = MIN(ssthresh - pipe, limit)
     const limit = Math.max(r.prrDelivered - r.prrOut, delivered) + c.mss;

@@ -172,7 +172,8 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   }
 
   // RFC 8985 §7.4: did a loss probe repair a loss? Then reduce the window once, as for any congestion event.
-  if (rack && c.rack.tlpEndSeq !== undefined && tlpOnAck(c, seg, dsack, Math.max(0, acked), sackTop !== undefined) && c.recoveryState === 'open') {
+  const pureDuplicate = acked === 0 && sackTop === undefined && seg.payload.length === 0 && !seg.fin && seg.window * 2 ** c.sndWscale === c.sndWnd;
+  if (rack && c.rack.tlpEndSeq !== undefined && tlpOnAck(c, seg, dsack, pureDuplicate) && c.recoveryState === 'open') {
     c.cc.onCongestionEvent(c.flight, c.mss, now);
     c.cc.cwnd = c.cc.ssthresh;
   }
