@@ -88,18 +88,7 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   const rack = rackEnabled(c);
   const sackedBefore = c.scoreboard.sackedBytes + c.renoSacked;
 
-  // RFC 6675 §5: update the scoreboard from the SACK blocks (RFC 2018 §4 validity: above SND.UNA, not past SND.NXT).
-  let sackTop: SeqNum | undefined;
-  if (c.sackOk) {
-    for (let i = 0; i < seg.sackCount; i++) {
-      const left = seq(seg.sackEdges[2 * i]!);
-      const right = seq(seg.sackEdges[2 * i + 1]!);
-      if (!seqLt(left, right) || seqGt(right, c.sndNxt) || !seqGt(right, ack)) continue;
-      if (c.scoreboard.add(seqMax(left, ack), right) && (sackTop === undefined || seqGt(c.scoreboard.lastAddedRight, sackTop))) {
-        sackTop = c.scoreboard.lastAddedRight;
-      }
-    }
-  }
+  const sackTop = c.sackOk ? readSackBlocks(c, seg) : undefined;
   const dsack = c.sackOk && hasDsack(seg);
   if (dsack) c.layer.ctx.stats.inc('tcpDsackRecv');
 
@@ -114,14 +103,7 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   }
   if (acked > 0) {
     const flightBefore = c.flight;
-    // RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn).
-    if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
-      const r = (c.tsNow() - seg.tsEcr) | 0;
-      if (r >= 0) c.rtt.sample(r);
-    } else if (c.rttSeq !== undefined && seqGt(ack, c.rttSeq)) {
-      c.rtt.sample(now - c.rttSentAt);
-      c.rttSeq = undefined;
-    }
+    sampleRtt(c, seg);
     // Acknowledged data leaves the send buffer (SYN and FIN occupy sequence space but no buffer).
     const dataAcked = Math.max(0, Math.min(seqSub(ack, c.bufSeq), c.sendBuffer.length));
     if (dataAcked > 0) {
@@ -178,19 +160,7 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     c.cc.cwnd = c.cc.ssthresh;
   }
 
-  // Loss detection: RACK (RFC 8985 §6.2 step 5), else RFC 5681 §3.2 (three duplicate ACKs) or RFC 6675 §5
-  // (IsLost(HighACK + 1)).
-  if (rack) {
-    if (c.flight > 0) {
-      armReorderTimer(c, rackDetectLoss(c));
-      if (c.recoveryState === 'open' && rackHasLoss(c)) enterRecovery(c);
-    }
-  } else if (c.recoveryState === 'open' && c.flight > 0) {
-    const lostBySack = c.sackOk && seqGt(c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)), c.sndUna);
-    // RFC 6582 §3.2 step 1: without SACK, duplicate ACKs for data sent before the last recovery do not start another.
-    const newWindow = c.sackOk || seqGt(ack, c.recover) || c.recover === c.iss;
-    if ((c.dupAcks >= TCP_DUPTHRESH && newWindow) || lostBySack) enterRecovery(c);
-  }
+  detectLoss(c, ack, rack);
 
   // RFC 6937 §3: "On every ACK starting or during recovery", DeliveredData = change_in(snd.una) + change_in(SACKd)
   // (without SACK, one MSS per duplicate ACK stands in for SACKd).
@@ -199,6 +169,55 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     prrOnAck(c, Math.max(0, delivered), pipeSize(c));
   }
   return Math.max(0, acked);
+}
+
+/** RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn). */
+function sampleRtt(c: TcpConnection, seg: Segment): void {
+  if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
+    const r = (c.tsNow() - seg.tsEcr) | 0;
+    if (r >= 0) c.rtt.sample(r);
+  } else if (c.rttSeq !== undefined && seqGt(seg.ack, c.rttSeq)) {
+    c.rtt.sample(c.now() - c.rttSentAt);
+    c.rttSeq = undefined;
+  }
+}
+
+/**
+ * RFC 6675 §5: update the scoreboard from the SACK blocks (RFC 2018 §4
+ * validity: above SND.UNA, not past SND.NXT). Returns the end of the highest
+ * newly SACKed piece, for RACK.
+ */
+function readSackBlocks(c: TcpConnection, seg: Segment): SeqNum | undefined {
+  const ack = seg.ack;
+  let sackTop: SeqNum | undefined;
+  for (let i = 0; i < seg.sackCount; i++) {
+    const left = seq(seg.sackEdges[2 * i]!);
+    const right = seq(seg.sackEdges[2 * i + 1]!);
+    if (!seqLt(left, right) || seqGt(right, c.sndNxt) || !seqGt(right, ack)) continue;
+    if (c.scoreboard.add(seqMax(left, ack), right) && (sackTop === undefined || seqGt(c.scoreboard.lastAddedRight, sackTop))) {
+      sackTop = c.scoreboard.lastAddedRight;
+    }
+  }
+  return sackTop;
+}
+
+/**
+ * Loss detection after an ACK: RACK (RFC 8985 §6.2 step 5, and its timer for
+ * segments still inside the reordering window), else RFC 5681 §3.2 (three
+ * duplicate ACKs) or RFC 6675 §5 (IsLost(HighACK + 1)).
+ */
+function detectLoss(c: TcpConnection, ack: SeqNum, rack: boolean): void {
+  if (c.flight === 0) return;
+  if (rack) {
+    armReorderTimer(c, rackDetectLoss(c));
+    if (c.recoveryState === 'open' && rackHasLoss(c)) enterRecovery(c);
+    return;
+  }
+  if (c.recoveryState !== 'open') return;
+  const lostBySack = c.sackOk && seqGt(c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)), c.sndUna);
+  // RFC 6582 §3.2 step 1: without SACK, duplicate ACKs for data sent before the last recovery do not start another.
+  const newWindow = c.sackOk || seqGt(ack, c.recover) || c.recover === c.iss;
+  if ((c.dupAcks >= TCP_DUPTHRESH && newWindow) || lostBySack) enterRecovery(c);
 }
 
 /**

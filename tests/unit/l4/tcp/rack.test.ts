@@ -11,7 +11,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
-import { prrEnter, prrOnAck } from '../../../../src/l4/tcp/rack.js';
+import { hasDsack, prrEnter, prrOnAck, rackOnDsack, rackOnRecoveryEnd, RackTlp, reorderingWindow } from '../../../../src/l4/tcp/rack.js';
+import { SackScoreboard } from '../../../../src/l4/tcp/scoreboard.js';
+import { Segment } from '../../../../src/l4/tcp/segment.js';
+import { seq } from '../../../../src/l4/tcp/seq.js';
 import type { Socket } from '../../../../src/l4/tcp/socket.js';
 import { B, onlyConnection, pattern, tcpPair, tapSegments, type CapturedSegment, type PairOptions } from './harness.js';
 
@@ -164,6 +167,79 @@ describe('RACK (RFC 8985 §6)', () => {
     expect(drops).toBe(2);
     expect(stat(t, 'tcpLostRetransmit')).toBe(1);
     expect(stat(t, 'tcpTimeouts')).toBe(0);
+  });
+});
+
+describe('the reordering window and DSACK (RFC 8985 §6.2 step 4, RFC 2883)', () => {
+  function fake(recoveryState: 'open' | 'recovery', sackedSegments: number) {
+    const scoreboard = new SackScoreboard();
+    if (sackedSegments > 0) scoreboard.add(seq(1000), seq(1000 + sackedSegments * 1000));
+    return {
+      rack: new RackTlp(),
+      rtt: { minRtt: 20, srtt: 40 },
+      recoveryState,
+      scoreboard,
+      mss: 1000,
+      sndUna: seq(0),
+      sndNxt: seq(50_000),
+      layer: { ctx: { stats: { inc: () => undefined } } },
+    } as unknown as TcpConnection;
+  }
+
+  it('is min_RTT / 4, and 0 without reordering seen once in recovery or with DupThresh segments SACKed', () => {
+    expect(reorderingWindow(fake('open', 2))).toBe(5);
+    expect(reorderingWindow(fake('open', 3))).toBe(0);
+    expect(reorderingWindow(fake('recovery', 1))).toBe(0);
+    const c = fake('recovery', 3);
+    c.rack.reord = true;
+    expect(reorderingWindow(c)).toBe(5);
+  });
+
+  it('grows by min_RTT / 4 per round with a DSACK, capped at SRTT, and falls back after 16 recoveries', () => {
+    const c = fake('open', 0);
+    rackOnDsack(c, true);
+    expect(reorderingWindow(c)).toBe(10);
+    rackOnDsack(c, true); // same round (SND.UNA has not reached the SND.NXT of the first DSACK): no change
+    expect(reorderingWindow(c)).toBe(10);
+    c.sndUna = seq(50_000);
+    c.sndNxt = seq(90_000);
+    for (let i = 0; i < 10; i++) {
+      rackOnDsack(c, true);
+      c.sndUna = c.sndNxt;
+      c.sndNxt = seq(c.sndNxt + 40_000);
+    }
+    expect(reorderingWindow(c)).toBe(40); // 12 * 20 / 4 = 60, capped at SRTT
+    for (let i = 0; i < 15; i++) rackOnRecoveryEnd(c);
+    expect(reorderingWindow(c)).toBe(40);
+    rackOnRecoveryEnd(c);
+    expect(reorderingWindow(c)).toBe(5);
+  });
+
+  it('tells a DSACK block from an ordinary one (RFC 2883 §4)', () => {
+    const seg = new Segment();
+    seg.ack = seq(5000);
+    seg.sackCount = 1;
+    seg.sackEdges.set([3000, 4000]); // below the cumulative ACK: a duplicate
+    expect(hasDsack(seg)).toBe(true);
+    seg.sackCount = 2;
+    seg.sackEdges.set([7000, 8000, 6000, 9000]); // inside the second block: a duplicate
+    expect(hasDsack(seg)).toBe(true);
+    seg.sackEdges.set([7000, 8000, 9000, 10000]);
+    expect(hasDsack(seg)).toBe(false);
+  });
+
+  it('the scoreboard reports the highest newly SACKed piece and the last hole a cumulative ACK fills', () => {
+    const sb = new SackScoreboard();
+    sb.add(seq(3000), seq(4000));
+    sb.add(seq(6000), seq(7000));
+    // [2000, 7000) covers the gaps [2000, 3000) and [4000, 6000): the highest new piece ends at 6000.
+    expect(sb.add(seq(2000), seq(7000))).toBe(true);
+    expect(sb.lastAddedRight).toBe(6000);
+    expect(sb.add(seq(8000), seq(9000))).toBe(true);
+    expect(sb.lastAddedRight).toBe(9000);
+    expect(sb.lastHoleEnd(seq(1000), seq(8500))).toBe(8000); // [7000, 8000) is the last unSACKed range
+    expect(sb.lastHoleEnd(seq(2000), seq(7000))).toBeUndefined();
+    expect(sb.lastHoleEnd(seq(1000), seq(7000))).toBe(2000);
   });
 });
 
