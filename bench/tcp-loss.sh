@@ -44,8 +44,15 @@ TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
 lossy "$NS" input output
-tap_down=$(for _ in $(seq "$RUNS"); do ip netns exec "$NS" curl -s -m 600 -o /dev/null -w '%{time_total}\n' "http://10.77.0.1/bytes/$N"; done | median)
-tap_up=$(for _ in $(seq "$RUNS"); do ip netns exec "$NS" curl -s -m 600 -o /dev/null -H 'Expect:' --data-binary "@$RUN/file.bin" -w '%{time_total}\n' http://10.77.0.1/sha256; done | median)
+# A run counts only when the transfer was complete (download size, upload hash); otherwise it prints "failed".
+tap_down=$(for _ in $(seq "$RUNS"); do
+  ip netns exec "$NS" curl -s -m 600 -o /dev/null -w '%{size_download} %{time_total}\n' "http://10.77.0.1/bytes/$N" | awk -v n="$N" '$1 == n { print $2; next } { print "failed" }'
+done | median)
+sum=$(sha256sum "$RUN/file.bin" | cut -d' ' -f1)
+tap_up=$(for _ in $(seq "$RUNS"); do
+  s=$(date +%s.%N); h=$(ip netns exec "$NS" curl -s -m 600 -H 'Expect:' --data-binary "@$RUN/file.bin" http://10.77.0.1/sha256); e=$(date +%s.%N)
+  if [ "$h" = "$sum" ]; then echo "$e - $s" | bc; else echo failed; fi
+done | median)
 
 # kernel to kernel over veth
 ip netns add "$KA"; ip netns add "$KB"
