@@ -75,6 +75,11 @@ export const TCP_DUPTHRESH = 3;
 /** RFC 6928 initial window: 10 segments. */
 export const TCP_INITIAL_WINDOW_SEGMENTS = 10;
 
+/** RFC 8985 §7.2 WCDelAckT: the peer's worst-case delayed ACK, added to the probe timeout when one segment is in flight. */
+export const TCP_TLP_MAX_ACK_DELAY_MS = 200;
+/** Added to 2*SRTT for the probe timeout otherwise (Linux tcp_schedule_loss_probe: TCP_TIMEOUT_MIN, 2 jiffies). */
+export const TCP_TLP_TIMEOUT_MIN_MS = 2;
+
 /** PAWS: TS.Recent is invalid after 24 days idle (RFC 7323 §5.5). */
 export const TCP_PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -100,6 +105,11 @@ export interface TcpConfig {
   readonly timestamps: boolean;
   /** Offer RFC 7323 window scaling. */
   readonly windowScaling: boolean;
+  /**
+   * RACK-TLP loss detection (RFC 8985) on SACK connections (Linux
+   * net.ipv4.tcp_recovery = 1); off: RFC 6675 DupThresh rules and no loss probes.
+   */
+  readonly rack: boolean;
   readonly synBacklog: number;
   /** Answer SYNs with cookies when the backlog is full (Linux net.ipv4.tcp_syncookies = 1). */
   readonly synCookies: boolean;
@@ -131,6 +141,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   windowScaling: true,
+  rack: true,
   synBacklog: TCP_SYN_BACKLOG_DEFAULT,
   synCookies: true,
   challengeAckIntervalMs: TCP_CHALLENGE_ACK_INTERVAL_MS,

@@ -18,6 +18,7 @@ import { TCP_DEFAULT_MSS, TCP_MIN_MSS, TCP_OFO_MAX_SEGMENTS } from './config.js'
 import { createCongestionControl, type CongestionControl } from './congestion/congestion.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { OutOfOrderQueue } from './reassembly.js';
+import { RackTlp } from './rack.js';
 import { RttEstimator } from './rtt.js';
 import { SackScoreboard } from './scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
@@ -171,8 +172,8 @@ export class TcpConnection {
   /** RFC 6675 HighRxt: the highest sequence number retransmitted in this recovery. */
   highRxt = seq(0);
   readonly scoreboard = new SackScoreboard();
-  /** Holes retransmitted in this recovery, with SND.NXT at that moment (to tell when a retransmission was lost too). */
-  retransmissions: { start: SeqNum; end: SeqNum; sentNxt: SeqNum }[] = [];
+  /** RACK-TLP and PRR state (rack.ts), including when each segment was sent and retransmitted. */
+  readonly rack = new RackTlp();
   /** Retransmissions found lost: they go again before anything else. */
   relost: { start: SeqNum; end: SeqNum }[] = [];
   dupAcks = 0;
@@ -205,6 +206,8 @@ export class TcpConnection {
 
   // Timers (timers.ts): created on first use so an idle connection holds few objects.
   retransmitTimer: Timer | undefined;
+  /** The RACK reordering timer or the TLP probe timer (c.rack.timerMode says which), as Linux shares one. */
+  lossTimer: Timer | undefined;
   delayedAckTimer: Timer | undefined;
   /** Keepalive, FIN-WAIT-2 timeout and TIME-WAIT share one timer (as in Linux). */
   idleTimer: Timer | undefined;

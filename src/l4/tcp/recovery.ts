@@ -13,12 +13,29 @@
  * minus what is lost and not yet retransmitted; the sender may send while
  * pipe < cwnd. Recovery retransmits the lost holes (send.ts asks
  * `nextLostHole`) before new data.
+ *
+ * What counts as lost: with SACK, RACK (RFC 8985, rack.ts) decides by send
+ * time; without SACK (or with RACK turned off), the duplicate-ACK rules above.
+ * How much may be sent during recovery: Proportional Rate Reduction (RFC
+ * 6937), which spreads the window reduction over the recovery's ACKs.
  */
 import type { TcpConnection } from './connection.js';
 import { TCP_DUPTHRESH } from './config.js';
 import type { Segment } from './segment.js';
 import { seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub, type SeqNum } from './seq.js';
-import { armRetransmit } from './timers.js';
+import {
+  hasDsack,
+  prrEnter,
+  prrOnAck,
+  rackDetectLoss,
+  rackEnabled,
+  rackHasLoss,
+  rackOnDsack,
+  rackOnRecoveryEnd,
+  rackUpdate,
+  tlpOnAck,
+} from './rack.js';
+import { armReorderTimer, armRetransmit } from './timers.js';
 
 /** RFC 6675 §4 IsLost threshold: more than (DupThresh - 1) * SMSS bytes SACKed above. */
 function lossThreshold(c: TcpConnection): number {
@@ -27,10 +44,11 @@ function lossThreshold(c: TcpConnection): number {
 
 /** Everything unSACKed below this is considered lost (and, above HighRxt, still to be retransmitted). */
 export function lostEnd(c: TcpConnection): SeqNum {
-  if (c.recoveryState === 'loss') return seqMin(c.recover, c.sndNxt);
+  if (c.recoveryState === 'loss') return seqMin(rackEnabled(c) ? seqMax(c.recover, c.rack.lostEnd) : c.recover, c.sndNxt);
   if (c.recoveryState === 'recovery') {
     let end = c.renoLostEnd;
-    if (c.sackOk) end = seqMax(end, c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)));
+    if (rackEnabled(c)) end = seqMax(end, c.rack.lostEnd);
+    else if (c.sackOk) end = seqMax(end, c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)));
     return seqMin(end, c.sndNxt);
   }
   return c.sndUna;
@@ -67,29 +85,25 @@ export function pipeSize(c: TcpConnection): number {
 export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean): number {
   const now = c.now();
   const ack = seg.ack;
+  const rack = rackEnabled(c);
+  const sackedBefore = c.scoreboard.sackedBytes + c.renoSacked;
 
-  // RFC 6675 §5: update the scoreboard from the SACK blocks (RFC 2018 §4 validity: above SND.UNA, not past SND.NXT).
-  if (c.sackOk) {
-    for (let i = 0; i < seg.sackCount; i++) {
-      const left = seq(seg.sackEdges[2 * i]!);
-      const right = seq(seg.sackEdges[2 * i + 1]!);
-      if (!seqLt(left, right) || seqGt(right, c.sndNxt) || !seqGt(right, ack)) continue;
-      c.scoreboard.add(seqMax(left, ack), right);
-    }
-  }
+  const sackTop = c.sackOk ? readSackBlocks(c, seg) : undefined;
+  const dsack = c.sackOk && hasDsack(seg);
+  if (dsack) c.layer.ctx.stats.inc('tcpDsackRecv');
 
   const acked = seqSub(ack, c.sndUna);
-  if (c.recoveryState !== 'open' && c.retransmissions.length > 0) detectLostRetransmissions(c, ack);
+  if (rack) {
+    // RFC 8985 §6.2 steps 2-4: what this ACK delivered, before SND.UNA moves and the scoreboard forgets it.
+    const ackTop = acked > 0 ? c.scoreboard.lastHoleEnd(c.sndUna, ack) : undefined;
+    rackUpdate(c, seg, ackTop, sackTop);
+    rackOnDsack(c, dsack);
+  } else if (c.recoveryState !== 'open' && c.rack.retransmits.length > 0) {
+    detectLostRetransmissions(c, ack);
+  }
   if (acked > 0) {
     const flightBefore = c.flight;
-    // RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn).
-    if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
-      const r = (c.tsNow() - seg.tsEcr) | 0;
-      if (r >= 0) c.rtt.sample(r);
-    } else if (c.rttSeq !== undefined && seqGt(ack, c.rttSeq)) {
-      c.rtt.sample(now - c.rttSentAt);
-      c.rttSeq = undefined;
-    }
+    sampleRtt(c, seg);
     // Acknowledged data leaves the send buffer (SYN and FIN occupy sequence space but no buffer).
     const dataAcked = Math.max(0, Math.min(seqSub(ack, c.bufSeq), c.sendBuffer.length));
     if (dataAcked > 0) {
@@ -98,6 +112,9 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     }
     c.sndUna = ack;
     c.scoreboard.advance(ack);
+    c.rack.sent.dropAcked(ack);
+    c.rack.retransmits.dropAcked(ack);
+    c.rack.probeWanted = true;
     if (seqLt(c.highRxt, ack)) c.highRxt = ack;
     c.retransmits = 0;
     c.lastProgressAt = now;
@@ -106,8 +123,9 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     switch (c.recoveryState) {
       case 'recovery':
         if (seqGe(ack, c.recover)) {
-          // RFC 6582 §3.2 step 3 (full acknowledgment), option 1: no burst on leaving recovery.
-          c.cc.cwnd = Math.min(c.cc.ssthresh, Math.max(c.flight, c.mss) + c.mss);
+          // RFC 6937 §3: PRR has brought the flight down to ssthresh; recovery ends with cwnd = ssthresh (without
+          // PRR's pacing before it, RFC 6582 §3.2 step 3 option 1 guards against a burst).
+          c.cc.cwnd = rack ? c.cc.ssthresh : Math.min(c.cc.ssthresh, Math.max(c.flight, c.mss) + c.mss);
           leaveRecovery(c);
         } else if (!c.sackOk) {
           // RFC 6582 §3.2 step 4 (partial acknowledgment): the next unacknowledged segment is lost too.
@@ -135,14 +153,71 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     if (!c.sackOk) c.renoSacked = Math.min(c.flight, c.renoSacked + c.mss);
   }
 
-  // Loss detection: RFC 5681 §3.2 (three duplicate ACKs) or RFC 6675 §5 (IsLost(HighACK + 1)).
-  if (c.recoveryState === 'open' && c.flight > 0) {
-    const lostBySack = c.sackOk && seqGt(c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)), c.sndUna);
-    // RFC 6582 §3.2 step 1: without SACK, duplicate ACKs for data sent before the last recovery do not start another.
-    const newWindow = c.sackOk || seqGt(ack, c.recover) || c.recover === c.iss;
-    if ((c.dupAcks >= TCP_DUPTHRESH && newWindow) || lostBySack) enterRecovery(c);
+  // RFC 8985 §7.4: did a loss probe repair a loss? Then reduce the window once, as for any congestion event.
+  const pureDuplicate = acked === 0 && sackTop === undefined && seg.payload.length === 0 && !seg.fin && seg.window * 2 ** c.sndWscale === c.sndWnd;
+  if (rack && c.rack.tlpEndSeq !== undefined && tlpOnAck(c, seg, dsack, pureDuplicate) && c.recoveryState === 'open') {
+    c.cc.onCongestionEvent(c.flight, c.mss, now);
+    c.cc.cwnd = c.cc.ssthresh;
+  }
+
+  detectLoss(c, ack, rack);
+
+  // RFC 6937 §3: "On every ACK starting or during recovery", DeliveredData = change_in(snd.una) + change_in(SACKd)
+  // (without SACK, one MSS per duplicate ACK stands in for SACKd).
+  if (c.recoveryState === 'recovery') {
+    const delivered = Math.max(0, acked) + (c.scoreboard.sackedBytes + c.renoSacked - sackedBefore);
+    prrOnAck(c, Math.max(0, delivered), pipeSize(c));
   }
   return Math.max(0, acked);
+}
+
+/** RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn). */
+function sampleRtt(c: TcpConnection, seg: Segment): void {
+  if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
+    const r = (c.tsNow() - seg.tsEcr) | 0;
+    if (r >= 0) c.rtt.sample(r);
+  } else if (c.rttSeq !== undefined && seqGt(seg.ack, c.rttSeq)) {
+    c.rtt.sample(c.now() - c.rttSentAt);
+    c.rttSeq = undefined;
+  }
+}
+
+/**
+ * RFC 6675 §5: update the scoreboard from the SACK blocks (RFC 2018 §4
+ * validity: above SND.UNA, not past SND.NXT). Returns the end of the highest
+ * newly SACKed piece, for RACK.
+ */
+function readSackBlocks(c: TcpConnection, seg: Segment): SeqNum | undefined {
+  const ack = seg.ack;
+  let sackTop: SeqNum | undefined;
+  for (let i = 0; i < seg.sackCount; i++) {
+    const left = seq(seg.sackEdges[2 * i]!);
+    const right = seq(seg.sackEdges[2 * i + 1]!);
+    if (!seqLt(left, right) || seqGt(right, c.sndNxt) || !seqGt(right, ack)) continue;
+    if (c.scoreboard.add(seqMax(left, ack), right) && (sackTop === undefined || seqGt(c.scoreboard.lastAddedRight, sackTop))) {
+      sackTop = c.scoreboard.lastAddedRight;
+    }
+  }
+  return sackTop;
+}
+
+/**
+ * Loss detection after an ACK: RACK (RFC 8985 §6.2 step 5, and its timer for
+ * segments still inside the reordering window), else RFC 5681 §3.2 (three
+ * duplicate ACKs) or RFC 6675 §5 (IsLost(HighACK + 1)).
+ */
+function detectLoss(c: TcpConnection, ack: SeqNum, rack: boolean): void {
+  if (c.flight === 0) return;
+  if (rack) {
+    armReorderTimer(c, rackDetectLoss(c));
+    if (c.recoveryState === 'open' && rackHasLoss(c)) enterRecovery(c);
+    return;
+  }
+  if (c.recoveryState !== 'open') return;
+  const lostBySack = c.sackOk && seqGt(c.scoreboard.lossBoundary(c.sndUna, lossThreshold(c)), c.sndUna);
+  // RFC 6582 §3.2 step 1: without SACK, duplicate ACKs for data sent before the last recovery do not start another.
+  const newWindow = c.sackOk || seqGt(ack, c.recover) || c.recover === c.iss;
+  if ((c.dupAcks >= TCP_DUPTHRESH && newWindow) || lostBySack) enterRecovery(c);
 }
 
 /**
@@ -153,19 +228,20 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
  */
 function detectLostRetransmissions(c: TcpConnection, ack: SeqNum): void {
   const high = c.scoreboard.highestSacked;
-  const list = c.retransmissions;
-  // The list is in send order, so SND.NXT at retransmission only grows: stop at the first one still in doubt.
-  let n = 0;
-  for (; n < list.length; n++) {
-    const r = list[n]!;
-    if (seqLe(r.end, ack)) continue; // delivered
-    if (high === undefined || !seqGt(high, seqAdd(r.sentNxt, lossThreshold(c)))) break;
-    if (c.scoreboard.sackedBetween(r.start, r.end) < seqSub(r.end, r.start)) {
-      c.relost.push({ start: r.start, end: r.end });
-      c.layer.ctx.stats.inc('tcpLostRetransmit');
+  const log = c.rack.retransmits;
+  // The log is in send order, so SND.NXT at retransmission only grows: stop at the first one still in doubt.
+  while (log.length > 0) {
+    const start = log.start(0);
+    const end = log.end(0);
+    if (!seqLe(end, ack)) {
+      if (high === undefined || !seqGt(high, seqAdd(log.extra(0) as SeqNum, lossThreshold(c)))) break;
+      if (c.scoreboard.sackedBetween(start, end) < seqSub(end, start)) {
+        c.relost.push({ start, end });
+        c.layer.ctx.stats.inc('tcpLostRetransmit');
+      }
     }
+    log.finish(0);
   }
-  if (n > 0) list.splice(0, n);
 }
 
 /** A retransmission found lost (detectLostRetransmissions), still missing: the first thing to send. */
@@ -192,7 +268,10 @@ export function enterRecovery(c: TcpConnection): void {
   c.recoveryState = 'recovery';
   c.recover = c.sndNxt;
   c.highRxt = c.sndUna;
-  c.renoLostEnd = seqAdd(c.sndUna, c.mss);
+  // With RACK, RACK alone says what is lost; otherwise the first unacknowledged segment is (the fast retransmit).
+  c.renoLostEnd = rackEnabled(c) ? c.sndUna : seqAdd(c.sndUna, c.mss);
+  c.rack.tlpEndSeq = undefined;
+  prrEnter(c);
   c.layer.ctx.trace.event('tcp fast recovery', () => `${c.localPort}>${c.remotePort} una ${c.sndUna} nxt ${c.sndNxt} cwnd ${c.cc.cwnd}`);
 }
 
@@ -213,7 +292,8 @@ export function enterLossForMtu(c: TcpConnection): void {
 }
 
 function markAllLost(c: TcpConnection): void {
-  c.retransmissions = [];
+  c.rack.retransmits.clear();
+  c.rack.tlpEndSeq = undefined;
   c.relost = [];
   c.recoveryState = 'loss';
   c.recover = c.sndNxt;
@@ -224,7 +304,8 @@ function markAllLost(c: TcpConnection): void {
 }
 
 function leaveRecovery(c: TcpConnection): void {
-  c.retransmissions = [];
+  if (!rackEnabled(c)) c.rack.retransmits.clear();
+  rackOnRecoveryEnd(c);
   c.relost = [];
   c.recoveryState = 'open';
   c.renoSacked = 0;

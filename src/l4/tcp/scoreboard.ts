@@ -20,6 +20,12 @@ interface Range {
 export class SackScoreboard {
   private ranges: Range[] = [];
   sackedBytes = 0;
+  /**
+   * After `add` returned true: the right edge of the highest newly SACKed
+   * piece (RACK, RFC 8985 §6.2 step 2, wants the most recently sent segment
+   * that this ACK delivered, not one SACKed by an earlier ACK).
+   */
+  lastAddedRight = 0 as SeqNum;
 
   get isEmpty(): boolean {
     return this.ranges.length === 0;
@@ -61,6 +67,17 @@ export class SackScoreboard {
     const added = seqSub(newRight, newLeft) - covered;
     if (added <= 0) return false;
     if (j === i && rs.length >= SCOREBOARD_MAX_RANGES) return false;
+    // The highest piece this block newly covers: above the last merged range, or the highest gap below one.
+    this.lastAddedRight = right;
+    if (j > i && !seqLt(rs[j - 1]!.right, right)) {
+      for (let k = j - 1; k >= i; k--) {
+        const below = k > i ? seqMax(rs[k - 1]!.right, left) : left;
+        if (seqLt(below, rs[k]!.left)) {
+          this.lastAddedRight = rs[k]!.left;
+          break;
+        }
+      }
+    }
     rs.splice(i, j - i, { left: newLeft, right: newRight });
     this.sackedBytes += added;
     return true;
@@ -128,6 +145,21 @@ export class SackScoreboard {
       above += size;
     }
     return una;
+  }
+
+  /**
+   * The end of the last unSACKed byte range inside [from, to), or undefined
+   * when all of it is SACKed: what a cumulative ACK up to `to` newly delivers
+   * ends there (RFC 8985 §6.2 step 2).
+   */
+  lastHoleEnd(from: SeqNum, to: SeqNum): SeqNum | undefined {
+    for (let i = this.ranges.length - 1; i >= 0; i--) {
+      const r = this.ranges[i]!;
+      if (seqGe(r.left, to)) continue;
+      if (seqLt(r.right, to)) return to; // the byte just below `to` is not SACKed
+      return seqGt(r.left, from) ? r.left : undefined;
+    }
+    return seqGt(to, from) ? to : undefined;
   }
 
   /** SACKed bytes inside [from, to). */

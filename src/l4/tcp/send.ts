@@ -14,12 +14,13 @@ import type { TcpConnection } from './connection.js';
 import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from './options.js';
+import { rackOnTransmit } from './rack.js';
 import { nextLostHole, nextRelost, pipeSize } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seq, seqAdd, seqGe, seqGt, seqLt, seqSub, type SeqNum } from './seq.js';
 import { TcpState } from './state.js';
 import type { TcpLayer } from './tcp.js';
-import { armDelayedAck, armPersistIfNeeded, armRetransmit, cancelDelayedAck } from './timers.js';
+import { armDelayedAck, armPersistIfNeeded, armRetransmit, cancelDelayedAck, scheduleLossProbe } from './timers.js';
 
 export function verifyChecksum(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array): boolean {
   return verifyInternetChecksum(bytes, 0, bytes.length, net.pseudoHeaderSum(source, destination, bytes.length));
@@ -44,6 +45,8 @@ export function output(c: TcpConnection): void {
   while (transmitNext(c));
   if (c.ackNow) sendAck(c);
   armPersistIfNeeded(c);
+  // RFC 8985 §7.2: after new data went out or new data was acknowledged, (re)start the probe timer.
+  if (c.rack.probeWanted) scheduleLossProbe(c);
 }
 
 /**
@@ -82,7 +85,6 @@ function transmitNext(c: TcpConnection): boolean {
       } else {
         c.highRxt = end;
       }
-      c.retransmissions.push({ start: hole.start, end, sentNxt: c.sndNxt });
       return true;
     }
   }
@@ -136,6 +138,7 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
   emit(c, start, flags, seqSub(start, c.bufSeq), dataLen);
 
   const end = seqAdd(start, dataLen + (fin ? 1 : 0));
+  rackOnTransmit(c, start, end, isRetransmit);
   if (isRetransmit) {
     c.bytesRetransmitted += dataLen;
     c.totalRetransmits++;
@@ -152,6 +155,24 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
   // RFC 6298 §5.1: start the timer when it is not running.
   if (!c.retransmitTimer?.armed) armRetransmit(c);
+}
+
+/**
+ * RFC 8985 §7.3 TLP_send_probe: one segment of new data if the peer's window
+ * takes it (cwnd does not apply), else the last segment sent again. Returns
+ * whether the probe was a retransmission, undefined when nothing could go.
+ */
+export function sendLossProbe(c: TcpConnection): boolean | undefined {
+  const avail = c.sendBuffer.length - seqSub(c.sndNxt, c.bufSeq);
+  const windowRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
+  if (avail > 0 && windowRoom > 0 && c.finSeq === undefined) {
+    transmitRange(c, c.sndNxt, Math.min(avail, windowRoom, c.mss), false, false);
+    return false;
+  }
+  const len = Math.min(c.mss, c.flight);
+  if (len <= 0) return undefined;
+  transmitRange(c, seqAdd(c.sndNxt, -len), len, true, false);
+  return true;
 }
 
 // --- ACKs ----------------------------------------------------------------

@@ -93,6 +93,12 @@ export class TcpLayer {
       'tcpFastRetrans',
       'tcpSackRecovery',
       'tcpRenoRecovery',
+      'tcpLostRetransmit',
+      'tcpLossProbes',
+      'tcpLossProbeRecovery',
+      'tcpSackReorder',
+      'tcpDsackRecv',
+      'tcpRackReoTimeouts',
       'tcpChallengeAck',
       'tcpSynChallenge',
       'tcpOfoQueue',
@@ -310,6 +316,7 @@ export class TcpLayer {
     this.established.delete(c);
     this.ctx.stats.set('tcpCurrEstab', this.established.size);
     c.retransmitTimer?.cancel();
+    c.lossTimer?.cancel();
     c.delayedAckTimer?.cancel();
     c.idleTimer?.cancel();
     c.sendBuffer.consume(c.sendBuffer.length);

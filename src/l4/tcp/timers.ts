@@ -7,12 +7,14 @@
  * (retransmission), §3.8.6.1 (zero-window probing: "the transmitting host
  * SHOULD send a zero-window probe ... exponentially backed off"), §3.8.6.3
  * (delayed ACK), §3.6.1 / §3.4.2 (TIME-WAIT, 2 MSL), RFC 1122 §4.2.3.6
- * (keepalive), RFC 5482 (user timeout).
+ * (keepalive), RFC 5482 (user timeout), RFC 8985 §6.3 and §7 (the RACK
+ * reordering timer and the TLP probe timer, which share one timer as in Linux).
  */
 import { TCP_ORPHAN_RETRIES } from './config.js';
 import { TcpError, type TcpConnection } from './connection.js';
-import { enterLoss } from './recovery.js';
-import { ackDecision, output, sendProbe, sendSyn, windowScaleFor } from './send.js';
+import { probeAllowed, probeTimeout, prrOnAck, rackDetectLoss, rackHasLoss } from './rack.js';
+import { enterLoss, enterRecovery, pipeSize } from './recovery.js';
+import { ackDecision, output, sendLossProbe, sendProbe, sendSyn, windowScaleFor } from './send.js';
 import { seqAdd, seqSub } from './seq.js';
 import { TcpState } from './state.js';
 
@@ -82,12 +84,90 @@ function onRetransmitTimer(c: TcpConnection): void {
     return;
   }
   layer.ctx.stats.inc('tcpTimeouts');
+  cancelLossTimer(c);
   enterLoss(c);
   c.retransmits++;
   c.rtt.backOff();
   c.retransmitTimer?.cancel();
   output(c);
   if (!c.retransmitTimer?.armed) armRetransmit(c);
+}
+
+// --- RACK reordering timer and TLP probe timer (RFC 8985) ------------------
+
+function lossTimer(c: TcpConnection) {
+  c.lossTimer ??= c.layer.ctx.timers.timer(() => onLossTimer(c));
+  return c.lossTimer;
+}
+
+function cancelLossTimer(c: TcpConnection): void {
+  c.lossTimer?.cancel();
+  c.rack.timerMode = 'none';
+}
+
+/**
+ * RFC 8985 §6.2 step 5 / §6.3: some segments were sent before the last
+ * delivered one but are still inside the reordering window; look again when
+ * the window has passed (`timeout` ms from now; 0 cancels).
+ */
+export function armReorderTimer(c: TcpConnection, timeout: number): void {
+  if (timeout > 0) {
+    lossTimer(c).armIn(timeout);
+    c.rack.timerMode = 'reorder';
+  } else if (c.rack.timerMode === 'reorder') {
+    cancelLossTimer(c);
+  }
+}
+
+/**
+ * RFC 8985 §7.2: after new data is sent or acknowledged, start the probe
+ * timer (PTO) when a probe is allowed. The RTO is pushed back behind it: the
+ * RTO restarts once the probe has gone (§7.3), so it never fires first.
+ */
+export function scheduleLossProbe(c: TcpConnection): void {
+  const r = c.rack;
+  r.probeWanted = false;
+  if (r.timerMode === 'reorder' && c.lossTimer?.armed) return;
+  if (!probeAllowed(c)) {
+    if (r.timerMode === 'probe') cancelLossTimer(c);
+    return;
+  }
+  const rto = c.rtt.rto;
+  const rtoRemaining = c.retransmitTimer?.armed ? c.retransmitTimer.deadline - c.now() : rto;
+  const pto = probeTimeout(c, rtoRemaining);
+  lossTimer(c).armIn(pto);
+  r.timerMode = 'probe';
+  c.retransmitTimer ??= c.layer.ctx.timers.timer(() => onRetransmitTimer(c));
+  c.retransmitTimer.armIn(pto + rto);
+}
+
+function onLossTimer(c: TcpConnection): void {
+  const r = c.rack;
+  const mode = r.timerMode;
+  r.timerMode = 'none';
+  if (c.state === TcpState.CLOSED || c.state === TcpState.TIME_WAIT || c.flight === 0) return;
+  if (mode === 'reorder') {
+    // §6.3: "RACK_detect_loss_and_arm_timer()", then repair what it found.
+    c.layer.ctx.stats.inc('tcpRackReoTimeouts');
+    armReorderTimer(c, rackDetectLoss(c));
+    if (c.recoveryState === 'open' && rackHasLoss(c)) {
+      enterRecovery(c);
+      prrOnAck(c, 0, pipeSize(c));
+    }
+    output(c);
+    return;
+  }
+  if (mode !== 'probe') return;
+  // §7.3: one probe per episode; whatever happens, the RTO runs again from now.
+  if (probeAllowed(c)) {
+    const isRetransmit = sendLossProbe(c);
+    if (isRetransmit !== undefined) {
+      c.layer.ctx.stats.inc('tcpLossProbes');
+      r.tlpEndSeq = c.sndNxt;
+      r.tlpIsRetrans = isRetransmit;
+    }
+  }
+  armRetransmit(c);
 }
 
 function userTimedOut(c: TcpConnection, now: number): boolean {

@@ -49,8 +49,10 @@ describe('retransmission timeout (RFC 6298)', () => {
     t.serverSocket.write(Buffer.alloc(1000, 1));
     await t.runFor(3500);
     const sends = fromB.filter(isData).map((s) => s.at - start);
-    // RTO starts at the 200 ms floor (the RTT is tiny) and doubles: 0, 200, 600, 1400, 3000.
-    expect(sends).toEqual([0, 200, 600, 1400, 3000]);
+    // A tail loss probe first (RFC 8985 §7.2: 2*SRTT + 200 ms for one segment in flight, capped at the RTO), then
+    // the RTO restarts from the probe at the 200 ms floor (the RTT is tiny) and doubles: 0, 200, 400, 800, 1600, 3200.
+    expect(sends).toEqual([0, 200, 400, 800, 1600, 3200]);
+    expect(t.b.ctx.stats.get('tcpLossProbes')).toBe(1);
     expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(4);
     down = false;
     const got: Buffer[] = [];
