@@ -16,6 +16,7 @@ import { Ipv4Input, type Ipv4InputHooks, type Ipv4ProtocolHandler } from '../l3/
 import { Ipv4Output } from '../l3/ipv4/output.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
 import { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
+import { Icmpv4TimeExceededCode, Icmpv4UnreachableCode } from '../l3/icmpv4/message.js';
 import { RouteTable } from '../l3/routing/table.js';
 import { UdpLayer } from '../l4/udp/udp.js';
 import { ipv6TcpNetwork } from '../l4/tcp/ipv6.js';
@@ -59,10 +60,10 @@ export class Host {
     this.ipv4Out = new Ipv4Output(ctx, this.routes, links);
     this.ipv4Hooks = {
       unreachable: (d, code) =>
-        this.icmp.sendError(d.packet, { type: 'destinationUnreachable', code: code === 'protocol' ? 2 : 3 }, d.toBroadcastOrMulticast),
+        this.icmp.sendError(d.packet, { type: 'destinationUnreachable', code: code === 'protocol' ? Icmpv4UnreachableCode.protocol : Icmpv4UnreachableCode.port }, d.toBroadcastOrMulticast),
       parameterProblem: (packet, pointer, toBroadcastOrMulticast) =>
         this.icmp.sendError(packet, { type: 'parameterProblem', pointer }, toBroadcastOrMulticast),
-      reassemblyTimeout: (first) => this.icmp.sendError(first, { type: 'timeExceeded', code: 1 }, false),
+      reassemblyTimeout: (first) => this.icmp.sendError(first, { type: 'timeExceeded', code: Icmpv4TimeExceededCode.reassembly }, false),
     };
     this.ipv4In = new Ipv4Input(ctx, links, this.ipv4Hooks);
     this.icmp = new Icmpv4(ctx, this.ipv4Out);

@@ -15,6 +15,7 @@
 import type { StackContext } from '../core/context.js';
 import { formatMac } from '../l2/mac-address.js';
 import { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
+import { Icmpv6TimeExceededCode, Icmpv6Type } from '../l3/icmpv6/message.js';
 import type { RouterAdvertisementConfig } from '../l3/icmpv6/router-advertiser.js';
 import { formatIpv6, formatIpv6Cidr, ipv6Equal, isLinkLocalIpv6, type Ipv6Address, type Ipv6Cidr } from '../l3/ipv6/address.js';
 import { Ipv6Input, type Ipv6InputHooks } from '../l3/ipv6/input.js';
@@ -64,7 +65,7 @@ export class Ipv6Layer {
       // RFC 8200 §4.5: Time Exceeded, code 1 (fragment reassembly time exceeded), to the first fragment's source.
       reassemblyTimeout: (first) => {
         const link = this.output.route(first.subarray(8, 24))?.link ?? this.interfaces[0];
-        if (link) this.icmp.sendError(first, { type: 3, code: 1 }, { link, toMulticast: false });
+        if (link) this.icmp.sendError(first, { type: Icmpv6Type.TimeExceeded, code: Icmpv6TimeExceededCode.reassembly }, { link, toMulticast: false });
       },
     };
     this.input = new Ipv6Input(ctx, links, this.inputHooks);

@@ -7,15 +7,13 @@
 import type { StackContext } from '../../core/context.js';
 import { Ipv4IdentificationGenerator } from './identification.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
-import { IPV4_HEADER_LENGTH, emitIpv4Header } from './header.js';
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
 import { completePartialChecksum, type TransportOffload } from '../../core/offload.js';
 
 /** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
-export const DEFAULT_TTL = 64;
-export const IPV4_MAX_PACKET = 65_535;
 
 export interface Ipv4SendOptions {
   readonly destination: Ipv4Address;
@@ -51,7 +49,7 @@ export interface Ipv4Route {
 
 export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
-  private readonly scratch = new Uint8Array(IPV4_MAX_PACKET);
+  private readonly scratch = new Uint8Array(IPV4_MAX_PACKET_LENGTH);
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
   /** The link's offload request, filled in place for each offloaded datagram. */
@@ -103,7 +101,7 @@ export class Ipv4Output {
       return 'noRoute';
     }
     const totalLength = IPV4_HEADER_LENGTH + payload.length;
-    if (totalLength > IPV4_MAX_PACKET) {
+    if (totalLength > IPV4_MAX_PACKET_LENGTH) {
       this.ctx.trace.dropped('ipOutDiscards', 'datagram larger than 65535', () => `${totalLength} bytes`);
       return 'messageTooLong';
     }
@@ -119,7 +117,7 @@ export class Ipv4Output {
         dontFragment,
         moreFragments: false,
         fragmentOffset: 0,
-        ttl: options.ttl ?? DEFAULT_TTL,
+        ttl: options.ttl ?? IPV4_DEFAULT_TTL,
         protocol: options.protocol,
         source,
         destination: options.destination,

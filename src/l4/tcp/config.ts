@@ -66,9 +66,6 @@ export const TCP_CHALLENGE_ACK_INTERVAL_MS = 500;
 
 /** Half-open (SYN-RECEIVED) connections per listener before SYN cookies take over (Node's default listen backlog). */
 export const TCP_SYN_BACKLOG_DEFAULT = 511;
-/** Ephemeral ports (Linux net.ipv4.ip_local_port_range). */
-export const TCP_EPHEMERAL_FIRST = 32_768;
-export const TCP_EPHEMERAL_LAST = 60_999;
 
 /** RFC 5681 §3.2 DupThresh. */
 export const TCP_DUPTHRESH = 3;

@@ -13,7 +13,8 @@
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import type { Disposition } from '../../l3/dispositions.js';
-import { DEFAULT_TCP_CONFIG, TCP_EPHEMERAL_FIRST, TCP_EPHEMERAL_LAST, type TcpConfig } from './config.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from './config.js';
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from '../ports.js';
 import { TcpConnection, TcpError, type ConnectionUser, type TcpConnectionInfo } from './connection.js';
 import { TcpFlags, TcpHeaderView } from './header.js';
 import { IsnGenerator } from './isn.js';
@@ -76,7 +77,7 @@ export class TcpLayer {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
     this.isn = new IsnGenerator(ctx.clock, ctx.random);
     this.cookies = new SynCookies(ctx.clock, this.isn);
-    this.nextEphemeral = TCP_EPHEMERAL_FIRST + (ctx.random.u32() % (TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1));
+    this.nextEphemeral = EPHEMERAL_PORT_FIRST + (ctx.random.u32() % (EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1));
     ctx.stats.declare(
       'tcpActiveOpens',
       'tcpPassiveOpens',
@@ -249,9 +250,9 @@ export class TcpLayer {
 
   /** RFC 6056 §3.3.2-like: a random start, then the next free port for this remote endpoint. */
   private ephemeralPort(net: TcpNetwork, local: IpAddress, remote: IpAddress, remotePort: number): number {
-    const span = TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1;
+    const span = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
     for (let i = 0; i < span; i++) {
-      const port = TCP_EPHEMERAL_FIRST + ((this.nextEphemeral - TCP_EPHEMERAL_FIRST + i) % span);
+      const port = EPHEMERAL_PORT_FIRST + ((this.nextEphemeral - EPHEMERAL_PORT_FIRST + i) % span);
       if (!this.lookup(net, local, port, remote, remotePort) && !this.listeners.has(port)) {
         this.nextEphemeral = port + 1;
         return port;

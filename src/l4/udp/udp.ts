@@ -26,10 +26,8 @@ import { UDP_HEADER_LENGTH, UdpField, UdpHeaderView, emitUdp, finishUdpChecksumV
 import { formatIpv6, ipv6Equal, isUnspecifiedIpv6, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import type { ReceivedIpv6 } from '../../l3/ipv6/input.js';
 import type { Ipv6Output } from '../../l3/ipv6/output.js';
+import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from '../ports.js';
 
-/** Linux net.ipv4.ip_local_port_range defaults (RFC 6056 §3.2 suggests 1024-65535; Linux is narrower). */
-export const EPHEMERAL_PORT_MIN = 32_768;
-export const EPHEMERAL_PORT_MAX = 60_999;
 /** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
 export const UDP_MAX_PAYLOAD_V4 = 65_507;
 
@@ -210,10 +208,10 @@ export class UdpLayer {
 
   /** RFC 6056 §3.3.1 (algorithm 1): a random port, probing upwards while taken. */
   private ephemeralPort(ports: Map<number, UdpSocket[]> = this.ports): number {
-    const range = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
+    const range = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
     const start = this.ctx.random.u32() % range;
     for (let i = 0; i < range; i++) {
-      const port = EPHEMERAL_PORT_MIN + ((start + i) % range);
+      const port = EPHEMERAL_PORT_FIRST + ((start + i) % range);
       if (!ports.has(port)) return port;
     }
     throw new UdpError('no free ephemeral port', 'EADDRINUSE');
