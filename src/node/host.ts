@@ -23,17 +23,13 @@ import { ipv6TcpNetwork } from '../l4/tcp/ipv6.js';
 import { Tcp } from '../l4/tcp/api.js';
 import { ipv4TcpNetwork } from '../l4/tcp/ipv4.js';
 import { Ipv6Layer, type Ipv6InterfaceConfig } from './ipv6.js';
+import { runPing, type PingOptions, type PingResult } from './ping.js';
 import { declareInbound, type InboundLayers, type InboundPath } from './inbound.js';
 import type { Ipv6Input } from '../l3/ipv6/input.js';
 import type { Ipv6Output } from '../l3/ipv6/output.js';
 import type { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
 
-export interface PingReply {
-  readonly sequence: number;
-  /** Round-trip time in ms, or undefined when no reply came within the timeout. */
-  readonly rttMs: number | undefined;
-  readonly from?: Ipv4Address;
-}
+export type PingReply = PingResult<Ipv4Address>;
 
 export class Host {
   readonly interfaces: NetworkInterface[] = [];
@@ -145,44 +141,17 @@ export class Host {
    * Sends `count` echo requests one `intervalMs` apart and resolves with one
    * entry per request. The first one may wait for ARP resolution.
    */
-  ping(destination: Ipv4Address, options: { count?: number; intervalMs?: number; timeoutMs?: number; size?: number } = {}): Promise<PingReply[]> {
-    const count = options.count ?? 1;
-    const intervalMs = options.intervalMs ?? 1000;
-    const timeoutMs = options.timeoutMs ?? 2000;
-    const data = new Uint8Array(options.size ?? 56);
-    for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+  ping(destination: Ipv4Address, options: PingOptions = {}): Promise<PingReply[]> {
     const identifier = (this.nextPingIdentifier = (this.nextPingIdentifier + 1) & 0xffff);
-    const sentAt = new Map<number, number>();
-    const replies: PingReply[] = [];
-    const { clock, timers } = this.ctx;
-    return new Promise((resolve) => {
-      const finish = (): void => {
-        this.icmp.echoListeners.delete(identifier);
-        resolve(replies.sort((a, b) => a.sequence - b.sequence));
-      };
-      const check = (): void => {
-        if (replies.length === count) finish();
-      };
-      this.icmp.echoListeners.set(identifier, (reply) => {
-        const t = sentAt.get(reply.sequence);
-        if (t === undefined || reply.source !== destination) return;
-        sentAt.delete(reply.sequence);
-        replies.push({ sequence: reply.sequence, rttMs: clock.now() - t, from: reply.source });
-        check();
-      });
-      for (let seq = 1; seq <= count; seq++) {
-        timers.after((seq - 1) * intervalMs, () => {
-          sentAt.set(seq, clock.now());
-          this.icmp.sendEchoRequest(destination, identifier, seq, data);
-          timers.after(timeoutMs, () => {
-            if (sentAt.delete(seq)) {
-              replies.push({ sequence: seq, rttMs: undefined });
-              check();
-            }
-          });
-        });
-      }
-    });
+    return runPing<Ipv4Address>(this.ctx, {
+      send: (sequence, data) => this.icmp.sendEchoRequest(destination, identifier, sequence, data),
+      listen: (onReply) => {
+        this.icmp.echoListeners.set(identifier, onReply);
+        return () => this.icmp.echoListeners.delete(identifier);
+      },
+      isTarget: (source) => source === destination,
+      keep: (source) => source,
+    }, options);
   }
 
   /** Text tables for `tapnet show ...`. */

@@ -15,6 +15,7 @@
 import type { StackContext } from '../core/context.js';
 import { formatMac } from '../l2/mac-address.js';
 import { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
+import { runPing, type PingOptions, type PingResult } from './ping.js';
 import { Icmpv6TimeExceededCode, Icmpv6Type } from '../l3/icmpv6/message.js';
 import type { RouterAdvertisementConfig } from '../l3/icmpv6/router-advertiser.js';
 import { formatIpv6, formatIpv6Cidr, ipv6Equal, isLinkLocalIpv6, type Ipv6Address, type Ipv6Cidr } from '../l3/ipv6/address.js';
@@ -38,11 +39,7 @@ export interface Ipv6InterfaceConfig {
   readonly neighbourCacheMax?: number;
 }
 
-export interface Ping6Reply {
-  readonly sequence: number;
-  readonly rttMs: number | undefined;
-  readonly from?: Ipv6Address;
-}
+export type Ping6Reply = PingResult<Ipv6Address>;
 
 /** Linux's metric for routes learned from router advertisements (RT6_DEFAULT metric 1024). */
 const RA_ROUTE_METRIC = 1024;
@@ -136,43 +133,18 @@ export class Ipv6Layer {
   }
 
   /** `count` echo requests `intervalMs` apart; one entry per request (undefined RTT for no reply). */
-  ping(destination: Ipv6Address, options: { count?: number; intervalMs?: number; timeoutMs?: number; size?: number; via?: Ipv6Link } = {}): Promise<Ping6Reply[]> {
-    const count = options.count ?? 1;
-    const intervalMs = options.intervalMs ?? 1000;
-    const timeoutMs = options.timeoutMs ?? 2000;
-    const data = new Uint8Array(options.size ?? 56);
-    for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+  ping(destination: Ipv6Address, options: PingOptions & { via?: Ipv6Link } = {}): Promise<Ping6Reply[]> {
     const identifier = (this.nextPingIdentifier = (this.nextPingIdentifier + 1) & 0xffff);
-    const sentAt = new Map<number, number>();
-    const replies: Ping6Reply[] = [];
-    const { clock, timers } = this.ctx;
     const target = destination.slice();
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (replies.length < count) return;
-        this.icmp.echoListeners.delete(identifier);
-        resolve(replies.sort((a, b) => a.sequence - b.sequence));
-      };
-      this.icmp.echoListeners.set(identifier, (reply) => {
-        const t = sentAt.get(reply.sequence);
-        if (t === undefined || !ipv6Equal(reply.source, target)) return;
-        sentAt.delete(reply.sequence);
-        replies.push({ sequence: reply.sequence, rttMs: clock.now() - t, from: reply.source.slice() });
-        check();
-      });
-      for (let seq = 1; seq <= count; seq++) {
-        timers.after((seq - 1) * intervalMs, () => {
-          sentAt.set(seq, clock.now());
-          this.icmp.sendEchoRequest(target, identifier, seq, data, options.via);
-          timers.after(timeoutMs, () => {
-            if (sentAt.delete(seq)) {
-              replies.push({ sequence: seq, rttMs: undefined });
-              check();
-            }
-          });
-        });
-      }
-    });
+    return runPing<Ipv6Address>(this.ctx, {
+      send: (sequence, data) => this.icmp.sendEchoRequest(target, identifier, sequence, data, options.via),
+      listen: (onReply) => {
+        this.icmp.echoListeners.set(identifier, onReply);
+        return () => this.icmp.echoListeners.delete(identifier);
+      },
+      isTarget: (source) => ipv6Equal(source, target),
+      keep: (source) => source.slice(),
+    }, options);
   }
 
   /** `inet6` lines for `tapnet show interfaces`. */
