@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Ping benchmark: tapnet vs the Linux kernel, same machine, same run.
 #
-#   bash bench/ping.sh [COUNT] [FLOOD_SECONDS]
+#   bash bench/ping.sh [COUNT] [FLOOD_SECONDS]      (env: TAPNET_ARGS="--busy-poll 0")
 #
 # 1. RTT median and p99 of COUNT pings (default 10000, 0.2 ms apart) from a namespace:
 #    a) to tapnet through its TAP           b) to a kernel namespace over a veth pair (the baseline)
 # 2. Flood-ping reply rate (`ping -f` for FLOOD_SECONDS, default 5 s) to each.
+# 3. tapnet's CPU time during 10 s of idle after the floods (busy-polling must not spin when nothing arrives).
 # Prints a Markdown table (append it to bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 # tapnet, kernel end in $NS
-TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level warn 2>"$RUN/log" &
+TAPNET_RUN_DIR=$RUN # shellcheck disable=SC2086
+node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level warn ${TAPNET_ARGS:-} 2>"$RUN/log" &
 TAPNET_PID=$!
 for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/$TAP.sock" ] || { cat "$RUN/log"; exit 1; }
@@ -50,9 +52,15 @@ read -r km kp kn < <(rtt "$KA")
 tf=$(flood "$NS")
 kf=$(flood "$KA")
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$TAPNET_PID/stat"; }
+sleep 1
+idle0=$(cpu_ticks); sleep 10; idle1=$(cpu_ticks)
+idle_pct=$(awk -v t=$((idle1 - idle0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", 100 * t / hz / 10 }')
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
 echo "| metric | tapnet | kernel (veth) | tapnet / kernel |"
 echo "| --- | --- | --- | --- |"
 echo "| RTT median (ms, $tn/$kn replies) | $tm | $km | $(ratio "$tm" "$km") |"
 echo "| RTT p99 (ms) | $tp | $kp | $(ratio "$tp" "$kp") |"
 echo "| flood ping replies/s (${FLOOD} s) | $tf | $kf | $(ratio "$tf" "$kf") |"
+echo "| tapnet CPU at idle (10 s after the floods) | ${idle_pct}% | | |"

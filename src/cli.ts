@@ -25,6 +25,7 @@ import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
 import { checkRecordText } from './services/dns/config.js';
 import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
 import { TopologyError, loadTopology, type Topology } from './runtime/topology.js';
+import { BUSY_POLL_US_DEFAULT } from './device/tap.js';
 
 export const EXIT_USAGE = 2;
 
@@ -130,6 +131,13 @@ export function tapMtu(value: string): number {
   return Number(value);
 }
 
+/** `--busy-poll US`: the TAP read loop's busy-poll budget (native/tap.cc), 0 to turn it off. */
+export const BUSY_POLL_US_MAX = 1000;
+export function busyPollUs(value: string): number {
+  if (!/^[0-9]{1,4}$/.test(value) || Number(value) > BUSY_POLL_US_MAX) throw new InvalidArgumentError(`expected microseconds from 0 to ${BUSY_POLL_US_MAX}`);
+  return Number(value);
+}
+
 function tapOption(): Option {
   return new Option('--tap <name>', 'TAP interface name').argParser(tapName).default('tapnet0');
 }
@@ -154,6 +162,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--mtu <bytes>', `the TAP's MTU on both ends, ${TAP_MTU_MIN}-${TAP_MTU_MAX}`).argParser(tapMtu).default(1500))
     .option('--no-host-addr', 'do not give the kernel end an address')
     .option('--no-offload', 'no TSO or checksum offload with the kernel (no virtio-net header)')
+    .addOption(new Option('--busy-poll <us>', 'keep reading the TAP this long after a batch while traffic is dense (0: off)').argParser(busyPollUs).default(BUSY_POLL_US_DEFAULT))
     .option('--pcap <file>', 'capture every frame of the TAP to a pcap file')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(new Option('--dns-upstream <addr[:port]>', 'forward names outside the lab zone to this DNS server (repeatable)').argParser(dnsUpstream))
@@ -178,6 +187,7 @@ export function buildProgram(): Command {
       mtu: number;
       hostAddr: boolean;
       offload: boolean;
+      busyPoll: number;
       pcap?: string;
       logLevel: LogLevel;
       dnsUpstream?: Upstream[];
@@ -198,6 +208,7 @@ export function buildProgram(): Command {
         mtu: opts.mtu,
         hostAddress: opts.hostAddr,
         offload: opts.offload,
+        busyPollUs: opts.busyPoll,
         pcap: opts.pcap,
         logLevel: opts.logLevel,
         dnsUpstreams: opts.dnsUpstream,

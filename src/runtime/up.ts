@@ -45,6 +45,8 @@ export interface UpOptions {
   readonly hostAddress: boolean;
   /** TSO and checksum offload with the kernel over the virtio-net header (default true; `--no-offload`). */
   readonly offload?: boolean;
+  /** The TAP read loop's busy-poll budget in µs (default BUSY_POLL_US_DEFAULT; 0 off; `--busy-poll`). */
+  readonly busyPollUs?: number;
   readonly pcap?: string;
   readonly logLevel: LogLevel;
   /** Where names outside the lab zone are forwarded (`--dns-upstream`); none: they are REFUSED. */
@@ -137,7 +139,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     if (!zone.ok) throw Object.assign(new Error(`--dns-record: ${zone.error}`), { name: 'UsageError' });
 
     const offload = options.offload ?? true;
-    const tap = openTap({ name: options.tap, mtu: options.mtu, vnetHdr: offload, offloadFlags: offload ? OFFLOADS : 0 });
+    const tap = openTap({ name: options.tap, mtu: options.mtu, vnetHdr: offload, offloadFlags: offload ? OFFLOADS : 0, busyPollUs: options.busyPollUs });
     cleanup.push(() => tap.close());
 
     const ns = options.netns;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from 'commander';
-import { byteCount, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
+import { busyPollUs, byteCount, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
 import { parseIpv4 } from '../../../src/l3/ipv4/address.js';
 import { parseIpv6 } from '../../../src/l3/ipv6/address.js';
 import { parseMac } from '../../../src/l2/mac-address.js';
@@ -41,6 +41,10 @@ describe('cli option parsers return parsed values', () => {
     refuses(tapMtu, '575', /MTU from 576 to 65521/);
     refuses(tapMtu, '65522', /MTU from 576/);
     refuses(tapMtu, 'big', /MTU from 576/);
+    expect(busyPollUs('0')).toBe(0);
+    expect(busyPollUs('200')).toBe(200);
+    refuses(busyPollUs, '1001', /microseconds from 0 to 1000/);
+    refuses(busyPollUs, '-5', /microseconds/);
     expect(leaseSeconds('600')).toBe(600);
     refuses(leaseSeconds, '9', /from 10/);
     expect(positiveInt('3')).toBe(3);
