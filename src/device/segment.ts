@@ -22,6 +22,7 @@
  */
 import { finishChecksum, sumWords } from '../core/checksum.js';
 import { completePartialChecksum } from '../core/offload.js';
+import type { Tracer } from '../core/trace.js';
 import type { Device, TxOffload } from './device.js';
 import { VnetGsoType } from './tap.js';
 
@@ -300,4 +301,43 @@ export class Segmenter {
     if (this.view.length !== length) this.view = this.scratch.subarray(0, length);
     return this.view;
   }
+}
+
+/**
+ * `device` as seen by an element that handles wire packets only (a router
+ * today: its forwarding, MTU checks and NAT work per packet): every received
+ * super-frame is cut into segments and every partial checksum finished
+ * before the receiver sees it. Sending is unchanged, offloads included.
+ * Refused metadata is counted and traced in `trace`.
+ */
+export function receiveWireFrames(device: Device, trace: Tracer): Device {
+  const segmenter = new Segmenter();
+  return {
+    get name() {
+      return device.name;
+    },
+    get mtu() {
+      return device.mtu;
+    },
+    get tsoMaxSize() {
+      return device.tsoMaxSize;
+    },
+    get checksumOffload() {
+      return device.checksumOffload;
+    },
+    get rxChecksumValid() {
+      return device.rxChecksumValid;
+    },
+    setReceiver(onFrame, onBatchEnd) {
+      const up: SegmentSink = (segment) => onFrame(segment);
+      device.setReceiver((frame, offload) => {
+        const refused = segmenter.toWire(frame, offload, up);
+        if (refused) trace.dropped(refused, `${device.name}: ${OFFLOAD_DROP_REASON[refused]}`);
+      }, onBatchEnd);
+    },
+    send: (frame, offload) => device.send(frame, offload),
+    flush: () => device.flush(),
+    onClose: (handler) => device.onClose(handler),
+    close: () => device.close(),
+  };
 }

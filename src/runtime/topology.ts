@@ -35,6 +35,7 @@
  *       mtu: 1400                  # IP MTU of the link (default 1500)
  *       impairment: { loss: 1%, delayMs: 20, jitterMs: 5, rate: 10mbit }   # both directions
  *       capture: wan.pcap          # every frame, both directions, for tcpdump -r / Wireshark (path relative to the current directory)
+ *       offload: false             # no virtio-net offload (TSO, partial checksums) on this link's ports (default on)
  *
  * Impairments are tapnet's own element (src/device/impairment.ts, netem's
  * model): loss, duplicate, reorder, corrupt (0..1 or "N%"), delayMs,
@@ -180,6 +181,8 @@ export interface LinkSpec {
   /** Per direction; undefined when the link is perfect. */
   readonly impairment?: { readonly aToB: ImpairmentOptions; readonly bToA: ImpairmentOptions };
   readonly capture?: string;
+  /** `offload: false`: no virtio-net offload on this link's ports (default on). */
+  readonly offload: boolean;
   readonly at: SourcePosition;
 }
 
@@ -664,8 +667,9 @@ function checkLink(c: Checker, node: YamlNode, field: string, at: SourcePosition
   let mtu = 1500;
   let impairment: LinkSpec['impairment'];
   let capture: string | undefined;
+  let offload = true;
   if (isMap(node)) {
-    const entries = c.entries(node, field, at, ['endpoints', 'mtu', 'impairment', 'capture']) ?? [];
+    const entries = c.entries(node, field, at, ['endpoints', 'mtu', 'impairment', 'capture', 'offload']) ?? [];
     const ep = entries.find(([k]) => k === 'endpoints');
     if (!ep) return c.problem(at, `${field}.endpoints`, 'missing: [NODE:INTERFACE, NODE:INTERFACE]');
     endpointsNode = ep[1];
@@ -673,6 +677,11 @@ function checkLink(c: Checker, node: YamlNode, field: string, at: SourcePosition
     for (const [key, v, keyAt] of entries) {
       if (key === 'mtu') mtu = c.integer(v, `${field}.mtu`, keyAt, IPV4_MIN_MTU, LAB_MTU_MAX) ?? mtu;
       else if (key === 'capture') capture = c.string(v, `${field}.capture`, keyAt);
+      else if (key === 'offload') {
+        const value = c.scalar(v, `${field}.offload`, keyAt);
+        if (typeof value === 'boolean') offload = value;
+        else if (value !== undefined) c.problem(c.position(v, keyAt), `${field}.offload`, 'expected true or false');
+      }
       else if (key === 'impairment') {
         const perDirection = isMap(v) && (v as YAMLMap).items.some((p) => isScalar(p.key) && (p.key.value === 'aToB' || p.key.value === 'bToA'));
         if (perDirection) {
@@ -696,7 +705,7 @@ function checkLink(c: Checker, node: YamlNode, field: string, at: SourcePosition
   const a = checkEndpoint(c, items[0]!, `${field}.endpoints.0`, c.position(items[0]!, at));
   const b = checkEndpoint(c, items[1]!, `${field}.endpoints.1`, c.position(items[1]!, at));
   if (!a || !b) return undefined;
-  return { a, b, mtu, impairment, capture, at };
+  return { a, b, mtu, impairment, capture, offload, at };
 }
 
 /** Every endpoint names a real interface or port, each used by exactly one link, and nothing is left unconnected. */

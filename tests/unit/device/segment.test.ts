@@ -5,58 +5,17 @@
  * field, and every refusal reason is hit once.
  */
 import { describe, expect, it } from 'vitest';
-import { pseudoHeaderSumV4, pseudoHeaderSumV6, sumWords, fold } from '../../../src/core/checksum.js';
+import { pseudoHeaderSumV4, sumWords, fold } from '../../../src/core/checksum.js';
 import { Stats } from '../../../src/core/stats.js';
 import type { FrameHandler, TxOffload } from '../../../src/device/device.js';
 import { OffloadDrop, Segmenter, TsoField, SUPER_FRAME_MAX } from '../../../src/device/segment.js';
 import { TunOffload, VnetGsoType, VnetHdrFlag } from '../../../src/device/tap.js';
 import { VnetDevice, emitVnetHeader, parseVnetHeader, type VnetCapableDevice } from '../../../src/device/vnet.js';
 import { EthernetField } from '../../../src/l2/ethernet/frame.js';
-import { parseIpv4 } from '../../../src/l3/ipv4/address.js';
-import { Field as Ipv4Field, emitIpv4Header, ipv4Record, parseIpv4Header } from '../../../src/l3/ipv4/header.js';
-import { parseIpv6 } from '../../../src/l3/ipv6/address.js';
-import { Ipv6Field, emitIpv6Header, ipv6Record, parseIpv6Header } from '../../../src/l3/ipv6/header.js';
-import { Field as TcpField, TcpFlags, emitTcpHeader, parseTcpHeader, verifyTcpChecksumV4, verifyTcpChecksumV6 } from '../../../src/l4/tcp/header.js';
-import { seq } from '../../../src/l4/tcp/seq.js';
-
-const SRC4 = parseIpv4('10.1.0.2')!;
-const DST4 = parseIpv4('10.2.0.2')!;
-const SRC6 = parseIpv6('fd00:1::2')!;
-const DST6 = parseIpv6('fd00:2::2')!;
-const MSS = 1448;
-/** Sequence number near the wrap, so the segments' numbers wrap modulo 2^32. */
-const SEQ0 = 0xffff_f000;
-
-function payloadBytes(n: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
-}
-
-/** Ethernet + IP + TCP (with the timestamp option, as Linux sends) + payload; TCP checksum field holds the pseudo-header sum (NEEDS_CSUM). */
-function superFrame(family: 4 | 6, payload: Uint8Array, flags: number): { frame: Uint8Array; offload: TxOffload } {
-  const tcpHeader = { sourcePort: 40000, destinationPort: 5201, sequenceNumber: seq(SEQ0), acknowledgmentNumber: seq(1), flags, window: 502, urgentPointer: 0, options: { timestamps: { value: 1, echoReply: 2 } } };
-  const ipLength = family === 4 ? 20 : 40;
-  const frame = new Uint8Array(14 + ipLength + 32 + payload.length);
-  frame[12] = family === 4 ? 0x08 : 0x86;
-  frame[13] = family === 4 ? 0x00 : 0xdd;
-  const tcpAt = 14 + ipLength;
-  const tcpLength = emitTcpHeader(tcpHeader, frame, tcpAt);
-  expect(tcpLength).toBe(32);
-  frame.set(payload, tcpAt + tcpLength);
-  const l4Length = tcpLength + payload.length;
-  let pseudo: number;
-  if (family === 4) {
-    emitIpv4Header(ipv4Record({ protocol: 6, source: SRC4, destination: DST4, identification: 0xfffe, dontFragment: true, totalLength: 20 + l4Length }), frame, 14);
-    pseudo = pseudoHeaderSumV4(SRC4, DST4, 6, l4Length);
-  } else {
-    emitIpv6Header(ipv6Record({ nextHeader: 6, source: SRC6, destination: DST6, payloadLength: l4Length }), frame, 14);
-    pseudo = pseudoHeaderSumV6(SRC6, DST6, 6, l4Length);
-  }
-  const p = fold(pseudo);
-  frame[tcpAt + 16] = p >>> 8;
-  frame[tcpAt + 17] = p & 0xff;
-  const offload: TxOffload = { gsoType: family === 4 ? VnetGsoType.tcpv4 : VnetGsoType.tcpv6, gsoSize: MSS, headerLength: tcpAt + tcpLength, checksumStart: tcpAt, checksumOffset: 16 };
-  return { frame, offload };
-}
+import { Field as Ipv4Field, parseIpv4Header } from '../../../src/l3/ipv4/header.js';
+import { Ipv6Field, parseIpv6Header } from '../../../src/l3/ipv6/header.js';
+import { Field as TcpField, TcpFlags, parseTcpHeader, verifyTcpChecksumV4, verifyTcpChecksumV6 } from '../../../src/l4/tcp/header.js';
+import { DST4, DST6, MSS, SEQ0, SRC4, SRC6, payloadBytes, superFrame } from './super-frame.js';
 
 function segmentAll(frame: Uint8Array, offload: TxOffload): { segments: Uint8Array[]; drop: string | undefined } {
   const segments: Uint8Array[] = [];
