@@ -155,13 +155,14 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
     const isHost = (e: Endpoint): boolean => nodes.get(e.node)!.kind === 'host';
     // Offload as `tapnet up` has it (TSO both ways, partial checksums), unless the link says `offload: false`;
     // where the kernel refuses some, the TAP runs with what it accepted (device/vnet.ts offers only that).
-    const openHostTap = (e: Endpoint, mtu: number, offload: boolean): Device => {
+    // Its offload counters go to the tapnet node at the other end (`show stats --node`), else to the links'.
+    const openHostTap = (e: Endpoint, mtu: number, offload: boolean, ctx: StackContext = linkCtx): Device => {
       const tap = openTap({ name: e.port, netns: e.node, mtu, vnetHdr: offload, offloadFlags: offload ? LAB_OFFLOADS : 0 });
       cleanup.push(() => tap.close());
       taps.push(tap);
       if (!tap.vnetHdr) return tap;
       if (tap.offloadFlags !== LAB_OFFLOADS) log.info(`${e.node}:${e.port}: the kernel refused some offloads; using flags 0x${tap.offloadFlags.toString(16)}`);
-      return new VnetDevice(tap, linkCtx.stats, linkCtx.trace);
+      return new VnetDevice(tap, ctx.stats, ctx.trace);
     };
     topology.links.forEach((link, i) => {
       let withCapture = (d: Device): Device => d;
@@ -191,7 +192,7 @@ export async function startLab(topology: Topology, options: LabOptions): Promise
         } else splice(linkCtx, tapA, tapB);
       } else if (aHost || bHost) {
         const [hostEnd, tapnetEnd] = aHost ? [link.a, link.b] : [link.b, link.a];
-        const tap = openHostTap(hostEnd, link.mtu, link.offload);
+        const tap = openHostTap(hostEnd, link.mtu, link.offload, pair ? linkCtx : contextFor(tapnetEnd.node));
         if (pair) {
           const [hostSide, tapnetSide] = aHost ? pair : [pair[1], pair[0]];
           splice(linkCtx, tap, hostSide);
