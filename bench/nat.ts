@@ -13,8 +13,9 @@
  * iperf3, nft and iproute2; every namespace is uniquely named and removed.
  *
  * As in bench/switch-router.ts, the Linux path uses veth pairs with their
- * default offloads (TCP crosses as 64 KB GSO super-packets) and tapnet's TAPs
- * carry MTU-sized frames: the honest default of each.
+ * default offloads (TCP crosses as 64 KB GSO super-packets) and tapnet's lab
+ * TAPs have offload on (the router segments super-frames where they come in
+ * and sends MTU-sized frames): the honest default of each.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const TAPNET = join(ROOT, 'bin/tapnet.js');
 const seconds = Number(process.argv[2] ?? 3);
 const runs = Number(process.argv[3] ?? 3);
+/** TAPNET_BENCH_OFFLOAD=off: the tapnet lab's links get `offload: false` (plain frames), for a before/after. */
+const LINK_OFFLOAD = process.env.TAPNET_BENCH_OFFLOAD === 'off' ? 'false' : 'true';
 const tag = randomBytes(2).toString('hex');
 const created: string[] = [];
 const runDir = mkdtempSync(join(tmpdir(), 'tapnet-bench-nat-'));
@@ -132,8 +135,8 @@ nodes:
     kind: router
     interfaces: { lan: { address: 10.205.1.1/24 }, wan: { address: 198.18.0.1/24 } }${natBlock}
 links:
-  - [${a}:eth0, gw:lan]
-  - [gw:wan, ${b}:eth0]
+  - { endpoints: [${a}:eth0, gw:lan], offload: ${LINK_OFFLOAD} }
+  - { endpoints: [gw:wan, ${b}:eth0], offload: ${LINK_OFFLOAD} }
 `);
   try {
     return await measure(a, b);

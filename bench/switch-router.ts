@@ -10,9 +10,10 @@
  * iperf3 and iproute2. Every namespace is uniquely named and removed at the end.
  *
  * The Linux paths use veth pairs with their default offloads (TSO/GSO: TCP
- * crosses as 64 KB super-packets); tapnet's TAPs are opened without the
- * virtio-net header, so the kernel hands tapnet MTU-sized frames. That is the
- * honest comparison of what a learner gets by default from each.
+ * crosses as 64 KB super-packets); tapnet's lab TAPs have offload on by
+ * default too (virtio-net header, TSO both ways): the switch passes
+ * super-frames through, the router segments them where they come in. That is
+ * the honest comparison of what a learner gets by default from each.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +25,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const TAPNET = join(ROOT, 'bin/tapnet.js');
 const seconds = Number(process.argv[2] ?? 3);
 const runs = Number(process.argv[3] ?? 3);
+/** TAPNET_BENCH_OFFLOAD=off: the tapnet lab's links get `offload: false` (plain frames), for a before/after. */
+const LINK_OFFLOAD = process.env.TAPNET_BENCH_OFFLOAD === 'off' ? 'false' : 'true';
 const tag = randomBytes(2).toString('hex');
 const created: string[] = [];
 const runDir = mkdtempSync(join(tmpdir(), 'tapnet-bench-'));
@@ -122,8 +125,8 @@ nodes:
   ${b}: { kind: host, interfaces: { eth0: { address: 10.201.0.2/24 } } }
   sw: { kind: switch, ports: { p1: {}, p2: {} } }
 links:
-  - [${a}:eth0, sw:p1]
-  - [${b}:eth0, sw:p2]
+  - { endpoints: [${a}:eth0, sw:p1], offload: ${LINK_OFFLOAD} }
+  - { endpoints: [${b}:eth0, sw:p2], offload: ${LINK_OFFLOAD} }
 `);
   try {
     return await measure(a, b, '10.201.0.2');
@@ -142,8 +145,8 @@ nodes:
   ${b}: { kind: host, interfaces: { eth0: { address: 10.202.2.10/24 } }, routes: [default via 10.202.2.1] }
   r1: { kind: router, interfaces: { eth0: { address: 10.202.1.1/24 }, eth1: { address: 10.202.2.1/24 } } }
 links:
-  - [${a}:eth0, r1:eth0]
-  - [${b}:eth0, r1:eth1]
+  - { endpoints: [${a}:eth0, r1:eth0], offload: ${LINK_OFFLOAD} }
+  - { endpoints: [${b}:eth0, r1:eth1], offload: ${LINK_OFFLOAD} }
 `);
   try {
     return await measure(a, b, '10.202.2.10');

@@ -6,12 +6,19 @@
 /**
  * Called once per received frame. `frame` is a view into the device's batch
  * buffer and is valid only during the call: copy what must outlive it.
+ * `offload` is the frame's virtio-net metadata when it has any (a GSO
+ * super-frame, a partial checksum: `TxOffload` read the other way), a record
+ * the device reuses for every frame, so it too is valid only during the
+ * call; undefined for a plain, complete frame. A receiver that forwards the
+ * frame passes it on with `send(frame, offload)` (device/segment.ts when the
+ * next device cannot take it).
  */
-export type FrameHandler = (frame: Uint8Array) => void;
+export type FrameHandler = (frame: Uint8Array, offload?: TxOffload) => void;
 
 /**
- * Offload request for one transmitted frame (the virtio-net header fields,
- * device/tap.ts): offsets count from the first byte of the Ethernet frame.
+ * Offload request for one transmitted frame, or the offload metadata of a
+ * received one (the virtio-net header fields, device/tap.ts): offsets count
+ * from the first byte of the Ethernet frame.
  */
 export interface TxOffload {
   /** VnetGsoType: none (0), tcpv4 (1), tcpv6 (4). */

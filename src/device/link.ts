@@ -19,8 +19,9 @@
  */
 import type { StackContext } from '../core/context.js';
 import type { Instant, Timer } from '../core/time.js';
-import type { Device, FrameHandler } from './device.js';
+import type { Device, FrameHandler, TxOffload } from './device.js';
 import { Impairment, type ImpairmentOptions } from './impairment.js';
+import { OFFLOAD_DROP_REASON, OffloadDrop, needsWork } from './segment.js';
 
 /** Ethernet header (14) + one 802.1Q tag (4): the largest frame is mtu + 18 bytes (FCS not included). */
 export const LINK_FRAME_OVERHEAD = 18;
@@ -93,10 +94,16 @@ class LinkEnd implements LinkDevice {
     this.onBatchEnd = onBatchEnd;
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, offload?: TxOffload): void {
     if (this.closed) {
       this.counters.dropped++;
       this.ctx.trace.dropped('linkTxClosed', `${this.name} is closed`);
+      return;
+    }
+    if (needsWork(offload)) {
+      // This link offers no offload: the impairment works on wire packets, so the sender cuts them (device/segment.ts).
+      this.counters.dropped++;
+      this.ctx.trace.dropped(OffloadDrop.gsoWithoutOffload, `${this.name}: ${OFFLOAD_DROP_REASON[OffloadDrop.gsoWithoutOffload]} (or a partial checksum)`);
       return;
     }
     if (frame.length > this.mtu + LINK_FRAME_OVERHEAD) {

@@ -51,7 +51,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Device, FrameHandler } from './device.js';
+import type { Device, FrameHandler, TxOffload } from './device.js';
 
 /** Size of the virtio-net header in front of every frame when `vnetHdr` is on (TUNSETVNETHDRSZ). */
 export const VNET_HDR_SIZE = 12;
@@ -203,7 +203,7 @@ export class TapDevice implements Device {
   /** Frames and bytes written to the TAP. */
   txFrames = 0;
   txBytes = 0;
-  /** Frames not written: write(2) failed (EAGAIN, ENOBUFS, EIO while down, ...), too big, or device closed. */
+  /** Frames not written: write(2) failed (EAGAIN, ENOBUFS, EIO while down, ...), too big, device closed, or offload asked of a TAP without the virtio-net header. */
   txDropped = 0;
 
   private readonly handle: NativeTapHandle;
@@ -284,9 +284,11 @@ export class TapDevice implements Device {
     this.onBatchEnd = onBatchEnd;
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, offload?: TxOffload): void {
     const length = frame.length;
-    if (this.closed || length > MAX_FRAME_SIZE) {
+    // Without the virtio-net header there is no way to ask the kernel to segment or checksum (device/vnet.ts does).
+    const needsOffload = offload !== undefined && (offload.gsoType !== VnetGsoType.none || offload.checksumStart > 0);
+    if (this.closed || length > MAX_FRAME_SIZE || needsOffload) {
       this.txDropped++;
       return;
     }

@@ -13,9 +13,20 @@
  * other packet (the length fields are right), and the transport checksum is
  * not verified (`rxChecksumValid`). What we send with `offload` the kernel
  * cuts into MSS-sized segments and checksums (TSO), the way a NIC would.
+ *
+ * The receiver gets each frame's metadata with it (device.ts FrameHandler),
+ * so a switch or router can pass a super-frame on whole. A header that does
+ * not hold (device/segment.ts `check`: gso_size 0 or larger than the
+ * payload, unknown gso_type, csum_start/offset past the end, a super-frame
+ * over 65535 + headers, GSO on a TAP that was not offered TSO) drops the
+ * frame, counted under `OffloadDrop` and traced.
  */
+import { completePartialChecksum } from '../core/offload.js';
 import { Stats } from '../core/stats.js';
+import type { Tracer } from '../core/trace.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
+import { newTxOffload } from './offload.js';
+import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, type OffloadDropCounter } from './segment.js';
 import { MAX_FRAME_SIZE, VNET_HDR_SIZE, VnetGsoType, VnetHdrField, VnetHdrFlag, TunOffload } from './tap.js';
 
 /** A parsed virtio-net header (struct virtio_net_hdr, little-endian). */
@@ -86,6 +97,8 @@ export const VnetCounter = {
   inCsumValid: 'vnetInCsumValid',
   /** Frames dropped: shorter than the header. */
   inErrors: 'vnetInErrors',
+  /** A GSO frame asked of a TAP whose TSO the kernel refused (the sender should have segmented it). */
+  outGsoWithoutOffload: OffloadDrop.gsoWithoutOffload,
   /** TSO frames sent (the kernel cut them into segments). */
   outTsoFrames: 'vnetOutTsoFrames',
   /** Frames sent with a partial checksum for the kernel to finish. */
@@ -105,12 +118,19 @@ export class VnetDevice implements Device {
   readonly checksumOffload: boolean;
   private rxFlags = 0;
   private readonly tx = new Uint8Array(MAX_FRAME_SIZE);
+  /** The received frame's metadata, refilled for every frame (valid during the receive call). */
+  private readonly rxOffload = newTxOffload();
+  private readonly checker = new Segmenter();
+  private readonly tsoOffered: boolean;
 
   constructor(
     readonly device: VnetCapableDevice,
     private readonly stats: Stats = new Stats(),
+    /** Where refused headers are traced (debug log); without one they are only counted. */
+    private readonly trace?: Tracer,
   ) {
-    stats.declare(...Object.values(VnetCounter));
+    stats.declare(...Object.values(VnetCounter), ...Object.values(OffloadDrop));
+    this.tsoOffered = (device.offloadFlags & (TunOffload.tso4 | TunOffload.tso6)) !== 0;
     if (!device.vnetHdr) throw new Error(`VnetDevice: ${device.name} was not opened with vnetHdr`);
     this.checksumOffload = (device.offloadFlags & TunOffload.csum) !== 0;
     // TSO needs CSUM (the kernel refuses TSO without it); IPv4 and IPv6 are offered together or not at all.
@@ -138,12 +158,27 @@ export class VnetDevice implements Device {
         return;
       }
       const flags = bytes[VnetHdrField.flags]!;
-      if (bytes[VnetHdrField.gsoType]! !== VnetGsoType.none) stats.inc(VnetCounter.inGsoFrames);
+      const offload = this.rxOffload;
+      offload.gsoType = bytes[VnetHdrField.gsoType]!;
+      offload.gsoSize = le16(bytes, VnetHdrField.gsoSize);
+      offload.headerLength = le16(bytes, VnetHdrField.hdrLen);
+      // virtio 1.x §5.1.6.4: csum_start/csum_offset mean something only with NEEDS_CSUM.
+      offload.checksumStart = flags & VnetHdrFlag.needsCsum ? le16(bytes, VnetHdrField.csumStart) : 0;
+      offload.checksumOffset = flags & VnetHdrFlag.needsCsum ? le16(bytes, VnetHdrField.csumOffset) : 0;
+      const frame = bytes.subarray(VNET_HDR_SIZE);
+      // A partial checksum that starts at byte 0 would be "no partial checksum" in TxOffload terms: refuse it too.
+      const bad: OffloadDropCounter | undefined =
+        flags & VnetHdrFlag.needsCsum && offload.checksumStart === 0 ? OffloadDrop.checksumOutOfFrame : this.checker.check(frame, offload, this.tsoOffered);
+      if (bad) {
+        this.refused(bad, offload);
+        return;
+      }
+      if (offload.gsoType !== VnetGsoType.none) stats.inc(VnetCounter.inGsoFrames);
       if (flags & VnetHdrFlag.needsCsum) stats.inc(VnetCounter.inPartialCsum);
       else if (flags & VnetHdrFlag.dataValid) stats.inc(VnetCounter.inCsumValid);
       this.rxFlags = flags;
       try {
-        onFrame(bytes.subarray(VNET_HDR_SIZE));
+        onFrame(frame, offload.gsoType !== VnetGsoType.none || offload.checksumStart > 0 ? offload : undefined);
       } finally {
         this.rxFlags = 0;
       }
@@ -156,12 +191,31 @@ export class VnetDevice implements Device {
       return;
     }
     if (offload) {
+      if (offload.gsoType !== VnetGsoType.none && this.tsoMaxSize === 0) {
+        // Whoever passed it on should have segmented it (device/segment.ts): a super-frame never leaves as one packet.
+        this.refused(OffloadDrop.gsoWithoutOffload, offload);
+        return;
+      }
       if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
       if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
     }
-    emitVnetHeader(offload, this.tx, 0);
-    this.tx.set(frame, VNET_HDR_SIZE);
-    this.device.send(this.tx.subarray(0, VNET_HDR_SIZE + frame.length));
+    const tx = this.tx;
+    tx.set(frame, VNET_HDR_SIZE);
+    const out = tx.subarray(VNET_HDR_SIZE, VNET_HDR_SIZE + frame.length);
+    if (offload && offload.checksumStart > 0 && !this.checksumOffload) {
+      // The kernel would not finish it (TUN_F_CSUM refused): finish it here, on our copy.
+      completePartialChecksum(out, offload);
+      emitVnetHeader(offload.gsoType === VnetGsoType.none ? undefined : offload, tx, 0);
+    } else emitVnetHeader(offload, tx, 0);
+    this.device.send(tx.subarray(0, VNET_HDR_SIZE + frame.length));
+  }
+
+  private refused(counter: OffloadDropCounter, offload: TxOffload): void {
+    if (this.trace) {
+      this.trace.dropped(counter, `${this.name}: ${OFFLOAD_DROP_REASON[counter]}`, () =>
+        `gso ${offload.gsoType} size ${offload.gsoSize} hdr_len ${offload.headerLength} csum ${offload.checksumStart}+${offload.checksumOffset}`,
+      );
+    } else this.stats.inc(counter);
   }
 
   flush(): void {

@@ -19,6 +19,7 @@
  */
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
+import { receiveWireFrames } from '../device/segment.js';
 import type { InterfaceOptions, NetworkInterface } from '../l2/interface.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, formatIpv4Cidr, inCidr, isMulticastIpv4, type Ipv4Address, type Ipv4Cidr } from '../l3/ipv4/address.js';
 import { Ipv4HeaderView, describeIpv4 } from '../l3/ipv4/header.js';
@@ -117,8 +118,13 @@ export class Router extends Host {
     this.ipv6.inputHooks.forward = on ? (packet, link, linkMulticast) => this.forwarder6.forward(packet, link, linkMulticast) : undefined;
   }
 
+  /**
+   * The router forwards, checks the MTU and NATs wire packets: a super-frame
+   * from a device with offload is cut into segments on the way in, a partial
+   * checksum finished (device/segment.ts, the routine the switch uses).
+   */
   override addInterface(device: Device, options: Parameters<Host['addInterface']>[1]): NetworkInterface {
-    return super.addInterface(device, { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
+    return super.addInterface(receiveWireFrames(device, this.ctx.trace), { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
   }
 
   /** Netfilter's PREROUTING and INPUT, and ICMP for next hops that never answered, in the inbound path (./inbound.ts). */

@@ -33,7 +33,8 @@ import type { Device } from '../device/device.js';
 import { createLinkPair, type LinkDevice } from '../device/link.js';
 import type { ImpairmentOptions } from '../device/impairment.js';
 import { capture } from '../device/pcap-device.js';
-import { openTap, type TapDevice } from '../device/tap.js';
+import { openTap, TunOffload, type TapDevice } from '../device/tap.js';
+import { VnetDevice } from '../device/vnet.js';
 import { LearningSwitch } from '../l2/switch/learning-switch.js';
 import { formatMac } from '../l2/mac-address.js';
 import { formatIpv4, formatIpv4Cidr } from '../l3/ipv4/address.js';
@@ -54,6 +55,9 @@ import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type No
 export interface LabOptions {
   readonly logLevel: LogLevel;
 }
+
+/** What lab TAPs ask of the kernel: as `tapnet up` (checksum offload and TSO for IPv4 and IPv6). */
+const LAB_OFFLOADS = TunOffload.csum | TunOffload.tso4 | TunOffload.tso6;
 
 /** A stable, locally administered unicast MAC for a router interface, so ARP caches survive a restart of the lab. */
 export function labMac(lab: string, node: string, iface: string): number {
@@ -158,18 +162,24 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     const running: RunningLink[] = [];
     const key = (e: Endpoint): string => `${e.node}:${e.port}`;
     const isHost = (e: Endpoint): boolean => nodes.get(e.node)!.kind === 'host';
-    const openHostTap = (e: Endpoint, mtu: number): TapDevice => {
-      const tap = openTap({ name: e.port, netns: e.node, mtu });
+    // Offload as `tapnet up` has it (TSO both ways, partial checksums), unless the link says `offload: false`;
+    // where the kernel refuses some, the TAP runs with what it accepted (device/vnet.ts offers only that).
+    // Its offload counters go to the tapnet node at the other end (`show stats --node`), else to the links'.
+    const openHostTap = (e: Endpoint, mtu: number, offload: boolean, ctx: StackContext = linkCtx): Device => {
+      const tap = openTap({ name: e.port, netns: e.node, mtu, vnetHdr: offload, offloadFlags: offload ? LAB_OFFLOADS : 0 });
       cleanup.push(() => tap.close());
       taps.push(tap);
-      return tap;
+      if (!tap.vnetHdr) return tap;
+      if (tap.offloadFlags !== LAB_OFFLOADS) log.info(`${e.node}:${e.port}: the kernel refused some offloads; using flags 0x${tap.offloadFlags.toString(16)}`);
+      return new VnetDevice(tap, ctx.stats, ctx.trace);
     };
     topology.links.forEach((link, i) => {
       let withCapture = (d: Device): Device => d;
       if (link.capture) {
         const writer = new PcapWriter(link.capture);
         cleanup.push(() => writer.close());
-        withCapture = (d) => capture(d, writer);
+        // The file shows wire frames (MTU-sized segments, complete checksums), never super-frames: labs/README.md.
+        withCapture = (d) => capture(d, writer, { wireFrames: true, trace: linkCtx.trace });
       }
       let pair: [LinkDevice, LinkDevice] | undefined;
       if (link.impairment) {
@@ -183,22 +193,22 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       }
       const [aHost, bHost] = [isHost(link.a), isHost(link.b)];
       if (aHost && bHost) {
-        const tapA = withCapture(openHostTap(link.a, link.mtu));
-        const tapB = openHostTap(link.b, link.mtu);
+        const tapA = withCapture(openHostTap(link.a, link.mtu, link.offload));
+        const tapB = openHostTap(link.b, link.mtu, link.offload);
         if (pair) {
-          splice(tapA, pair[0]);
-          splice(tapB, pair[1]);
-        } else splice(tapA, tapB);
+          splice(linkCtx, tapA, pair[0]);
+          splice(linkCtx, tapB, pair[1]);
+        } else splice(linkCtx, tapA, tapB);
       } else if (aHost || bHost) {
         const [hostEnd, tapnetEnd] = aHost ? [link.a, link.b] : [link.b, link.a];
-        const tap = openHostTap(hostEnd, link.mtu);
+        const tap = openHostTap(hostEnd, link.mtu, link.offload, pair ? linkCtx : contextFor(tapnetEnd.node));
         if (pair) {
           const [hostSide, tapnetSide] = aHost ? pair : [pair[1], pair[0]];
-          splice(tap, hostSide);
+          splice(linkCtx, tap, hostSide);
           deviceAt.set(key(tapnetEnd), withCapture(tapnetSide));
         } else deviceAt.set(key(tapnetEnd), withCapture(tap));
       } else {
-        const [da, db] = pair ?? createWirePair(linkCtx, `links.${i}:${key(link.a)}`, `links.${i}:${key(link.b)}`, link.mtu);
+        const [da, db] = pair ?? createWirePair(linkCtx, `links.${i}:${key(link.a)}`, `links.${i}:${key(link.b)}`, link.mtu, link.offload && !link.capture);
         deviceAt.set(key(link.a), withCapture(da));
         deviceAt.set(key(link.b), db);
       }

@@ -35,6 +35,7 @@
  *       mtu: 1400                  # IP MTU of the link (default 1500)
  *       impairment: { loss: 1%, delayMs: 20, jitterMs: 5, rate: 10mbit }   # both directions
  *       capture: wan.pcap          # every frame, both directions, for tcpdump -r / Wireshark (path relative to the current directory)
+ *       offload: false             # no virtio-net offload (TSO, partial checksums) on this link's ports (default on)
  *
  * Impairments are tapnet's own element (src/device/impairment.ts, netem's
  * model): loss, duplicate, reorder, corrupt (0..1 or "N%"), delayMs,
@@ -193,6 +194,8 @@ export interface LinkSpec {
   /** Per direction; undefined when the link is perfect. */
   readonly impairment?: { readonly aToB: ImpairmentOptions; readonly bToA: ImpairmentOptions };
   readonly capture?: string;
+  /** `offload: false`: no virtio-net offload on this link's ports (default on). */
+  readonly offload: boolean;
   readonly at: SourcePosition;
 }
 
@@ -418,7 +421,7 @@ const endpoints = z
   .refine((ends) => ends.length === 2, { abort: true, error: (issue) => `a link has exactly two ends, got ${(issue.input as unknown[]).length}` })
   .pipe(z.tuple([endpoint, endpoint]));
 
-/** `[A, B]`, or `{ endpoints: [A, B], mtu, impairment, capture }`; the short form is the endpoints list itself. */
+/** `[A, B]`, or `{ endpoints: [A, B], mtu, impairment, capture, offload }`; the short form is the endpoints list itself. */
 const linkSchema = z.preprocess(
   (raw) => (Array.isArray(raw) ? { endpoints: raw } : raw),
   fields({
@@ -427,6 +430,7 @@ const linkSchema = z.preprocess(
     mtu: element(integer(IPV4_MIN_MTU, LAB_MTU_MAX)).optional(),
     impairment: impairment.optional(),
     capture: element(text).optional(),
+    offload: element(z.boolean({ error: 'expected true or false' })).optional(),
   }),
 );
 
@@ -587,7 +591,7 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
   const links = t.links.map((parsed, i): LinkSpec => {
     const link = present(parsed);
     const [a, b] = link.endpoints.map((e, end) => ({ ...e, at: value('links', i, 'endpoints', end) }));
-    return { a: a!, b: b!, mtu: link.mtu ?? 1500, impairment: link.impairment, capture: link.capture, at: value('links', i) };
+    return { a: a!, b: b!, mtu: link.mtu ?? 1500, impairment: link.impairment, capture: link.capture, offload: link.offload ?? true, at: value('links', i) };
   });
   return { name: present(t.name), file, nodes, links };
 }

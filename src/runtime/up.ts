@@ -168,7 +168,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     const ctx = createContext({ log });
     // With offload the kernel hands over 64 KB TCP segments and takes ours whole (TSO); the layer strips
     // and adds the virtio-net header, so the stack (and the pcap file) see plain Ethernet frames.
-    let device: Device = tap.vnetHdr ? new VnetDevice(tap, ctx.stats) : tap;
+    let device: Device = tap.vnetHdr ? new VnetDevice(tap, ctx.stats, ctx.trace) : tap;
     if (tap.vnetHdr && tap.offloadFlags !== OFFLOADS) {
       log.info(`${tap.name}: the kernel refused some offloads; using flags 0x${tap.offloadFlags.toString(16)}`);
     }

@@ -21,13 +21,22 @@
  *   6. egress: tagged or untagged as the out port's VLAN config says (§8.8.2)
  *
  * A switch has ports, no addresses: it never originates a frame and never
- * changes one except for its VLAN tag. Every refused frame is counted with a
+ * changes one except for its VLAN tag.
+ *
+ * Offload: a frame arrives with its virtio-net metadata (device.ts
+ * FrameHandler: a TSO super-frame, a partial checksum) and leaves with it,
+ * untouched, on a port whose device takes it (a TAP with offload, an
+ * in-process wire); on any other port (offload off, an impaired link, a
+ * captured link) it leaves as wire frames, cut and checksummed by
+ * device/segment.ts, the routine the router shares. Every refused frame is counted with a
  * `sw…` counter (the names are in `SwitchCounter`) and traced; every port has
  * its own frame/octet counters (802.1Q §12.6.1.1.3 "Port counters").
  */
 import type { CounterName } from '../../core/stats.js';
 import type { StackContext } from '../../core/context.js';
-import type { Device } from '../../device/device.js';
+import type { Device, TxOffload } from '../../device/device.js';
+import { newTxOffload } from '../../device/offload.js';
+import { OFFLOAD_DROP_REASON, Segmenter } from '../../device/segment.js';
 import { getU16 } from '../../core/bytes.js';
 import { ETHERNET_HEADER_LENGTH, EthernetField, VLAN_TAG_LENGTH, describeEthernetBytes } from '../ethernet/frame.js';
 import { formatMac, isMulticastMac, readMac, ZERO_MAC, type MacAddress } from '../mac-address.js';
@@ -124,6 +133,10 @@ export class LearningSwitch {
   readonly macTable: MacTable<SwitchPort>;
   /** Egress rewrites (tag added or removed) are built here; devices copy on send. */
   private scratch = new Uint8Array(ETHERNET_HEADER_LENGTH + VLAN_TAG_LENGTH + 1500);
+  /** Cuts super-frames for ports without offload (device/segment.ts). */
+  private readonly segmenter = new Segmenter();
+  /** The offload metadata of a frame whose tag was added or removed: its offsets move with the tag. */
+  private readonly retagged = newTxOffload();
 
   constructor(
     readonly ctx: StackContext,
@@ -141,7 +154,7 @@ export class LearningSwitch {
     if (this.ports.some((p) => p.name === options.name)) throw new Error(`switch ${this.name}: duplicate port name '${options.name}'`);
     const port = new SwitchPort(this.ports.length, options.name, device, vlan);
     this.ports.push(port);
-    device.setReceiver((frame) => this.receive(port, frame));
+    device.setReceiver((frame, offload) => this.receive(port, frame, offload));
     device.onClose(() => this.portDown(port));
     return port;
   }
@@ -152,8 +165,8 @@ export class LearningSwitch {
     this.macTable.flushPort(port);
   }
 
-  /** The Forwarding Process for one frame from `port` (see the steps at the top of this file). */
-  receive(port: SwitchPort, frame: Uint8Array): void {
+  /** The Forwarding Process for one frame from `port` (see the steps at the top of this file); `offload` goes with it. */
+  receive(port: SwitchPort, frame: Uint8Array, offload?: TxOffload): void {
     const { ctx } = this;
     const counters = port.counters;
     counters.rxFrames++;
@@ -186,39 +199,56 @@ export class LearningSwitch {
     if (isMulticastMac(destination)) {
       ctx.stats.inc(SwitchCounter.floodsGroup);
       counters.rxFlooded++;
-      return this.flood(port, frame, vid, cls.tagged, cls.pcp);
+      return this.flood(port, frame, vid, cls.tagged, cls.pcp, offload);
     }
     const out = this.macTable.lookup(vid, destination, now);
     if (out === undefined || !out.up) {
       ctx.stats.inc(SwitchCounter.floodsUnknownUnicast);
       counters.rxFlooded++;
-      return this.flood(port, frame, vid, cls.tagged, cls.pcp);
+      return this.flood(port, frame, vid, cls.tagged, cls.pcp, offload);
     }
     if (out === port) return this.drop(port, SwitchCounter.inFilteredSamePort, `${formatMac(destination)} is on the ingress port`, frame);
     ctx.stats.inc(SwitchCounter.forwarded);
-    this.transmit(out, frame, vid, cls.tagged, cls.pcp);
+    this.transmit(out, frame, vid, cls.tagged, cls.pcp, offload);
   }
 
-  private flood(ingress: SwitchPort, frame: Uint8Array, vid: number, tagged: boolean, pcp: number): void {
+  private flood(ingress: SwitchPort, frame: Uint8Array, vid: number, tagged: boolean, pcp: number, offload: TxOffload | undefined): void {
     const ports = this.ports;
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i]!;
       if (p === ingress || !p.up || !isMember(p.vlan, vid)) continue;
-      this.transmit(p, frame, vid, tagged, pcp);
+      this.transmit(p, frame, vid, tagged, pcp, offload);
     }
   }
 
-  /** Egress (802.1Q §8.8.2): untagged in the port's untagged set, else tagged with `vid`. */
-  private transmit(out: SwitchPort, frame: Uint8Array, vid: number, tagged: boolean, pcp: number): void {
+  /**
+   * Egress (802.1Q §8.8.2): untagged in the port's untagged set, else tagged
+   * with `vid`. The frame keeps its offload metadata where the port's device
+   * takes it, else leaves as wire frames (device/segment.ts).
+   */
+  private transmit(out: SwitchPort, frame: Uint8Array, vid: number, tagged: boolean, pcp: number, offload: TxOffload | undefined): void {
     let bytes = frame;
     if (egressUntagged(out.vlan, vid)) {
       if (tagged) bytes = stripTag(frame, this.scratchFor(frame.length));
     } else if (!tagged || (getU16(frame, EthernetField.TCI) & 0x0fff) !== vid) {
       bytes = writeTag(frame, tagged, vid, pcp, this.scratchFor(frame.length + VLAN_TAG_LENGTH));
     }
+    if (offload !== undefined && bytes.length !== frame.length) offload = this.moveOffsets(offload, bytes.length - frame.length);
     out.counters.txFrames++;
     out.counters.txOctets += bytes.length;
-    out.device.send(bytes);
+    const refused = this.segmenter.sendTo(out.device, bytes, offload);
+    if (refused) this.ctx.trace.dropped(refused, `${this.name} ${out.name}: ${OFFLOAD_DROP_REASON[refused]}`, () => describeEthernetBytes(bytes));
+  }
+
+  /** The metadata of a frame that gained (+4) or lost (-4) an 802.1Q tag: everything after the tag moved. */
+  private moveOffsets(offload: TxOffload, delta: number): TxOffload {
+    const r = this.retagged;
+    r.gsoType = offload.gsoType;
+    r.gsoSize = offload.gsoSize;
+    r.headerLength = offload.headerLength > 0 ? offload.headerLength + delta : 0;
+    r.checksumStart = offload.checksumStart > 0 ? offload.checksumStart + delta : 0;
+    r.checksumOffset = offload.checksumOffset;
+    return r;
   }
 
   private scratchFor(length: number): Uint8Array {
