@@ -43,6 +43,7 @@ links:
     capture: r1.pcap
   - endpoints: [r1:eth1, sw1:up]
     impairment: { aToB: { duplicate: 0.1 }, bToA: { corrupt: 0.01 } }
+    offload: false
 `;
 
 describe('topology files', () => {
@@ -73,6 +74,11 @@ describe('topology files', () => {
     });
     expect(t.links[2]!.impairment).toEqual({ aToB: { duplicate: 0.1 }, bToA: { corrupt: 0.01 } });
     expect(t.links[0]!.impairment).toBeUndefined();
+    expect(t.links.map((l) => l.offload)).toEqual([true, true, false]);
+  });
+
+  it('reports an offload that is not true or false, at its value', () => {
+    expect(problems(GOOD.replace('offload: false', 'offload: maybe'))).toEqual(['31:14 links.2.offload: expected true or false']);
   });
 
   it('accepts every shipped lab', () => {
