@@ -107,8 +107,9 @@ exit 0
     expect(t!.stats().dhcpInRequests).toBeGreaterThan(requestsBefore);
     // The ACK restarted the lease at RENEW (T1 = 10 s in): a full LEASE_TIME from then, less the time these
     // checks took (each `tapnet show` is a process; seconds on a loaded machine). Not renewed: ~LEASE_TIME - 10.
+    const lease = leases(t!).find((l) => l.address === address)!;
     const sinceRenew = (Date.now() - renewedAt) / 1000;
-    expect(leases(t!).find((l) => l.address === address)!.expiresInSeconds).toBeGreaterThan(LEASE_TIME - 2 - sinceRenew);
+    expect(lease.expiresInSeconds).toBeGreaterThan(LEASE_TIME - 2 - sinceRenew);
 
     // dhclient -r: RELEASE, and the running one stops.
     const r = inNetns(t!.netns, 'dhclient', ['-4', '-r', '-v', ...files, t!.tap]);
