@@ -24,8 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 # tapnet, kernel end in $NS
-TAPNET_RUN_DIR=$RUN # shellcheck disable=SC2086
-node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level warn ${TAPNET_ARGS:-} 2>"$RUN/log" &
+# shellcheck disable=SC2086
+TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level warn ${TAPNET_ARGS:-} 2>"$RUN/log" &
 TAPNET_PID=$!
 for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/$TAP.sock" ] || { cat "$RUN/log"; exit 1; }
