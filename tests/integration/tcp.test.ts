@@ -108,6 +108,15 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['1', '0']);
   });
 
+  it('answers a POST whose client half-closes after the body (`nc -N`)', async () => {
+    // nc -N shuts down its sending side once stdin ends: the FIN follows the body (RFC 9293 §3.6 half-close).
+    const request = 'POST /sha256 HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello';
+    const r = await inNetnsAsync(t.netns, 'sh', ['-c', `printf '${request}' | timeout 10 nc -N ${SERVER} 80`], 15_000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n'); // sha256("hello")
+  });
+
   describe('with 3% loss on the kernel side (nft numgen)', () => {
     beforeAll(() => {
       const rules = join(dir, 'loss.nft');

@@ -64,7 +64,12 @@ export function startHttpService(host: Host, options: HttpServiceOptions = {}): 
   );
   http.timeout = HTTP_IDLE_TIMEOUT_MS;
   http.maxRequestsPerSocket = HTTP_MAX_REQUESTS_PER_SOCKET;
-  const tcp = host.tcp.createServer({ noDelay: true }, (socket: Socket) => {
+  // A client may send its request and then half-close (`nc -N`, shutdown(SHUT_WR)): RFC 9293 §3.6, a FIN closes
+  // only the peer's direction. Keep ours open until the response is written (Node's http.Server sets its own
+  // net.Server to allowHalfOpen for this); on the peer's FIN, Node marks the response in progress as the last one
+  // and ends the socket after it, or ends at once when no request is pending.
+  (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true; // public but not in @types/node
+  const tcp = host.tcp.createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
     socket.on('error', () => socket.destroy());
     http.emit('connection', socket);
   });
