@@ -577,16 +577,17 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
       c.rcvNxt = drained.rcvNxt;
       finReached = drained.fin;
     }
-    deliver(c, data);
-    if (pieces) for (const piece of pieces) deliverOwned(c, piece);
-    if (finReached) finArrived(c);
     // Small (pushed) segments and the first segments of a connection are ACKed at the end of this turn, so the
-    // peer's Nagle never waits on our delayed ACK (Linux ICSK_ACK_PUSHED and quick-ACK mode).
+    // peer's Nagle never waits on our delayed ACK (Linux ICSK_ACK_PUSHED and quick-ACK mode). Decided before the
+    // user sees the data: a reply it writes now carries the ACK and settles what is owed (RFC 9293 §3.8.6.3).
     if (data.length < c.rcvMss) c.ackNow = true;
     if (c.quickAcks > 0) {
       c.quickAcks--;
       c.ackNow = true;
     }
+    deliver(c, data);
+    if (pieces) for (const piece of pieces) deliverOwned(c, piece);
+    if (finReached) finArrived(c);
     return;
   }
   // Out of order: hold it (RFC 9293 §3.10.7.4 seventh step) and ACK at once with SACK (RFC 5681 §4.2, RFC 2018 §4).

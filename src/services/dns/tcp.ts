@@ -41,7 +41,7 @@ function serveConnection(socket: Socket, dns: DnsServer): void {
       pending = pending.subarray(2 + length);
       inFlight++;
       if (inFlight >= DNS_TCP_MAX_IN_FLIGHT) socket.pause();
-      void dns.answer(query, DNS_TCP_MAX_MESSAGE, 'tcp', socket.remoteAddress ?? '').then((reply) => {
+      const replied = (reply: Uint8Array | undefined): void => {
         inFlight--;
         if (socket.isPaused() && inFlight < DNS_TCP_MAX_IN_FLIGHT) socket.resume();
         if (socket.destroyed || !socket.writable) return;
@@ -52,7 +52,12 @@ function serveConnection(socket: Socket, dns: DnsServer): void {
           socket.write(frame);
         }
         if (peerEnded && inFlight === 0) socket.end();
-      });
+      };
+      // A local answer is written in the turn its query arrived, so it carries the ACK of the query (delayed ACK,
+      // RFC 9293 §3.8.6.3) instead of following a pure ACK; a forwarded one comes when the upstream answers.
+      const reply = dns.handle(query, DNS_TCP_MAX_MESSAGE, 'tcp', socket.remoteAddress ?? '');
+      if (reply instanceof Promise) void reply.then(replied);
+      else replied(reply);
     }
   });
   // The client's FIN: close our side once every query it sent has been answered.
