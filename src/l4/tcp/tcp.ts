@@ -156,9 +156,10 @@ export class TcpLayer {
 
   /**
    * A segment from the network layer. `checksumVerified` is set when the link
-   * already checked it (virtio-net DATA_VALID / NEEDS_CSUM from a TAP).
+   * already checked it (virtio-net DATA_VALID / NEEDS_CSUM from a TAP);
+   * `ecn` is the IP header's ECN field (RFC 3168 §5).
    */
-  receive(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array, checksumVerified = false): Disposition {
+  receive(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array, checksumVerified = false, ecn = 0): Disposition {
     const { ctx, segment } = this;
     ctx.stats.inc('tcpInSegs');
     if (!checksumVerified && !send.verifyChecksum(net, source, destination, bytes)) {
@@ -171,6 +172,7 @@ export class TcpLayer {
       ctx.trace.dropped('tcpInErrs', describeParseError(error), () => `from ${net.format(source)}`);
       return 'dropped';
     }
+    segment.ecn = ecn;
     // RFC 1122 §4.2.3.10: a segment to or from a broadcast/multicast address is discarded (IP filters those).
     const c = this.lookup(net, destination, segment.destinationPort, source, segment.sourcePort);
     if (c) {
