@@ -117,6 +117,21 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(r.stdout).toContain('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n'); // sha256("hello")
   });
 
+  it('negotiates ECN when the kernel asks (net.ipv4.tcp_ecn = 1 in the namespace), and the download is exact', async () => {
+    const before = t.stats().tcpEcnNegotiated ?? 0;
+    expect(inNetns(t.netns, 'sysctl', ['-qw', 'net.ipv4.tcp_ecn=1']).status).toBe(0);
+    try {
+      const n = 2_000_000;
+      const file = join(dir, 'ecn.bin');
+      const r = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '30', '-o', file, `http://${SERVER}/bytes/${n}`]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(spawnSync('sha256sum', [file], { encoding: 'utf8' }).stdout.split(' ')[0]).toBe(patternSha256(n));
+      expect((t.stats().tcpEcnNegotiated ?? 0) - before).toBe(1);
+    } finally {
+      inNetns(t.netns, 'sysctl', ['-qw', 'net.ipv4.tcp_ecn=2']);
+    }
+  });
+
   describe('with 3% loss on the kernel side (nft numgen)', () => {
     beforeAll(() => {
       const rules = join(dir, 'loss.nft');
