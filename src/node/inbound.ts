@@ -65,14 +65,14 @@ export function declareInbound(layers: InboundLayers): InboundPath {
   // IPv4 → ICMP | UDP | TCP
   ipv4.register(IpProtocol.ICMP, (d) => icmp.receive(d));
   ipv4.register(IpProtocol.UDP, (d) => udp.receiveIpv4(d));
-  ipv4.register(IpProtocol.TCP, (d) => tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload, d.checksumValid));
+  ipv4.register(IpProtocol.TCP, (d) => tcp.layer.receive(tcpIpv4, d.source, d.destination, d.payload, d.checksumValid, d.ecn));
   icmp.errorListeners.add((event) => receiveIcmpv4ErrorForTcp(tcp.layer, tcpIpv4, event));
 
   // IPv6 → ICMPv6 | UDP | TCP
   ipv6.input.register(IpProtocol.ICMPv6, (d) => ipv6.icmp.receive(d));
   ipv6.input.register(IpProtocol.UDP, (d) => udp.receiveIpv6(d));
   // IPv6 addresses are views into the receive batch: TCP keys connections by them, so it gets copies.
-  ipv6.input.register(IpProtocol.TCP, (d) => tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload, d.checksumValid));
+  ipv6.input.register(IpProtocol.TCP, (d) => tcp.layer.receive(tcpIpv6, d.source.slice(), d.destination.slice(), d.payload, d.checksumValid, d.trafficClass & 0x03));
   ipv6.icmp.onError = (event) => receiveIcmpv6ErrorForTcp(tcp.layer, tcpIpv6, event);
 
   // Ethernet → IPv4 (through the router's PREROUTING/INPUT when it has them)

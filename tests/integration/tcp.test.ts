@@ -108,6 +108,30 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['1', '0']);
   });
 
+  it('answers a POST whose client half-closes after the body (`nc -N`)', async () => {
+    // nc -N shuts down its sending side once stdin ends: the FIN follows the body (RFC 9293 §3.6 half-close).
+    const request = 'POST /sha256 HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello';
+    const r = await inNetnsAsync(t.netns, 'sh', ['-c', `printf '${request}' | timeout 10 nc -N ${SERVER} 80`], 15_000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n'); // sha256("hello")
+  });
+
+  it('negotiates ECN when the kernel asks (net.ipv4.tcp_ecn = 1 in the namespace), and the download is exact', async () => {
+    const before = t.stats().tcpEcnNegotiated ?? 0;
+    expect(inNetns(t.netns, 'sysctl', ['-qw', 'net.ipv4.tcp_ecn=1']).status).toBe(0);
+    try {
+      const n = 2_000_000;
+      const file = join(dir, 'ecn.bin');
+      const r = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '30', '-o', file, `http://${SERVER}/bytes/${n}`]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(spawnSync('sha256sum', [file], { encoding: 'utf8' }).stdout.split(' ')[0]).toBe(patternSha256(n));
+      expect((t.stats().tcpEcnNegotiated ?? 0) - before).toBe(1);
+    } finally {
+      inNetns(t.netns, 'sysctl', ['-qw', 'net.ipv4.tcp_ecn=2']);
+    }
+  });
+
   describe('with 3% loss on the kernel side (nft numgen)', () => {
     beforeAll(() => {
       const rules = join(dir, 'loss.nft');

@@ -23,6 +23,8 @@ export interface ReceivedIpv4 {
   readonly destination: Ipv4Address;
   readonly protocol: number;
   readonly ttl: number;
+  /** The ECN field (RFC 3168 §5): CE tells TCP that a router saw congestion. */
+  readonly ecn: number;
   /** Sent to a broadcast or multicast address (no ICMP errors for these, RFC 1122 §3.2.2). */
   readonly toBroadcastOrMulticast: boolean;
   /** The link vouches for the transport checksum (virtio-net NEEDS_CSUM/DATA_VALID): do not verify it. */
@@ -57,6 +59,7 @@ export class Ipv4Input {
     destination: 0,
     protocol: 0,
     ttl: 0,
+    ecn: 0,
     toBroadcastOrMulticast: false,
     checksumValid: false,
   };
@@ -170,6 +173,7 @@ export class Ipv4Input {
     r.destination = destination;
     r.protocol = header.protocol;
     r.ttl = header.ttl;
+    r.ecn = header.ecn;
     r.toBroadcastOrMulticast = toBroadcast || toMulticast || linkBroadcast;
     r.checksumValid = checksumValid;
 

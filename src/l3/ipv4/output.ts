@@ -22,6 +22,8 @@ export interface Ipv4SendOptions {
   readonly source?: Ipv4Address;
   readonly ttl?: number;
   readonly dscp?: number;
+  /** The ECN field (RFC 3168 §5): TCP sets ECT(0) on data of an ECN-capable connection. */
+  readonly ecn?: number;
   readonly dontFragment?: boolean;
   /** Send on this link instead of routing (limited broadcast, DHCP before an address exists). */
   readonly via?: Ipv4Link;
@@ -111,7 +113,7 @@ export class Ipv4Output {
     emitIpv4Header(
       {
         dscp: options.dscp ?? 0,
-        ecn: 0,
+        ecn: options.ecn ?? 0,
         totalLength,
         identification: this.ids.next(source, options.destination, options.protocol, dontFragment),
         dontFragment,

@@ -90,7 +90,7 @@ export class Tcp implements SocketHost {
     return this.connect(options, connectListener);
   }
 
-  show(): string {
-    return this.layer.show();
+  show(options: { recent?: number } = {}): string {
+    return this.layer.show(options);
   }
 }

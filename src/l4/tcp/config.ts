@@ -110,6 +110,11 @@ export interface TcpConfig {
   readonly synBacklog: number;
   /** Answer SYNs with cookies when the backlog is full (Linux net.ipv4.tcp_syncookies = 1). */
   readonly synCookies: boolean;
+  /**
+   * ECN (RFC 3168) as Linux's net.ipv4.tcp_ecn: 0 never, 1 ask on our SYNs and accept, 2 (Linux's default)
+   * accept when the peer's SYN asks, never ask.
+   */
+  readonly ecn: 0 | 1 | 2;
   readonly challengeAckIntervalMs: number;
   readonly keepaliveTimeMs: number;
   readonly keepaliveIntervalMs: number;
@@ -141,6 +146,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rack: true,
   synBacklog: TCP_SYN_BACKLOG_DEFAULT,
   synCookies: true,
+  ecn: 2,
   challengeAckIntervalMs: TCP_CHALLENGE_ACK_INTERVAL_MS,
   keepaliveTimeMs: TCP_KEEPALIVE_TIME_MS,
   keepaliveIntervalMs: TCP_KEEPALIVE_INTERVAL_MS,

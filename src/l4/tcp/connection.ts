@@ -148,6 +148,14 @@ export class TcpConnection {
   /** RFC 7323 §4.3 TS.Recent and when it was set (PAWS §5.5). */
   tsRecent = 0;
   tsRecentAt = 0;
+  /** Both SYNs agreed on ECN (RFC 3168 §6.1.1; congestion/ecn.ts). */
+  ecnOk = false;
+  /** A CE mark arrived: set ECE on every ACK until the peer's CWR (RFC 3168 §6.1.3). */
+  ecnEcho = false;
+  /** We reduced cwnd for an ECE: the next new data segment carries CWR (§6.1.2). */
+  ecnSendCwr = false;
+  /** SND.NXT at the last ECE reaction: ECEs before SND.UNA passes it belong to the same window. */
+  ecnCwrEnd: SeqNum | undefined;
   /** RFC 7323 Last.ACK.sent. */
   lastAckSent = seq(0);
   /** Random offset for our TSval so timestamps do not reveal the clock (RFC 7323 §5.4). */

@@ -50,8 +50,8 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     mtuTowards: (destination) => linkTowards(destination)?.mtu,
     tsoMaxTowards: (destination) => linkTowards(destination)?.tsoMaxSize ?? 0,
     checksumOffloadTowards: (destination) => linkTowards(destination)?.checksumOffload ?? false,
-    send: (source, destination, segment, gsoSize, partialChecksum) => {
-      const options = { destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true };
+    send: (source, destination, segment, gsoSize, partialChecksum, ecn = 0) => {
+      const options = { destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true, ecn };
       if (gsoSize === 0 && !partialChecksum) return output.send(options, segment) === 'sent';
       outgoing.wrap(segment); // our own segment: always a whole header
       const offload = {

@@ -39,8 +39,8 @@ export function ipv6TcpNetwork(output: Ipv6Output, isLocalAddress: (a: Ipv6Addre
     tsoMaxTowards: () => 0,
     checksumOffloadTowards: () => false,
     // TCP sizes segments to the path MTU (RFC 8201 §5.2), so IPv6 never fragments them.
-    send: (source, destination, segment) =>
-      output.send({ destination: v6(destination), source: v6(source), nextHeader: IpProtocol.TCP, dontFragment: true }, segment) === 'sent',
+    send: (source, destination, segment, _gsoSize, _partialChecksum, ecn = 0) =>
+      output.send({ destination: v6(destination), source: v6(source), nextHeader: IpProtocol.TCP, dontFragment: true, trafficClass: ecn }, segment) === 'sent',
   };
 }
 

@@ -39,7 +39,7 @@ export interface TcpNetwork {
    * Sends one segment (header + data). The checksum is complete, or, with
    * `partialChecksum`, holds only the pseudo-header sum for the link to
    * finish. `gsoSize` > 0 asks the link to cut the segment into pieces of that
-   * many data bytes (TSO).
+   * many data bytes (TSO). `ecn` is the IP ECN field to set (RFC 3168 §5; 0 = Not-ECT).
    */
-  send(source: IpAddress, destination: IpAddress, segment: Uint8Array, gsoSize: number, partialChecksum: boolean): boolean;
+  send(source: IpAddress, destination: IpAddress, segment: Uint8Array, gsoSize: number, partialChecksum: boolean, ecn?: number): boolean;
 }

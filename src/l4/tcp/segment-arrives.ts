@@ -21,6 +21,7 @@
  */
 import { TCP_DEFAULT_MSS, TCP_MIN_MSS, TCP_PAWS_IDLE_MS, TCP_QUICKACKS } from './config.js';
 import { createCongestionControl } from './congestion/congestion.js';
+import { ecnOnEce, ecnReceive, isEcnSetupSyn, isEcnSetupSynAck } from './congestion/ecn.js';
 import { TcpError, type ConnectionUser, type TcpConnection } from './connection.js';
 import { TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
@@ -104,6 +105,9 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   c.bufSeq = c.sndNxt;
   c.recover = c.iss;
   applySynOptions(c, seg);
+  // RFC 3168 §6.1.1: an ECN-setup SYN is answered with an ECN-setup SYN-ACK (Linux tcp_ecn = 1 or 2).
+  c.ecnOk = config.ecn !== 0 && isEcnSetupSyn(seg);
+  if (c.ecnOk) ctx.stats.inc('tcpEcnNegotiated');
   // RFC 7323 §2.2: the window field of a SYN is not scaled.
   setSendWindow(c, seg, seg.window);
   c.lastProgressAt = c.now();
@@ -261,6 +265,9 @@ function synSentSegmentArrives(c: TcpConnection, seg: Segment): void {
   // Our SYN offered min(65535, RCV.BUFF) unscaled; that is the right edge the peer knows.
   c.rcvAdvRight = seqAdd(c.rcvNxt, Math.min(0xffff, c.rcvBuf));
   applySynOptions(c, seg);
+  // RFC 3168 §6.1.1: ECN is on when we asked (our SYN had ECE+CWR) and the SYN-ACK has ECE without CWR.
+  c.ecnOk = c.config.ecn === 1 && (seg.hasAck ? isEcnSetupSynAck(seg) : isEcnSetupSyn(seg));
+  if (c.ecnOk) layer.ctx.stats.inc('tcpEcnNegotiated');
   if (seg.hasAck) {
     c.sndUna = seg.ack;
     // RTT of the handshake, unless the SYN was retransmitted (Karn).
@@ -313,6 +320,11 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
   // Third: "check security" (IP security compartments): not implemented.
   if (!checkSyn(c, seg)) return 'done';
   if (!checkAck(c, seg)) return 'done';
+  if (c.ecnOk) {
+    // RFC 3168 §6.1.2 (an ECE: reduce cwnd once per window) and §6.1.3 (CWR stops our echo, CE starts it).
+    ecnOnEce(c, seg);
+    ecnReceive(c, seg);
+  }
   // Sixth: "check the URG bit": urgent data is not signalled; it arrives in line (RFC 6093 §6).
   const hadText = seg.payload.length > 0;
   if (hadText) processSegmentText(c, seg);
@@ -577,16 +589,17 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
       c.rcvNxt = drained.rcvNxt;
       finReached = drained.fin;
     }
-    deliver(c, data);
-    if (pieces) for (const piece of pieces) deliverOwned(c, piece);
-    if (finReached) finArrived(c);
     // Small (pushed) segments and the first segments of a connection are ACKed at the end of this turn, so the
-    // peer's Nagle never waits on our delayed ACK (Linux ICSK_ACK_PUSHED and quick-ACK mode).
+    // peer's Nagle never waits on our delayed ACK (Linux ICSK_ACK_PUSHED and quick-ACK mode). Decided before the
+    // user sees the data: a reply it writes now carries the ACK and settles what is owed (RFC 9293 §3.8.6.3).
     if (data.length < c.rcvMss) c.ackNow = true;
     if (c.quickAcks > 0) {
       c.quickAcks--;
       c.ackNow = true;
     }
+    deliver(c, data);
+    if (pieces) for (const piece of pieces) deliverOwned(c, piece);
+    if (finReached) finArrived(c);
     return;
   }
   // Out of order: hold it (RFC 9293 §3.10.7.4 seventh step) and ACK at once with SACK (RFC 5681 §4.2, RFC 2018 §4).

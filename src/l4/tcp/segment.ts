@@ -23,6 +23,8 @@ export class Segment implements TcpOptionVisitor {
   flags = 0;
   /** SEG.WND as on the wire (unscaled). */
   window = 0;
+  /** The IP header's ECN field this segment arrived with (RFC 3168 §5: 3 = CE). */
+  ecn = 0;
   payload: Uint8Array = new Uint8Array(0);
   // Options; `has*` say whether they were present.
   mss = 0;

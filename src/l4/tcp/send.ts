@@ -10,6 +10,7 @@
  */
 import { setU16 } from '../../core/bytes.js';
 import { finishChecksum, fold, sumWords, verifyChecksum as verifyInternetChecksum } from '../../core/checksum.js';
+import { EcnCodepoint } from './congestion/ecn.js';
 import type { TcpConnection } from './connection.js';
 import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
@@ -134,8 +135,17 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
   let flags = TcpFlags.ACK;
   if (fin) flags |= TcpFlags.FIN;
   if (dataLen > 0 && seqAdd(start, dataLen) === c.dataEnd) flags |= TcpFlags.PSH;
+  // RFC 3168 §6.1.2/§6.1.5: new data is ECT(0), the first after a cwnd reduction carries CWR; retransmissions are Not-ECT.
+  let ecn: number = EcnCodepoint.NOT_ECT;
+  if (c.ecnOk && dataLen > 0 && !isRetransmit) {
+    ecn = EcnCodepoint.ECT0;
+    if (c.ecnSendCwr) {
+      flags |= TcpFlags.CWR;
+      c.ecnSendCwr = false;
+    }
+  }
 
-  emit(c, start, flags, seqSub(start, c.bufSeq), dataLen);
+  emit(c, start, flags, seqSub(start, c.bufSeq), dataLen, ecn);
 
   const end = seqAdd(start, dataLen + (fin ? 1 : 0));
   rackOnTransmit(c, start, end, isRetransmit);
@@ -254,7 +264,9 @@ export function sendSyn(c: TcpConnection): void {
   if (synAck ? c.wsOk : config.windowScaling) options.windowScale = c.rcvWscale;
   if (synAck ? c.sackOk : config.sack) options.sackPermitted = true;
   if (synAck ? c.tsOk : config.timestamps) options.timestamps = { value: c.tsNow(), echoReply: synAck ? c.tsRecent : 0 };
-  const flags = synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN;
+  let flags = synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN;
+  // RFC 3168 §6.1.1: ECN-setup SYN (ECE+CWR) only when configured to ask; ECN-setup SYN-ACK (ECE) when agreed.
+  if (synAck ? c.ecnOk : config.ecn === 1) flags |= synAck ? TcpFlags.ECE : TcpFlags.ECE | TcpFlags.CWR;
   // RFC 7323 §2.2: the window in a SYN is never scaled.
   const window = Math.min(0xffff, c.rcvBuf);
   c.rcvAdvRight = seqAdd(c.rcvNxt, window);
@@ -345,8 +357,10 @@ const segmentOptions: { timestamps?: { value: number; echoReply: number }; sackB
  * buffer: header, timestamps and SACK options, `dataLen` bytes from the send
  * buffer at `dataOffset`, checksum; then hands it to the network.
  */
-function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: number, dataLen: number): void {
+function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: number, dataLen: number, ecn = 0): void {
   const buf = c.layer.txBuffer;
+  // RFC 3168 §6.1.3: every ACK carries ECE from a CE mark until the peer's CWR.
+  if (c.ecnEcho && flags & TcpFlags.ACK) flags |= TcpFlags.ECE;
   if (c.tsOk) {
     segmentTimestamps.value = c.tsNow();
     segmentTimestamps.echoReply = c.tsRecent;
@@ -362,7 +376,7 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
   writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, headerLength, flags, window);
   if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
   const gso = c.tsoMax > 0 && dataLen > c.mss ? currentMss(c) : 0;
-  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload);
+  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload, ecn);
 
   if (flags & TcpFlags.ACK) {
     // Every segment with ACK carries RCV.NXT: the owed ACK has gone out.
@@ -375,10 +389,10 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
 }
 
 /** Checksum (complete, or the pseudo-header part for the link to finish) and send. */
-function finish(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, segment: Uint8Array, gsoSize: number, partial: boolean): void {
+function finish(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAddress, segment: Uint8Array, gsoSize: number, partial: boolean, ecn = 0): void {
   const pseudo = net.pseudoHeaderSum(local, remote, segment.length);
   if (partial) setU16(segment, Field.CHECKSUM, fold(pseudo)); // virtio-net NEEDS_CSUM: the link sums from the TCP header on
   else setU16(segment, Field.CHECKSUM, finishChecksum(sumWords(segment, 0, segment.length, pseudo)));
   layer.ctx.stats.inc('tcpOutSegs');
-  net.send(local, remote, segment, gsoSize, partial);
+  net.send(local, remote, segment, gsoSize, partial, ecn);
 }

@@ -80,6 +80,8 @@ export class Socket extends Duplex implements ConnectionUser {
   private timeoutTimer: Timer | undefined;
   private lastActivity = 0;
   private written = 0;
+  /** Bytes the application had taken from the stream at the last _read (see _read). */
+  private consumedAtLastRead = 0;
 
   constructor(
     private readonly host: SocketHost,
@@ -242,6 +244,11 @@ export class Socket extends Duplex implements ConnectionUser {
   }
 
   override _read(): void {
+    // Linux tcp_cleanup_rbuf: a window update is worth considering only once the application has consumed data
+    // (`copied > 0`). The stream also asks for more when reading starts, right after the handshake: no ACK then.
+    const consumed = this.bytesRead - this.readableLength;
+    if (consumed === this.consumedAtLastRead) return;
+    this.consumedAtLastRead = consumed;
     this.connection?.onUserRead();
   }
 

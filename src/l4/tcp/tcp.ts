@@ -30,6 +30,8 @@ import { enterLossForMtu } from './recovery.js';
 
 /** Largest segment we ever build: a 64 KiB IP datagram minus the smallest IP header. */
 const TX_BUFFER_SIZE = 65_536;
+/** How many of the newest connections `show({ recent })` can list: a ring, so a listing never walks them all. */
+export const TCP_SHOW_RECENT_MAX = 64;
 
 export interface ListenOptions {
   readonly port: number;
@@ -69,6 +71,11 @@ export class TcpLayer {
   private nextEphemeral: number;
   /** Connections per state, for `tcpCurrEstab` and `show tcp`. */
   private readonly established = new Set<TcpConnection>();
+  /** How many connections are in each state (CLOSED ones are gone), kept as they change state. */
+  private readonly stateCounts = new Map<TcpState, number>();
+  /** The TCP_SHOW_RECENT_MAX newest connections (a ring; `recentNext` is the next slot to fill). */
+  private readonly recent: (TcpConnection | undefined)[] = new Array<TcpConnection | undefined>(TCP_SHOW_RECENT_MAX);
+  private recentNext = 0;
 
   constructor(
     readonly ctx: StackContext,
@@ -150,9 +157,10 @@ export class TcpLayer {
 
   /**
    * A segment from the network layer. `checksumVerified` is set when the link
-   * already checked it (virtio-net DATA_VALID / NEEDS_CSUM from a TAP).
+   * already checked it (virtio-net DATA_VALID / NEEDS_CSUM from a TAP);
+   * `ecn` is the IP header's ECN field (RFC 3168 §5).
    */
-  receive(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array, checksumVerified = false): Disposition {
+  receive(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array, checksumVerified = false, ecn = 0): Disposition {
     const { ctx, segment } = this;
     ctx.stats.inc('tcpInSegs');
     if (!checksumVerified && !send.verifyChecksum(net, source, destination, bytes)) {
@@ -165,6 +173,7 @@ export class TcpLayer {
       ctx.trace.dropped('tcpInErrs', describeParseError(error), () => `from ${net.format(source)}`);
       return 'dropped';
     }
+    segment.ecn = ecn;
     // RFC 1122 §4.2.3.10: a segment to or from a broadcast/multicast address is discarded (IP filters those).
     const c = this.lookup(net, destination, segment.destinationPort, source, segment.sourcePort);
     if (c) {
@@ -218,6 +227,8 @@ export class TcpLayer {
     c.key = this.keyOf(net, local, localPort, remote, remotePort);
     c.tsOffset = this.timestampOffset(net, local, localPort, remote, remotePort);
     this.connections.set(c.key, c);
+    this.recent[this.recentNext] = c;
+    this.recentNext = (this.recentNext + 1) % TCP_SHOW_RECENT_MAX;
     return c;
   }
 
@@ -296,6 +307,8 @@ export class TcpLayer {
   };
 
   onStateChange(c: TcpConnection, from: TcpState, to: TcpState): void {
+    if (from !== TcpState.CLOSED) this.stateCounts.set(from, (this.stateCounts.get(from) ?? 1) - 1);
+    if (to !== TcpState.CLOSED) this.stateCounts.set(to, (this.stateCounts.get(to) ?? 0) + 1);
     if (to === TcpState.ESTABLISHED) {
       this.established.add(c);
       this.ctx.stats.set('tcpCurrEstab', this.established.size);
@@ -389,13 +402,43 @@ export class TcpLayer {
     return out;
   }
 
-  /** `tapnet show tcp`: one line per listener and per connection, `ss -ti` style. */
-  show(): string {
-    let out = 'State        Local                  Peer                   cwnd     ssthresh srtt    rto    inflight retrans\n';
+  /** Connections per state right now (no walk over the connections: the counts are kept as states change). */
+  stateSummary(): Partial<Record<TcpState, number>> {
+    const out: Partial<Record<TcpState, number>> = {};
+    for (const [state, n] of this.stateCounts) if (n > 0) out[state] = n;
+    return out;
+  }
+
+  /** The `n` newest connections (at most TCP_SHOW_RECENT_MAX), newest first, those already closed left out. */
+  recentConnections(n: number): TcpConnection[] {
+    const out: TcpConnection[] = [];
+    const count = Math.min(n, TCP_SHOW_RECENT_MAX);
+    for (let i = 1; i <= TCP_SHOW_RECENT_MAX && out.length < count; i++) {
+      const c = this.recent[(this.recentNext - i + TCP_SHOW_RECENT_MAX) % TCP_SHOW_RECENT_MAX];
+      if (c && c.state !== TcpState.CLOSED) out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * `tapnet show tcp`: one line per listener and per connection, `ss -ti` style.
+   * With `recent`, a bounded summary instead (the status page): the count per
+   * state, then only the `recent` newest connections.
+   */
+  show(options: { recent?: number } = {}): string {
+    let out = '';
+    let list: Iterable<TcpConnection> = this.connections.values();
+    if (options.recent !== undefined) {
+      const summary = Object.entries(this.stateSummary()).map(([state, n]) => `${state} ${n}`);
+      list = this.recentConnections(options.recent);
+      out += `connections: ${this.connections.size}${summary.length > 0 ? ` (${summary.join(', ')})` : ''}; the newest ${options.recent} below\n`;
+    }
+    out += 'State        Local                  Peer                   cwnd     ssthresh srtt    rto    inflight retrans\n';
     for (const l of this.listenersInfo()) {
       out += `${'LISTEN'.padEnd(12)} ${`${l.address}:${l.port}`.padEnd(22)} ${'*:*'.padEnd(22)}\n`;
     }
-    for (const i of this.connectionsInfo()) {
+    for (const c of list) {
+      const i = c.info();
       out +=
         `${i.state.padEnd(12)} ${i.local.padEnd(22)} ${i.remote.padEnd(22)} ` +
         `${String(i.cwnd).padEnd(8)} ${String(i.ssthresh).padEnd(8)} ${(i.srtt === undefined ? '-' : i.srtt.toFixed(1)).padEnd(7)} ` +

@@ -20,7 +20,8 @@ export const DNS_TCP_IDLE_TIMEOUT_MS = 30_000;
 export const DNS_TCP_MAX_IN_FLIGHT = 16;
 
 export function listenDnsTcp(host: Host, dns: DnsServer, port = 53): TcpServer {
-  const server = host.tcp.createServer((socket: Socket) => serveConnection(socket, dns));
+  // allowHalfOpen: a client may half-close after its last query (RFC 9293 §3.6); the answers still go out.
+  const server = host.tcp.createServer({ allowHalfOpen: true }, (socket: Socket) => serveConnection(socket, dns));
   server.listen(port);
   return server;
 }
@@ -28,6 +29,7 @@ export function listenDnsTcp(host: Host, dns: DnsServer, port = 53): TcpServer {
 function serveConnection(socket: Socket, dns: DnsServer): void {
   let pending: Buffer = Buffer.alloc(0);
   let inFlight = 0;
+  let peerEnded = false;
   socket.setTimeout(DNS_TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
@@ -39,16 +41,28 @@ function serveConnection(socket: Socket, dns: DnsServer): void {
       pending = pending.subarray(2 + length);
       inFlight++;
       if (inFlight >= DNS_TCP_MAX_IN_FLIGHT) socket.pause();
-      void dns.answer(query, DNS_TCP_MAX_MESSAGE, 'tcp', socket.remoteAddress ?? '').then((reply) => {
+      const replied = (reply: Uint8Array | undefined): void => {
         inFlight--;
         if (socket.isPaused() && inFlight < DNS_TCP_MAX_IN_FLIGHT) socket.resume();
-        if (!reply || socket.destroyed || !socket.writable) return;
-        const frame = Buffer.allocUnsafe(2 + reply.length);
-        frame.writeUInt16BE(reply.length, 0);
-        frame.set(reply, 2);
-        socket.write(frame);
-      });
+        if (socket.destroyed || !socket.writable) return;
+        if (reply) {
+          const frame = Buffer.allocUnsafe(2 + reply.length);
+          frame.writeUInt16BE(reply.length, 0);
+          frame.set(reply, 2);
+          socket.write(frame);
+        }
+        if (peerEnded && inFlight === 0) socket.end();
+      };
+      // A local answer is written in the turn its query arrived, so it carries the ACK of the query (delayed ACK,
+      // RFC 9293 §3.8.6.3) instead of following a pure ACK; a forwarded one comes when the upstream answers.
+      const reply = dns.handle(query, DNS_TCP_MAX_MESSAGE, 'tcp', socket.remoteAddress ?? '');
+      if (reply instanceof Promise) void reply.then(replied);
+      else replied(reply);
     }
   });
-  socket.on('end', () => socket.end());
+  // The client's FIN: close our side once every query it sent has been answered.
+  socket.on('end', () => {
+    peerEnded = true;
+    if (inFlight === 0) socket.end();
+  });
 }

@@ -3,7 +3,7 @@
  * parser, keep-alive, pipelining, chunking) fed with tapnet sockets through
  * its 'connection' event, exactly as `net.Server` feeds it kernel sockets.
  *
- *   GET  /          a status page: interfaces, ARP, routes, TCP, counters
+ *   GET  /          a status page: interfaces, ARP, routes, TCP (counts per state, newest connections), counters
  *   GET  /bytes/N   N bytes where byte i is i % 251, with Content-Length
  *   POST /sha256    the lowercase hex SHA-256 of the request body
  *
@@ -34,6 +34,11 @@ export const HTTP_IDLE_TIMEOUT_MS = 30_000;
 export const HTTP_MAX_BYTES = 2 ** 40;
 /** At most this many requests on one keep-alive connection (Node's maxRequestsPerSocket; 0 = unlimited). */
 export const HTTP_MAX_REQUESTS_PER_SOCKET = 0;
+/**
+ * The status page lists the TCP connections per state and only this many of the newest ones: after an `ab` run
+ * thousands sit in TIME-WAIT, and listing them all made the page 144 KB and blocked the event loop (issue 11).
+ */
+export const STATUS_PAGE_RECENT_CONNECTIONS = 20;
 
 /** One period of the /bytes pattern: 256 × 251 bytes, so every chunk starts at a multiple of 251 and is identical. */
 const PATTERN = Buffer.alloc(251 * 256);
@@ -64,7 +69,12 @@ export function startHttpService(host: Host, options: HttpServiceOptions = {}): 
   );
   http.timeout = HTTP_IDLE_TIMEOUT_MS;
   http.maxRequestsPerSocket = HTTP_MAX_REQUESTS_PER_SOCKET;
-  const tcp = host.tcp.createServer({ noDelay: true }, (socket: Socket) => {
+  // A client may send its request and then half-close (`nc -N`, shutdown(SHUT_WR)): RFC 9293 §3.6, a FIN closes
+  // only the peer's direction. Keep ours open until the response is written (Node's http.Server sets its own
+  // net.Server to allowHalfOpen for this); on the peer's FIN, Node marks the response in progress as the last one
+  // and ends the socket after it, or ends at once when no request is pending.
+  (http as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true; // public but not in @types/node
+  const tcp = host.tcp.createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
     socket.on('error', () => socket.destroy());
     http.emit('connection', socket);
   });
@@ -149,7 +159,7 @@ function defaultStatusPage(host: Host): string {
     section('interfaces', host.show('interfaces')) +
     section('arp', host.show('arp')) +
     section('routes', host.show('routes')) +
-    section('tcp', host.show('tcp')) +
+    section('tcp', host.tcp.show({ recent: STATUS_PAGE_RECENT_CONNECTIONS })) +
     section('counters (non-zero)', counters)
   );
 }
