@@ -14,10 +14,14 @@
  */
 import type { TcpMemory } from './memory.js';
 
-/** Block size: one 64 KiB TSO super-segment spans at most two blocks. */
-export const SEND_BLOCK_SIZE = 64 * 1024;
+/**
+ * Block size: tcp_wmem[1] (16 KiB), so a connection that never grows its send
+ * buffer holds one or two blocks, not a 64 KiB one (1000 such connections: 16
+ * MiB, not 64); a 64 KiB TSO super-segment is copied from up to five blocks.
+ */
+export const SEND_BLOCK_SIZE = 16 * 1024;
 /** Free blocks kept for reuse across connections (16 MiB). */
-const FREE_BLOCKS_MAX = 256;
+const FREE_BLOCKS_MAX = 1024;
 const freeBlocks: Uint8Array[] = [];
 
 export class SendBuffer {
