@@ -139,6 +139,8 @@ export class TcpConnection {
   rcvqSpace = 0;
   rcvqConsumed = 0;
   rcvqTime = 0;
+  /** The receiver's smoothed RTT in ms (memory.ts receiveRttMeasure), 0 before a sample. */
+  rcvRtt = 0;
   /** The send buffer's size (SO_SNDBUF): starts at tcp_wmem[1], grown to 2 × cwnd by autotuning. */
   sndBuf: number;
 

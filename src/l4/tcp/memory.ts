@@ -112,8 +112,9 @@ export function receiveSpaceAdjust(c: TcpConnection): void {
   c.rcvCharged = unread;
   const consumed = c.bytesReceived - unread;
   const now = c.now();
-  // The receiver's round trip: our RTT estimate (Linux measures it from timestamps, rcv_rtt_est), at least 1 ms.
-  const rtt = Math.max(1, c.rtt.srtt ?? 1);
+  // The receiver's round trip (receiveRttMeasure), else the sender-side estimate, at least 1 ms. Measuring over a
+  // period shorter than the real RTT would see less than a window per period and never grow.
+  const rtt = Math.max(1, c.rcvRtt > 0 ? c.rcvRtt : (c.rtt.srtt ?? 1));
   if (now - c.rcvqTime < rtt) return;
   const copied = consumed - c.rcvqConsumed;
   if (copied > c.rcvqSpace) {
@@ -123,6 +124,19 @@ export function receiveSpaceAdjust(c: TcpConnection): void {
   }
   c.rcvqConsumed = consumed;
   c.rcvqTime = now;
+}
+
+/**
+ * The round trip as the receiver sees it (Linux tcp_rcv_rtt_measure_ts): an
+ * in-order data segment echoes the TSval of our ACK that released it (RFC
+ * 7323 §4.3), so now minus TSecr is one RTT. Smoothed with gain 1/8. A pure
+ * receiver has no other RTT sample: it acknowledges data but sends none.
+ */
+export function receiveRttMeasure(c: TcpConnection, tsEcr: number): void {
+  if (!c.tsOk || tsEcr === 0) return;
+  const sample = (c.tsNow() - tsEcr) | 0;
+  if (sample < 0 || sample > 60_000) return;
+  c.rcvRtt = c.rcvRtt === 0 ? Math.max(sample, 1) : c.rcvRtt + (Math.max(sample, 1) - c.rcvRtt) / 8;
 }
 
 /** Returns everything a closing connection still has charged for unread data. */

@@ -26,7 +26,7 @@ import { TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { ackInAcceptableRange, finAcked, processAck } from './recovery.js';
 import type { Segment } from './segment.js';
-import { admitReceive, receiveSpaceAdjust } from './memory.js';
+import { admitReceive, receiveRttMeasure, receiveSpaceAdjust } from './memory.js';
 import { output, sendChallengeAck, sendCookieSynAck, sendResetFor, sendSyn, windowScaleFor } from './send.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from './seq.js';
 import { TcpState, canReceiveData } from './state.js';
@@ -586,6 +586,7 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
     }
     deliver(c, data);
     if (pieces) for (const piece of pieces) deliverOwned(c, piece);
+    if (seg.hasTimestamps) receiveRttMeasure(c, seg.tsEcr);
     receiveSpaceAdjust(c);
     if (finReached) finArrived(c);
     // Small (pushed) segments and the first segments of a connection are ACKed at the end of this turn, so the
