@@ -59,7 +59,14 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
       received += d.length;
       if (head.length < 200) head = Buffer.concat([head, d.subarray(0, 200 - head.length)]);
     });
-    socket.on('end', () => finish());
+    // Done when both directions are: the peer's FIN may come while we are still writing (nc -N after its reply),
+    // and our bytes only fit in the send buffer a piece at a time.
+    let peerEnded = false;
+    let flushed = false;
+    socket.on('end', () => {
+      peerEnded = true;
+      if (flushed) finish();
+    });
     socket.on('connect', () => {
       const chunk = Buffer.alloc(251 * 256);
       for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
@@ -73,7 +80,10 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
             return;
           }
         }
-        socket.end();
+        socket.end(() => {
+          flushed = true;
+          if (peerEnded) finish();
+        });
       };
       pump();
     });
