@@ -31,7 +31,8 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
   const clock = host.ctx.clock;
   const start = clock.now();
   return new Promise((resolve) => {
-    const socket = host.tcp.connect({ host: address, port });
+    // Half-open allowed: a peer that answers and closes its side first (nc -N) still gets every byte we send.
+    const socket = host.tcp.connect({ host: address, port, allowHalfOpen: true });
     const hash = createHash('sha256');
     let received = 0;
     let head: Buffer = Buffer.alloc(0);
