@@ -31,7 +31,8 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
   const clock = host.ctx.clock;
   const start = clock.now();
   return new Promise((resolve) => {
-    const socket = host.tcp.connect({ host: address, port });
+    // Half-open allowed: a peer that answers and closes its side first (nc -N) still gets every byte we send.
+    const socket = host.tcp.connect({ host: address, port, allowHalfOpen: true });
     const hash = createHash('sha256');
     let received = 0;
     let head: Buffer = Buffer.alloc(0);
@@ -59,7 +60,14 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
       received += d.length;
       if (head.length < 200) head = Buffer.concat([head, d.subarray(0, 200 - head.length)]);
     });
-    socket.on('end', () => finish());
+    // Done when both directions are: the peer's FIN may come while we are still writing (nc -N after its reply),
+    // and our bytes only fit in the send buffer a piece at a time.
+    let peerEnded = false;
+    let flushed = false;
+    socket.on('end', () => {
+      peerEnded = true;
+      if (flushed) finish();
+    });
     socket.on('connect', () => {
       const chunk = Buffer.alloc(251 * 256);
       for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
@@ -73,7 +81,10 @@ export function tcpFetch(host: Host, address: string, port: number, sendBytes: n
             return;
           }
         }
-        socket.end();
+        socket.end(() => {
+          flushed = true;
+          if (peerEnded) finish();
+        });
       };
       pump();
     });

@@ -16,14 +16,31 @@ export const TCP_IPV4_HEADER_OVERHEAD = 40;
 /** Our window scale shift (Linux picks 7 for its default 6 MB tcp_rmem max; RFC 7323 §2.3 caps at 14). */
 export const TCP_WINDOW_SCALE = 7;
 
-/** Receive buffer per connection (Linux net.ipv4.tcp_rmem max 6 MB; we use 4 MiB, enough for 64 KB MTU at LAN RTTs). */
-export const TCP_RCVBUF_DEFAULT = 4 * 1024 * 1024;
-/** Send buffer per connection (Linux net.ipv4.tcp_wmem max is 4 MB). */
-export const TCP_SNDBUF_DEFAULT = 4 * 1024 * 1024;
-/** Out-of-order queue cap in bytes: never more than the receive buffer (Linux prunes the ofo queue past sk_rcvbuf). */
-export const TCP_OFO_MAX_BYTES_DEFAULT = TCP_RCVBUF_DEFAULT;
-/** Out-of-order queue cap in segments, so 1-byte segments cannot make the queue huge (tapnet's choice). */
-export const TCP_OFO_MAX_SEGMENTS = 4096;
+/**
+ * Buffer sizes per connection, Linux's net.ipv4.tcp_rmem / tcp_wmem triples
+ * (min, default, max). A connection starts at the default and autotuning
+ * (memory.ts) grows it with the measured bandwidth-delay product up to the
+ * max; under the stack's memory budget a socket may always hold the min.
+ */
+export const TCP_RMEM_MIN = 4096;
+export const TCP_RMEM_DEFAULT = 131_072;
+export const TCP_RMEM_MAX = 6 * 1024 * 1024;
+export const TCP_WMEM_MIN = 4096;
+export const TCP_WMEM_DEFAULT = 16_384;
+export const TCP_WMEM_MAX = 4 * 1024 * 1024;
+/** Out-of-order queue cap in segments, so 1-byte segments cannot make the queue huge (tapnet's choice; its bytes are capped by the receive buffer). */
+export const TCP_OFO_MAX_SEGMENTS = 1024;
+
+/**
+ * The stack-wide budget for TCP buffers (send queues, unread data,
+ * out-of-order segments), Linux's net.ipv4.tcp_mem (low, pressure, high).
+ * Linux sizes it from memory at boot (tcp_init_mem: pressure = 1/16 of the
+ * free pages, low = 3/4 of that, high = 2 × low); these are the numbers it
+ * picks on a 1 GiB machine, fixed so that a run does not depend on the host.
+ */
+export const TCP_MEM_LOW = 48 * 1024 * 1024;
+export const TCP_MEM_PRESSURE = 64 * 1024 * 1024;
+export const TCP_MEM_HIGH = 96 * 1024 * 1024;
 
 /** RFC 6298 §2.1: RTO before any RTT sample. */
 export const TCP_INITIAL_RTO_MS = 1000;
@@ -84,9 +101,22 @@ export type CongestionControlName = 'cubic' | 'newreno';
 
 export interface TcpConfig {
   readonly congestionControl: CongestionControlName;
+  /** Receive buffer a connection starts with (tcp_rmem[1]); it grows up to `receiveBufferMax` (DRS, memory.ts). */
   readonly receiveBuffer: number;
+  /** What a socket may always hold, even at the memory limit (tcp_rmem[0]). */
+  readonly receiveBufferMin: number;
+  /** Largest receive buffer autotuning grows to (tcp_rmem[2]); our window scale is chosen for it. */
+  readonly receiveBufferMax: number;
+  /** Send buffer a connection starts with (tcp_wmem[1]); it grows to 2 × cwnd, at most `sendBufferMax`. */
   readonly sendBuffer: number;
-  readonly ofoMaxBytes: number;
+  readonly sendBufferMin: number;
+  readonly sendBufferMax: number;
+  /** Out-of-order segments held per connection (their bytes are capped by the receive buffer). */
+  readonly ofoMaxSegments: number;
+  /** Stack-wide TCP memory in bytes (tcp_mem): below `memoryLow` pressure ends, above `memoryPressure` buffers stop growing and out-of-order queues are pruned, at `memoryHigh` new data and connections are refused. */
+  readonly memoryLow: number;
+  readonly memoryPressure: number;
+  readonly memoryHigh: number;
   readonly timeWaitMs: number;
   readonly finTimeoutMs: number;
   readonly delayedAckMs: number;
@@ -128,9 +158,16 @@ export interface TcpConfig {
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   congestionControl: 'cubic',
-  receiveBuffer: TCP_RCVBUF_DEFAULT,
-  sendBuffer: TCP_SNDBUF_DEFAULT,
-  ofoMaxBytes: TCP_OFO_MAX_BYTES_DEFAULT,
+  receiveBuffer: TCP_RMEM_DEFAULT,
+  receiveBufferMin: TCP_RMEM_MIN,
+  receiveBufferMax: TCP_RMEM_MAX,
+  sendBuffer: TCP_WMEM_DEFAULT,
+  sendBufferMin: TCP_WMEM_MIN,
+  sendBufferMax: TCP_WMEM_MAX,
+  ofoMaxSegments: TCP_OFO_MAX_SEGMENTS,
+  memoryLow: TCP_MEM_LOW,
+  memoryPressure: TCP_MEM_PRESSURE,
+  memoryHigh: TCP_MEM_HIGH,
   timeWaitMs: TCP_TIME_WAIT_MS,
   finTimeoutMs: TCP_FIN_TIMEOUT_MS,
   delayedAckMs: TCP_DELAYED_ACK_MS,

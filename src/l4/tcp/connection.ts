@@ -14,8 +14,9 @@
  */
 import type { Timer } from '../../core/time.js';
 import type { TcpConfig } from './config.js';
-import { TCP_DEFAULT_MSS, TCP_MIN_MSS, TCP_OFO_MAX_SEGMENTS } from './config.js';
+import { TCP_DEFAULT_MSS, TCP_INITIAL_WINDOW_SEGMENTS, TCP_MIN_MSS } from './config.js';
 import { createCongestionControl, type CongestionControl } from './congestion/congestion.js';
+import { expandSendBuffer, receiveSpaceAdjust, sendSpace } from './memory.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { OutOfOrderQueue } from './reassembly.js';
 import { RackTlp } from './rack.js';
@@ -89,6 +90,9 @@ export interface TcpConnectionInfo {
   readonly recovery: RecoveryState;
   readonly sackedBytes: number;
   readonly ofoBytes: number;
+  /** Current buffer sizes (Linux `ss -m` rb / tb), as autotuning left them. */
+  readonly receiveBuffer: number;
+  readonly sendBuffer: number;
 }
 
 export class TcpConnection {
@@ -127,8 +131,18 @@ export class TcpConnection {
   rcvWscale = 0;
   /** RCV.NXT + RCV.WND as last advertised: the right edge must never move left (RFC 9293 §3.8.6.2.2). */
   rcvAdvRight = seq(0);
-  /** The receive buffer (RCV.BUFF). */
-  readonly rcvBuf: number;
+  /** The receive buffer (RCV.BUFF): starts at tcp_rmem[1], grown by autotuning (memory.ts), never shrunk. */
+  rcvBuf: number;
+  /** Unread bytes last charged to the stack's memory (memory.ts receiveSpaceAdjust). */
+  rcvCharged = 0;
+  /** Dynamic right-sizing (Linux rcvq_space): bytes consumed in the last measured round trip, the consumed total then, and when. */
+  rcvqSpace = 0;
+  rcvqConsumed = 0;
+  rcvqTime = 0;
+  /** The receiver's smoothed RTT in ms (memory.ts receiveRttMeasure), 0 before a sample. */
+  rcvRtt = 0;
+  /** The send buffer's size (SO_SNDBUF): starts at tcp_wmem[1], grown to 2 × cwnd by autotuning. */
+  sndBuf: number;
 
   // Segment sizes.
   /** Effective send MSS: min(peer's MSS option, our path MTU - headers). */
@@ -162,7 +176,7 @@ export class TcpConnection {
   tsOffset = 0;
 
   // Data.
-  readonly sendBuffer = new SendBuffer();
+  readonly sendBuffer: SendBuffer;
   /** Sequence number of sendBuffer's first byte (ISS + 1 plus everything acknowledged since). */
   bufSeq = seq(0);
   /** The user called CLOSE (or end()): a FIN follows the data. */
@@ -256,7 +270,11 @@ export class TcpConnection {
     this.remotePort = options.remotePort;
     this.config = options.config;
     this.rcvBuf = options.config.receiveBuffer;
-    this.ofo = new OutOfOrderQueue(options.config.ofoMaxBytes, TCP_OFO_MAX_SEGMENTS);
+    this.sndBuf = options.config.sendBuffer;
+    this.sendBuffer = new SendBuffer(layer.memory);
+    this.ofo = new OutOfOrderQueue(this.rcvBuf, options.config.ofoMaxSegments, layer.memory);
+    this.rcvqSpace = TCP_INITIAL_WINDOW_SEGMENTS * TCP_DEFAULT_MSS;
+    this.rcvqTime = layer.ctx.clock.now();
     this.rtt = new RttEstimator(options.config.initialRtoMs, options.config.minRtoMs, options.config.maxRtoMs);
     this.cc = createCongestionControl(options.config.congestionControl, TCP_DEFAULT_MSS);
     this.keepaliveTimeMs = options.config.keepaliveTimeMs;
@@ -285,9 +303,20 @@ export class TcpConnection {
     return seqAdd(this.bufSeq, this.sendBuffer.length);
   }
 
-  /** Free send-buffer space (SO_SNDBUF minus what is held). */
+  /** Free send-buffer space (SO_SNDBUF minus what is held; at the stack's memory limit, only up to tcp_wmem[0]). */
   get sendSpace(): number {
-    return Math.max(0, this.config.sendBuffer - this.sendBuffer.length);
+    return sendSpace(this);
+  }
+
+  /** Grows the receive buffer (autotuning); the out-of-order queue may hold as much. */
+  setReceiveBuffer(bytes: number): void {
+    this.rcvBuf = bytes;
+    this.ofo.maxBytes = bytes;
+  }
+
+  /** The largest receive buffer this connection can reach: the window scale we offer is chosen for it. */
+  get rcvBufMax(): number {
+    return Math.max(this.rcvBuf, this.config.receiveBufferMax);
   }
 
   /** The MSS we announce: our MTU towards the peer minus the headers (RFC 9293 §3.7.1). */
@@ -314,6 +343,7 @@ export class TcpConnection {
 
   /** SEND (§3.10.2): copies as much of `data` as fits in the send buffer; returns the bytes taken. */
   send(data: Uint8Array): number {
+    if (data.length > this.sendSpace) expandSendBuffer(this);
     const n = Math.min(data.length, this.sendSpace);
     if (n === 0) return 0;
     this.sendBuffer.push(n === data.length ? data : data.subarray(0, n));
@@ -357,6 +387,7 @@ export class TcpConnection {
 
   /** The application read data: maybe the window opened enough to tell the peer (Linux tcp_cleanup_rbuf). */
   onUserRead(): void {
+    if (this.user) receiveSpaceAdjust(this);
     if (this.state === TcpState.CLOSED || !this.layer.windowUpdateWorthSending(this)) return;
     this.ackNow = true;
     this.layer.output(this);
@@ -384,6 +415,8 @@ export class TcpConnection {
       recovery: this.recoveryState,
       sackedBytes: this.scoreboard.sackedBytes,
       ofoBytes: this.ofo.bytes,
+      receiveBuffer: this.rcvBuf,
+      sendBuffer: this.sndBuf,
     };
   }
 }

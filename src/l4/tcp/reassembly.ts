@@ -12,11 +12,15 @@
  * the bytes no entry holds yet. Beside them, `blocks` keeps the same bytes as
  * merged contiguous ranges, which is what SACK reports. Both are searched by
  * bisection, so a window of thousands of segments with a hole near the front
- * stays cheap. The queue is capped in bytes and in entries; a segment that
- * does not fit is dropped and counted (Linux TCPOFODrop).
+ * stays cheap. The queue is capped in bytes (the receive buffer, which
+ * autotuning moves: `maxBytes`) and in entries; a segment that does not fit is
+ * dropped and counted (Linux TCPOFODrop). Every entry is charged to the
+ * stack's TCP memory with an overhead (memory.ts), and under memory pressure
+ * the queue is pruned from the right (`pruneFromRight`).
  */
 import { seqAdd, seqGt, seqLe, seqLt, seqSub, type SeqNum } from './seq.js';
 import type { SackBlock } from './options.js';
+import { TCP_OFO_ENTRY_OVERHEAD, type TcpMemory } from './memory.js';
 
 interface Entry {
   seq: SeqNum;
@@ -41,9 +45,16 @@ export class OutOfOrderQueue {
   private recent: SeqNum[] = [];
 
   constructor(
-    private readonly maxBytes: number,
+    /** Bytes held at most: the connection's receive buffer (it grows with autotuning). */
+    public maxBytes: number,
     private readonly maxEntries: number,
+    private readonly memory: TcpMemory,
   ) {}
+
+  /** What this queue has charged to the stack's memory: data plus a per-entry overhead. */
+  get truesize(): number {
+    return this.bytes + this.entries.length * TCP_OFO_ENTRY_OVERHEAD;
+  }
 
   get isEmpty(): boolean {
     return this.entries.length === 0;
@@ -94,6 +105,7 @@ export class OutOfOrderQueue {
     const from = seqSub(start, s);
     es.splice(i, 0, { seq: start, end, data: Buffer.from(data.subarray(from, from + length)), fin });
     this.bytes += length;
+    this.memory.charge(length + TCP_OFO_ENTRY_OVERHEAD);
     if (length > 0) this.addBlock(start, end);
     this.touch(start);
     return 'queued';
@@ -127,10 +139,12 @@ export class OutOfOrderQueue {
   drain(rcvNxt: SeqNum, deliver: (data: Buffer) => void): { rcvNxt: SeqNum; fin: boolean } {
     const es = this.entries;
     let n = 0;
+    let released = 0;
     let fin = false;
     while (n < es.length && seqLe(es[n]!.seq, rcvNxt)) {
       const e = es[n]!;
       this.bytes -= e.data.length;
+      released += e.data.length;
       n++;
       if (seqGt(e.end, rcvNxt)) {
         deliver(e.data.subarray(seqSub(rcvNxt, e.seq)));
@@ -141,7 +155,10 @@ export class OutOfOrderQueue {
         break;
       }
     }
-    if (n > 0) es.splice(0, n);
+    if (n > 0) {
+      es.splice(0, n);
+      this.memory.charge(-(released + n * TCP_OFO_ENTRY_OVERHEAD));
+    }
     let b = 0;
     while (b < this.blocks.length && seqLe(this.blocks[b]!.right, rcvNxt)) b++;
     if (b > 0) this.blocks.splice(0, b);
@@ -150,10 +167,39 @@ export class OutOfOrderQueue {
   }
 
   clear(): void {
+    this.memory.charge(-this.truesize);
     this.entries = [];
     this.blocks = [];
     this.bytes = 0;
     this.recent = [];
+  }
+
+  /**
+   * Drops entries from the right end (furthest from RCV.NXT) until at most
+   * `goal` bytes remain (Linux tcp_prune_ofo_queue); returns how many went.
+   * The SACK blocks shrink with them: what we no longer hold, we no longer
+   * report (reneging, RFC 2018 §8; memory.ts says when we do it).
+   */
+  pruneFromRight(goal: number): number {
+    const es = this.entries;
+    let dropped = 0;
+    while (es.length > 0 && this.bytes > goal) {
+      const e = es.pop()!;
+      this.bytes -= e.data.length;
+      this.memory.charge(-(e.data.length + TCP_OFO_ENTRY_OVERHEAD));
+      dropped++;
+    }
+    if (es.length === 0) {
+      this.clear();
+      return dropped;
+    }
+    const right = es[es.length - 1]!.end;
+    const bs = this.blocks;
+    while (bs.length > 0 && seqLe(right, bs[bs.length - 1]!.left)) bs.pop();
+    const last = bs[bs.length - 1];
+    if (last && seqGt(last.right, right)) last.right = right;
+    this.recent = this.recent.filter((s) => seqLt(s, right));
+    return dropped;
   }
 
   /** Up to `max` SACK blocks, the one holding the latest arrival first (RFC 2018 §4). */

@@ -27,6 +27,7 @@ import { TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { ackInAcceptableRange, finAcked, processAck } from './recovery.js';
 import type { Segment } from './segment.js';
+import { admitReceive, receiveRttMeasure, receiveSpaceAdjust } from './memory.js';
 import { output, sendChallengeAck, sendCookieSynAck, sendResetFor, sendSyn, windowScaleFor } from './send.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from './seq.js';
 import { TcpState, canReceiveData } from './state.js';
@@ -167,7 +168,7 @@ function acceptCookie(layer: TcpLayer, listener: Listener, seg: Segment, net: Tc
     if (opts.windowScale !== undefined) {
       c.wsOk = true;
       c.sndWscale = opts.windowScale;
-      c.rcvWscale = windowScaleFor(c.rcvBuf);
+      c.rcvWscale = windowScaleFor(c.rcvBufMax);
     }
   }
   c.updateMss();
@@ -189,7 +190,7 @@ function applySynOptions(c: TcpConnection, seg: Segment): void {
   if (config.windowScaling && seg.hasWindowScale) {
     c.wsOk = true;
     c.sndWscale = seg.windowScale;
-    c.rcvWscale = windowScaleFor(c.rcvBuf);
+    c.rcvWscale = windowScaleFor(c.rcvBufMax);
   } else {
     // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
     c.wsOk = false;
@@ -573,6 +574,12 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
     c.ackNow = true; // a duplicate: tell the sender where we are
     return;
   }
+  if (admitReceive(c, start === c.rcvNxt) === 'refuse') {
+    // The stack's TCP memory is at its hard limit (memory.ts): not queued, not acknowledged; the peer retransmits.
+    layer.ctx.trace.dropped(start === c.rcvNxt ? 'tcpRcvQDrop' : 'tcpOfoDrop', 'TCP memory limit reached', () => `${layer.memory.allocated} bytes in use`);
+    c.ackNow = true;
+    return;
+  }
   c.ackPending = true;
   c.bytesSinceAck += data.length;
 
@@ -599,6 +606,8 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
     }
     deliver(c, data);
     if (pieces) for (const piece of pieces) deliverOwned(c, piece);
+    if (seg.hasTimestamps) receiveRttMeasure(c, seg.tsEcr);
+    receiveSpaceAdjust(c);
     if (finReached) finArrived(c);
     return;
   }

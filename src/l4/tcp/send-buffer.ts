@@ -7,12 +7,21 @@
  * fixed-size blocks: finding the byte at an offset is one division, acked
  * blocks go back to a small shared free list, and an idle connection holds no
  * block at all.
+ *
+ * Every byte held is charged to the stack's TCP memory (memory.ts); how much a
+ * connection may hold (its SO_SNDBUF, grown by autotuning) is decided there
+ * and in connection.ts, not here.
  */
+import type { TcpMemory } from './memory.js';
 
-/** Block size: one 64 KiB TSO super-segment spans at most two blocks. */
-export const SEND_BLOCK_SIZE = 64 * 1024;
+/**
+ * Block size: tcp_wmem[1] (16 KiB), so a connection that never grows its send
+ * buffer holds one or two blocks, not a 64 KiB one (1000 such connections: 16
+ * MiB, not 64); a 64 KiB TSO super-segment is copied from up to five blocks.
+ */
+export const SEND_BLOCK_SIZE = 16 * 1024;
 /** Free blocks kept for reuse across connections (16 MiB). */
-const FREE_BLOCKS_MAX = 256;
+const FREE_BLOCKS_MAX = 1024;
 const freeBlocks: Uint8Array[] = [];
 
 export class SendBuffer {
@@ -22,9 +31,12 @@ export class SendBuffer {
   /** Bytes held: unacknowledged plus unsent. */
   length = 0;
 
+  constructor(private readonly memory: TcpMemory) {}
+
   /** Copies `data` in. The caller checks the buffer cap first. */
   push(data: Uint8Array): void {
     let from = 0;
+    this.memory.charge(data.length);
     while (from < data.length) {
       const end = this.head + this.length;
       const blockIndex = Math.floor(end / SEND_BLOCK_SIZE);
@@ -40,6 +52,7 @@ export class SendBuffer {
   /** Drops the first `n` bytes (they were acknowledged). */
   consume(n: number): void {
     n = Math.min(n, this.length);
+    this.memory.charge(-n);
     this.length -= n;
     this.head += n;
     while (this.head >= SEND_BLOCK_SIZE || (this.length === 0 && this.blocks.length > 0)) {

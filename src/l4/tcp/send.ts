@@ -319,7 +319,7 @@ export function sendCookieSynAck(
   if (tsVal !== undefined) {
     options.timestamps = { value: tsVal, echoReply: seg.tsVal };
     if (seg.sackPermitted && layer.config.sack) options.sackPermitted = true;
-    if (seg.hasWindowScale && layer.config.windowScaling) options.windowScale = layer.config.receiveBuffer > 0xffff ? windowScaleFor(layer.config.receiveBuffer) : 0;
+    if (seg.hasWindowScale && layer.config.windowScaling) options.windowScale = layer.config.receiveBufferMax > 0xffff ? windowScaleFor(layer.config.receiveBufferMax) : 0;
   }
   const buf = layer.txBuffer;
   const headerLength = TCP_HEADER_MIN_LENGTH + emitTcpOptions(options, buf, Field.OPTIONS);

@@ -18,6 +18,7 @@ import { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST } from '../ports.js';
 import { TcpConnection, TcpError, type ConnectionUser, type TcpConnectionInfo } from './connection.js';
 import { TcpFlags, TcpHeaderView } from './header.js';
 import { IsnGenerator } from './isn.js';
+import { releaseReceiveCharge, TcpMemory } from './memory.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { Segment } from './segment.js';
 import { closedSegmentArrives, listenSegmentArrives, segmentArrives, type Listener } from './segment-arrives.js';
@@ -56,6 +57,8 @@ export class TcpLayer {
   config: TcpConfig;
   readonly isn: IsnGenerator;
   readonly cookies: SynCookies;
+  /** The stack-wide TCP memory budget (Linux tcp_mem) every connection's buffers are charged to. */
+  readonly memory: TcpMemory;
   /** The one buffer every segment is built in (nothing is kept in it across calls). */
   readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
   private readonly connections = new Map<string, TcpConnection>();
@@ -82,6 +85,7 @@ export class TcpLayer {
     config: Partial<TcpConfig> = {},
   ) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.memory = new TcpMemory(this.config, ctx.stats);
     this.isn = new IsnGenerator(ctx.clock, ctx.random);
     this.cookies = new SynCookies(ctx.clock, this.isn);
     this.nextEphemeral = EPHEMERAL_PORT_FIRST + (ctx.random.u32() % (EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1));
@@ -111,6 +115,10 @@ export class TcpLayer {
       'tcpSynChallenge',
       'tcpOfoQueue',
       'tcpOfoDrop',
+      'tcpOfoPruned',
+      'tcpRcvQDrop',
+      'tcpMemoryPressures',
+      'tcpMemoryLimitSynDrops',
       'tcpPawsEstab',
       'tcpAbortOnTimeout',
       'tcpAbortOnData',
@@ -126,6 +134,7 @@ export class TcpLayer {
   /** Changes settings for connections created from now on (tests, `tapnet up` flags). */
   configure(changes: Partial<TcpConfig>): void {
     this.config = { ...this.config, ...changes };
+    this.memory.setLimits(this.config);
   }
 
   // --- Demultiplexing -------------------------------------------------------
@@ -186,6 +195,12 @@ export class TcpLayer {
       }
     }
     const listener = this.findListener(destination, segment.destinationPort, net);
+    if (listener && segment.syn && !segment.hasAck && this.memory.overLimit) {
+      // At the memory limit a new connection could not hold even its minimum buffers: drop the SYN (the peer retries).
+      ctx.stats.inc('listenDrops');
+      ctx.trace.dropped('tcpMemoryLimitSynDrops', 'TCP memory limit reached: SYN dropped', () => `${this.memory.allocated} bytes in use`);
+      return 'dropped';
+    }
     if (listener) {
       listenSegmentArrives(this, listener, segment, net, destination, source);
       return 'delivered';
@@ -335,6 +350,7 @@ export class TcpLayer {
     c.idleTimer?.cancel();
     c.sendBuffer.consume(c.sendBuffer.length);
     c.ofo.clear();
+    releaseReceiveCharge(c);
     if (this.connections.get(c.key) === c) this.connections.delete(c.key);
     if (this.last === c) this.last = undefined;
     this.ackQueue.delete(c);

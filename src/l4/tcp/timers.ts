@@ -32,7 +32,7 @@ export function startConnect(c: TcpConnection): void {
   c.sndNxt = seqAdd(c.iss, 1);
   c.bufSeq = c.sndNxt;
   c.recover = c.iss;
-  c.rcvWscale = c.config.windowScaling ? windowScaleFor(c.rcvBuf) : 0;
+  c.rcvWscale = c.config.windowScaling ? windowScaleFor(c.rcvBufMax) : 0;
   c.lastProgressAt = c.now();
   c.setState(TcpState.SYN_SENT);
   c.rttSentAt = c.now();
