@@ -65,26 +65,29 @@ describe('TCP memory with 1000 connections that never read', () => {
     }
   }
 
-  it(`keeps tapnet's RSS under ${RSS_LIMIT_MB} MB, and a second round reuses the memory of the first`, async () => {
+  it(`keeps tapnet's RSS under ${RSS_LIMIT_MB} MB, and later rounds reuse the memory of earlier ones`, async () => {
     const pid = t.child.pid!;
     const idle = rssMb(pid);
-    const first = await round(pid);
-    await sleep(2000);
-    const between = rssMb(pid);
-    const second = await round(pid);
-    await sleep(2000);
+    const peaks: number[] = [];
+    let firstLoaded: Record<string, number> = {};
+    for (let i = 0; i < 3; i++) {
+      const r = await round(pid);
+      if (i === 0) firstLoaded = r.loaded;
+      peaks.push(r.peak);
+      await sleep(2000);
+    }
     const after = rssMb(pid);
     const stats = t.stats();
     console.log(
-      `tcp memory: RSS idle ${idle.toFixed(0)} MB; ${CONNECTIONS} connections that never read: peak ${first.peak.toFixed(0)} MB, ` +
-        `${between.toFixed(0)} MB 2 s after they closed; second round peak ${second.peak.toFixed(0)} MB, then ${after.toFixed(0)} MB; ` +
-        `tcpCurrEstab while loaded ${first.loaded.tcpCurrEstab}, tcpMemoryPressures ${stats.tcpMemoryPressures ?? 0}`,
+      `tcp memory: RSS idle ${idle.toFixed(0)} MB; ${CONNECTIONS} connections that never read, three rounds: ` +
+        `peaks ${peaks.map((p) => p.toFixed(0)).join(', ')} MB, ${after.toFixed(0)} MB 2 s after the last; ` +
+        `tcpCurrEstab while loaded ${firstLoaded.tcpCurrEstab}, tcpMemoryPressures ${stats.tcpMemoryPressures ?? 0}`,
     );
-    expect(first.loaded.tcpCurrEstab).toBeGreaterThanOrEqual(CONNECTIONS);
-    expect(first.peak).toBeLessThan(RSS_LIMIT_MB);
-    expect(second.peak).toBeLessThan(RSS_LIMIT_MB);
-    // What V8 keeps after the first round is reused by the second, not added to: the bound holds over time.
-    expect(second.peak).toBeLessThan(first.peak + 30);
+    expect(firstLoaded.tcpCurrEstab).toBeGreaterThanOrEqual(CONNECTIONS);
+    for (const peak of peaks) expect(peak).toBeLessThan(RSS_LIMIT_MB);
+    // V8 sizes its old generation up once after the first round (measured: 213, 260, 247, 244, 243 MB over five
+    // rounds); from then on a round reuses what the previous one left, so the third may not add to the second.
+    expect(peaks[2]!).toBeLessThan(peaks[1]! + 20);
     expect(stats.tcpCurrEstab).toBe(0);
-  }, 90_000);
+  }, 120_000);
 });
