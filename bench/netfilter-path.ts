@@ -34,9 +34,9 @@ const out = udp('10.0.0.10', 5000, '198.51.100.7', 7);
 const back = udp('198.51.100.7', 7, '203.0.113.1', 5000);
 
 function forward(bytes: Uint8Array, inLink: Ipv4Link, outLink: Ipv4Link): void {
-  const p: HookPacket = { bytes, inLink, outLink: undefined, nextHop: undefined, linkBroadcast: false };
+  const p: HookPacket = { bytes, inLink, outLink: undefined, nextHop: undefined, linkBroadcast: false, offload: undefined };
   if (hooks.run('prerouting', p).verdict !== 'accept') throw new Error('prerouting');
-  const f: HookPacket = { bytes: p.bytes, inLink, outLink, nextHop: 0, linkBroadcast: false };
+  const f: HookPacket = { bytes: p.bytes, inLink, outLink, nextHop: 0, linkBroadcast: false, offload: undefined };
   if (hooks.run('forward', f).verdict !== 'accept') throw new Error('forward');
   if (hooks.run('postrouting', f).verdict !== 'accept') throw new Error('postrouting');
 }

@@ -39,3 +39,10 @@ export function completePartialChecksum(packet: Uint8Array, offload: { readonly 
   packet[at] = sum >>> 8;
   packet[at + 1] = sum & 0xff;
 }
+
+/** A `TransportOffload` filled in place for each packet (no allocation per packet). */
+export type TransportOffloadRecord = { -readonly [K in keyof TransportOffload]: TransportOffload[K] };
+
+export function newTransportOffload(): TransportOffloadRecord {
+  return { segmentSize: 0, headerLength: 0, checksumStart: 0, checksumOffset: 0 };
+}

@@ -38,7 +38,10 @@ export function segmentationMaxSize(device: Device): number {
  * `request` over `device`, written into `into`; undefined when the frame
  * needs none. A packet no larger than the MTU is not segmented (the kernel
  * would reject a GSO frame with one segment); a partial checksum the device
- * cannot finish is finished here.
+ * cannot finish is finished here. A super-packet gets GSO metadata even when
+ * the device cannot segment it (a router forwarding one to a port without
+ * TSO): the caller hands it to `Segmenter.sendTo` (./segment.ts), which sends
+ * it whole or cuts it.
  */
 export function frameOffload(
   device: Device,
@@ -48,9 +51,11 @@ export function frameOffload(
   linkHeaderLength: number,
   into: TxOffloadRecord,
 ): TxOffload | undefined {
-  const tso = request.segmentSize > 0 && packet.length > device.mtu && packet.length <= segmentationMaxSize(device);
+  // A super-packet is a GSO frame whether or not this device segments it: Segmenter.sendTo cuts it if not.
+  const tso = request.segmentSize > 0 && packet.length > device.mtu;
   let partial = request.checksumStart > 0;
-  if (partial && !device.checksumOffload) {
+  // Segmentation computes every segment's checksum anew; only a single packet needs its partial one finished.
+  if (partial && !device.checksumOffload && !tso) {
     completePartialChecksum(packet, request);
     partial = false;
   }

@@ -11,12 +11,14 @@
  * RFC 2464), RFC 826 (ARP), RFC 1122 §2.3 (link-layer requirements for hosts).
  */
 import type { StackContext } from '../core/context.js';
-import type { TransportOffload } from '../core/offload.js';
-import { completePartialChecksum } from '../core/offload.js';
+import { completePartialChecksum, newTransportOffload, type TransportOffload } from '../core/offload.js';
 import { describeParseError } from '../core/parse-result.js';
 import { setU16 } from '../core/bytes.js';
 import type { Device } from '../device/device.js';
 import { frameOffload, newTxOffload, segmentationMaxSize, type IpFamily } from '../device/offload.js';
+import type { TxOffload } from '../device/device.js';
+import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, isGso, type OffloadDropCounter } from '../device/segment.js';
+import { VnetGsoType } from '../device/tap.js';
 import type { Ipv4Cidr } from '../l3/ipv4/address.js';
 import type { Ipv6Address } from '../l3/ipv6/address.js';
 import { BROADCAST_MAC, formatMac, isMulticastMac, writeMac, type MacAddress } from './mac-address.js';
@@ -32,14 +34,24 @@ import type { NeighbourResolver } from './neighbour/resolver.js';
  */
 export interface Ipv6OnLink {
   readonly neighbours: NeighbourResolver<Ipv6Address>;
-  /** An IPv6 packet arrived (RFC 2464); `linkMulticast`: sent to a multicast MAC. */
-  receive(packet: Uint8Array, linkMulticast: boolean): void;
+  /**
+   * An IPv6 packet arrived (RFC 2464); `linkMulticast`: sent to a multicast MAC.
+   * `offload`: the frame is a TSO super-packet or has a partial checksum
+   * (offsets from the IPv6 header; valid during the call).
+   */
+  receive(packet: Uint8Array, linkMulticast: boolean, offload?: TransportOffload): void;
 }
 
 /** Where the interface hands things up; given when it is built (STYLE rule 17), never patched on later. */
 export interface InterfaceReceivers {
-  /** An IPv4 packet arrived (RFC 894); `linkBroadcast`: sent to a broadcast or multicast MAC. */
-  ipv4?(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean): void;
+  /**
+   * An IPv4 packet arrived (RFC 894); `linkBroadcast`: sent to a broadcast or
+   * multicast MAC. `offload`: the frame came with virtio-net metadata, a TSO
+   * super-packet to forward whole or a partial checksum (offsets from the IP
+   * header; valid during the call). Local delivery may ignore it: the device
+   * vouched for the checksum (`rxChecksumValid`).
+   */
+  ipv4?(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean, offload?: TransportOffload): void;
   /** ARP gave up on `nextHop`; `packet` (an IPv4 packet that waited for it) will never leave. */
   ipv4Unreachable?(packet: Uint8Array, nextHop: number): void;
   /** Turns IPv6 on for the interface: called once, from the constructor, with the interface below it. */
@@ -72,6 +84,11 @@ export class NetworkInterface {
   private headerLength = 0;
   /** The frame offload, filled in place for each offloaded frame. */
   private readonly txOffload = newTxOffload();
+  /** A received frame's offload in IP's terms, filled in place (valid during the receive call). */
+  private readonly rxOffload = newTransportOffload();
+  /** Cuts a super-packet into wire frames where the device cannot (device/segment.ts); made on first use. */
+  private segmenter: Segmenter | undefined;
+  private readonly sendSegment = (segment: Uint8Array): void => this.device.send(segment);
 
   constructor(
     private readonly ctx: StackContext,
@@ -93,7 +110,7 @@ export class NetworkInterface {
       onUnreachable: (packet, nextHop) => this.receivers.ipv4Unreachable?.(packet, nextHop),
       cache: options.arpCache,
     });
-    device.setReceiver((f) => this.receiveFrame(f));
+    device.setReceiver((f, offload) => this.receiveFrame(f, offload));
     ctx.stats.declare('ethInFrames', 'ethInErrors', 'ethInOtherHost', 'ethInUnknownType', 'ethInTagged');
     this.ipv6 = this.receivers.ipv6?.(this);
   }
@@ -137,7 +154,12 @@ export class NetworkInterface {
     return this.device.rxChecksumValid ?? false;
   }
 
-  receiveFrame(bytes: Uint8Array): void {
+  /**
+   * A frame from the device. `offload` (Ethernet offsets, checked by the
+   * device: device/vnet.ts) travels up with the packet in IP's terms, so a
+   * router can forward a TSO super-packet whole (l3/routing/forward.ts).
+   */
+  receiveFrame(bytes: Uint8Array, offload?: TxOffload): void {
     const { ctx, frame } = this;
     ctx.stats.inc('ethInFrames');
     const error = frame.wrap(bytes);
@@ -163,13 +185,15 @@ export class NetworkInterface {
         return;
       case EtherType.IPv4:
         if (this.receivers.ipv4) {
-          this.receivers.ipv4(frame.payload, this, linkBroadcast);
+          const rx = offload === undefined ? undefined : this.packetOffload(bytes, offload, frame.payload.byteOffset - bytes.byteOffset);
+          if (rx !== null) this.receivers.ipv4(frame.payload, this, linkBroadcast, rx);
           return;
         }
         break;
       case EtherType.IPv6:
         if (this.ipv6) {
-          this.ipv6.receive(frame.payload, linkBroadcast);
+          const rx = offload === undefined ? undefined : this.packetOffload(bytes, offload, frame.payload.byteOffset - bytes.byteOffset);
+          if (rx !== null) this.ipv6.receive(frame.payload, linkBroadcast, rx);
           return;
         }
         break;
@@ -210,13 +234,39 @@ export class NetworkInterface {
     nextHop: NextHop,
     offload: TransportOffload | undefined,
   ): void {
-    // A packet that waits for its neighbour leaves later without its offload request: finish its checksum now.
-    if (offload !== undefined && offload.checksumStart > 0 && resolver.mustWait(nextHop)) {
-      completePartialChecksum(packet, offload);
+    // A packet that waits for its neighbour leaves later without its offload request: a super-packet waits as
+    // the wire packets it stands for, a partial checksum is finished now.
+    if (offload !== undefined && resolver.mustWait(nextHop)) {
+      if (offload.segmentSize > 0 && packet.length > this.mtu) return this.queueSegments(resolver, etherType, family, packet, nextHop, offload);
+      if (offload.checksumStart > 0) completePartialChecksum(packet, offload);
       offload = undefined;
     }
     const mac = resolver.resolve(nextHop, packet);
     if (typeof mac === 'number') this.transmit(etherType, mac, packet, offload, family);
+  }
+
+  /** Cuts a super-packet whose next hop is not resolved yet into segments, each queued for the neighbour. */
+  private queueSegments<NextHop>(
+    resolver: NeighbourResolver<NextHop>,
+    etherType: KnownEtherType,
+    family: IpFamily,
+    packet: Uint8Array,
+    nextHop: NextHop,
+    offload: TransportOffload,
+  ): void {
+    const header = this.headerLength;
+    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+    setU16(this.scratch, EthernetField.ETHER_TYPE, etherType);
+    this.scratch.set(packet, header);
+    const frame = this.scratch.subarray(0, header + packet.length);
+    const tx = this.txOffload;
+    tx.gsoType = family === 'ipv4' ? VnetGsoType.tcpv4 : VnetGsoType.tcpv6;
+    tx.gsoSize = offload.segmentSize;
+    tx.headerLength = header + offload.headerLength;
+    tx.checksumStart = offload.checksumStart > 0 ? header + offload.checksumStart : 0;
+    tx.checksumOffset = offload.checksumOffset;
+    const refused = (this.segmenter ??= new Segmenter()).toWire(frame, tx, (segment) => void resolver.resolve(nextHop, segment.subarray(header)));
+    if (refused) this.refuse(refused, frame);
   }
 
   /**
@@ -231,8 +281,36 @@ export class NetworkInterface {
     setU16(buf, EthernetField.ETHER_TYPE, etherType);
     buf.set(packet, header);
     const frame = buf.subarray(0, header + packet.length);
-    if (offload === undefined) this.device.send(frame);
-    else this.device.send(frame, frameOffload(this.device, frame.subarray(header), offload, family, header, this.txOffload));
+    if (offload === undefined) return this.device.send(frame);
+    const tx = frameOffload(this.device, frame.subarray(header), offload, family, header, this.txOffload);
+    if (tx === undefined || !isGso(tx)) return this.device.send(frame, tx);
+    // A super-packet the device cannot take whole (no TSO, or larger than it segments) is cut here: the one routine.
+    const refused = (this.segmenter ??= new Segmenter()).sendTo(this.device, frame, tx);
+    if (refused) this.refuse(refused, frame);
+  }
+
+  /**
+   * A received frame's offload, in the packet's terms: the segment size, and
+   * where the partial checksum starts counted from the IP header. The header
+   * length is left 0 here (hdr_len is only a hint, virtio 1.x §5.1.6.2); IP
+   * fills it where it needs it. null: a partial checksum that starts inside
+   * the link header (dropped and counted).
+   */
+  private packetOffload(bytes: Uint8Array, offload: TxOffload, linkHeader: number): TransportOffload | undefined | null {
+    const rx = this.rxOffload;
+    if (offload.checksumStart > 0 && offload.checksumStart < linkHeader) {
+      this.refuse(OffloadDrop.checksumOutOfFrame, bytes);
+      return null;
+    }
+    rx.segmentSize = isGso(offload) ? offload.gsoSize : 0;
+    rx.headerLength = 0;
+    rx.checksumStart = offload.checksumStart > 0 ? offload.checksumStart - linkHeader : 0;
+    rx.checksumOffset = offload.checksumOffset;
+    return rx.segmentSize === 0 && rx.checksumStart === 0 ? undefined : rx;
+  }
+
+  private refuse(counter: OffloadDropCounter, bytes: Uint8Array): void {
+    this.ctx.trace.dropped(counter, `${this.name}: ${OFFLOAD_DROP_REASON[counter]}`, () => `${bytes.length} bytes`);
   }
 
   private growScratch(size: number): void {

@@ -25,6 +25,7 @@
  */
 import type { StackContext } from '../core/context.js';
 import { verifyChecksum } from '../core/checksum.js';
+import type { TransportOffload } from '../core/offload.js';
 import type { Ipv4Address } from '../l3/ipv4/address.js';
 import { Ipv4HeaderView } from '../l3/ipv4/header.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
@@ -103,7 +104,7 @@ export class Netfilter {
       },
     });
     nf.plugInto(router.hooks);
-    router.ipv4Out.localOut = (packet, route) => nf.localOut(packet, route.link);
+    router.ipv4Out.localOut = (packet, route, partialChecksum) => nf.localOut(packet, route.link, partialChecksum);
     router.netfilter = nf;
     return nf;
   }
@@ -153,7 +154,7 @@ export class Netfilter {
     const c = cur.result.connection;
     if (!this.nat || !c) return 'accept';
     if (!c.confirmed) this.nat.bindDestination(c, p.inLink);
-    this.nat.translate(p.bytes, cur.cls, c, cur.result.direction, 'destination');
+    this.nat.translate(p.bytes, cur.cls, c, cur.result.direction, 'destination', isPartial(p.offload));
     return 'accept';
   }
 
@@ -179,7 +180,7 @@ export class Netfilter {
     this.current = undefined;
     const c = cur.result.connection;
     if (!c) return 'accept';
-    this.nat?.translate(p.bytes, cur.cls, c, cur.result.direction, 'source');
+    this.nat?.translate(p.bytes, cur.cls, c, cur.result.direction, 'source', isPartial(p.offload));
     return this.confirm(c) ? 'accept' : 'drop';
   }
 
@@ -189,7 +190,7 @@ export class Netfilter {
     const c = cur.result.connection;
     if (!this.nat || !c || !p.outLink) return 'accept';
     if (!c.confirmed && !this.nat.bindSource(c, p.outLink)) return 'drop'; // counted natPortExhausted
-    this.nat.translate(p.bytes, cur.cls, c, cur.result.direction, 'source');
+    this.nat.translate(p.bytes, cur.cls, c, cur.result.direction, 'source', isPartial(p.offload));
     return 'accept';
   }
 
@@ -205,7 +206,7 @@ export class Netfilter {
    * A datagram this host sends (Ipv4Output.send, after routing): OUTPUT and
    * POSTROUTING in one call. False drops it. Rewrites happen in place.
    */
-  localOut(packet: Uint8Array, outLink: Ipv4Link): boolean {
+  localOut(packet: Uint8Array, outLink: Ipv4Link, partialChecksum = false): boolean {
     const v = this.outView;
     if (v.wrap(packet, false)) return true;
     const cls = this.classify(v);
@@ -216,7 +217,7 @@ export class Netfilter {
       this.ctx.trace.dropped('ctDrop', 'conntrack table full of answered connections', () => v.describe());
       return false;
     }
-    if (c && this.nat) this.nat.translate(packet, cls, c, result.direction, 'destination');
+    if (c && this.nat) this.nat.translate(packet, cls, c, result.direction, 'destination', partialChecksum);
     const fw = this.firewall;
     if (fw && !fw.passesAll('output')) {
       // Like Linux, the host's own packets (its rejects' RSTs and ICMP errors too) pass the output chain; a drop is counted there.
@@ -226,7 +227,7 @@ export class Netfilter {
     if (!c) return true;
     if (this.nat) {
       if (!c.confirmed && !attached && !this.nat.bindSource(c, outLink)) return false;
-      this.nat.translate(packet, cls, c, result.direction, 'source');
+      this.nat.translate(packet, cls, c, result.direction, 'source', partialChecksum);
     }
     // An attached connection is confirmed (or not) by the packet it answers.
     return attached ? true : this.confirm(c);
@@ -296,4 +297,9 @@ export class Netfilter {
         return this.nat ? this.nat.show() : 'no NAT configured\n';
     }
   }
+}
+
+/** The packet's transport checksum is a partial one's seed (hooks.ts HookPacket.offload). */
+function isPartial(offload: TransportOffload | undefined): boolean {
+  return offload !== undefined && offload.checksumStart > 0;
 }

@@ -22,6 +22,7 @@
  * resolver (ARP, NDP) gives the MAC, one framing routine writes the Ethernet
  * header → device/offload.ts (virtio-net offload) → device/vnet.ts → TAP.
  */
+import type { TransportOffload } from '../core/offload.js';
 import type { InterfaceReceivers, NetworkInterface } from '../l2/interface.js';
 import { IpProtocol } from '../l3/ip-protocol.js';
 import type { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
@@ -47,7 +48,7 @@ export interface InboundLayers {
    * decides "for us?": the bytes to go on with, or undefined when a hook
    * took or dropped the packet.
    */
-  readonly prerouting?: (packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean) => Uint8Array | undefined;
+  readonly prerouting?: (packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean, offload: TransportOffload | undefined) => Uint8Array | undefined;
   /** A packet that waited for ARP will never leave (a router answers ICMP host unreachable). */
   readonly ipv4Unreachable?: (packet: Uint8Array, nextHop: number) => void;
 }
@@ -77,11 +78,12 @@ export function declareInbound(layers: InboundLayers): InboundPath {
 
   // Ethernet → IPv4 (through the router's PREROUTING/INPUT when it has them)
   const receiveIpv4: InterfaceReceivers['ipv4'] = prerouting
-    ? (packet, link, linkBroadcast) => {
-        const bytes = prerouting(packet, link, linkBroadcast);
-        if (bytes) ipv4.receive(bytes, link, linkBroadcast);
+    ? (packet, link, linkBroadcast, offload) => {
+        const bytes = prerouting(packet, link, linkBroadcast, offload);
+        // Bytes a hook replaced (reassembled by conntrack's defrag) are a new packet, with no offload of their own.
+        if (bytes) ipv4.receive(bytes, link, linkBroadcast, sameBytes(bytes, packet) ? offload : undefined);
       }
-    : (packet, link, linkBroadcast) => ipv4.receive(packet, link, linkBroadcast);
+    : (packet, link, linkBroadcast, offload) => ipv4.receive(packet, link, linkBroadcast, offload);
 
   return (ipv6Config) => ({
     ipv4: receiveIpv4,
@@ -90,8 +92,13 @@ export function declareInbound(layers: InboundLayers): InboundPath {
     ipv6: ipv6Config
       ? (link) => {
           const side = ipv6.attach(link, ipv6Config);
-          return { neighbours: side.ndp, receive: (packet, linkMulticast) => ipv6.input.receive(packet, side, linkMulticast) };
+          return { neighbours: side.ndp, receive: (packet, linkMulticast, offload) => ipv6.input.receive(packet, side, linkMulticast, offload) };
         }
       : undefined,
   });
+}
+
+/** Whether a hook passed the packet on (perhaps as a shorter view of it) rather than new bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 }

@@ -19,11 +19,11 @@
  */
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
-import { receiveWireFrames } from '../device/segment.js';
 import type { InterfaceOptions, NetworkInterface } from '../l2/interface.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, formatIpv4Cidr, inCidr, isMulticastIpv4, type Ipv4Address, type Ipv4Cidr } from '../l3/ipv4/address.js';
 import { Ipv4HeaderView, describeIpv4 } from '../l3/ipv4/header.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
+import type { TransportOffload } from '../core/offload.js';
 import { Icmpv4UnreachableCode } from '../l3/icmpv4/message.js';
 import { ForwardCounter, Ipv4Forwarder, RejectRoute, type RpFilterMode } from '../l3/routing/forward.js';
 import { HookTable, type HookPacket, type HookPoint } from '../l3/routing/hooks.js';
@@ -81,6 +81,7 @@ export class Router extends Host {
     outLink: undefined,
     nextHop: undefined,
     linkBroadcast: false,
+    offload: undefined,
   };
   private forwardingOn = false;
 
@@ -89,7 +90,7 @@ export class Router extends Host {
     this.forwarder = new Ipv4Forwarder({
       ctx,
       route: (destination) => this.ipv4Out.route(destination),
-      transmit: (packet, route) => this.ipv4Out.transmit(packet, route),
+      transmit: (packet, route, offload) => this.ipv4Out.transmit(packet, route, offload),
       sendIcmpError: (original, kind) => this.icmp.sendError(original, kind, false),
       hooks: this.hooks,
     });
@@ -114,24 +115,27 @@ export class Router extends Host {
   }
   set forwarding(on: boolean) {
     this.forwardingOn = on;
-    this.ipv4Hooks.forward = on ? (packet, link, linkBroadcast) => this.forwarder.forward(packet, link, linkBroadcast) : undefined;
-    this.ipv6.inputHooks.forward = on ? (packet, link, linkMulticast) => this.forwarder6.forward(packet, link, linkMulticast) : undefined;
+    this.ipv4Hooks.forward = on ? (packet, link, linkBroadcast, offload) => this.forwarder.forward(packet, link, linkBroadcast, offload) : undefined;
+    this.ipv6.inputHooks.forward = on ? (packet, link, linkMulticast, offload) => this.forwarder6.forward(packet, link, linkMulticast, offload) : undefined;
   }
 
   /**
-   * The router forwards, checks the MTU and NATs wire packets: a super-frame
-   * from a device with offload is cut into segments on the way in, a partial
-   * checksum finished (device/segment.ts, the routine the switch uses).
+   * A router's interfaces hold more packets per unresolved next hop. A
+   * super-frame from a device with offload is routed and NATed whole: its
+   * metadata travels with the packet (l2/interface.ts → l3/routing/forward.ts,
+   * l3/ipv6/forward.ts), the MTU is checked against its segments, and the
+   * outgoing interface cuts it where its device cannot take it
+   * (device/segment.ts, the routine the switch uses).
    */
   override addInterface(device: Device, options: Parameters<Host['addInterface']>[1]): NetworkInterface {
-    return super.addInterface(receiveWireFrames(device, this.ctx.trace), { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
+    return super.addInterface(device, { ...options, arpCache: { queueMaxPackets: ROUTER_ARP_QUEUE_PACKETS, ...options.arpCache } });
   }
 
   /** Netfilter's PREROUTING and INPUT, and ICMP for next hops that never answered, in the inbound path (./inbound.ts). */
   protected override routerStages(): Pick<InboundLayers, 'prerouting' | 'ipv4Unreachable'> {
     return {
-      prerouting: (packet, link, linkBroadcast) =>
-        this.hooks.isEmpty('prerouting') && this.hooks.isEmpty('input') ? packet : this.preroute(packet, link, linkBroadcast),
+      prerouting: (packet, link, linkBroadcast, offload) =>
+        this.hooks.isEmpty('prerouting') && this.hooks.isEmpty('input') ? packet : this.preroute(packet, link, linkBroadcast, offload),
       ipv4Unreachable: (packet, nextHop) => this.nextHopFailed(packet, nextHop),
     };
   }
@@ -162,7 +166,7 @@ export class Router extends Host {
    * hand to Ipv4Input, or undefined when a hook took or dropped the packet.
    * A packet that does not parse goes up unchanged: Ipv4Input counts it.
    */
-  private preroute(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean): Uint8Array | undefined {
+  private preroute(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean, offload: TransportOffload | undefined): Uint8Array | undefined {
     const header = this.preHeader;
     if (header.wrap(packet)) return packet;
     const p = this.hookPacket;
@@ -171,6 +175,7 @@ export class Router extends Host {
     p.outLink = undefined;
     p.nextHop = undefined;
     p.linkBroadcast = linkBroadcast;
+    p.offload = offload;
     if (!this.runHook('prerouting', p)) return undefined;
     if (!this.hooks.isEmpty('input') && !header.wrap(p.bytes) && this.isForUs(header.destination, link)) {
       if (!this.runHook('input', p)) return undefined;

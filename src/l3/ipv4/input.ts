@@ -6,6 +6,7 @@
  * (reassembly), RFC 1812 §5.3.7 (martian addresses).
  */
 import type { StackContext } from '../../core/context.js';
+import type { TransportOffload } from '../../core/offload.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from './address.js';
 import { IPV4_MIN_HEADER_LENGTH, Ipv4HeaderView, checkIpv4Options, describeIpv4 } from './header.js';
@@ -36,8 +37,8 @@ export type Ipv4ProtocolHandler = (datagram: ReceivedIpv4) => Disposition;
 export interface Ipv4InputHooks {
   /** ICMP destination unreachable for a datagram we could not deliver (IP decides whether it may be sent). */
   unreachable(datagram: ReceivedIpv4, code: 'protocol' | 'port'): void;
-  /** A datagram for someone else: the router forwards it when forwarding is on. */
-  forward?(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean): void;
+  /** A datagram for someone else: the router forwards it when forwarding is on (`offload`: as it arrived). */
+  forward?(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload: TransportOffload | undefined): void;
   /** A malformed option: ICMP Parameter Problem pointing at octet `pointer` of the header (RFC 1122 §3.2.2.5). */
   parameterProblem?(packet: Uint8Array, pointer: number, toBroadcastOrMulticast: boolean): void;
   /** Fragment reassembly timed out with fragment zero present (RFC 792: ICMP time exceeded, code 1). */
@@ -120,8 +121,13 @@ export class Ipv4Input {
     return false;
   }
 
-  /** A packet from `link`; `linkBroadcast` says the Ethernet destination was broadcast/multicast. */
-  receive(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean): void {
+  /**
+   * A packet from `link`; `linkBroadcast` says the Ethernet destination was
+   * broadcast/multicast. `offload`: the packet is a TSO super-packet or has a
+   * partial checksum (l2/interface.ts); forwarding keeps it, local delivery
+   * needs none (the device vouched for the checksum: `rxChecksumValid`).
+   */
+  receive(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload?: TransportOffload): void {
     const { ctx, header } = this;
     ctx.stats.inc('ipInReceives');
 
@@ -149,7 +155,7 @@ export class Ipv4Input {
     const toMulticast = isMulticastIpv4(destination);
     if (header.headerLength > IPV4_MIN_HEADER_LENGTH && !this.optionsAcceptable(header, datagram, link, toBroadcast || toMulticast || linkBroadcast)) return;
     if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
-      if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast);
+      if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast, offload);
       // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.
       ctx.trace.dropped('ipInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
       return;

@@ -66,7 +66,7 @@ export class Ipv4Output {
    * (src/netfilter): it may rewrite the packet in place (NAT) or return
    * false to drop it. Forwarded packets (`transmit`) do not pass here.
    */
-  localOut: ((packet: Uint8Array, route: Ipv4Route) => boolean) | undefined;
+  localOut: ((packet: Uint8Array, route: Ipv4Route, partialChecksum: boolean) => boolean) | undefined;
 
   constructor(
     private readonly ctx: StackContext,
@@ -129,7 +129,7 @@ export class Ipv4Output {
     );
     buf.set(payload, IPV4_HEADER_LENGTH);
     const packet = buf.subarray(0, totalLength);
-    if (this.localOut && !this.localOut(packet, route)) return 'filtered';
+    if (this.localOut && !this.localOut(packet, route, options.offload?.partialChecksumOffset !== undefined)) return 'filtered';
     if (options.offload) return this.transmitOffloaded(packet, route, options.offload);
     return this.transmit(packet, route);
   }
@@ -159,14 +159,17 @@ export class Ipv4Output {
 
   /**
    * Puts a complete packet on `route.link`, fragmenting to the link MTU
-   * (RFC 791 §3.2). Also used by the router for forwarded packets.
+   * (RFC 791 §3.2). Also used by the router for forwarded packets: a TSO
+   * super-packet whose segments fit (the forwarder checked) goes whole with
+   * its `offload`, the link cuts it (l2/interface.ts).
    */
-  transmit(packet: Uint8Array, route: Ipv4Route): Ipv4SendResult {
+  transmit(packet: Uint8Array, route: Ipv4Route, offload?: TransportOffload): Ipv4SendResult {
     const { link, nextHop } = route;
-    if (packet.length <= link.mtu) {
-      link.sendIpv4(packet, nextHop);
+    if (packet.length <= link.mtu || (offload !== undefined && offload.segmentSize > 0)) {
+      link.sendIpv4(packet, nextHop, offload);
       return 'sent';
     }
+    if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
     const result = fragmentIpv4(packet, link.mtu, (fragment) => {
       this.ctx.stats.inc('ipFragCreates');
       link.sendIpv4(fragment, nextHop);

@@ -11,12 +11,18 @@
  *
  * A router turns it on by pointing IPv6 input's forward hook at it:
  *
- *   host.ipv6.inputHooks.forward = (packet, link, linkMulticast) => forwarder.forward(packet, link, linkMulticast)
+ *   host.ipv6.inputHooks.forward = (packet, link, linkMulticast, offload) => forwarder.forward(packet, link, linkMulticast, offload)
+ *
+ * A TSO super-packet (virtio-net metadata carried up from l2/interface.ts) is
+ * measured by its segments (IPv6 + TCP headers + segment size, Linux
+ * ip6_pkt_too_big with skb_gso_validate_network_len) and forwarded whole; the
+ * outgoing interface cuts it if its device cannot (device/segment.ts).
  *
  * The Hop-by-Hop header is not examined (RFC 8200 §4.3 no longer requires it
  * of routers unless configured).
  */
 import type { StackContext } from '../../core/context.js';
+import { newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
 import { Icmpv6TimeExceededCode, Icmpv6Type, Icmpv6UnreachableCode } from '../icmpv6/message.js';
 import type { Ipv6InputError } from './input.js';
 import { formatIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6 } from './address.js';
@@ -43,15 +49,25 @@ export interface Ipv6ForwarderOptions {
   sendError(packet: Uint8Array, error: Ipv6InputError & { mtu?: number }, context: { link: Ipv6Link; toMulticast: boolean }): void;
 }
 
+/** IPv6 fixed header, then TCP's Data Offset (high nibble of byte 12, RFC 9293 §3.1): a super-packet's headers. */
+const IPV6_HEADER = 40;
+const TCP_DATA_OFFSET = 12;
+
 export class Ipv6Forwarder {
   private readonly header = new Ipv6HeaderView();
+  /** A super-packet's offload with its header length filled in (the receive side leaves it 0). */
+  private readonly offload = newTransportOffload();
 
   constructor(private readonly options: Ipv6ForwarderOptions) {
     options.ctx.stats.declare(...Object.values(Forward6Counter));
   }
 
-  /** `packet` (a validated IPv6 packet, not for us) arrived on `link`. Its hop limit is decremented in place. */
-  forward(packet: Uint8Array, link: Ipv6Link, linkMulticast: boolean): void {
+  /**
+   * `packet` (a validated IPv6 packet, not for us) arrived on `link`. Its hop
+   * limit is decremented in place. `rxOffload`: a TSO super-packet and/or a
+   * partial checksum, kept on the way out.
+   */
+  forward(packet: Uint8Array, link: Ipv6Link, linkMulticast: boolean, rxOffload?: TransportOffload): void {
     const { ctx } = this.options;
     const h = this.header;
     if (h.wrap(packet)) return; // input validated it; a guard, not a path
@@ -85,7 +101,9 @@ export class Ipv6Forwarder {
       this.options.sendError(packet, { type: Icmpv6Type.DestinationUnreachable, code: Icmpv6UnreachableCode.beyondScope }, context);
       return;
     }
-    const length = h.packet.length;
+    const offload = this.superPacketOffload(rxOffload);
+    // RFC 8200 §5: routers do not fragment; a super-packet's size on the wire is its segments'.
+    const length = offload !== undefined && offload.segmentSize > 0 ? offload.headerLength + offload.segmentSize : h.packet.length;
     if (length > hop.link.mtu) {
       ctx.trace.dropped(Forward6Counter.inTooBigErrors, `${length} bytes > mtu ${hop.link.mtu} of ${hop.link.name}`, describe);
       this.options.sendError(packet, { type: Icmpv6Type.PacketTooBig, code: 0, mtu: hop.link.mtu }, context);
@@ -94,6 +112,17 @@ export class Ipv6Forwarder {
     h.decrementHopLimit();
     ctx.stats.inc(Forward6Counter.outForwDatagrams);
     ctx.trace.event('forward', () => `${formatIpv6(source)} > ${formatIpv6(destination)} via ${hop.link.name} hlim ${packet[Ipv6Field.HOP_LIMIT]}`);
-    hop.link.sendIpv6(h.packet, hop.nextHop);
+    hop.link.sendIpv6(h.packet, hop.nextHop, offload);
+  }
+
+  /** The arriving packet's offload with the header length a segmenter needs; the device checked the headers. */
+  private superPacketOffload(rx: TransportOffload | undefined): TransportOffloadRecord | undefined {
+    if (rx === undefined) return undefined;
+    const o = this.offload;
+    o.segmentSize = rx.segmentSize;
+    o.checksumStart = rx.checksumStart;
+    o.checksumOffset = rx.checksumOffset;
+    o.headerLength = rx.segmentSize > 0 ? IPV6_HEADER + (this.header.packet[IPV6_HEADER + TCP_DATA_OFFSET]! >>> 4) * 4 : 0;
+    return o;
   }
 }

@@ -19,6 +19,7 @@
  *   anything else        the upper layer: the registered handler, or Parameter Problem code 1
  */
 import type { CounterName } from '../../core/stats.js';
+import type { TransportOffload } from '../../core/offload.js';
 import type { StackContext } from '../../core/context.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IpProtocol } from '../ip-protocol.js';
@@ -92,7 +93,7 @@ export interface Ipv6InputError {
 export interface Ipv6InputHooks {
   error(packet: Uint8Array, error: Ipv6InputError, context: { link: Ipv6Link; toMulticast: boolean }): void;
   /** A packet for someone else: the router forwards it when forwarding is on. */
-  forward?(packet: Uint8Array, link: Ipv6Link, linkMulticast: boolean): void;
+  forward?(packet: Uint8Array, link: Ipv6Link, linkMulticast: boolean, offload: TransportOffload | undefined): void;
   /** Reassembly timed out with the first fragment present (RFC 8200 §4.5: Time Exceeded code 1). */
   reassemblyTimeout?(firstFragment: Uint8Array): void;
 }
@@ -174,11 +175,11 @@ export class Ipv6Input {
    * (§3), the addresses (RFC 4291), for us or not, the extension headers one
    * by one (§4), the upper layer.
    */
-  receive(bytes: Uint8Array, link: Ipv6Link, linkMulticast: boolean): void {
+  receive(bytes: Uint8Array, link: Ipv6Link, linkMulticast: boolean, offload?: TransportOffload): void {
     this.ctx.stats.inc('ip6InReceives');
     if (!this.checkHeader(bytes, link)) return;
     if (!this.checkAddresses()) return;
-    if (!this.acceptDestination(link, linkMulticast)) return;
+    if (!this.acceptDestination(link, linkMulticast, offload)) return;
     if (!this.receiveExtensionHeaders()) return;
     this.deliver(link);
   }
@@ -206,7 +207,7 @@ export class Ipv6Input {
    * For us: a group joined on `link`, or one of our addresses. Anything else
    * is forwarded (router) or dropped (host), RFC 8200 §1 and RFC 4291 §2.7.
    */
-  private acceptDestination(link: Ipv6Link, linkMulticast: boolean): boolean {
+  private acceptDestination(link: Ipv6Link, linkMulticast: boolean, offload: TransportOffload | undefined): boolean {
     const destination = this.header.destination;
     const toMulticast = isMulticastIpv6(destination);
     if (toMulticast) {
@@ -217,7 +218,7 @@ export class Ipv6Input {
       if (!link.hasGroup(destination)) return this.drop('ip6InMcastNotJoined', 'multicast group not joined');
     } else if (!this.isLocalAddress(destination)) {
       if (this.hooks.forward) {
-        this.hooks.forward(this.header.packet, link, linkMulticast);
+        this.hooks.forward(this.header.packet, link, linkMulticast, offload);
         return false;
       }
       return this.drop('ip6InAddrErrors', 'not for us and not forwarding');

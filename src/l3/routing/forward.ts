@@ -18,7 +18,12 @@
  *   5. directed broadcast of the outgoing subnet: discard (RFC 2644)
  *   6. TTL ≤ 1 → ICMP time exceeded (§5.3.1), the datagram is not forwarded
  *   7. bigger than the outgoing MTU with DF set → ICMP fragmentation needed
- *      with the next-hop MTU (RFC 1191); without DF it is fragmented at step 10
+ *      with the next-hop MTU (RFC 1191); without DF it is fragmented at step 10.
+ *      A TSO super-packet (offload metadata from a virtio-net port, carried
+ *      with the packet from l2/interface.ts) is measured by its segments:
+ *      IP + TCP headers + segment size, as Linux's ip_forward does with
+ *      skb_gso_validate_network_len; it is forwarded whole and cut where it
+ *      leaves (l2/interface.ts, device/segment.ts)
  *   8. TTL - 1, header checksum patched incrementally (RFC 1624 eqn. 3)
  *   9. forward hooks, then postrouting hooks (hooks.ts): firewall, SNAT
  *  10. transmit on the outgoing link, fragmenting to its MTU (RFC 791 §3.2)
@@ -27,6 +32,7 @@
  * as Linux does for time exceeded and fragmentation needed.
  */
 import type { CounterName } from '../../core/stats.js';
+import { completePartialChecksum, newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
 import type { StackContext } from '../../core/context.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from '../ipv4/address.js';
 import { Ipv4HeaderView, describeIpv4 } from '../ipv4/header.js';
@@ -42,6 +48,12 @@ import type { HookPacket, HookResult, HookTable } from './hooks.js';
  * net.ipv4.conf.*.rp_filter is 0 (off) in the kernel, 1 strict, 2 loose.
  */
 export type RpFilterMode = 'off' | 'loose' | 'strict';
+/**
+ * Where a TCP header keeps its Data Offset, in 32-bit words (the high nibble; RFC 9293 §3.1), for a
+ * super-packet's header length. l4/tcp/header.ts Field.DATA_OFFSET is the same (l3 may not import l4).
+ */
+const TCP_DATA_OFFSET = 12;
+
 export const RP_FILTER_DEFAULT: RpFilterMode = 'off'; // Linux kernel default rp_filter = 0
 
 export const ForwardCounter = {
@@ -98,8 +110,8 @@ export interface ForwarderDependencies {
   readonly ctx: StackContext;
   /** Longest-prefix route lookup (Ipv4Output.route). */
   route(destination: Ipv4Address): Ipv4Route | undefined;
-  /** Puts a packet on a link, fragmenting to its MTU (Ipv4Output.transmit). */
-  transmit(packet: Uint8Array, route: Ipv4Route): Ipv4SendResult;
+  /** Puts a packet on a link, fragmenting to its MTU (Ipv4Output.transmit); a super-packet goes whole with its `offload`. */
+  transmit(packet: Uint8Array, route: Ipv4Route, offload: TransportOffload | undefined): Ipv4SendResult;
   /** Sends an ICMP error about `original` (Icmpv4.sendError: applies RFC 1122 §3.2.2 and the rate limit). */
   sendIcmpError(original: Uint8Array, kind: IcmpErrorKind): void;
   readonly hooks: HookTable;
@@ -114,7 +126,10 @@ export class Ipv4Forwarder {
     outLink: undefined,
     nextHop: undefined,
     linkBroadcast: false,
+    offload: undefined,
   };
+  /** A super-packet's offload with its header length filled in (the receive side leaves it 0). */
+  private readonly offload = newTransportOffload();
 
   constructor(private readonly deps: ForwarderDependencies) {
     deps.ctx.stats.declare(...Object.values(ForwardCounter));
@@ -123,8 +138,9 @@ export class Ipv4Forwarder {
   /**
    * A valid datagram (checked by Ipv4Input) that is not for us arrived on
    * `inLink`. `packet` is exactly Total Length bytes; it is modified in place.
+   * `offload`: it is a TSO super-packet and/or has a partial checksum.
    */
-  forward(packet: Uint8Array, inLink: Ipv4Link, linkBroadcast: boolean): void {
+  forward(packet: Uint8Array, inLink: Ipv4Link, linkBroadcast: boolean, rxOffload?: TransportOffload): void {
     const { ctx } = this.deps;
     const header = this.header;
     if (header.wrap(packet, false)) return; // Ipv4Input validated it; unreachable in practice
@@ -174,11 +190,19 @@ export class Ipv4Forwarder {
       return;
     }
 
-    // 7. RFC 1191: DF and too big for the next link: tell the sender the MTU that fits.
-    if (packet.length > out.mtu && header.dontFragment) {
-      ctx.trace.dropped(ForwardCounter.fragFails, `DF set, ${packet.length} > mtu ${out.mtu} of ${out.name}`, () => describeIpv4(packet));
-      this.deps.sendIcmpError(packet, { type: 'destinationUnreachable', code: Icmpv4UnreachableCode.fragNeeded, nextHopMtu: out.mtu });
-      return;
+    // 7. RFC 1191: DF and too big for the next link: tell the sender the MTU that fits. A super-packet's
+    //    size on the wire is its segments'; one whose segments do not fit goes on as one big datagram
+    //    (fragmented at step 10 when DF is clear), its partial checksum finished first.
+    let offload = this.superPacketOffload(packet, rxOffload);
+    const wireSize = offload !== undefined && offload.segmentSize > 0 ? offload.headerLength + offload.segmentSize : packet.length;
+    if (wireSize > out.mtu) {
+      if (header.dontFragment) {
+        ctx.trace.dropped(ForwardCounter.fragFails, `DF set, ${wireSize} > mtu ${out.mtu} of ${out.name}`, () => describeIpv4(packet));
+        this.deps.sendIcmpError(packet, { type: 'destinationUnreachable', code: Icmpv4UnreachableCode.fragNeeded, nextHopMtu: out.mtu });
+        return;
+      }
+      if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
+      offload = undefined;
     }
 
     // 8. RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum; no full recomputation.
@@ -194,13 +218,35 @@ export class Ipv4Forwarder {
       p.outLink = out;
       p.nextHop = route.nextHop;
       p.linkBroadcast = linkBroadcast;
+      p.offload = offload;
       if (!this.runHook('forward', p) || !this.runHook('postrouting', p)) return;
+      // A hook that replaced the bytes made a new packet, with no offload of its own.
+      if (p.bytes !== packet) offload = undefined;
       bytes = p.bytes;
     }
 
-    // 10. Out it goes, in fragments if the link is smaller (DF was handled in step 7).
-    const result = this.deps.transmit(bytes, route);
+    // 10. Out it goes, in fragments if the link is smaller (DF was handled in step 7), a super-packet whole.
+    const result = this.deps.transmit(bytes, route, offload);
     if (result === 'sent') ctx.stats.inc(ForwardCounter.forwDatagrams);
+  }
+
+  /**
+   * The arriving packet's offload with the header length a segmenter needs
+   * (IP header + TCP header: segments repeat both); undefined when it has none.
+   * The device checked the headers of a GSO frame (device/segment.ts check).
+   */
+  private superPacketOffload(packet: Uint8Array, rx: TransportOffload | undefined): TransportOffloadRecord | undefined {
+    if (rx === undefined) return undefined;
+    const o = this.offload;
+    o.segmentSize = rx.segmentSize;
+    o.checksumStart = rx.checksumStart;
+    o.checksumOffset = rx.checksumOffset;
+    o.headerLength = 0;
+    if (rx.segmentSize > 0) {
+      const l4 = this.header.headerLength;
+      o.headerLength = l4 + (packet[l4 + TCP_DATA_OFFSET]! >>> 4) * 4;
+    }
+    return o;
   }
 
   /** Runs one hook point; false when the packet is gone (dropped, rejected or stolen). */

@@ -19,6 +19,7 @@
  * it with new bytes; either way it must leave a valid IPv4 packet with a
  * correct header checksum (and fix transport checksums it touches: RFC 1624).
  */
+import type { TransportOffload } from '../../core/offload.js';
 import type { Ipv4Address } from '../ipv4/address.js';
 import type { Ipv4Link } from '../ipv4/link.js';
 
@@ -45,6 +46,14 @@ export interface HookPacket {
   readonly nextHop: Ipv4Address | undefined;
   /** The Ethernet destination was broadcast or multicast. */
   readonly linkBroadcast: boolean;
+  /**
+   * The packet is a TSO super-packet and/or its transport checksum is partial
+   * (offsets from the IP header; core/offload.ts). A hook that rewrites
+   * addresses must then patch the checksum's seed, not the checksum (NAT:
+   * netfilter/nat/rewrite.ts); one that needs wire packets must not assume
+   * `bytes` is one.
+   */
+  readonly offload: TransportOffload | undefined;
 }
 
 /**

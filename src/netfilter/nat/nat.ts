@@ -227,9 +227,10 @@ export class Nat {
    * call it with 'destination', SNAT hooks with 'source'. For ICMP errors the
    * outer address is rewritten at `manip`'s end and the quoted packet at the
    * opposite end (Linux nf_nat_icmp_reply_translation: the quote travelled
-   * the other way).
+   * the other way). `partialChecksum`: the packet's transport checksum is a
+   * partial one's seed (a super-packet or NEEDS_CSUM frame, rewrite.ts).
    */
-  translate(packet: Uint8Array, cls: PacketClass, c: Connection, direction: Direction, manip: Manip): void {
+  translate(packet: Uint8Array, cls: PacketClass, c: Connection, direction: Direction, manip: Manip, partialChecksum = false): void {
     if (!c.nat) return;
     const mine = c.tuples[direction];
     const other = c.tuples[direction === ORIGINAL ? REPLY : ORIGINAL];
@@ -240,10 +241,10 @@ export class Nat {
     }
     if (manip === 'destination') {
       if (mine.destination !== target.destination || mine.destinationPort !== target.destinationPort) {
-        manipPacket(packet, 'destination', target.destination, target.destinationPort);
+        manipPacket(packet, 'destination', target.destination, target.destinationPort, partialChecksum);
       }
     } else if (mine.source !== target.source || mine.sourcePort !== target.sourcePort) {
-      manipPacket(packet, 'source', target.source, target.sourcePort);
+      manipPacket(packet, 'source', target.source, target.sourcePort, partialChecksum);
     }
   }
 

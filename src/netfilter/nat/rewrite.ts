@@ -16,6 +16,13 @@
  *   TCP/UDP port          TCP/UDP checksum
  *   ICMP echo identifier  ICMP checksum (no pseudo-header)
  *
+ * A packet whose transport checksum is partial (a TSO super-packet or a
+ * NEEDS_CSUM frame from a virtio-net device: the field holds only the
+ * pseudo-header sum, uncomplemented, and the device sums the rest later) is
+ * patched as Linux's inet_proto_csum_replace4 does for CHECKSUM_PARTIAL: an
+ * address (in the pseudo-header) updates the seed with the signs turned
+ * round, a port (in the summed data) changes nothing.
+ *
  * An ICMP error is the exception: the inner packet is patched word by word,
  * then the ICMP checksum over the whole message is recomputed, as Linux's
  * nf_nat_icmp_reply_translation does (the caller verified it first). The
@@ -36,10 +43,11 @@ import { UdpField } from '../../l4/udp/header.js';
 /** Which end of a packet NAT changes: SNAT rewrites the source, DNAT the destination (Linux NF_NAT_MANIP_SRC/DST). */
 export type Manip = 'source' | 'destination';
 
-/** A checksum field and whether it follows UDP's zero rule. */
+/** A checksum field, whether it follows UDP's zero rule, and whether it holds a partial checksum's seed. */
 interface ChecksumField {
   readonly offset: number;
   readonly udp: boolean;
+  readonly partial?: boolean;
 }
 
 const TCP_CHECKSUM = TcpField.CHECKSUM;
@@ -51,6 +59,11 @@ const TCP_CHECKSUM_END = TCP_CHECKSUM + 2;
 
 function patchChecksum(buf: Uint8Array, field: ChecksumField, oldWord: number, newWord: number): void {
   const current = getU16(buf, field.offset);
+  if (field.partial) {
+    // The seed is a sum, not its complement: complement, update (RFC 1624 eqn. 3), complement back.
+    setU16(buf, field.offset, ~updateChecksum16(~current & 0xffff, oldWord, newWord) & 0xffff);
+    return;
+  }
   // RFC 768: zero means the sender computed no checksum; leave it so.
   if (field.udp && current === 0) return;
   let next = updateChecksum16(current, oldWord, newWord);
@@ -78,26 +91,26 @@ function replaceAddress(buf: Uint8Array, offset: number, address: Ipv4Address, s
  * present hold it and the pseudo-header covers the addresses (TCP and UDP).
  * `end` is where the available bytes stop (a quoted packet may be cut short).
  */
-function pseudoHeaderChecksum(buf: Uint8Array, ip: number, end: number): ChecksumField | undefined {
+function pseudoHeaderChecksum(buf: Uint8Array, ip: number, end: number, partial = false): ChecksumField | undefined {
   const headerLength = (buf[ip]! & 0x0f) * 4;
   const l4 = ip + headerLength;
   // A non-first fragment has no transport header.
   if ((getU16(buf, ip + Ipv4Field.FLAGS_FRAGMENT_OFFSET) & 0x1fff) !== 0) return undefined;
   const protocol = buf[ip + Ipv4Field.PROTOCOL]!;
-  if (protocol === IpProtocol.TCP && end - l4 >= TCP_CHECKSUM_END) return { offset: l4 + TCP_CHECKSUM, udp: false };
-  if (protocol === IpProtocol.UDP && end - l4 >= UDP_CHECKSUM + 2) return { offset: l4 + UDP_CHECKSUM, udp: true };
+  if (protocol === IpProtocol.TCP && end - l4 >= TCP_CHECKSUM_END) return { offset: l4 + TCP_CHECKSUM, udp: false, partial };
+  if (protocol === IpProtocol.UDP && end - l4 >= UDP_CHECKSUM + 2) return { offset: l4 + UDP_CHECKSUM, udp: true, partial };
   return undefined;
 }
 
 /**
  * Rewrites the address (and port, or echo identifier) of one end of the IPv4
  * packet at `buf[ip]`, whose bytes stop at `end`. `port` is ignored for
- * protocols without ports.
+ * protocols without ports. `partial`: the transport checksum is a seed.
  */
-function manipAt(buf: Uint8Array, ip: number, end: number, manip: Manip, address: Ipv4Address, port: number): void {
+function manipAt(buf: Uint8Array, ip: number, end: number, manip: Manip, address: Ipv4Address, port: number, partial = false): void {
   const headerLength = (buf[ip]! & 0x0f) * 4;
   const l4 = ip + headerLength;
-  const transport = pseudoHeaderChecksum(buf, ip, end);
+  const transport = pseudoHeaderChecksum(buf, ip, end, partial);
   const ipChecksum: ChecksumField = { offset: ip + Ipv4Field.HEADER_CHECKSUM, udp: false };
   const addressSums = transport ? [ipChecksum, transport] : [ipChecksum];
   replaceAddress(buf, ip + (manip === 'source' ? Ipv4Field.SOURCE : Ipv4Field.DESTINATION), address, addressSums);
@@ -108,7 +121,8 @@ function manipAt(buf: Uint8Array, ip: number, end: number, manip: Manip, address
     if (end - l4 < 4) return;
     // TCP and UDP keep their ports in the same first two words (RFC 9293 §3.1, RFC 768).
     const portOffset = manip === 'source' ? TcpField.SOURCE_PORT : TcpField.DESTINATION_PORT;
-    replaceWord(buf, l4 + portOffset, port, transport ? [transport] : []);
+    // A partial checksum's seed covers only the pseudo-header: the device sums the new port itself.
+    replaceWord(buf, l4 + portOffset, port, transport && !partial ? [transport] : []);
   } else if (protocol === IpProtocol.ICMP) {
     if (end - l4 < ICMP_IDENTIFIER + 2) return;
     const type = buf[l4]!;
@@ -120,10 +134,11 @@ function manipAt(buf: Uint8Array, ip: number, end: number, manip: Manip, address
 
 /**
  * NAT on an ordinary packet: sets the source (SNAT) or destination (DNAT)
- * address and port. For ICMP echo `port` is the Identifier.
+ * address and port. For ICMP echo `port` is the Identifier. `partialChecksum`:
+ * the TCP/UDP checksum field holds a partial checksum's seed (see above).
  */
-export function manipPacket(packet: Uint8Array, manip: Manip, address: Ipv4Address, port: number): void {
-  manipAt(packet, 0, packet.length, manip, address, port);
+export function manipPacket(packet: Uint8Array, manip: Manip, address: Ipv4Address, port: number, partialChecksum = false): void {
+  manipAt(packet, 0, packet.length, manip, address, port, partialChecksum);
 }
 
 /**

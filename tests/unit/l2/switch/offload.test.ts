@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTestContext } from '../../../../src/core/context.js';
 import type { Device, FrameHandler, TxOffload } from '../../../../src/device/device.js';
-import { OffloadDrop, receiveWireFrames } from '../../../../src/device/segment.js';
+import { OffloadDrop } from '../../../../src/device/segment.js';
 import { VnetGsoType } from '../../../../src/device/tap.js';
 import { LearningSwitch } from '../../../../src/l2/switch/learning-switch.js';
 import { TcpFlags, verifyTcpChecksumV4 } from '../../../../src/l4/tcp/header.js';
@@ -93,25 +93,5 @@ describe('LearningSwitch with offload metadata', () => {
     r.ingress.receiver!(frame, { ...offload, gsoSize: 0 });
     expect(r.without.sent).toHaveLength(0);
     expect(r.ctx.stats.get(OffloadDrop.gsoSizeZero)).toBe(1);
-  });
-});
-
-describe('receiveWireFrames (the router side)', () => {
-  it('hands the receiver segments, never a super-frame, and counts refusals', () => {
-    const ctx = createTestContext(6);
-    const dev = new RecordingDevice('r0', true);
-    const wrapped = receiveWireFrames(dev, ctx.trace);
-    const got: { length: number; offload: TxOffload | undefined; ok: boolean }[] = [];
-    wrapped.setReceiver((f, o) => got.push({ length: f.length, offload: o, ok: verifyTcpChecksumV4(f.subarray(34), SRC4, DST4) }));
-    const { frame, offload } = superFrame(4, payloadBytes(MSS + 1), TcpFlags.ACK);
-    dev.receiver!(frame, offload);
-    expect(got).toEqual([
-      { length: 66 + MSS, offload: undefined, ok: true },
-      { length: 67, offload: undefined, ok: true },
-    ]);
-    dev.receiver!(frame, { ...offload, gsoType: 3 });
-    expect(got).toHaveLength(2);
-    expect(ctx.stats.get(OffloadDrop.gsoTypeUnknown)).toBe(1);
-    expect(wrapped.tsoMaxSize).toBe(65_535); // sending keeps the device's offloads
   });
 });
