@@ -162,7 +162,9 @@ export class Ipv4Input {
     }
 
     let whole = datagram;
-    let checksumValid = link.rxChecksumValid ?? false;
+    // A partial checksum (NEEDS_CSUM, offload.checksumStart) was never computed: the sender on this machine
+    // vouches for the data, as the kernel does for CHECKSUM_PARTIAL (virtio 1.x §5.1.6.4).
+    let checksumValid = (link.rxChecksumValid ?? false) || (offload !== undefined && offload.checksumStart > 0);
     if (header.moreFragments || header.fragmentOffset !== 0) {
       const reassembled = this.reassembler.receive(datagram);
       if (!reassembled) return; // kept (or dropped and counted) by the reassembler

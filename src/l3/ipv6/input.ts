@@ -181,7 +181,7 @@ export class Ipv6Input {
     if (!this.checkAddresses()) return;
     if (!this.acceptDestination(link, linkMulticast, offload)) return;
     if (!this.receiveExtensionHeaders()) return;
-    this.deliver(link);
+    this.deliver(link, offload !== undefined && offload.checksumStart > 0);
   }
 
   /** RFC 8200 §3: version 6, and the Payload Length fits in what arrived. */
@@ -358,7 +358,7 @@ export class Ipv6Input {
   }
 
   /** The upper layer (RFC 8200 §4: unknown Next Header → Parameter Problem code 1; §4.7: No Next Header). */
-  private deliver(link: Ipv6Link): void {
+  private deliver(link: Ipv6Link, partialChecksum: boolean): void {
     const { ctx, walker, header } = this;
     const { packet, offset, nextHeader, nextHeaderField } = walker;
     if (nextHeader === IpProtocol.IPv6NoNext) {
@@ -379,7 +379,8 @@ export class Ipv6Input {
     r.flowLabel = header.flowLabel;
     r.toMulticast = this.errorContext.toMulticast;
     r.fragmented = this.fragmented;
-    r.checksumValid = !this.fragmented && (link.rxChecksumValid ?? false);
+    // A partial checksum (NEEDS_CSUM) was never computed: the sender on this machine vouches for the data.
+    r.checksumValid = !this.fragmented && ((link.rxChecksumValid ?? false) || partialChecksum);
 
     const handler = this.handlers.get(nextHeader);
     if (!handler) {
