@@ -23,6 +23,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+/** TAPNET_BENCH_NODE_ARGS: extra node flags for the tapnet process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const NODE_ARGS = (process.env.TAPNET_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ROOT = resolve(import.meta.dirname, '..');
 const TAPNET = join(ROOT, 'bin/tapnet.js');
 const seconds = Number(process.argv[2] ?? 3);
@@ -93,7 +95,7 @@ async function tapnetLab(yaml: string): Promise<{ child: ChildProcess; file: str
   const file = join(runDir, `lab-${randomBytes(3).toString('hex')}.yaml`);
   writeFileSync(file, yaml);
   const env = { ...process.env, TAPNET_RUN_DIR: runDir };
-  const child = spawn(process.execPath, [TAPNET, 'lab', 'up', file, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, TAPNET, 'lab', 'up', file, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolveReady, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`lab did not start:\n${out}`)), 30_000);
