@@ -16,7 +16,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatIpv4, formatIpv4Cidr, inCidr, parseIpv4, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from './l3/ipv4/address.js';
 import { formatIpv6, isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr, type Ipv6Cidr } from './l3/ipv6/address.js';
-import { LOG_LEVELS, type LogLevel } from './core/trace.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './core/trace.js';
 import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
 import { parseMac } from './l2/mac-address.js';
@@ -138,6 +138,13 @@ export function busyPollUs(value: string): number {
   return Number(value);
 }
 
+/** `--log-format`: readable lines on a terminal, JSON lines otherwise (pipes, files, tests), unless forced. */
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines: readable on a terminal and JSON otherwise (auto), or always json / pretty')
+    .choices(LOG_FORMATS as string[])
+    .default('auto');
+}
+
 function tapOption(): Option {
   return new Option('--tap <name>', 'TAP interface name').argParser(tapName).default('tapnet0');
 }
@@ -165,6 +172,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--busy-poll <us>', 'keep reading the TAP this long after a batch while traffic is dense (0: off)').argParser(busyPollUs).default(BUSY_POLL_US_DEFAULT))
     .option('--pcap <file>', 'capture every frame of the TAP to a pcap file')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
+    .addOption(logFormatOption())
     .addOption(new Option('--dns-upstream <addr[:port]>', 'forward names outside the lab zone to this DNS server (repeatable)').argParser(dnsUpstream))
     .addOption(new Option('--dns-record <rr>', 'add a record to the lab zone, e.g. "www CNAME gateway" (repeatable)').argParser(dnsRecord))
     .option('--lease-file <file>', 'DHCP lease file, rewritten atomically (default /var/lib/tapnet/<tap>.leases)')
@@ -190,6 +198,7 @@ export function buildProgram(): Command {
       busyPoll: number;
       pcap?: string;
       logLevel: LogLevel;
+      logFormat: LogFormat;
       dnsUpstream?: Upstream[];
       dnsRecord?: string[];
       leaseFile?: string;
@@ -211,6 +220,7 @@ export function buildProgram(): Command {
         busyPollUs: opts.busyPoll,
         pcap: opts.pcap,
         logLevel: opts.logLevel,
+        logFormat: opts.logFormat,
         dnsUpstreams: opts.dnsUpstream,
         dnsRecords: opts.dnsRecord,
         dhcp: opts.dhcpClient
@@ -272,8 +282,9 @@ export function buildProgram(): Command {
     .description('build the lab and serve it until Ctrl-C or `tapnet lab down FILE` (logs a line containing "ready")')
     .argument('<file>', 'topology file (see labs/*.yaml)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
-    .action(async (file: string, opts: { logLevel: LogLevel }) => {
-      await runLab(loadLabFile(file), { logLevel: opts.logLevel });
+    .addOption(logFormatOption())
+    .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat }) => {
+      await runLab(loadLabFile(file), { logLevel: opts.logLevel, logFormat: opts.logFormat });
     });
   lab
     .command('down')

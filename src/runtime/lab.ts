@@ -28,7 +28,7 @@ import { createContext, type StackContext } from '../core/context.js';
 import { PcapWriter } from '../core/pcap.js';
 import { Stats } from '../core/stats.js';
 import { RealTimeDriver } from '../core/time.js';
-import { Tracer, createLogger, type LogLevel } from '../core/trace.js';
+import { Tracer, createLogger, type LogFormat, type LogLevel } from '../core/trace.js';
 import type { Device } from '../device/device.js';
 import { createLinkPair, type LinkDevice } from '../device/link.js';
 import type { ImpairmentOptions } from '../device/impairment.js';
@@ -54,6 +54,8 @@ import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type No
 
 export interface LabOptions {
   readonly logLevel: LogLevel;
+  /** Readable lines on a terminal, JSON otherwise (`auto`, the default), or forced. */
+  readonly logFormat?: LogFormat;
 }
 
 /** What lab TAPs ask of the kernel: as `tapnet up` (checksum offload and TSO for IPv4 and IPv6). */
@@ -108,7 +110,7 @@ function where(topology: Topology, at: SourcePosition, field: string, message: s
  * start-up the same way, killing the DHCP clients it is waiting for.
  */
 export async function startLab(topology: Topology, options: LabOptions, signal?: AbortSignal): Promise<RunningLab> {
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel, 'tapnet', options.logFormat);
   const socketPath = labSocketPath(topology.name);
   if (await controlSocketAlive(socketPath)) {
     throw new LabSetupError(`lab ${topology.name} is already up (control socket ${socketPath} answers); stop it with \`tapnet lab down ${topology.file}\``);
@@ -230,6 +232,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     }
 
     const routers = new Map<string, Router>();
+    const services = new Map<string, RouterServices>();
     const switches = new Map<string, LearningSwitch>();
     for (const node of topology.nodes) {
       if (node.kind === 'router') {
@@ -281,7 +284,9 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           );
           for (const i of served) dhcp.serve(router.interfaces.find((x) => x.name === i.name)!);
           cleanup.push(() => dhcp.stop());
+          services.set(node.name, { ...services.get(node.name), dhcp });
         }
+        if (dns) services.set(node.name, { ...services.get(node.name), dns });
         router.start();
         routers.set(node.name, router);
       } else if (node.kind === 'switch') {
@@ -310,7 +315,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       routers,
       switches,
       status: () => labStatus(topology, routers, switches, running, contexts),
-      show: (what, node, json) => showNode(topology, routers, switches, contexts, what, node, json),
+      show: (what, node, json) => showNode(topology, { routers, switches, contexts, services }, what, node, json),
       stop,
     };
 
@@ -529,15 +534,32 @@ export function formatLabStatus(s: LabStatus): string {
   return out;
 }
 
-function showNode(
-  topology: Topology,
-  routers: ReadonlyMap<string, Router>,
-  switches: ReadonlyMap<string, LearningSwitch>,
-  contexts: ReadonlyMap<string, StackContext>,
-  what: string,
-  node: string | undefined,
-  json: boolean,
-): unknown {
+/** The services a lab router runs (its `dns:` and the DHCP server on `dhcp: true` interfaces), for `show`. */
+interface RouterServices {
+  readonly dns?: DnsServer;
+  readonly dhcp?: DhcpServer;
+}
+
+/** Everything `tapnet show --lab` can look at. */
+interface LabNodes {
+  readonly routers: ReadonlyMap<string, Router>;
+  readonly switches: ReadonlyMap<string, LearningSwitch>;
+  readonly contexts: ReadonlyMap<string, StackContext>;
+  readonly services: ReadonlyMap<string, RouterServices>;
+}
+
+/** What `show` offers on a router, given what it runs: the list an unknown table's error names. */
+function routerTables(router: Router, services: RouterServices | undefined): string[] {
+  const tables = ['stats', 'routes', 'arp', 'neigh', 'interfaces', 'tcp', 'hooks'];
+  if (router.netfilter) tables.push('conntrack', 'nat', 'firewall');
+  if (router.uplink) tables.push('uplink');
+  if (services?.dhcp) tables.push('leases');
+  if (services?.dns) tables.push('dns');
+  return tables;
+}
+
+function showNode(topology: Topology, nodes: LabNodes, what: string, node: string | undefined, json: boolean): unknown {
+  const { routers, switches, contexts, services } = nodes;
   if (what === 'mac' || what === 'ports') {
     const targets = node === undefined ? [...switches.values()] : [switches.get(node)];
     if (targets.length === 0 || targets[0] === undefined) {
@@ -553,7 +575,17 @@ function showNode(
   if (!ctx) throw new Error(`'${name}' is not a tapnet node of lab ${topology.name} (hosts are Linux: use ip netns exec ${name} ...); tapnet nodes: ${names.join(', ')}`);
   if (what === 'stats' && json) return ctx.stats.snapshot();
   const router = routers.get(name);
-  if (router) return router.show(what);
+  if (router) {
+    const own = services.get(name);
+    const tables = routerTables(router, own);
+    if (!tables.includes(what)) {
+      const hint = what === 'leases' ? ' (no interface of it has dhcp: true)' : what === 'dns' ? ' (it has no dns:)' : '';
+      throw new Error(`router ${name} has no table '${what}'${hint}; it shows: ${tables.join(', ')}`);
+    }
+    if (what === 'leases') return json ? own!.dhcp!.leases() : own!.dhcp!.show();
+    if (what === 'dns') return own!.dns!.show();
+    return router.show(what);
+  }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
   throw new Error(`a switch shows mac, ports or stats, not '${what}'`);
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createContext } from '../core/context.js';
 import { RealTimeDriver } from '../core/time.js';
-import { createLogger, type LogLevel } from '../core/trace.js';
+import { createLogger, type LogFormat, type LogLevel } from '../core/trace.js';
 import { PcapWriter } from '../core/pcap.js';
 import { capture } from '../device/pcap-device.js';
 import { openTap, TunOffload } from '../device/tap.js';
@@ -49,6 +49,8 @@ export interface UpOptions {
   readonly busyPollUs?: number;
   readonly pcap?: string;
   readonly logLevel: LogLevel;
+  /** Readable lines on a terminal, JSON otherwise (`auto`, the default), or forced. */
+  readonly logFormat?: LogFormat;
   /** Where names outside the lab zone are forwarded (`--dns-upstream`); none: they are REFUSED. */
   readonly dnsUpstreams?: readonly Upstream[];
   /** Extra records for the lab zone, master-file lines (`--dns-record`). */
@@ -105,7 +107,7 @@ export interface RunningLab {
  * removed and the promise rejects with the signal's reason.
  */
 export async function startUp(options: UpOptions, signal?: AbortSignal): Promise<RunningLab> {
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel, 'tapnet', options.logFormat);
   const socketPath = controlSocketPath(options.tap);
   if (await controlSocketAlive(socketPath)) {
     throw new Error(`TAP ${options.tap} is in use by another tapnet (control socket ${socketPath} answers)`);

@@ -81,6 +81,20 @@ describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home ro
     expect(lab.stats('home').dnsAuthAnswers).toBeGreaterThanOrEqual(4);
   });
 
+  it('tapnet show leases and show dns --lab name the router that serves them; a wrong table lists the right ones', () => {
+    const leases = lab.cli(['show', 'leases', '--lab', 'labs/home-nat.yaml']);
+    expect(leases.stderr).toBe('');
+    expect(leases.stdout).toMatch(/192\.168\.1\.1\d\d/);
+    const json = JSON.parse(lab.cli(['show', 'leases', '--json', '--lab', 'labs/home-nat.yaml']).stdout) as unknown[];
+    expect(json.length).toBeGreaterThanOrEqual(2);
+    const dns = lab.cli(['show', 'dns', '--lab', 'labs/home-nat.yaml']);
+    expect(dns.stdout).toContain('hn-phone');
+    const wrong = lab.cli(['show', 'mac', '--lab', 'labs/home-nat.yaml', '--node', 'home']);
+    expect(wrong.status).not.toBe(0);
+    const none = lab.cli(['show', 'uplink', '--lab', 'labs/home-nat.yaml']);
+    expect(none.stderr).toMatch(/router home has no table 'uplink'; it shows: .*conntrack, nat, firewall, leases, dns/);
+  });
+
   it('the web host sees the router public address, not the PC', async () => {
     const dump = spawn('ip', ['netns', 'exec', 'hn-web', 'tcpdump', '-c', '1', '-nli', 'eth0', 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let seen = '';
