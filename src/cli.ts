@@ -16,6 +16,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatIpv4, formatIpv4Cidr, inCidr, parseIpv4, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from './l3/ipv4/address.js';
 import { formatIpv6, isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr, type Ipv6Cidr } from './l3/ipv6/address.js';
+import { Capability, missingPrivileges } from './os/privileges.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './core/trace.js';
 import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
@@ -77,6 +78,38 @@ export function ipv4Address(value: string): Ipv4Address {
   const address = parseIpv4(value);
   if (address === undefined) throw new InvalidArgumentError('expected an IPv4 address like 10.77.0.2');
   return address;
+}
+
+/** The tables `tapnet show` knows (a node shows those it has: a switch has mac and ports, a router leases if it serves DHCP). */
+export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp'] as const;
+
+/** Levenshtein distance, for "did you mean" (only ever on a few short words). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** The closest of `choices` to `value` when it is a plausible typo (at most 2 edits, or a prefix). */
+export function didYouMean(value: string, choices: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of choices) {
+    const d = c.startsWith(value) && value.length >= 2 ? 1 : editDistance(value, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+/** `tapnet show WHAT`: one of SHOW_TABLES, with a suggestion for a typo. */
+export function showTable(value: string): string {
+  if ((SHOW_TABLES as readonly string[]).includes(value)) return value;
+  const guess = didYouMean(value, SHOW_TABLES);
+  throw new InvalidArgumentError(`no table '${value}'${guess ? ` (did you mean '${guess}'?)` : ''}; tables: ${SHOW_TABLES.join(', ')}`);
 }
 
 export function positiveInt(value: string): number {
@@ -152,11 +185,11 @@ function tapOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('tapnet')
     .description('A userspace network stack on Linux TAP devices')
-    .showSuggestionAfterError(false)
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      // One line per error, "tapnet: ..." (commander's own text names the option and the value).
-      outputError: (text, write) => write(`tapnet: ${text.replace(/^error: /, '').split('\n')[0]}\n`),
+      // One line per error, "tapnet: ..." (commander's own text names the option and the value, then "(Did you mean ...?)").
+      outputError: (text, write) => write(`tapnet: ${text.replace(/^error: /, '').trim().split('\n').join(' ')}\n`),
     });
 
   program
@@ -229,13 +262,14 @@ export function buildProgram(): Command {
             ? { mode: 'server', leaseFile: opts.leaseFile, leaseTimeSeconds: opts.leaseTime, staticLeases: opts.dhcpHost }
             : undefined,
       };
+      requirePrivileges(opts.netns ? [Capability.netAdmin, Capability.sysAdmin] : [Capability.netAdmin], 'tapnet up (a TAP device' + (opts.netns ? ' and a network namespace)' : ')'));
       await runUp(options);
     });
 
   program
     .command('show')
     .description('print state of a running tapnet: stats, arp, routes, interfaces, leases, ...')
-    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp']))
+    .addArgument(new Argument('<what>', `what to show: ${SHOW_TABLES.join(', ')}`).argParser(showTable))
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
     .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')
@@ -261,8 +295,10 @@ export function buildProgram(): Command {
     .addOption(tapOption())
     .addOption(new Option('--send <bytes>', 'bytes to send').argParser(byteCount).default(0))
     .action(async (address: Ipv4Address, port: number, opts: { tap: string; send: number }) => {
-      const result = await ask(opts.tap, { command: 'tcp-connect', args: [formatIpv4(address), String(port), String(opts.send)] });
+      const result = (await ask(opts.tap, { command: 'tcp-connect', args: [formatIpv4(address), String(port), String(opts.send)] })) as { error?: string };
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      // Like nc: a refused or reset connection is a failure the shell can see.
+      if (result.error) process.exitCode = 1;
     });
 
   program
@@ -284,7 +320,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(logFormatOption())
     .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat }) => {
-      await runLab(loadLabFile(file), { logLevel: opts.logLevel, logFormat: opts.logFormat });
+      const topology = loadLabFile(file);
+      requirePrivileges([Capability.netAdmin, Capability.sysAdmin], 'tapnet lab up (TAP devices and network namespaces)');
+      await runLab(topology, { logLevel: opts.logLevel, logFormat: opts.logFormat });
     });
   lab
     .command('down')
@@ -344,6 +382,12 @@ async function ask(tap: string, request: { command: string; args: string[] }): P
 }
 
 export class CliError extends Error {}
+
+/** Stops with one sentence when the process lacks a capability the command needs (os/privileges.ts). */
+function requirePrivileges(needs: readonly Capability[], what: string): void {
+  const missing = missingPrivileges(needs, what);
+  if (missing) throw new CliError(missing);
+}
 
 /**
  * `tapnet show tcp | head -5`: once the reader has what it wanted and closes the pipe, the next write fails

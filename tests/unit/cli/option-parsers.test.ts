@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from 'commander';
-import { busyPollUs, byteCount, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
+import { busyPollUs, byteCount, didYouMean, showTable, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
 import { parseIpv4 } from '../../../src/l3/ipv4/address.js';
 import { parseIpv6 } from '../../../src/l3/ipv6/address.js';
 import { parseMac } from '../../../src/l2/mac-address.js';
@@ -77,5 +77,16 @@ describe('cli option parsers return parsed values', () => {
     expect(tapName('tapnet0')).toBe('tapnet0');
     refuses(tapName, 'a-name-that-is-too-long', /interface name/);
     refuses(netnsName, 'bad/name', /namespace name/);
+  });
+});
+
+describe('did you mean', () => {
+  it('suggests the closest table for a typo, a prefix or a transposition, and nothing for a stranger', () => {
+    expect(showTable('arp')).toBe('arp');
+    refuses(showTable, 'stat', /no table 'stat' \(did you mean 'stats'\?\)/);
+    refuses(showTable, 'roues', /did you mean 'routes'/);
+    refuses(showTable, 'conn', /did you mean 'conntrack'/);
+    refuses(showTable, 'leaes', /did you mean 'leases'/);
+    expect(didYouMean('xyzzyq', ['stats', 'arp'])).toBeUndefined();
   });
 });
