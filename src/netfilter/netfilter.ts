@@ -26,13 +26,13 @@
 import type { StackContext } from '../core/context.js';
 import { verifyChecksum } from '../core/checksum.js';
 import type { TransportOffload } from '../core/offload.js';
-import type { Ipv4Address } from '../l3/ipv4/address.js';
+import { formatIpv4, type Ipv4Address } from '../l3/ipv4/address.js';
 import { Ipv4HeaderView } from '../l3/ipv4/header.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
 import { Ipv4Reassembler } from '../l3/ipv4/reassembly.js';
 import { IpProtocol } from '../l3/ip-protocol.js';
 import { Conntrack, ORIGINAL, REPLY, type ConntrackOptions, type TrackResult } from './conntrack/conntrack.js';
-import { classifyPacket, invertTuple, tuplesEqual, type PacketClass, type Tuple } from './conntrack/tuple.js';
+import { classifyPacket, conntrackProtocolName, invertTuple, tuplesEqual, type PacketClass, type Tuple } from './conntrack/tuple.js';
 import { Nat, type NatConfig } from './nat/nat.js';
 import { Firewall, rejectIcmpCode } from './firewall/firewall.js';
 import type { Chain, FirewallConfig } from './firewall/rules.js';
@@ -61,7 +61,7 @@ export interface FilterableRouter {
   readonly ipv4Out: Ipv4Output;
   readonly ipv4In: { isLocalAddress(address: Ipv4Address): boolean };
   /** Set by `attach`, so the router answers `show conntrack|nat|firewall`. */
-  netfilter: { show(what: 'conntrack' | 'firewall' | 'nat'): string } | undefined;
+  netfilter: { show(what: 'conntrack' | 'firewall' | 'nat'): string; showJson(what: 'conntrack' | 'firewall' | 'nat'): unknown } | undefined;
 }
 
 interface Current {
@@ -280,6 +280,32 @@ export class Netfilter {
   }
 
   /** `tapnet show conntrack|firewall|nat`. */
+  /** `show conntrack|firewall|nat --json`: field names after `conntrack -L -o` and `nft -j`. */
+  showJson(what: 'conntrack' | 'firewall' | 'nat'): unknown {
+    const now = this.ctx.clock.now();
+    const tuple = (t: Tuple) => ({ src: formatIpv4(t.source), dst: formatIpv4(t.destination), sport: t.sourcePort, dport: t.destinationPort });
+    switch (what) {
+      case 'conntrack':
+        return {
+          max: this.conntrack.max,
+          entries: this.conntrack.entries().map((c) => ({
+            protocol: conntrackProtocolName(c.tuples[ORIGINAL].protocol),
+            timeout: Math.max(0, Math.ceil((c.expiresAt - now) / 1000)),
+            ...(c.tcp ? { state: c.tcp.state } : {}),
+            original: { ...tuple(c.tuples[ORIGINAL]), packets: c.packets[0], bytes: c.bytes[0] },
+            reply: { ...tuple(c.tuples[REPLY]), packets: c.packets[1], bytes: c.bytes[1] },
+            unreplied: !c.seenReply,
+            assured: c.assured,
+            ...(this.nat?.describeConnection(c) ? { nat: this.nat.describeConnection(c) } : {}),
+          })),
+        };
+      case 'firewall':
+        return this.firewall ? this.firewall.rows() : null;
+      case 'nat':
+        return this.nat ? this.nat.rows() : null;
+    }
+  }
+
   show(what: 'conntrack' | 'firewall' | 'nat'): string {
     switch (what) {
       case 'conntrack': {

@@ -155,6 +155,48 @@ export class Host {
   }
 
   /** Text tables for `tapnet show ...`. */
+  /**
+   * `tapnet show WHAT --json`: the same tables as data (field names after
+   * `ip -j` and `ss` where they exist), for scripts and jq.
+   */
+  showJson(what: string): unknown {
+    switch (what) {
+      case 'stats':
+        return this.ctx.stats.snapshot();
+      case 'arp':
+        return this.interfaces.flatMap((iface) =>
+          iface.arp.entries().map((e) => ({ address: formatIpv4(e.address as number), state: e.state, mac: e.mac === undefined ? null : formatMac(e.mac), interface: iface.name })),
+        );
+      case 'neigh':
+        return this.ipv6.neighbourRows();
+      case 'routes':
+        return [...this.routeRows(), ...this.ipv6.routeRows()];
+      case 'interfaces':
+        return this.interfaces.map((iface) => ({
+          name: iface.name,
+          mac: formatMac(iface.mac),
+          mtu: iface.mtu,
+          ipv4: iface.ipv4Addresses.map(formatIpv4Cidr),
+          ipv6: this.ipv6.interfaceAddresses(iface.name),
+        }));
+      case 'tcp':
+        return this.tcp.rows();
+      default:
+        throw new Error(`unknown table '${what}' (stats, arp, neigh, routes, interfaces, tcp)`);
+    }
+  }
+
+  /** `show routes --json`, IPv4 part. */
+  protected routeRows(): { family: 4; destination: string; gateway?: string; interface: string; metric: number; type?: string }[] {
+    return this.routes.routes().map((r) => ({
+      family: 4,
+      destination: formatIpv4Cidr(r.destination),
+      ...(r.gateway !== undefined ? { gateway: formatIpv4(r.gateway) } : {}),
+      interface: r.value.name,
+      metric: r.metric,
+    }));
+  }
+
   show(what: string): string {
     switch (what) {
       case 'stats': {

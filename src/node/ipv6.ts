@@ -161,6 +161,35 @@ export class Ipv6Layer {
     return this.routes.routes().map((r) => `${describeIpv6Route(r)}\n`).join('');
   }
 
+  /** `show interfaces --json`, IPv6 part: the addresses of interface `name`. */
+  interfaceAddresses(name: string): { address: string; scope: 'link' | 'global'; state: string; dynamic: boolean }[] {
+    const iface = this.interfaces.find((i) => i.name === name);
+    return (iface?.ipv6Addresses ?? []).map((a) => ({
+      address: formatIpv6Cidr(a),
+      scope: isLinkLocalIpv6(a.address) ? 'link' : 'global',
+      state: a.state,
+      dynamic: a.autoconfigured ?? false,
+    }));
+  }
+
+  /** `show routes --json`, IPv6 part (`ip -j -6 route`). */
+  routeRows(): { family: 6; destination: string; gateway?: string; interface: string; metric: number }[] {
+    return this.routes.routes().map((r) => ({
+      family: 6,
+      destination: formatIpv6Cidr(r.destination),
+      ...(r.gateway ? { gateway: formatIpv6(r.gateway) } : {}),
+      interface: r.value.name,
+      metric: r.metric ?? 0,
+    }));
+  }
+
+  /** `show neigh --json` (`ip -j -6 neigh`). */
+  neighbourRows(): { address: string; state: string; mac: string | null; interface: string }[] {
+    return this.interfaces.flatMap((iface) =>
+      iface.ndp.entries().map((e) => ({ address: formatIpv6(e.address), state: e.state, mac: e.mac === undefined ? null : formatMac(e.mac), interface: iface.name })),
+    );
+  }
+
   /** `tapnet show neigh`: the NDP caches, as `ip -6 neigh` prints them. */
   describeNeighbours(): string {
     let out = 'address                                  state       mac                interface\n';

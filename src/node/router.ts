@@ -67,7 +67,7 @@ export const RouterCounter = {
 export class Router extends Host {
   readonly hooks = new HookTable();
   /** Conntrack, NAT and firewall once attached (src/netfilter: `Netfilter.attach(router, config)`); they answer `show conntrack|nat|firewall`. */
-  netfilter: { show(what: 'conntrack' | 'firewall' | 'nat'): string } | undefined;
+  netfilter: { show(what: 'conntrack' | 'firewall' | 'nat'): string; showJson(what: 'conntrack' | 'firewall' | 'nat'): unknown } | undefined;
   /** The way out through the host's sockets, when the lab gives the router one (src/services/uplink). */
   uplink: { show(): string } | undefined;
   readonly forwarder: Ipv4Forwarder;
@@ -206,6 +206,30 @@ export class Router extends Host {
     if (this.ipv4In.isLocalAddress(header.source)) return; // our own packet: nobody to tell but ourselves
     this.ctx.trace.dropped(ForwardCounter.nextHopUnreachable, `next hop ${formatIpv4(nextHop)} did not answer ARP`, () => describeIpv4(packet));
     this.icmp.sendError(packet, { type: 'destinationUnreachable', code: Icmpv4UnreachableCode.host }, false);
+  }
+
+  override showJson(what: string): unknown {
+    switch (what) {
+      case 'conntrack':
+      case 'firewall':
+      case 'nat':
+        if (!this.netfilter) throw new Error(`no conntrack, NAT or firewall on this router (add nat: or firewall: to it)`);
+        return this.netfilter.showJson(what);
+      case 'uplink':
+      case 'hooks':
+        // Lines of text: these describe configuration rather than rows of state.
+        return this.show(what).split('\n').filter(Boolean);
+      default:
+        return super.showJson(what);
+    }
+  }
+
+  /** Reject routes show their type (`ip -j route`: "type": "unreachable"). */
+  protected override routeRows(): ReturnType<Host['routeRows']> {
+    return super.routeRows().map((r, i) => {
+      const value = this.routes.routes()[i]!.value;
+      return value instanceof RejectRoute ? { ...r, type: value.kind } : r;
+    });
   }
 
   override show(what: string): string {

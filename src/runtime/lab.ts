@@ -583,8 +583,8 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
       throw new Error(`router ${name} has no table '${what}'${hint}; it shows: ${tables.join(', ')}`);
     }
     if (what === 'leases') return json ? own!.dhcp!.leases() : own!.dhcp!.show();
-    if (what === 'dns') return own!.dns!.show();
-    return router.show(what);
+    if (what === 'dns') return json ? own!.dns!.showJson() : own!.dns!.show();
+    return json ? router.showJson(what) : router.show(what);
   }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
   throw new Error(`a switch shows mac, ports or stats, not '${what}'`);

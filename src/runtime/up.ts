@@ -291,8 +291,8 @@ async function handleControl(
         if (!leases) throw new Error('DHCP is off on this tapnet');
         return leases(args[1] === 'json');
       }
-      if (args[0] === 'dns' && dns) return dns.show();
-      if (args[0] === 'stats' && args[1] === 'json') return host.ctx.stats.snapshot();
+      if (args[0] === 'dns' && dns) return args[1] === 'json' ? dns.showJson() : dns.show();
+      if (args[1] === 'json') return host.showJson(args[0] ?? 'stats');
       return host.show(args[0] ?? 'stats');
     case 'tcp-connect':
       // tapnet as a TCP client: connect, send N pattern bytes, half-close, read to EOF (src/runtime/tcp-fetch.ts).

@@ -93,4 +93,9 @@ export class Tcp implements SocketHost {
   show(options: { recent?: number } = {}): string {
     return this.layer.show(options);
   }
+
+  /** `show tcp --json`. */
+  rows(): ReturnType<TcpLayer['rows']> {
+    return this.layer.rows();
+  }
 }

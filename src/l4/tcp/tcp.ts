@@ -441,6 +441,11 @@ export class TcpLayer {
    * With `recent`, a bounded summary instead (the status page): the count per
    * state, then only the `recent` newest connections.
    */
+  /** `show tcp --json`: the listeners and every connection's `ss -ti`-style figures. */
+  rows(): { listeners: { address: string; port: number; synReceived: number }[]; connections: TcpConnectionInfo[] } {
+    return { listeners: this.listenersInfo(), connections: [...this.connections.values()].map((c) => c.info()) };
+  }
+
   show(options: { recent?: number } = {}): string {
     let out = '';
     let list: Iterable<TcpConnection> = this.connections.values();

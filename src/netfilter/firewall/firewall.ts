@@ -141,6 +141,16 @@ export class Firewall {
     return out;
   }
 
+  /** `show firewall --json`: each chain's policy and counters, its rules in order with theirs. */
+  rows(): { chain: Chain; policy: string; packets: number; bytes: number; rules: { index: number; rule: string; packets: number; bytes: number }[] }[] {
+    return CHAINS.map((chain) => ({
+      chain,
+      policy: this.policy[chain],
+      ...this.policyCounters[chain],
+      rules: this.byChain[chain].map((index) => ({ index: index + 1, rule: describeFirewallRule(this.rules[index]!, false), ...this.counters[index]! })),
+    }));
+  }
+
   /** Hit counters by rule index, for tests and `show firewall --json`. */
   hits(): { rule: string; packets: number; bytes: number }[] {
     return this.rules.map((r, i) => ({ rule: describeFirewallRule(r), ...this.counters[i]! }));

@@ -304,6 +304,22 @@ export class Nat {
   }
 
   /** Rules and mappings, for `tapnet show nat`. */
+  /** `show nat --json`: the rules as `show nat` words them, the settings, and the live mappings. */
+  rows(): { rules: string[]; hairpin: boolean; filtering: string; mappings: { protocol: number; internal: string; external: string; sessions: number }[] } {
+    const rules = this.show().split('\n');
+    return {
+      rules: rules.slice(0, rules.findIndex((l) => l.startsWith('hairpin '))),
+      hairpin: this.hairpin,
+      filtering: this.filtering,
+      mappings: this.mappings.entries().map((m) => ({
+        protocol: m.protocol,
+        internal: `${formatIpv4(m.internal)}:${m.internalPort}`,
+        external: `${formatIpv4(m.external)}:${m.externalPort}`,
+        sessions: m.refs,
+      })),
+    };
+  }
+
   show(): string {
     let out = '';
     for (const r of this.sourceRules) {

@@ -33,6 +33,7 @@ import {
   DnsHeaderField,
   EDNS_MIN_UDP_PAYLOAD,
   describeDnsMessage,
+  describeRecord,
   encodeDnsMessage,
   flagsFromWord,
   parseDnsMessage,
@@ -324,6 +325,17 @@ export class DnsServer {
   }
 
   /** `tapnet show dns`: the zone, the leases, the forwarder and its cache. */
+  /** `show dns --json`: the zone's records (master-file text, one per entry), the leases, the upstreams and cache. */
+  showJson(): unknown {
+    return {
+      zone: this.zone.origin,
+      serial: this.zone.serial,
+      records: this.zone.records().map((r) => ({ record: describeRecord(r), source: r.source })),
+      leases: this.zone.leases().map((l) => ({ name: l.name, address: formatIpv4(l.address) })),
+      forwarder: this.forwarder ? this.forwarder.describe().split('\n').filter(Boolean) : null,
+    };
+  }
+
   show(): string {
     let out = `zone ${this.zone.origin} serial ${this.zone.serial}\n${this.zone.describe()}`;
     const leases = this.zone.leases();
