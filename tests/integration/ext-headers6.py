@@ -215,6 +215,24 @@ def run(case):
     elif case == "first-fragment-upper-cut":
         # The chain is whole in the first fragment but the ICMPv6 header is cut (4 of 8 bytes).
         send_packet(FRAG, fragment_header(DSTOPT, 0, True, 0x11B) + thc_header(ICMPV6))
+    elif case == "hbh-after-fragment":
+        # Hop-by-Hop first in the fragmentable part of a datagram in two fragments: after reassembly it follows
+        # the fixed header in the buffer, but it came after a Fragment header on the wire.
+        send_fragments(HBH, thc_header(ICMPV6) + echo(0x121, 600), 0x121, size=304)
+    elif case == "jumbo-zero-length":
+        # Payload Length 0 (RFC 2675: "a jumbogram") and a Jumbo Payload Length of 1000 (<= 65535).
+        body = options_header(ICMPV6, bytes([0xC2, 4]) + struct.pack("!I", 1000)) + echo(0x122)
+        sock.send(ether() + fixed(HBH, 0) + body)
+    elif case == "jumbo-zero-length-big":
+        # Payload Length 0 and a Jumbo Payload Length of 70000, far more than arrived.
+        body = options_header(ICMPV6, bytes([0xC2, 4]) + struct.pack("!I", 70000)) + echo(0x123)
+        sock.send(ether() + fixed(HBH, 0) + body)
+    elif case == "zero-length-no-jumbo":
+        # Payload Length 0 and a Hop-by-Hop header without a Jumbo Payload option.
+        sock.send(ether() + fixed(HBH, 0) + thc_header(ICMPV6) + echo(0x124))
+    elif case == "zero-length-dstopt":
+        # Payload Length 0 and no Hop-by-Hop header: an empty packet, whatever follows is link padding.
+        sock.send(ether() + fixed(DSTOPT, 0) + thc_header(ICMPV6) + echo(0x125))
     elif case.startswith("dst-n-"):
         n = int(case[6:])
         send_fragments(DSTOPT, many_dstopts(n, echo(0x120, 150)), 0x120)
@@ -227,7 +245,8 @@ def answers():
         if IPv6 not in p:
             return False
         ip = p[IPv6]
-        return ip.src == dst and ip.dst == src
+        # From DST, or (an error about a packet sent to a group) from any address of the peer but ours.
+        return ip.dst == src and ip.src != src
 
     sniffer = AsyncSniffer(iface=iface, lfilter=keep, store=True)
     sniffer.start()
@@ -246,7 +265,9 @@ def answers():
             continue
         icmp = raw[off:]
         t, code = icmp[0], icmp[1]
-        if t in (133, 134, 135, 136, 143):
+        # NDP and MLD are not answers; neither is Time Exceeded, which a fragment left waiting by an earlier case
+        # brings 60 s later (RFC 8200 §4.5).
+        if t in (3, 133, 134, 135, 136, 143):
             continue
         if t == 129:
             print(json.dumps({"type": t, "id": struct.unpack("!H", icmp[4:6])[0], "seq": struct.unpack("!H", icmp[6:8])[0]}))

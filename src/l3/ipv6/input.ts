@@ -193,8 +193,35 @@ export class Ipv6Input {
     if (!this.checkHeader(bytes, link)) return;
     if (!this.checkAddresses()) return;
     if (!this.acceptDestination(link, linkMulticast)) return;
+    if (this.header.payloadLength === 0 && this.header.nextHeader === IpProtocol.HopByHop) {
+      this.refuseJumbogram(bytes);
+      return;
+    }
     if (!this.receiveExtensionHeaders()) return;
     this.deliver(link);
+  }
+
+  /**
+   * RFC 2675 §3: Payload Length 0 with a Hop-by-Hop header announces a
+   * jumbogram, its length in a Jumbo Payload option. No link tapnet runs on
+   * carries one (they need an MTU over 65575), so the packet stops here;
+   * what remains is the answer. The Hop-by-Hop header is read from `bytes`
+   * as received, and its Jumbo option checked as Linux does (see
+   * checkJumbo). Without a Jumbo option RFC 2675 asks for Parameter Problem
+   * code 0 at Payload Length; Linux 6.18 instead processes the frame as
+   * received (it answers an echo request in it): the RFC decides here.
+   */
+  private refuseJumbogram(bytes: Uint8Array): false {
+    const walker = this.walker.start(bytes, IpProtocol.HopByHop, Ipv6Field.NEXT_HEADER, IPV6_HEADER_LENGTH);
+    if (walker.step() !== ChainStep.Extension) return this.drop('ip6InHdrErrors', 'Payload Length 0 and the Hop-by-Hop header cut off');
+    const verdict = checkOptions(bytes.subarray(walker.offset, walker.offset + walker.length), walker.offset, true, 0);
+    if (verdict?.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
+    if (verdict) return this.drop('ip6InHdrErrors', verdict.reason);
+    return this.dropWithError(
+      'ip6InHdrErrors',
+      'Payload Length 0 without a Jumbo Payload option',
+      parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH),
+    );
   }
 
   /** RFC 8200 §3: version 6, and the Payload Length fits in what arrived. */
@@ -284,10 +311,18 @@ export class Ipv6Input {
     return true;
   }
 
-  /** RFC 8200 §4.3: Hop-by-Hop only immediately after the IPv6 header; elsewhere it is an unknown Next Header. */
+  /**
+   * RFC 8200 §4.1: Hop-by-Hop only immediately after the IPv6 header;
+   * anywhere else it is an unrecognised Next Header (code 1), pointing at the
+   * octet that named it — as Linux, whose Hop-by-Hop handling lives in
+   * ipv6_rcv and so never sees a later one. "First" means first on the
+   * wire: behind a Fragment header it is not, even once reassembly has put
+   * it right after the fixed header (the pointer is then 6, the Next Header
+   * octet that names it in the reassembled packet, as Linux reports it).
+   */
   private receiveHopByHop(): boolean {
     const walker = this.walker;
-    if (walker.offset !== IPV6_HEADER_LENGTH) {
+    if (walker.count !== 0) {
       return this.dropWithError('ip6InUnknownProtos', 'Hop-by-Hop header not first', parameterProblem(ParameterProblem.unrecognizedNextHeader, walker.nextHeaderField));
     }
     return this.receiveOptions(true);

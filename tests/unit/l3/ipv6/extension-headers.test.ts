@@ -221,6 +221,18 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     expect(counter('ip6InUnknownProtos')).toBe(4);
   });
 
+  // thc-ipv6 "fragmentation hop-by-hop source-route": Hop-by-Hop first in the fragmentable part. Reassembly puts
+  // it right after the fixed header, but on the wire it followed a Fragment header. Linux: code 1, pointer 6
+  // (the Next Header octet naming it in the reassembled packet), quoting the reassembled packet.
+  it('Hop-by-Hop behind a Fragment header is not first, even after reassembly: code 1 at 6', async () => {
+    const { send, counter } = await setup();
+    const fragmentable = concat(thcHeader(ICMPV6), echoRequest(0x121, 600));
+    const reassembled = ipv6(HBH, fragmentable);
+    expect(send(...fragments(HBH, fragmentable, 0x121, 304))).toEqual([parameterProblem(1, 6, reassembled)]);
+    expect(counter('ip6ReasmOKs')).toBe(1);
+    expect(counter('ip6InUnknownProtos')).toBe(1);
+  });
+
   // Linux (ipv6_hop_jumbo): code 0 at the Jumbo Payload Length when it is ≤ 65535, else code 0 at the option
   // when Payload Length is not 0; a wrong length or alignment is dropped silently. In Destination Options 0xc2
   // is no Jumbo option, just an unknown type 11: code 2.
@@ -236,6 +248,25 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     const inDstopt = ipv6(DSTOPT, concat(optionsHeader(ICMPV6, jumbo(70_000)), echoRequest(0x111)));
     expect(send(inDstopt)).toEqual([parameterProblem(2, 42, inDstopt)]);
     expect(counter('ip6InHdrErrors')).toBe(4);
+  });
+
+  // Payload Length 0 with Hop-by-Hop first announces a jumbogram (RFC 2675 §3). Linux: a Jumbo Payload Length
+  // ≤ 65535 gets code 0 at it (44); one past what arrived is dropped silently. Without a Jumbo option RFC 2675
+  // asks for code 0 at Payload Length (4); Linux answers the echo request inside instead, and the RFC decides.
+  it('Payload Length 0 with Hop-by-Hop: a jumbogram tapnet refuses, with RFC 2675\'s errors', async () => {
+    const { send, counter } = await setup();
+    const zeroLength = (hbh: number[], id: number): Uint8Array => {
+      const p = ipv6(HBH, concat(hbh, echoRequest(id)));
+      setU16(p, 4, 0);
+      return p;
+    };
+    const small = zeroLength(optionsHeader(ICMPV6, [0xc2, 4, 0, 0, 0x03, 0xe8]), 0x122);
+    expect(send(small)).toEqual([parameterProblem(0, 44, small)]);
+    expect(send(zeroLength(optionsHeader(ICMPV6, [0xc2, 4, 0, 1, 0x11, 0x70]), 0x123))).toEqual([]); // 70000 bytes announced
+    const noJumbo = zeroLength(thcHeader(ICMPV6), 0x124);
+    expect(send(noJumbo)).toEqual([parameterProblem(0, 4, noJumbo)]);
+    expect(counter('ip6InHdrErrors')).toBe(3);
+    expect(counter('icmp6OutEchoReplies')).toBe(1); // the setup's ping only
   });
 
   // RFC 8200 §4.2, and Linux: 00 skip, 01 discard, 10 discard + error (even to multicast), 11 discard + error
