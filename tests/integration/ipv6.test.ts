@@ -256,8 +256,10 @@ describe('bad IPv6 input from the wire', () => {
     expect(oneError(d, 'icmp6OutParmProblems')).toBe(1); // only the 10xxxxxx one asks for an error
   });
 
-  it('an absurdly long extension-header chain', () => {
-    expect(deltas('long-header-chain').ip6InHdrErrors).toBe(1);
+  it('a chain of 20 Destination Options headers is answered, as Linux does (the limit is 32 KiB of headers: ext-headers6.test.ts)', () => {
+    const d = deltas('long-header-chain');
+    expect(d.ip6InHdrErrors ?? 0).toBe(0);
+    expect(d.icmp6OutEchoReplies).toBe(2); // the chain's echo request and the follow-up ping
   });
 
   it('a first fragment without the whole header chain (RFC 7112)', () => {

@@ -11,6 +11,7 @@ export const IPV6_COUNTERS = [
   'ip6InAddrErrors',
   'ip6InDelivers',
   'ip6InDiscards',
+  'ip6InExtHeadersTooLong',
   'ip6InHdrErrors',
   'ip6InHopLimitExceeded',
   'ip6InMcastNotJoined',

@@ -8,19 +8,25 @@
  * (fragments), RFC 4291 §2.5.3, §2.5.5.2, §2.7 (addresses never valid as a
  * source or on a wire), RFC 5095 (RH0), RFC 7112 (the first fragment holds
  * the whole chain), RFC 6946 (atomic fragments), RFC 8504 §5.3 (limits on
- * options). Linux: net/ipv6/ip6_input.c (ipv6_rcv, ip6_protocol_deliver_rcu)
- * and exthdrs.c; the counters are its /proc/net/snmp6 names.
+ * options), RFC 2675 §3 (a Jumbo Payload option where none belongs). Linux:
+ * net/ipv6/ip6_input.c (ipv6_rcv, ip6_protocol_deliver_rcu), exthdrs.c
+ * (ip6_parse_tlv) and reassembly.c; the counters are its /proc/net/snmp6
+ * names. Where RFC 8200 leaves a choice, tapnet does what Linux 6.18 does;
+ * tests/integration/ext-headers6.test.ts sends each case to both.
  *
  * The chain walk, one header at a time:
- *   Hop-by-Hop (0)       only right after the fixed header; options checked
+ *   (the chain)          at most IPV6_EXTENSION_HEADERS_BYTES_MAX bytes, any number of headers
+ *   Hop-by-Hop (0)       only right after the fixed header (else Parameter Problem code 1); options checked
  *   Destination Opts (60) options checked
  *   Routing (43)         Segments Left 0: skip it; else Parameter Problem (tapnet routes no type)
- *   Fragment (44)        atomic: skip it; else RFC 8200/7112 checks, then reassembly
+ *   Fragment (44)        atomic (RFC 6946): skip it, even with fragments of the same Identification
+ *                        queued; else RFC 8200/7112 checks, then reassembly (overlaps: RFC 5722)
  *   anything else        the upper layer: the registered handler, or Parameter Problem code 1
  */
 import type { CounterName } from '../../core/stats.js';
 import type { TransportOffload } from '../../core/offload.js';
 import type { StackContext } from '../../core/context.js';
+import { getU32 } from '../../core/bytes.js';
 import { describeParseError } from '../../core/parse-result.js';
 import { IpProtocol } from '../ip-protocol.js';
 import type { Disposition } from '../dispositions.js';
@@ -34,11 +40,18 @@ import {
   MulticastScope,
   type Ipv6Address,
 } from './address.js';
-import { ChainStep, firstFragmentHasWholeChain, Ipv6ChainWalker, IPV6_EXTENSION_HEADERS_MAX } from './extension-chain.js';
+import { ChainStep, FirstFragmentChain, firstFragmentChain, Ipv6ChainWalker, IPV6_EXTENSION_HEADERS_BYTES_MAX } from './extension-chain.js';
 import { FRAGMENT_HEADER_LENGTH, FragmentField, fragmentOffsetAt, identificationAt, moreFragmentsAt } from './fragment-header.js';
 import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH, Ipv6Field, Ipv6HeaderView, describeIpv6 } from './header.js';
 import type { Ipv6Link } from './link.js';
-import { forEachIpv6Option, Ipv6OptionType, unknownOptionAction, UnknownOptionAction } from './options.js';
+import {
+  forEachIpv6Option,
+  Ipv6OptionType,
+  JUMBO_OPTION_DATA_LENGTH,
+  JumboOptionField,
+  unknownOptionAction,
+  UnknownOptionAction,
+} from './options.js';
 import { Ipv6Reassembler } from './reassembly.js';
 import { RoutingField } from './routing-header.js';
 
@@ -155,6 +168,7 @@ export class Ipv6Input {
       'ip6InMcastPkts',
       'ip6InMcastNotJoined',
       'ip6InNoNextHeader',
+      'ip6InExtHeadersTooLong',
     );
   }
 
@@ -180,8 +194,35 @@ export class Ipv6Input {
     if (!this.checkHeader(bytes, link)) return;
     if (!this.checkAddresses()) return;
     if (!this.acceptDestination(link, linkMulticast, offload)) return;
+    if (this.header.payloadLength === 0 && this.header.nextHeader === IpProtocol.HopByHop) {
+      this.refuseJumbogram(bytes);
+      return;
+    }
     if (!this.receiveExtensionHeaders()) return;
     this.deliver(link, offload !== undefined && offload.checksumStart > 0);
+  }
+
+  /**
+   * RFC 2675 §3: Payload Length 0 with a Hop-by-Hop header announces a
+   * jumbogram, its length in a Jumbo Payload option. No link tapnet runs on
+   * carries one (they need an MTU over 65575), so the packet stops here;
+   * what remains is the answer. The Hop-by-Hop header is read from `bytes`
+   * as received, and its Jumbo option checked as Linux does (see
+   * checkJumbo). Without a Jumbo option RFC 2675 asks for Parameter Problem
+   * code 0 at Payload Length; Linux 6.18 instead processes the frame as
+   * received (it answers an echo request in it): the RFC decides here.
+   */
+  private refuseJumbogram(bytes: Uint8Array): false {
+    const walker = this.walker.start(bytes, IpProtocol.HopByHop, Ipv6Field.NEXT_HEADER, IPV6_HEADER_LENGTH);
+    if (walker.step() !== ChainStep.Extension) return this.drop('ip6InHdrErrors', 'Payload Length 0 and the Hop-by-Hop header cut off');
+    const verdict = checkOptions(bytes.subarray(walker.offset, walker.offset + walker.length), walker.offset, true, 0);
+    if (verdict?.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
+    if (verdict) return this.drop('ip6InHdrErrors', verdict.reason);
+    return this.dropWithError(
+      'ip6InHdrErrors',
+      'Payload Length 0 without a Jumbo Payload option',
+      parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH),
+    );
   }
 
   /** RFC 8200 §3: version 6, and the Payload Length fits in what arrived. */
@@ -242,7 +283,7 @@ export class Ipv6Input {
         case ChainStep.UpperLayer:
           return true;
         case ChainStep.TooLong:
-          return this.drop('ip6InHdrErrors', `more than ${IPV6_EXTENSION_HEADERS_MAX} extension headers`);
+          return this.dropChainTooLong(walker.offset + walker.length - walker.chainStart);
         case ChainStep.Truncated:
           return this.drop('ip6InHdrErrors', `extension header ${walker.nextHeader} cut off`);
         case ChainStep.Extension:
@@ -259,7 +300,7 @@ export class Ipv6Input {
         if (!this.receiveHopByHop()) return false;
         break;
       case IpProtocol.IPv6DestinationOptions:
-        if (!this.receiveOptions()) return false;
+        if (!this.receiveOptions(false)) return false;
         break;
       case IpProtocol.IPv6Route:
         if (!this.receiveRouting()) return false;
@@ -271,19 +312,27 @@ export class Ipv6Input {
     return true;
   }
 
-  /** RFC 8200 §4.3: Hop-by-Hop only immediately after the IPv6 header; elsewhere it is an unknown Next Header. */
+  /**
+   * RFC 8200 §4.1: Hop-by-Hop only immediately after the IPv6 header;
+   * anywhere else it is an unrecognised Next Header (code 1), pointing at the
+   * octet that named it — as Linux, whose Hop-by-Hop handling lives in
+   * ipv6_rcv and so never sees a later one. "First" means first on the
+   * wire: behind a Fragment header it is not, even once reassembly has put
+   * it right after the fixed header (the pointer is then 6, the Next Header
+   * octet that names it in the reassembled packet, as Linux reports it).
+   */
   private receiveHopByHop(): boolean {
     const walker = this.walker;
-    if (walker.offset !== IPV6_HEADER_LENGTH) {
+    if (walker.count !== 0) {
       return this.dropWithError('ip6InUnknownProtos', 'Hop-by-Hop header not first', parameterProblem(ParameterProblem.unrecognizedNextHeader, walker.nextHeaderField));
     }
-    return this.receiveOptions();
+    return this.receiveOptions(true);
   }
 
   /** RFC 8200 §4.2: the options of a Hop-by-Hop or Destination Options header. */
-  private receiveOptions(): boolean {
+  private receiveOptions(hopByHop: boolean): boolean {
     const { packet, offset, length } = this.walker;
-    const verdict = checkOptions(packet.subarray(offset, offset + length), offset);
+    const verdict = checkOptions(packet.subarray(offset, offset + length), offset, hopByHop, this.header.payloadLength);
     if (!verdict) return true;
     if (verdict.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
     return this.drop('ip6InHdrErrors', verdict.reason);
@@ -336,8 +385,13 @@ export class Ipv6Input {
         parameterProblem(ParameterProblem.erroneousHeaderField, offset + FragmentField.OFFSET_FLAGS),
       );
     }
-    if (fragmentOffset === 0 && !firstFragmentHasWholeChain(data, fragmentNextHeader, this.fragmentWalker)) {
-      return this.dropWithError('ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', parameterProblem(ParameterProblem.incompleteHeaderChain, 0));
+    if (fragmentOffset === 0) {
+      const chain = firstFragmentChain(data, fragmentNextHeader, this.fragmentWalker);
+      if (chain === FirstFragmentChain.UpperLayerCut) {
+        return this.dropWithError('ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', parameterProblem(ParameterProblem.incompleteHeaderChain, 0));
+      }
+      // Its chain alone is past the limit: so would the reassembled packet's be; do not hold the pieces.
+      if (chain === FirstFragmentChain.TooLong) return this.dropChainTooLong(this.fragmentWalker.offset + this.fragmentWalker.length);
     }
     const whole = this.reassembler.receive({
       source: header.source,
@@ -402,6 +456,15 @@ export class Ipv6Input {
     return false;
   }
 
+  /**
+   * Past IPV6_EXTENSION_HEADERS_BYTES_MAX: a header error (Linux counts its
+   * discards in Ip6InDiscards; tapnet names the reason in its own counter).
+   */
+  private dropChainTooLong(bytes: number): false {
+    this.ctx.stats.inc('ip6InHdrErrors');
+    return this.drop('ip6InExtHeadersTooLong', `${bytes}+ bytes of extension headers > ${IPV6_EXTENSION_HEADERS_BYTES_MAX}`);
+  }
+
   /** A drop that also asks for an ICMPv6 error (ICMPv6 decides whether it may be sent, RFC 4443 §2.4). */
   private dropWithError(counter: CounterName, reason: string, error: Ipv6InputError): false {
     this.drop(counter, reason);
@@ -417,11 +480,11 @@ function parameterProblem(code: number, pointer: number): Ipv6InputError {
 /**
  * RFC 8200 §4.2 for one Hop-by-Hop or Destination Options header
  * (`options` is the whole header, found at `offset` in the packet): the TLVs
- * fit, padding and option counts stay within Linux's limits, and unknown
- * options get the action their two high bits ask for. tapnet knows Pad1,
- * PadN and Router Alert.
+ * fit, padding is zeros and stays within Linux's limits, so does the option
+ * count, and unknown options get the action their two high bits ask for.
+ * tapnet knows Pad1, PadN, Router Alert and (to refuse it) Jumbo Payload.
  */
-function checkOptions(options: Uint8Array, offset: number): OptionsVerdict | undefined {
+function checkOptions(options: Uint8Array, offset: number, hopByHop: boolean, payloadLength: number): OptionsVerdict | undefined {
   let verdict: OptionsVerdict | undefined;
   let padding = 0;
   let count = 0;
@@ -430,6 +493,8 @@ function checkOptions(options: Uint8Array, offset: number): OptionsVerdict | und
     if (type === Ipv6OptionType.Pad1 || type === Ipv6OptionType.PadN) {
       padding += type === Ipv6OptionType.Pad1 ? 1 : 2 + data.length;
       if (padding > IPV6_PADDING_MAX) verdict = { reason: `more than ${IPV6_PADDING_MAX} bytes of padding in a row` };
+      // RFC 4942 §2.1.9.5: PadN carries zeros, so it cannot be a covert channel; Linux drops it otherwise.
+      else if (data.some((b) => b !== 0)) verdict = { reason: 'PadN with non-zero padding' };
       return;
     }
     padding = 0;
@@ -438,20 +503,49 @@ function checkOptions(options: Uint8Array, offset: number): OptionsVerdict | und
       return;
     }
     if (type === Ipv6OptionType.RouterAlert && data.length === 2) return;
-    const pointer = offset + at;
-    switch (unknownOptionAction(type)) {
-      case UnknownOptionAction.Skip:
-        return;
-      case UnknownOptionAction.Discard:
-        verdict = { reason: `unknown option 0x${type.toString(16)} (discard)` };
-        return;
-      case UnknownOptionAction.DiscardSendError:
-        verdict = { reason: `unknown option 0x${type.toString(16)}`, error: { type: ParameterProblem.type, code: ParameterProblem.unrecognizedOption, pointer, evenToMulticast: true } };
-        return;
-      default:
-        verdict = { reason: `unknown option 0x${type.toString(16)}`, error: { type: ParameterProblem.type, code: ParameterProblem.unrecognizedOption, pointer } };
+    if (type === Ipv6OptionType.Jumbo && hopByHop) {
+      verdict = checkJumbo(data, offset + at, payloadLength);
+      return;
     }
+    verdict = unknownOption(type, offset + at);
   });
   if (error) return { reason: `bad option: ${describeParseError(error)}` };
   return verdict;
+}
+
+/**
+ * RFC 2675 §3: a Jumbo Payload option at `pointer` (its Option Type octet)
+ * in a Hop-by-Hop header. tapnet never takes a jumbogram (Ethernet cannot
+ * carry one), so every Jumbo option is an error; the checks and their order
+ * are Linux's ipv6_hop_jumbo: a wrong length or alignment is dropped
+ * silently, a Jumbo Payload Length that would fit in Payload Length gets
+ * Parameter Problem code 0 at that length, and a non-zero Payload Length
+ * gets code 0 at the option.
+ */
+function checkJumbo(data: Uint8Array, pointer: number, payloadLength: number): OptionsVerdict {
+  if (data.length !== JUMBO_OPTION_DATA_LENGTH || pointer % 4 !== 2) return { reason: `Jumbo Payload option of ${data.length} bytes at ${pointer} (not 4 at 4n+2)` };
+  const jumboLength = getU32(data, 0);
+  if (jumboLength <= IPV6_MAX_PAYLOAD_LENGTH) {
+    return { reason: `Jumbo Payload Length ${jumboLength} <= 65535`, error: parameterProblem(ParameterProblem.erroneousHeaderField, pointer + JumboOptionField.JUMBO_PAYLOAD_LENGTH) };
+  }
+  if (payloadLength !== 0) {
+    return { reason: `Jumbo Payload option with Payload Length ${payloadLength}`, error: parameterProblem(ParameterProblem.erroneousHeaderField, pointer + JumboOptionField.TYPE) };
+  }
+  return { reason: 'jumbogram (not supported: no link carries one)' };
+}
+
+/** RFC 8200 §4.2: what the two high bits of an unknown option type at `pointer` ask for. */
+function unknownOption(type: number, pointer: number): OptionsVerdict | undefined {
+  const name = `unknown option 0x${type.toString(16).padStart(2, '0')}`;
+  switch (unknownOptionAction(type)) {
+    case UnknownOptionAction.Skip:
+      return undefined;
+    case UnknownOptionAction.Discard:
+      return { reason: `${name} (discard)` };
+    case UnknownOptionAction.DiscardSendError:
+      return { reason: name, error: { ...parameterProblem(ParameterProblem.unrecognizedOption, pointer), evenToMulticast: true } };
+    default:
+      // RFC 4443 §2.4 (e.3): ICMPv6 decides not to answer a multicast destination.
+      return { reason: name, error: parameterProblem(ParameterProblem.unrecognizedOption, pointer) };
+  }
 }

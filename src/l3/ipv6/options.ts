@@ -4,8 +4,9 @@
  *
  * Read first: RFC 8200 §4.2 (option TLVs, what the two high bits of an
  * unknown type ask for), §4.3 (Hop-by-Hop), §4.6 (Destination Options), RFC
- * 2711 (Router Alert, which MLD uses), RFC 8504 §5.3 (hosts MAY bound
- * options and padding; Linux's ip6_parse_tlv does).
+ * 2711 (Router Alert, which MLD uses), RFC 2675 §2-3 (Jumbo Payload and
+ * its error cases), RFC 8504 §5.3 (hosts MAY bound options and padding;
+ * Linux's ip6_parse_tlv does), RFC 4942 §2.1.9.5 (PadN carries zeros).
  *
  *     0                   1                   2                   3
  *     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -42,6 +43,23 @@ export const Ipv6OptionType = {
   /** RFC 6275 Home Address (Mobile IPv6), in Destination Options. */
   HomeAddress: 0xc9,
 } as const;
+
+/**
+ * RFC 2675 §2, the Jumbo Payload option (Hop-by-Hop only), aligned 4n+2:
+ *
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *    |  Option Type  |  Opt Data Len |
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *    |                     Jumbo Payload Length                      |
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ */
+export const JumboOptionField = {
+  TYPE: 0,
+  OPT_DATA_LEN: 1,
+  JUMBO_PAYLOAD_LENGTH: 2,
+} as const;
+/** Opt Data Len of a Jumbo Payload option. */
+export const JUMBO_OPTION_DATA_LENGTH = 4;
 
 /** RFC 2711 Router Alert values. */
 export const RouterAlertValue = { Mld: 0, Rsvp: 1, ActiveNetworks: 2 } as const;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../../../src/core/bytes.js';
 import { formatIpv6, parseIpv6 } from '../../../../src/l3/ipv6/address.js';
-import { ChainStep, firstFragmentHasWholeChain, Ipv6ChainWalker, walkIpv6Chain } from '../../../../src/l3/ipv6/extension-chain.js';
+import { ChainStep, FirstFragmentChain, firstFragmentChain, Ipv6ChainWalker, IPV6_EXTENSION_HEADERS_BYTES_MAX, walkIpv6Chain } from '../../../../src/l3/ipv6/extension-chain.js';
 import { describeIpv6FragmentHeader, emitIpv6FragmentHeader, parseIpv6FragmentHeader } from '../../../../src/l3/ipv6/fragment-header.js';
 import { Ipv6HeaderView, describeIpv6, emitIpv6Header, parseIpv6Header } from '../../../../src/l3/ipv6/header.js';
 import {
@@ -67,6 +67,7 @@ describe('IPv6 fixed header (RFC 8200 §3)', () => {
         if (v.wrap(b) === undefined) v.describe();
         describeIpv6(b);
         walkIpv6Chain(b.length >= 40 ? b : new Uint8Array(40));
+        if (b.length > 0) firstFragmentChain(b.subarray(1), b[0]!);
       }),
     );
   });
@@ -151,19 +152,40 @@ describe('Walking the chain', () => {
     expect(walkIpv6Chain(fromHex(MLD_REPORT_FROM_UNSPECIFIED).subarray(0, 44)).kind).toBe('truncated');
   });
 
-  it('refuses absurd chains', () => {
-    const p = new Uint8Array(40 + 20 * 8);
-    p[0] = 0x60;
-    p[6] = 60;
-    for (let i = 0; i < 20; i++) p[40 + i * 8] = 60;
-    expect(walkIpv6Chain(p).kind).toBe('tooLong');
+  it('bounds the chain by bytes, not by count: 4096 headers of 8 bytes pass, one more does not', () => {
+    const chain = (headers: number): Uint8Array => {
+      const p = new Uint8Array(40 + headers * 8 + 8);
+      p[0] = 0x60;
+      p[6] = 60;
+      for (let i = 0; i < headers; i++) p[40 + i * 8] = i === headers - 1 ? 58 : 60;
+      return p;
+    };
+    expect(IPV6_EXTENSION_HEADERS_BYTES_MAX).toBe(4096 * 8);
+    expect(walkIpv6Chain(chain(128))).toMatchObject({ kind: 'upperLayer', nextHeader: 58, offset: 40 + 128 * 8 });
+    expect(walkIpv6Chain(chain(4096))).toMatchObject({ kind: 'upperLayer', nextHeader: 58, offset: 40 + 4096 * 8 });
+    expect(walkIpv6Chain(chain(4097))).toEqual({ kind: 'tooLong', offset: 40 + 4096 * 8 });
+    // One 2048-byte header counts 2048 bytes.
+    const big = chain(16);
+    for (let i = 0; i < 16; i++) big[40 + i * 8 + 1] = 0;
+    big[41] = 255; // the first header claims 2048 bytes: 15 + 255 more units than present
+    expect(walkIpv6Chain(big).kind).toBe('truncated');
   });
 
-  it('RFC 7112: the first fragment must hold every header through the upper-layer one', () => {
-    expect(firstFragmentHasWholeChain(fromHex(PING_FRAGMENT_0).subarray(48), 58)).toBe(true);
-    expect(firstFragmentHasWholeChain(Uint8Array.of(0x80, 0, 0, 0), 58)).toBe(false); // 4 of ICMPv6's 8 bytes
-    expect(firstFragmentHasWholeChain(Uint8Array.of(58, 1, 1, 4, 0, 0, 0, 0), 60)).toBe(false); // Destination Options cut off
-    expect(firstFragmentHasWholeChain(new Uint8Array(8), 6)).toBe(false); // 8 of TCP's 20 bytes
+  it('RFC 7112: the first fragment must hold every header through the upper-layer one (as Linux judges it)', () => {
+    expect(firstFragmentChain(fromHex(PING_FRAGMENT_0).subarray(48), 58)).toBe(FirstFragmentChain.Whole);
+    expect(firstFragmentChain(Uint8Array.of(0x80, 0, 0, 0), 58)).toBe(FirstFragmentChain.UpperLayerCut); // 4 of ICMPv6's 8 bytes
+    expect(firstFragmentChain(new Uint8Array(8), 6)).toBe(FirstFragmentChain.UpperLayerCut); // 8 of TCP's 20 bytes
+    // Destination Options (16 bytes, 8 present) then ICMPv6: the chain says where ICMPv6 starts, and it is missing.
+    expect(firstFragmentChain(Uint8Array.of(58, 1, 1, 4, 0, 0, 0, 0), 60)).toBe(FirstFragmentChain.UpperLayerCut);
+    // Destination Options then another: the fragment ends where the second starts, so nothing says where the
+    // upper layer is; Linux reassembles (thc-ipv6's 2000 headers in fragments).
+    expect(firstFragmentChain(Uint8Array.of(60, 0, 1, 4, 0, 0, 0, 0), 60)).toBe(FirstFragmentChain.RunsOn);
+    expect(firstFragmentChain(Uint8Array.of(60, 0, 1, 4, 0, 0, 0, 0, 60), 60)).toBe(FirstFragmentChain.RunsOn); // 1 octet of the next
+    expect(firstFragmentChain(Uint8Array.of(59, 0, 1, 4, 0, 0, 0, 0), 60)).toBe(FirstFragmentChain.Whole); // No Next Header
+    // 4097 empty headers in the first fragment alone: past the byte limit.
+    const long = new Uint8Array(4097 * 8);
+    for (let i = 0; i < 4097; i++) long[i * 8] = 60;
+    expect(firstFragmentChain(long, 60)).toBe(FirstFragmentChain.TooLong);
   });
 });
 
