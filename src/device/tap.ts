@@ -183,6 +183,8 @@ function offloadFallbacks(requested: number): number[] {
  * A Linux TAP as a `Device`. Counters are plain numbers you can read at any
  * time (`ip -s link` on the kernel side shows the mirror image).
  */
+const NO_PREFIX = new Uint8Array(0);
+
 export class TapDevice implements Device {
   readonly name: string;
   readonly mtu: number;
@@ -292,8 +294,25 @@ export class TapDevice implements Device {
       this.txDropped++;
       return;
     }
+    this.enqueue(NO_PREFIX, frame);
+  }
+
+  /** `send` of `prefix` + `frame` as one frame (device/vnet.ts: the virtio-net header in front, no copy before). */
+  sendWithPrefix(prefix: Uint8Array, frame: Uint8Array): void {
+    const length = prefix.length + frame.length;
+    if (this.closed || length > MAX_FRAME_SIZE) {
+      this.txDropped++;
+      return;
+    }
+    this.enqueue(prefix, frame);
+  }
+
+  /** Copies one frame (`prefix` + `frame`) into the batch; the batch leaves when full or at the end of the turn. */
+  private enqueue(prefix: Uint8Array, frame: Uint8Array): void {
+    const length = prefix.length + frame.length;
     if (this.txCount === BATCH_FRAMES || this.txUsed + length > TX_BUFFER_SIZE) this.flush();
-    this.txBuffer.set(frame, this.txUsed);
+    if (prefix.length > 0) this.txBuffer.set(prefix, this.txUsed);
+    this.txBuffer.set(frame, this.txUsed + prefix.length);
     this.txOffsets[this.txCount] = this.txUsed;
     this.txLengths[this.txCount] = length;
     this.txUsed += length;

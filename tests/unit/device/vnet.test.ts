@@ -103,3 +103,34 @@ describe('VnetDevice', () => {
     expect(none.checksumOffload).toBe(false);
   });
 });
+
+/** A TAP that takes the header as a prefix (as src/device/tap.ts does), recording the joined frame. */
+class PrefixTap extends FakeTap {
+  prefixed = 0;
+  sendWithPrefix(prefix: Uint8Array, frame: Uint8Array): void {
+    this.prefixed++;
+    const joined = new Uint8Array(prefix.length + frame.length);
+    joined.set(prefix);
+    joined.set(frame, prefix.length);
+    this.sent.push(joined);
+  }
+}
+
+describe('VnetDevice with a prefix-taking TAP', () => {
+  it('writes the same bytes as through its own buffer, and still finishes a checksum itself where the TAP cannot', () => {
+    const frame = Uint8Array.from({ length: 120 }, (_, i) => i);
+    const offload: TxOffload = { gsoType: VnetGsoType.none, gsoSize: 0, headerLength: 0, checksumStart: 34, checksumOffset: 16 };
+    const plainTap = new FakeTap(ALL);
+    const prefixTap = new PrefixTap(ALL);
+    new VnetDevice(plainTap).send(frame, offload);
+    new VnetDevice(prefixTap).send(frame, offload);
+    expect(prefixTap.prefixed).toBe(1);
+    expect(prefixTap.sent).toEqual(plainTap.sent);
+
+    // Without checksum offload the partial checksum is finished on a copy: the buffer path, not the prefix.
+    const noCsum = new PrefixTap(0);
+    new VnetDevice(noCsum).send(frame, offload);
+    expect(noCsum.prefixed).toBe(0);
+    expect(noCsum.sent).toHaveLength(1);
+  });
+});
