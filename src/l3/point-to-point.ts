@@ -1,0 +1,73 @@
+/**
+ * A point-to-point IP interface: IPv4 and IPv6 packets go in and out whole,
+ * with no link-layer header, no MAC addresses and so no ARP or NDP (Linux's
+ * IFF_POINTOPOINT | IFF_NOARP, `ip link` shows `link/none`: tun devices,
+ * WireGuard). It is what IP needs from a link (Ipv4Link, Ipv6Link), and what
+ * it does with a packet is the `transmit` it was built with: WireGuard
+ * (src/services/wireguard) seals it and sends it over UDP.
+ *
+ * The node builds one with `host.addPointToPoint()` (src/node/host.ts) and
+ * gets back where packets coming out of the tunnel enter the inbound path
+ * (src/node/inbound.ts). The next hop is irrelevant on such a link: the far
+ * end is whoever the tunnel decides (WireGuard: cryptokey routing).
+ *
+ * Read first: RFC 1122 §3.3.1 (a route may point at an interface with no
+ * next hop), RFC 4862 §2 and §5.3 (no link-local address is needed where no
+ * neighbour discovery runs; Linux gives a WireGuard interface none).
+ */
+import type { TransportOffload } from '../core/offload.js';
+import { completePartialChecksum } from '../core/offload.js';
+import type { Ipv4Cidr } from './ipv4/address.js';
+import type { Ipv4Link } from './ipv4/link.js';
+import { IPV6_ALL_NODES, ipv6Equal, type Ipv6Address, type Ipv6Cidr } from './ipv6/address.js';
+import type { Ipv6InterfaceAddress, Ipv6Link } from './ipv6/link.js';
+
+export type IpVersion = 4 | 6;
+
+export interface PointToPointOptions {
+  readonly name: string;
+  /** IP MTU (WireGuard's default is 1420: 1500 - 80 bytes of outer IPv6, UDP and WireGuard header). */
+  readonly mtu: number;
+  readonly ipv4?: readonly Ipv4Cidr[];
+  readonly ipv6?: readonly Ipv6Cidr[];
+  /** A packet leaves through the tunnel. The bytes are only valid during the call: copy what must outlive it. */
+  transmit(packet: Uint8Array, version: IpVersion): void;
+}
+
+export class PointToPointLink implements Ipv4Link, Ipv6Link {
+  readonly name: string;
+  readonly mtu: number;
+  readonly ipv4Addresses: Ipv4Cidr[];
+  readonly ipv6Addresses: Ipv6InterfaceAddress[];
+  /** Nothing below vouches for transport checksums: the tunnel's AEAD protects the bytes, but IP still checks them. */
+  readonly rxChecksumValid = false;
+  readonly checksumOffload = false;
+  readonly tsoMaxSize = 0;
+
+  constructor(private readonly options: PointToPointOptions) {
+    this.name = options.name;
+    this.mtu = options.mtu;
+    this.ipv4Addresses = [...(options.ipv4 ?? [])];
+    // Configured addresses need no DAD here: there is no one on the link to collide with.
+    this.ipv6Addresses = (options.ipv6 ?? []).map((a) => ({ address: a.address.slice(), prefixLength: a.prefixLength, state: 'preferred', autoconfigured: false }));
+  }
+
+  /** Only all-nodes: no MLD, no solicited-node groups (no NDP runs here). */
+  hasGroup(group: Ipv6Address): boolean {
+    return ipv6Equal(group, IPV6_ALL_NODES);
+  }
+
+  sendIpv4(packet: Uint8Array, _nextHop: number, offload?: TransportOffload): void {
+    if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
+    this.options.transmit(packet, 4);
+  }
+
+  sendIpv6(packet: Uint8Array, _nextHop: Ipv6Address, offload?: TransportOffload): void {
+    if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
+    this.options.transmit(packet, 6);
+  }
+
+  describe(): string {
+    return `${this.name} point-to-point (no link-layer header) mtu ${this.mtu}`;
+  }
+}
