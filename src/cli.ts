@@ -225,7 +225,7 @@ export function buildProgram(): Command {
   program
     .command('show')
     .description('print state of a running tapnet: stats, arp, routes, interfaces, leases, ...')
-    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp']))
+    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg']))
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
     .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')

@@ -687,3 +687,20 @@ function removeCidr4(list: { address: number; prefixLength: number }[], a: { add
   const i = list.findIndex((x) => x.address === a.address && x.prefixLength === a.prefixLength);
   if (i >= 0) list.splice(i, 1);
 }
+
+/** A node that answers `tapnet show wg` (src/node/host.ts `shows`). */
+export interface WireGuardShowNode extends WireGuardNode {
+  readonly shows: Map<string, () => string>;
+}
+
+/**
+ * Adds WireGuard interface `config.name` to `node` and makes `tapnet show wg`
+ * list it (after any the node has already). Call `start()` once the node's
+ * routes are in place.
+ */
+export function attachWireGuard(node: WireGuardShowNode, config: WireGuardConfig, options: WireGuardOptions = {}): WireGuardInterface {
+  const wg = new WireGuardInterface(node, config, options);
+  const before = node.shows.get('wg');
+  node.shows.set('wg', () => (before ? `${before()}\n` : '') + wg.show());
+  return wg;
+}
