@@ -46,7 +46,7 @@ import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
-import { formatWgSetconf } from '../services/wireguard/config.js';
+import { formatWgSetconf, type WireGuardSpec } from '../services/wireguard/config.js';
 import { formatKey } from '../services/wireguard/keys.js';
 import { attachWireGuard, type WireGuardInterface } from '../services/wireguard/wireguard.js';
 import { startWireGuardGo, wgSetconf } from '../os/wireguard-go.js';
@@ -315,20 +315,23 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       }
     }
 
-    // WireGuard on hosts: wireguard-go and wg(8) in the namespace, like a laptop running wg-quick.
+    // WireGuard on hosts: wireguard-go and wg(8) in the namespace, like a laptop running wg-quick. The keys
+    // go in last, once the routes to the endpoints exist: a persistent keepalive handshakes at once.
     for (const h of hosts) {
-      for (const iface of h.interfaces) {
-        if (!iface.wireguard) continue;
-        try {
+      const tunnels = h.interfaces.filter((i) => i.wireguard);
+      if (tunnels.length === 0) continue;
+      try {
+        for (const iface of tunnels) {
           const wg = await startWireGuardGo(h.name, iface.name);
           cleanup.push(() => wg.stop());
           signal?.throwIfAborted();
-          configureHostWireGuard(h, iface.name, iface.wireguard);
-        } catch (e) {
-          throw where(topology, iface.at, `nodes.${h.name}.interfaces.${iface.name}`, (e as Error).message);
+          configureHostWireGuard(h, iface.name, iface.wireguard!);
         }
+        if (!h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
+        for (const iface of tunnels) wgSetconf(h.name, iface.name, wgSetconfText(iface.wireguard!));
+      } catch (e) {
+        throw where(topology, h.at, `nodes.${h.name}`, (e as Error).message);
       }
-      if (h.interfaces.some((i) => i.wireguard) && !h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
     }
 
     const stop = async (): Promise<void> => {
@@ -434,13 +437,13 @@ function startRouterDns(topology: Topology, node: RouterNodeSpec, router: Router
 }
 
 /**
- * A host's WireGuard interface as wg-quick would set it up: `wg setconf`,
- * its addresses, MTU, up, and a route through it for each peer's allowed IPs
+ * A host's WireGuard interface as wg-quick would set it up (`wg setconf`
+ * comes after, wgSetconfText): its addresses, MTU, up, and a route through
+ * it for each peer's allowed IPs
  * (not /0: wg-quick needs policy routing for that; the file's routes: can say
  * `default dev wg0`, added with the host's other routes).
  */
-function configureHostWireGuard(h: HostNodeSpec, name: string, spec: NonNullable<HostNodeSpec['interfaces'][number]['wireguard']>): void {
-  wgSetconf(h.name, name, formatWgSetconf(spec, formatKey, (c) => (typeof c.address === 'number' ? formatIpv4Cidr(c as Ipv4Cidr) : formatIpv6Cidr(c as Ipv6Cidr))));
+function configureHostWireGuard(h: HostNodeSpec, name: string, spec: WireGuardSpec): void {
   sysctl(`net.ipv6.conf.${name}.disable_ipv6`, spec.addresses6.length > 0 ? '0' : '1', h.name);
   for (const a of spec.addresses4) ip(['addr', 'add', formatIpv4Cidr(a), 'dev', name], h.name);
   for (const a of spec.addresses6) ip(['-6', 'addr', 'add', formatIpv6Cidr(a), 'dev', name, 'nodad'], h.name);
@@ -450,6 +453,11 @@ function configureHostWireGuard(h: HostNodeSpec, name: string, spec: NonNullable
     for (const a of p.allowedIps4) if (a.prefixLength > 0) ip(['route', 'replace', formatIpv4Cidr(a), 'dev', name], h.name);
     for (const a of p.allowedIps6) if (a.prefixLength > 0) ip(['-6', 'route', 'replace', formatIpv6Cidr(a), 'dev', name], h.name);
   }
+}
+
+/** The keys and peers, as `wg setconf` reads them. */
+function wgSetconfText(spec: WireGuardSpec): string {
+  return formatWgSetconf(spec, formatKey, (c) => (typeof c.address === 'number' ? formatIpv4Cidr(c as Ipv4Cidr) : formatIpv6Cidr(c as Ipv6Cidr)));
 }
 
 /**

@@ -553,7 +553,7 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
   }
 }
 
-/** Parses and validates topology text. `file` is used in messages only. */
+/** Parses and validates topology text. `file` is used in messages, and files the topology names (`config:` of a WireGuard interface) are found beside it. */
 export function parseTopology(text: string, file: string): TopologyResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
