@@ -50,3 +50,38 @@ export class RateLimiter {
     this.ctx.stats.set('wgRateLimiterEntries', this.buckets.size);
   }
 }
+
+/**
+ * "Under load" (whitepaper §5.3): above `threshold` handshake messages a
+ * second the responder demands cookies, and stays so for
+ * UNDER_LOAD_AFTER_TIME_MS after the last second over it. wireguard-go
+ * measures its handshake queue (under load at 1/8 of 1024 slots); tapnet
+ * handles each message at once, so it counts arrivals per second instead.
+ */
+export const UNDER_LOAD_AFTER_TIME_MS = 1000;
+/** wireguard-go's queue-length threshold, as a rate. */
+export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 128;
+
+export class LoadDetector {
+  private count = 0;
+  private secondStartedAt = -Infinity;
+  private underLoadUntil = -Infinity;
+
+  constructor(
+    private readonly ctx: StackContext,
+    private readonly threshold = UNDER_LOAD_HANDSHAKES_PER_SECOND,
+  ) {}
+
+  /** Counts one handshake message arriving now; true while under load. */
+  arrived(now: number): boolean {
+    if (now - this.secondStartedAt >= 1000) {
+      this.secondStartedAt = now;
+      this.count = 0;
+    }
+    if (++this.count > this.threshold) {
+      if (now >= this.underLoadUntil) this.ctx.stats.inc('wgUnderLoad');
+      this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME_MS;
+    }
+    return now < this.underLoadUntil;
+  }
+}

@@ -3,6 +3,11 @@
  * pretty_print): the interface, then one block per peer with its endpoint,
  * allowed IPs, latest handshake, transfer and persistent keepalive.
  */
+import { formatIpv4Cidr } from '../../l3/ipv4/address.js';
+import { formatIpv6Cidr } from '../../l3/ipv6/address.js';
+import { formatKey } from './keys.js';
+import { formatEndpoint, type Peer } from './peer.js';
+
 export interface ShownPeer {
   readonly publicKey: string;
   readonly presharedKey: boolean;
@@ -66,4 +71,24 @@ export function showInterface(i: ShownInterface): string {
     if (p.persistentKeepalive > 0) out += `  persistent keepalive: every ${formatAgo(p.persistentKeepalive).replace(/ ago$/, '')}\n`;
   }
   return out;
+}
+
+/** The interface's state as `wg show` prints it; `now` is wall-clock ms. */
+export function showWireGuard(wg: { name: string; publicKey: Uint8Array; listenPort: number; peers: readonly Peer[] }, now: number): string {
+  return showInterface({
+    name: wg.name,
+    publicKey: formatKey(wg.publicKey),
+    listenPort: wg.listenPort,
+    now,
+    peers: wg.peers.map((p) => ({
+      publicKey: formatKey(p.publicKey),
+      presharedKey: p.presharedKey !== undefined,
+      endpoint: p.endpoint ? formatEndpoint(p.endpoint) : undefined,
+      allowedIps: [...p.allowedIps4.map(formatIpv4Cidr), ...p.allowedIps6.map(formatIpv6Cidr)],
+      latestHandshakeMs: p.lastHandshakeWallMs,
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+      persistentKeepalive: p.persistentKeepalive,
+    })),
+  });
 }

@@ -24,27 +24,24 @@
  * packet never re-enters IP or UDP while they are still handling another.
  */
 import type { StackContext } from '../../core/context.js';
-import { formatIpv4, formatIpv4Cidr } from '../../l3/ipv4/address.js';
-import { Field as Ipv4Field, IPV4_MIN_HEADER_LENGTH } from '../../l3/ipv4/header.js';
-import { formatIpv6Cidr } from '../../l3/ipv6/address.js';
-import { IPV6_HEADER_LENGTH, Ipv6Field } from '../../l3/ipv6/header.js';
+import { ipv6Equal } from '../../l3/ipv6/address.js';
 import type { PointToPointOptions } from '../../l3/point-to-point.js';
-import { RouteTable } from '../../l3/routing/table.js';
-import { Ipv6RouteTable } from '../../l3/ipv6/route-table.js';
+import { AllowedIps, ipPacketFacts } from './allowed-ips.js';
+import { IndexTable } from './index-table.js';
 import type { UdpLayer, UdpRemoteInfo, UdpSocket } from '../../l4/udp/udp.js';
 import type { PointToPointInterface } from '../../node/host.js';
 import { CookieChecker } from './cookie.js';
 import { COOKIE_REPLY_LENGTH, emitCookieReply, parseCookieReply } from './cookie-reply.js';
 import { TAG_LENGTH, aeadOpen, aeadSealInto, counterNonce, generateStaticKey, random, staticKey, type StaticKey } from './crypto.js';
-import { INITIATION_LENGTH, emitInitiation, parseInitiation } from './initiation.js';
+import { INITIATION_LENGTH, InitiationField, emitInitiation, parseInitiation } from './initiation.js';
 import { formatKey } from './keys.js';
-import { MessageType, parseMessageType } from './message-type.js';
+import { MessageType, getU32le, parseMessageType } from './message-type.js';
 import { NO_PRESHARED_KEY, consumeInitiation, consumeResponse, createInitiation, createResponse, deriveTransportKeys } from './noise.js';
 import { DEFAULT_TIMINGS, Peer, STAGED_PACKETS_MAX, formatEndpoint, type Endpoint, type Keypair, type PeerConfig, type WireGuardTimings } from './peer.js';
-import { RateLimiter } from './rate-limit.js';
+import { LoadDetector, RateLimiter } from './rate-limit.js';
 import { ReplayFilter } from './replay.js';
 import { RESPONSE_LENGTH, emitResponse, parseResponse } from './response.js';
-import { showInterface } from './show.js';
+import { showWireGuard } from './show.js';
 import { tai64n, tai64nAfter } from './tai64n.js';
 import { KEEPALIVE_LENGTH, TRANSPORT_HEADER_LENGTH, emitTransportHeader, parseTransport } from './transport.js';
 import './counters.js';
@@ -55,15 +52,6 @@ export const WIREGUARD_DEFAULT_MTU = 1420;
 export const PADDING_MULTIPLE = 16;
 /** wireguard-go HandshakeInitationRate: one initiation per peer per 20 ms at most is consumed. */
 export const HANDSHAKE_INITIATION_RATE_MS = 20;
-/** wireguard-go UnderLoadAfterTime: once under load, stay so for a second. */
-export const UNDER_LOAD_AFTER_TIME_MS = 1000;
-/**
- * Handshake messages per second above which the interface is "under load"
- * and demands cookies. wireguard-go counts queued handshakes (under load at
- * 1/8 of its 1024-slot queue, 128); tapnet handles each at once, so it counts
- * arrivals per second instead.
- */
-export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 128;
 /** wireguard-go QueueOutboundSize / QueueInboundSize. */
 export const QUEUE_PACKETS_MAX = 1024;
 /** wireguard-go MaxPeers. */
@@ -85,6 +73,7 @@ export interface WireGuardOptions {
   readonly timings?: Partial<WireGuardTimings>;
   /** Wall clock in ms since 1970, for TAI64N and `latest handshake` (default Date.now). */
   readonly wallClock?: () => number;
+  /** Handshake messages a second above which cookies are demanded (default UNDER_LOAD_HANDSHAKES_PER_SECOND, rate-limit.ts). */
   readonly underLoadHandshakesPerSecond?: number;
   /** Add a route through wg0 for every peer's allowed IPs, as wg-quick does (default true; /0 never). */
   readonly addRoutes?: boolean;
@@ -99,8 +88,6 @@ export interface WireGuardNode {
   readonly ipv6: { readonly routes: { add(route: { destination: { address: Uint8Array; prefixLength: number }; value: PointToPointInterface['link'] }): unknown } };
 }
 
-/** A receiver index: ours, for a handshake in progress or a session. */
-type IndexEntry = { readonly peer: Peer; readonly keypair?: Keypair };
 
 export class WireGuardInterface {
   readonly name: string;
@@ -108,9 +95,8 @@ export class WireGuardInterface {
   readonly peers: Peer[] = [];
   readonly tunnel: PointToPointInterface;
   private readonly peersByKey = new Map<string, Peer>();
-  private readonly allowed4 = new RouteTable<Peer>();
-  private readonly allowed6 = new Ipv6RouteTable<Peer>();
-  private readonly indices = new Map<number, IndexEntry>();
+  private readonly allowedIps = new AllowedIps<Peer>();
+  private readonly indices: IndexTable<Peer, Keypair>;
   private readonly cookieChecker: CookieChecker;
   private readonly rateLimiter: RateLimiter;
   private readonly timings: WireGuardTimings;
@@ -121,10 +107,7 @@ export class WireGuardInterface {
   private readonly outQueue: Uint8Array[] = [];
   private inScheduled = false;
   private outScheduled = false;
-  private handshakesThisSecond = 0;
-  private secondStartedAt = -Infinity;
-  private underLoadUntil = -Infinity;
-  private readonly underLoadThreshold: number;
+  private readonly load: LoadDetector;
   private readonly nonce = new Uint8Array(12);
   private padded = new Uint8Array(2048);
   private closed = false;
@@ -139,7 +122,8 @@ export class WireGuardInterface {
     this.local = staticKey(config.privateKey);
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.wallClock = options.wallClock ?? Date.now;
-    this.underLoadThreshold = options.underLoadHandshakesPerSecond ?? UNDER_LOAD_HANDSHAKES_PER_SECOND;
+    this.load = new LoadDetector(ctx, options.underLoadHandshakesPerSecond);
+    this.indices = new IndexTable(ctx);
     this.cookieChecker = new CookieChecker(this.local.publicKey, random);
     this.rateLimiter = new RateLimiter(ctx);
     ctx.stats.declare('wgInDatagrams', 'wgInPackets', 'wgOutPackets', 'wgHandshakesCompleted', 'wgInBadMac1', 'wgInDecryptErrors', 'wgInReplayed', 'wgInSourceNotAllowed', 'wgOutNoPeer');
@@ -199,12 +183,12 @@ export class WireGuardInterface {
     // An allowed IP belongs to one peer: a later peer with the same prefix takes it (wg set ... allowed-ips).
     for (const a of config.allowedIps4) {
       for (const other of this.peers) if (other !== peer) removeCidr4(other.allowedIps4, a);
-      this.allowed4.add({ destination: a, value: peer });
+      this.allowedIps.add4(a, peer);
       if (addRoutes && a.prefixLength > 0) this.node.routes.add({ destination: a, value: link });
     }
     for (const a of config.allowedIps6) {
-      this.allowed6.remove(a);
-      this.allowed6.add({ destination: a, value: peer });
+      for (const other of this.peers) if (other !== peer) removeCidr6(other.allowedIps6, a);
+      this.allowedIps.add6(a, peer);
       if (addRoutes && a.prefixLength > 0) this.node.ipv6.routes.add({ destination: a, value: link });
     }
   }
@@ -241,18 +225,11 @@ export class WireGuardInterface {
 
   /** Cryptokey routing, outbound: the peer whose allowed IPs hold the destination. */
   private peerFor(packet: Uint8Array): Peer | undefined {
-    const { ctx } = this.node;
-    const version = packet.length > 0 ? packet[0]! >> 4 : 0;
-    let peer: Peer | undefined;
-    if (version === 4 && packet.length >= IPV4_MIN_HEADER_LENGTH) {
-      const d = packet.subarray(Ipv4Field.DESTINATION, Ipv4Field.DESTINATION + 4);
-      peer = this.allowed4.lookup(((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0)?.value;
-      if (!peer) ctx.trace.dropped('wgOutNoPeer', 'no peer has the destination in its allowed IPs', () => `to ${formatIpv4(((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0)} on ${this.name}`);
-    } else if (version === 6 && packet.length >= IPV6_HEADER_LENGTH) {
-      peer = this.allowed6.lookup(packet.subarray(Ipv6Field.DESTINATION, Ipv6Field.DESTINATION + 16))?.value;
-      if (!peer) ctx.trace.dropped('wgOutNoPeer', 'no peer has the destination in its allowed IPs', () => this.name);
-    } else {
-      ctx.trace.dropped('wgOutBadPacket', 'not an IP packet', () => this.name);
+    const peer = this.allowedIps.forDestination(packet);
+    if (!peer) {
+      const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+      if (version === 4 || version === 6) this.node.ctx.trace.dropped('wgOutNoPeer', 'no peer has the destination in its allowed IPs', () => this.name);
+      else this.node.ctx.trace.dropped('wgOutBadPacket', 'not an IP packet', () => this.name);
     }
     return peer;
   }
@@ -334,8 +311,8 @@ export class WireGuardInterface {
     if (!peer.staticStatic) return;
     const created = createInitiation(this.local, peer.publicKey, peer.staticStatic, tai64n(this.wallClock()), generateStaticKey());
     if (!created) return;
-    this.dropHandshakeIndex(peer);
-    const sender = this.newIndex({ peer });
+    this.indices.deleteHandshake(peer);
+    const sender = this.indices.add({ peer });
     peer.handshake = { kind: 'initiationCreated', localIndex: sender, initiator: created.state };
     const message = new Uint8Array(INITIATION_LENGTH);
     emitInitiation({ ...created.message, sender, mac1: new Uint8Array(16), mac2: new Uint8Array(16) }, message, 0);
@@ -353,8 +330,8 @@ export class WireGuardInterface {
     peer.lastSentHandshakeAt = ctx.clock.now();
     const created = createResponse(hs.consumed, peer.presharedKey ?? NO_PRESHARED_KEY, generateStaticKey());
     if (!created) return;
-    this.dropHandshakeIndex(peer);
-    const sender = this.newIndex({ peer });
+    this.indices.deleteHandshake(peer);
+    const sender = this.indices.add({ peer });
     const message = new Uint8Array(RESPONSE_LENGTH);
     emitResponse({ ...created.message, sender, receiver: hs.remoteIndex, mac1: new Uint8Array(16), mac2: new Uint8Array(16) }, message, 0);
     peer.cookies.addMacs(message, ctx.clock.now());
@@ -381,35 +358,19 @@ export class WireGuardInterface {
     this.indices.set(localIndex, { peer, keypair });
     peer.handshake = { kind: 'zeroed' };
     peer.installKeypair(keypair, (k) => this.deleteKeypair(k));
-    this.node.ctx.stats.set('wgIndexEntries', this.indices.size);
   }
 
   private deleteKeypair(k: Keypair): void {
-    if (this.indices.get(k.localIndex)?.keypair === k) this.indices.delete(k.localIndex);
-  }
-
-  private dropHandshakeIndex(peer: Peer): void {
-    for (const [index, entry] of this.indices) if (entry.peer === peer && !entry.keypair) this.indices.delete(index);
-  }
-
-  /** A fresh random receiver index (never 0, never one in use). */
-  private newIndex(entry: IndexEntry): number {
-    let index: number;
-    do index = this.node.ctx.random.u32() >>> 0;
-    while (index === 0 || this.indices.has(index));
-    this.indices.set(index, entry);
-    this.node.ctx.stats.set('wgIndexEntries', this.indices.size);
-    return index;
+    this.indices.deleteSession(k.localIndex, k);
   }
 
   private zeroKeys(peer: Peer): void {
     for (const k of [peer.previous, peer.current, peer.next]) if (k) this.deleteKeypair(k);
     peer.previous = peer.current = peer.next = undefined;
-    this.dropHandshakeIndex(peer);
+    this.indices.deleteHandshake(peer);
     peer.handshake = { kind: 'zeroed' };
     peer.staged = [];
     this.node.ctx.stats.inc('wgKeysZeroed');
-    this.node.ctx.stats.set('wgIndexEntries', this.indices.size);
   }
 
   // ---- In: UDP → handshake | transport ---------------------------------------------------------
@@ -449,13 +410,14 @@ export class WireGuardInterface {
       return;
     }
     const now = ctx.clock.now();
-    if (this.underLoad(now)) {
+    if (this.load.arrived(now)) {
       const source = new TextEncoder().encode(formatEndpoint(endpoint));
       if (!this.cookieChecker.checkMac2(msg, source, now)) {
         ctx.trace.dropped('wgInCookieRequired', 'under load: mac2 missing or stale, answered with a cookie', () => `from ${formatEndpoint(endpoint)}`);
-        const reply = this.cookieChecker.createReply(msg, msg[4]! | (msg[5]! << 8) | (msg[6]! << 16) | ((msg[7]! << 24) >>> 0), source, now);
+        // Initiation and response both carry the sender's index at the same offset: the reply goes to it.
+        const reply = this.cookieChecker.createReply(msg, getU32le(msg, InitiationField.sender), source, now);
         const bytes = new Uint8Array(COOKIE_REPLY_LENGTH);
-        emitCookieReply({ ...reply, receiver: reply.receiver >>> 0 }, bytes, 0);
+        emitCookieReply(reply, bytes, 0);
         const socket = endpoint.family === 6 ? this.socket6 : this.socket4;
         try {
           socket?.send(bytes, endpoint.port, endpoint.address);
@@ -472,19 +434,6 @@ export class WireGuardInterface {
     }
     if (type === MessageType.initiation) this.receiveInitiation(msg, endpoint, now);
     else this.receiveResponse(msg, endpoint);
-  }
-
-  /** Counts handshake arrivals per second; over the threshold the interface is under load for UNDER_LOAD_AFTER_TIME. */
-  private underLoad(now: number): boolean {
-    if (now - this.secondStartedAt >= 1000) {
-      this.secondStartedAt = now;
-      this.handshakesThisSecond = 0;
-    }
-    if (++this.handshakesThisSecond > this.underLoadThreshold) {
-      if (now >= this.underLoadUntil) this.node.ctx.stats.inc('wgUnderLoad');
-      this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME_MS;
-    }
-    return now < this.underLoadUntil;
   }
 
   private receiveInitiation(msg: Uint8Array, endpoint: Endpoint, now: number): void {
@@ -617,30 +566,16 @@ export class WireGuardInterface {
   /** The IP packet inside (padding cut off) if it is whole and its source is one of the peer's allowed IPs. */
   private innerPacket(plain: Uint8Array, peer: Peer, endpoint: Endpoint): Uint8Array | undefined {
     const { ctx } = this.node;
-    const version = plain[0]! >> 4;
-    let length: number;
-    let owner: Peer | undefined;
-    if (version === 4 && plain.length >= IPV4_MIN_HEADER_LENGTH) {
-      length = (plain[Ipv4Field.TOTAL_LENGTH]! << 8) | plain[Ipv4Field.TOTAL_LENGTH + 1]!;
-      if (length < IPV4_MIN_HEADER_LENGTH || length > plain.length) length = -1;
-      const s = Ipv4Field.SOURCE;
-      owner = this.allowed4.lookup(((plain[s]! << 24) | (plain[s + 1]! << 16) | (plain[s + 2]! << 8) | plain[s + 3]!) >>> 0)?.value;
-    } else if (version === 6 && plain.length >= IPV6_HEADER_LENGTH) {
-      length = IPV6_HEADER_LENGTH + ((plain[Ipv6Field.PAYLOAD_LENGTH]! << 8) | plain[Ipv6Field.PAYLOAD_LENGTH + 1]!);
-      if (length > plain.length) length = -1;
-      owner = this.allowed6.lookup(plain.subarray(Ipv6Field.SOURCE, Ipv6Field.SOURCE + 16))?.value;
-    } else {
-      length = -1;
-    }
-    if (length < 0) {
+    const facts = ipPacketFacts(plain);
+    if (!facts) {
       ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes from ${formatEndpoint(endpoint)}`);
       return undefined;
     }
-    if (owner !== peer) {
+    if (this.allowedIps.forSource(plain) !== peer) {
       ctx.trace.dropped('wgInSourceNotAllowed', "inner source is not in the sending peer's allowed IPs", () => `peer ${formatKey(peer.publicKey)}`);
       return undefined;
     }
-    return plain.subarray(0, length);
+    return plain.subarray(0, facts.length);
   }
 
   private deliver(packet: Uint8Array): void {
@@ -662,25 +597,15 @@ export class WireGuardInterface {
     }
   }
 
-  /** `wg show` for this interface. */
+  /** `wg show` for this interface (./show.ts). */
   show(): string {
-    return showInterface({
-      name: this.name,
-      publicKey: formatKey(this.local.publicKey),
-      listenPort: this.listenPort,
-      now: this.wallClock(),
-      peers: this.peers.map((p) => ({
-        publicKey: formatKey(p.publicKey),
-        presharedKey: p.presharedKey !== undefined,
-        endpoint: p.endpoint ? formatEndpoint(p.endpoint) : undefined,
-        allowedIps: [...p.allowedIps4.map(formatIpv4Cidr), ...p.allowedIps6.map(formatIpv6Cidr)],
-        latestHandshakeMs: p.lastHandshakeWallMs,
-        rxBytes: p.rxBytes,
-        txBytes: p.txBytes,
-        persistentKeepalive: p.persistentKeepalive,
-      })),
-    });
+    return showWireGuard(this, this.wallClock());
   }
+}
+
+function removeCidr6(list: { address: Uint8Array; prefixLength: number }[], a: { address: Uint8Array; prefixLength: number }): void {
+  const i = list.findIndex((x) => ipv6Equal(x.address, a.address) && x.prefixLength === a.prefixLength);
+  if (i >= 0) list.splice(i, 1);
 }
 
 function removeCidr4(list: { address: number; prefixLength: number }[], a: { address: number; prefixLength: number }): void {
