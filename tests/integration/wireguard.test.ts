@@ -180,6 +180,14 @@ links:
     expect(back.received, back.sent).toBe(back.sent);
   }, 120_000);
 
+  // Opt-in (TAPNET_WG_BIG=1): the 64 MiB, each way.
+  it.runIf(process.env.TAPNET_WG_BIG === '1')('carries 64 MiB byte-exact each way', async () => {
+    const out = await transfer(dir, lanNs, peerNs, '10.99.0.2', 5003, 64 << 20);
+    expect(out.received, out.sent).toBe(out.sent);
+    const back = await transfer(dir, peerNs, lanNs, '10.60.0.10', 5004, 64 << 20);
+    expect(back.received, back.sent).toBe(back.sent);
+  }, 600_000);
+
   it('answers persistent keepalives from wireguard-go, and counts them', async () => {
     const before = r().stats('r').wgInKeepalives ?? 0;
     expect(wg('set', wgName, 'peer', router.publicKey, 'persistent-keepalive', '1').status).toBe(0);

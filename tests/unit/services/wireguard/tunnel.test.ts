@@ -21,6 +21,13 @@ describe('two tapnet WireGuard peers over an in-memory link', () => {
     expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(1);
   });
 
+  it('runs its UDP over IPv6 endpoints too', async () => {
+    const p = wgPair({ a: { endpoint: { address: 'fd00::2', port: 51820, family: 6 } }, b: { endpoint: { address: 'fd00::1', port: 51820, family: 6 } } });
+    const replies = await p.run(p.a.ping(parseIpv4('10.9.0.2')!, { count: 2, intervalMs: 100 }));
+    expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(1);
+    expect(p.wgB.show()).toContain('endpoint: [fd00::1]:51820');
+  });
+
   it('works with a preshared key', async () => {
     const p = wgPair({ presharedKey: new Uint8Array(32).fill(7) });
     const replies = await p.run(p.b.ping(parseIpv4('10.9.0.1')!, { count: 2, intervalMs: 100 }));
