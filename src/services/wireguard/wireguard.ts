@@ -110,6 +110,7 @@ export class WireGuardInterface {
   private readonly load: LoadDetector;
   private readonly nonce = new Uint8Array(12);
   private padded = new Uint8Array(2048);
+  private sealed = new Uint8Array(2048);
   private closed = false;
 
   constructor(
@@ -268,7 +269,10 @@ export class WireGuardInterface {
     const plain = this.padded.subarray(0, paddedLength);
     plain.set(packet);
     plain.fill(0, packet.length);
-    const out = new Uint8Array(TRANSPORT_HEADER_LENGTH + paddedLength + TAG_LENGTH);
+    // UDP copies the datagram before it returns (l4/udp/udp.ts send), so one buffer serves every packet.
+    const length = TRANSPORT_HEADER_LENGTH + paddedLength + TAG_LENGTH;
+    if (this.sealed.length < length) this.sealed = new Uint8Array(length * 2);
+    const out = this.sealed.subarray(0, length);
     const counter = keypair.sendNonce++;
     emitTransportHeader(keypair.remoteIndex, counter, out, 0);
     aeadSealInto(keypair.sendKey, counterNonce(counter, this.nonce), plain, undefined, out, TRANSPORT_HEADER_LENGTH);
