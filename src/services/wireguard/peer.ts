@@ -166,10 +166,17 @@ export class Peer {
     return this.ctx.clock.now();
   }
 
-  /** REKEY_TIMEOUT plus up to 333 ms of jitter. */
+  /** Up to 333 ms added to REKEY_TIMEOUT-based timers. */
   private jitter(): number {
     return Math.floor(this.ctx.random.float() * REKEY_TIMEOUT_JITTER_MAX_MS);
   }
+
+  /**
+   * The jitter of the "no answer to our data" timer, drawn once per session: that timer is cancelled by
+   * every packet received and armed again by the next one sent, and a fresh random number each time would
+   * cost a crypto RNG call per packet for no extra spread.
+   */
+  private dataSentJitter = 0;
 
   /** The session the initiator confirmed by sending on it: `next` becomes `current` (wireguard-go ReceivedWithKeypair). */
   receivedWith(keypair: Keypair, deleteKeypair: (k: Keypair) => void): boolean {
@@ -235,7 +242,7 @@ export class Peer {
 
   /** After an authenticated data packet was sent: expect something back within KEEPALIVE + REKEY_TIMEOUT, else rehandshake. */
   timersDataSent(): void {
-    if (!this.newHandshake.armed) this.newHandshake.armIn(this.timings.keepaliveTimeoutMs + this.timings.rekeyTimeoutMs + this.jitter());
+    if (!this.newHandshake.armed) this.newHandshake.armIn(this.timings.keepaliveTimeoutMs + this.timings.rekeyTimeoutMs + this.dataSentJitter);
   }
 
   /** After an authenticated data packet was received: answer with a keepalive if nothing else goes out (passive keepalive, §6.5). */
@@ -268,6 +275,7 @@ export class Peer {
 
   /** A session was derived: if no new one comes within 3 × REJECT_AFTER_TIME, every key goes. */
   timersSessionDerived(): void {
+    this.dataSentJitter = this.jitter();
     this.zeroKeyMaterial.armIn(this.timings.rejectAfterTimeMs * 3);
   }
 
