@@ -5,7 +5,7 @@
  * the router's LAN, so packets cross the tunnel from both ends:
  *
  *   wgl-S 10.60.0.10 ── lan [ r: tapnet router, wg0 10.99.0.1 fd99::1 ] eth0 10.50.0.1 ── eth0 10.50.0.2 wgp-S
- *   fd60::10              10.60.0.1 fd60::1                                                   wireguard-go wgS: 10.99.0.2 fd99::2
+ *   fd60::10              10.60.0.1 fd60::1                           fd50::1          fd50::2   wireguard-go wgS: 10.99.0.2 fd99::2
  *
  * The lab runs with TAPNET_WG_REKEY_AFTER_TIME_MS (the documented test knob)
  * at 4 s, so sessions tapnet initiated are rekeyed while the tests run.
@@ -84,7 +84,7 @@ nodes:
   ${peerNs}:
     kind: host
     interfaces:
-      eth0: { address: 10.50.0.2/24 }
+      eth0: { addresses: [10.50.0.2/24, fd50::2/64] }
       ${wgName}:
         kind: wireguard
         privateKey: ${laptop.privateKey}
@@ -102,7 +102,7 @@ nodes:
   r:
     kind: router
     interfaces:
-      eth0: { address: 10.50.0.1/24 }
+      eth0: { addresses: [10.50.0.1/24, fd50::1/64] }
       lan: { addresses: [10.60.0.1/24, fd60::1/64] }
       wg0:
         kind: wireguard
@@ -202,6 +202,13 @@ links:
     expect(r().cli(['show', 'wg', '--lab', r().file]).stdout).toContain('endpoint: 10.50.0.2:51821');
     // Traffic tapnet starts now goes to the new port.
     expect(inNetns(lanNs, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.99.0.2']).stdout).toMatch(/2 received/);
+  });
+
+  it('runs the tunnel over IPv6 too: wireguard-go moves to an IPv6 endpoint, tapnet follows', () => {
+    expect(wg('set', wgName, 'peer', router.publicKey, 'endpoint', '[fd50::1]:51820').status).toBe(0);
+    expect(inNetns(peerNs, 'ping', ['-c', '2', '-i', '0.3', '-W', '2', '10.99.0.1']).stdout).toMatch(/[12] received/);
+    expect(r().cli(['show', 'wg', '--lab', r().file]).stdout).toMatch(/endpoint: \[fd50::2\]:5182[01]/);
+    expect(inNetns(lanNs, 'ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', 'fd99::2']).stdout).toMatch(/2 received/);
   });
 
   it('a peer without a configured key gets nothing back', async () => {
