@@ -21,6 +21,10 @@
  *       nat: { masquerade: wan, publish: [tcp 8080 -> 10.1.0.10:80] }   # conntrack + NAT (src/netfilter/config.ts)
  *       firewall: { policy: { forward: drop }, rules: [forward state established,related accept] }
  *       uplink: { hostAlias: 10.0.2.2 }   # default route out through this machine's sockets (src/services/uplink)
+ *     (any router or host interface can be a WireGuard tunnel instead, needing no link:
+ *         wg0: { kind: wireguard, privateKey: KEY, listenPort: 51820, address: 10.99.0.1/24, peers: [...] }
+ *         wg0: { kind: wireguard, config: office.conf }   # a wg-quick file, beside the lab file
+ *      tapnet's own WireGuard on a router, wireguard-go + wg on a host: src/services/wireguard/config.ts)
  *       dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }   # a DNS server (src/services/dns)
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
  *     sw1:                         # a tapnet learning switch (802.1D/802.1Q)
