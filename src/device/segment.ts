@@ -21,7 +21,7 @@
  * and traces.
  */
 import { finishChecksum, sumWords } from '../core/checksum.js';
-import { completePartialChecksum } from '../core/offload.js';
+import { completePartialChecksum, type TransportOffload } from '../core/offload.js';
 import type { Tracer } from '../core/trace.js';
 import type { Device, TxOffload } from './device.js';
 import { VnetGsoType } from './tap.js';
@@ -149,6 +149,9 @@ export class Segmenter {
   /** `sendTo`'s target, and its sink made once (no closure per frame). */
   private target: Device | undefined;
   private readonly sendToTarget: SegmentSink = (segment) => this.target!.send(segment);
+  /** `ipToWire`'s framing buffer (made on first use) and offload record. */
+  private ipFrame: Uint8Array | undefined;
+  private readonly ipOffload: { -readonly [K in keyof TxOffload]: TxOffload[K] } = { gsoType: 0, gsoSize: 0, headerLength: 0, checksumStart: 0, checksumOffset: 0 };
 
   /**
    * Is `offload` believable for `frame`? Returns the counter to drop it
@@ -214,6 +217,27 @@ export class Segmenter {
     } finally {
       this.target = undefined;
     }
+  }
+
+  /**
+   * As `toWire` for a bare IP packet with its offload in IP's terms (a link
+   * without Ethernet, a tunnel): the packet is framed behind a placeholder
+   * Ethernet header so the one routine cuts it, and the sink gets each
+   * segment without that header. Only super-packets need this; the copy is
+   * the price of not keeping a second segmenter.
+   */
+  ipToWire(packet: Uint8Array, ipv6: boolean, offload: TransportOffload, sink: SegmentSink): OffloadDropCounter | undefined {
+    if (packet.length + ETHERNET_HEADER > SUPER_FRAME_MAX) return OffloadDrop.superFrameTooLarge;
+    const frame = (this.ipFrame ??= new Uint8Array(SUPER_FRAME_MAX)).subarray(0, ETHERNET_HEADER + packet.length);
+    setU16(frame, TsoField.etherType, ipv6 ? ETHER_TYPE_IPV6 : ETHER_TYPE_IPV4);
+    frame.set(packet, ETHERNET_HEADER);
+    const tx = this.ipOffload;
+    tx.gsoType = offload.segmentSize > 0 ? (ipv6 ? VnetGsoType.tcpv6 : VnetGsoType.tcpv4) : VnetGsoType.none;
+    tx.gsoSize = offload.segmentSize;
+    tx.headerLength = ETHERNET_HEADER + offload.headerLength;
+    tx.checksumStart = offload.checksumStart > 0 ? ETHERNET_HEADER + offload.checksumStart : 0;
+    tx.checksumOffset = offload.checksumOffset;
+    return this.toWire(frame, tx, (segment) => sink(segment.subarray(ETHERNET_HEADER)));
   }
 
   /** Ethernet (optionally 802.1Q-tagged) + IPv4/IPv6 + TCP, lengths consistent with the frame; fills `layout`. */

@@ -9,12 +9,14 @@
  */
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
+import { OFFLOAD_DROP_REASON, Segmenter } from '../device/segment.js';
 import { NetworkInterface, type InterfaceOptions } from '../l2/interface.js';
 import { formatMac } from '../l2/mac-address.js';
 import { formatIpv4, formatIpv4Cidr, inCidr, networkOf, type Ipv4Address, type Ipv4Cidr } from '../l3/ipv4/address.js';
 import { Ipv4Input, type Ipv4InputHooks, type Ipv4ProtocolHandler } from '../l3/ipv4/input.js';
 import { Ipv4Output } from '../l3/ipv4/output.js';
 import type { Ipv4Link } from '../l3/ipv4/link.js';
+import { PointToPointLink, type PointToPointOptions } from '../l3/point-to-point.js';
 import { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
 import { Icmpv4TimeExceededCode, Icmpv4UnreachableCode } from '../l3/icmpv4/message.js';
 import { RouteTable } from '../l3/routing/table.js';
@@ -31,8 +33,22 @@ import type { Icmpv6 } from '../l3/icmpv6/icmpv6.js';
 
 export type PingReply = PingResult<Ipv4Address>;
 
+/** A tunnel interface of the node: the link IP routes to, and where the tunnel's packets come up. */
+export interface PointToPointInterface {
+  readonly link: PointToPointLink;
+  /** Hands a whole IP packet from the tunnel to the node's inbound path (./inbound.ts). */
+  receive(packet: Uint8Array): void;
+}
+
 export class Host {
+  /** Ethernet interfaces. */
   readonly interfaces: NetworkInterface[] = [];
+  /** Point-to-point (tunnel) interfaces: `addPointToPoint`. */
+  readonly pointToPoint: PointToPointLink[] = [];
+  /** Every link IPv4 runs on: the Ethernet interfaces and the tunnels. */
+  private readonly ipv4Links: Ipv4Link[] = [];
+  /** Services that answer `tapnet show WHAT` on this node (`wg`: src/services/wireguard). */
+  readonly shows = new Map<string, () => string>();
   readonly routes = new RouteTable<Ipv4Link>();
   readonly ipv4Out: Ipv4Output;
   readonly ipv4In: Ipv4Input;
@@ -52,7 +68,7 @@ export class Host {
   private nextPingIdentifier: number;
 
   constructor(readonly ctx: StackContext) {
-    const links = (): readonly Ipv4Link[] => this.interfaces;
+    const links = (): readonly Ipv4Link[] => this.ipv4Links;
     this.ipv4Out = new Ipv4Output(ctx, this.routes, links);
     this.ipv4Hooks = {
       unreachable: (d, code) =>
@@ -97,13 +113,42 @@ export class Host {
 
   /** Adds an interface on `device` (IPv6 on it with an `ipv6` config); each address also adds its connected route. */
   addInterface(device: Device, options: Omit<InterfaceOptions, 'receivers'> & { ipv6?: Ipv6InterfaceConfig }): NetworkInterface {
-    const iface = new NetworkInterface(this.ctx, device, { ...options, receivers: this.inbound(options.ipv6) });
+    const iface = new NetworkInterface(this.ctx, device, { ...options, receivers: this.inbound.ethernet(options.ipv6) });
     this.interfaces.push(iface);
+    this.ipv4Links.push(iface);
     for (const a of iface.ipv4Addresses) this.addConnectedRoute(iface, a);
     return iface;
   }
 
-  private addConnectedRoute(iface: NetworkInterface, a: Ipv4Cidr): void {
+  /**
+   * Adds a point-to-point interface (l3/point-to-point.ts: no Ethernet, no
+   * ARP): its addresses, their connected routes (IPv4 and IPv6), and the
+   * function the tunnel hands decrypted packets to.
+   */
+  addPointToPoint(options: PointToPointOptions): PointToPointInterface {
+    if (this.linkNamed(options.name)) throw new Error(`interface ${options.name} already exists`);
+    // A super-packet routed into the tunnel is cut by the device floor's one segmentation routine.
+    let segmenter: Segmenter | undefined;
+    const link = new PointToPointLink({
+      segment: (packet, ipv6, offload, sink) => {
+        const refused = (segmenter ??= new Segmenter()).ipToWire(packet, ipv6, offload, sink);
+        if (refused) this.ctx.trace.dropped(refused, `${options.name}: ${OFFLOAD_DROP_REASON[refused]}`);
+      },
+      ...options,
+    });
+    this.pointToPoint.push(link);
+    this.ipv4Links.push(link);
+    for (const a of link.ipv4Addresses) this.addConnectedRoute(link, a);
+    this.ipv6.attachPointToPoint(link);
+    return { link, receive: this.inbound.pointToPoint(link) };
+  }
+
+  /** The Ethernet or point-to-point interface called `name`. */
+  linkNamed(name: string): Ipv4Link | undefined {
+    return this.ipv4Links.find((l) => l.name === name);
+  }
+
+  private addConnectedRoute(iface: Ipv4Link, a: Ipv4Cidr): void {
     this.routes.add({ destination: { address: networkOf(a), prefixLength: a.prefixLength }, value: iface });
   }
 
@@ -181,8 +226,12 @@ export class Host {
         }));
       case 'tcp':
         return this.tcp.rows();
-      default:
+      default: {
+        // A service's table (`wg`): its lines until it offers rows of its own.
+        const service = this.shows.get(what);
+        if (service) return service().split('\n').filter(Boolean);
         throw new Error(`unknown table '${what}' (stats, arp, neigh, routes, interfaces, tcp)`);
+      }
     }
   }
 
@@ -228,14 +277,23 @@ export class Host {
           for (const a of iface.ipv4Addresses) out += `    inet ${formatIpv4Cidr(a)}\n`;
           out += this.ipv6.describeInterface(iface.name);
         }
+        for (const link of this.pointToPoint) {
+          out += `${link.describe()}\n`;
+          for (const a of link.ipv4Addresses) out += `    inet ${formatIpv4Cidr(a)}\n`;
+          out += this.ipv6.describeInterface(link.name);
+        }
         return out;
       }
       case 'tcp':
         return this.tcp.show();
       case 'neigh':
         return this.ipv6.describeNeighbours();
-      default:
+      default: {
+        const service = this.shows.get(what);
+        if (service) return service();
+        if (what === 'wg') throw new Error('no WireGuard interface on this node (add an interface of kind: wireguard)');
         throw new Error(`unknown table '${what}' (stats, arp, neigh, routes, interfaces)`);
+      }
     }
   }
 }

@@ -17,13 +17,23 @@
  *     TCP 6                 l4/tcp/tcp.ts → segment-arrives.ts → socket.ts
  *   not for us              l3/routing/forward.ts, l3/ipv6/forward.ts (a router with forwarding on)
  *
+ * A point-to-point interface (l3/point-to-point.ts: WireGuard's wg0) has no
+ * Ethernet: the tunnel hands up whole IP packets, sorted here by the version
+ * nibble into the same IPv4 (PREROUTING first on a router) and IPv6 inputs:
+ *
+ *   services/wireguard/wireguard.ts   UDP datagram → decrypt → cryptokey routing check
+ *     version 4                       [router: PREROUTING, INPUT] l3/ipv4/input.ts
+ *     version 6                       l3/ipv6/input.ts
+ *
  * The reply goes back down one way for both families: l3/ipv4/output.ts
  * (l3/ipv6/output.ts) → l2/interface.ts sendIpv4 (sendIpv6): the neighbour
  * resolver (ARP, NDP) gives the MAC, one framing routine writes the Ethernet
  * header → device/offload.ts (virtio-net offload) → device/vnet.ts → TAP.
  */
 import type { TransportOffload } from '../core/offload.js';
-import type { InterfaceReceivers, NetworkInterface } from '../l2/interface.js';
+import type { InterfaceReceivers } from '../l2/interface.js';
+import type { Ipv4Link } from '../l3/ipv4/link.js';
+import type { PointToPointLink } from '../l3/point-to-point.js';
 import { IpProtocol } from '../l3/ip-protocol.js';
 import type { Icmpv4 } from '../l3/icmpv4/icmpv4.js';
 import type { Ipv4Input } from '../l3/ipv4/input.js';
@@ -48,13 +58,19 @@ export interface InboundLayers {
    * decides "for us?": the bytes to go on with, or undefined when a hook
    * took or dropped the packet.
    */
-  readonly prerouting?: (packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean, offload: TransportOffload | undefined) => Uint8Array | undefined;
+  readonly prerouting?: (packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload: TransportOffload | undefined) => Uint8Array | undefined;
   /** A packet that waited for ARP will never leave (a router answers ICMP host unreachable). */
   readonly ipv4Unreachable?: (packet: Uint8Array, nextHop: number) => void;
 }
 
-/** What each new interface is built with: `receivers(ipv6Config)`. */
-export type InboundPath = (ipv6?: Ipv6InterfaceConfig) => InterfaceReceivers;
+/**
+ * What each new interface is built with: `ethernet(ipv6Config)` for a NIC,
+ * `pointToPoint(link)` for a tunnel (the function its packets go up through).
+ */
+export interface InboundPath {
+  ethernet(ipv6?: Ipv6InterfaceConfig): InterfaceReceivers;
+  pointToPoint(link: PointToPointLink): (packet: Uint8Array) => void;
+}
 
 /**
  * Wires L3 to L4 by protocol number (once per node) and returns the L2 → L3
@@ -77,15 +93,15 @@ export function declareInbound(layers: InboundLayers): InboundPath {
   ipv6.icmp.onError = (event) => receiveIcmpv6ErrorForTcp(tcp.layer, tcpIpv6, event);
 
   // Ethernet → IPv4 (through the router's PREROUTING/INPUT when it has them)
-  const receiveIpv4: InterfaceReceivers['ipv4'] = prerouting
-    ? (packet, link, linkBroadcast, offload) => {
+  const receiveIpv4 = prerouting
+    ? (packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload?: TransportOffload): void => {
         const bytes = prerouting(packet, link, linkBroadcast, offload);
         // Bytes a hook replaced (reassembled by conntrack's defrag) are a new packet, with no offload of their own.
         if (bytes) ipv4.receive(bytes, link, linkBroadcast, sameBytes(bytes, packet) ? offload : undefined);
       }
-    : (packet, link, linkBroadcast, offload) => ipv4.receive(packet, link, linkBroadcast, offload);
+    : (packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload?: TransportOffload): void => ipv4.receive(packet, link, linkBroadcast, offload);
 
-  return (ipv6Config) => ({
+  const ethernet = (ipv6Config?: Ipv6InterfaceConfig): InterfaceReceivers => ({
     ipv4: receiveIpv4,
     ipv4Unreachable: layers.ipv4Unreachable,
     // Ethernet → IPv6, when the interface runs it: its own IPv6 side (addresses, NDP, MLD) is built on it here.
@@ -96,6 +112,14 @@ export function declareInbound(layers: InboundLayers): InboundPath {
         }
       : undefined,
   });
+
+  // Tunnel → IPv4 | IPv6 by the version nibble (RFC 791 §3.1, RFC 8200 §3); anything else IP input counts as a bad version.
+  const pointToPoint = (link: PointToPointLink) => (packet: Uint8Array): void => {
+    if (packet.length > 0 && packet[0]! >> 4 === 6) ipv6.input.receive(packet, link, false);
+    else receiveIpv4(packet, link, false);
+  };
+
+  return { ethernet, pointToPoint };
 }
 
 /** Whether a hook passed the packet on (perhaps as a shorter view of it) rather than new bytes. */

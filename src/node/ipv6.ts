@@ -24,6 +24,7 @@ import { Ipv6Interface } from '../l3/ipv6/interface.js';
 import type { Ipv6InterfaceAddress, Ipv6Link, Ipv6LinkLayer } from '../l3/ipv6/link.js';
 import { Ipv6Output } from '../l3/ipv6/output.js';
 import { Ipv6RouteTable, describeIpv6Route } from '../l3/ipv6/route-table.js';
+import type { PointToPointLink } from '../l3/point-to-point.js';
 
 /** How IPv6 runs on one interface (`host.addInterface(device, { ..., ipv6: {...} })`). */
 export interface Ipv6InterfaceConfig {
@@ -47,6 +48,9 @@ const RA_ROUTE_METRIC = 1024;
 export class Ipv6Layer {
   readonly routes = new Ipv6RouteTable<Ipv6Link>();
   readonly interfaces: Ipv6Interface[] = [];
+  /** Every link IPv6 runs on: the Ethernet interfaces' IPv6 sides and point-to-point links with IPv6 addresses. */
+  private readonly links: Ipv6Link[] = [];
+  private readonly pointToPoint: PointToPointLink[] = [];
   readonly output: Ipv6Output;
   readonly input: Ipv6Input;
   readonly icmp: Icmpv6;
@@ -55,7 +59,7 @@ export class Ipv6Layer {
   private nextPingIdentifier: number;
 
   constructor(readonly ctx: StackContext) {
-    const links = (): readonly Ipv6Link[] => this.interfaces;
+    const links = (): readonly Ipv6Link[] => this.links;
     this.output = new Ipv6Output(ctx, this.routes, links);
     this.inputHooks = {
       error: (packet, error, context) => this.icmp.sendError(packet, error, context),
@@ -93,7 +97,16 @@ export class Ipv6Layer {
       onDefaultRouter: (router, lifetime, link) => this.defaultRouter(router, lifetime, link),
     });
     this.interfaces.push(iface);
+    this.links.push(iface);
     return iface;
+  }
+
+  /** IPv6 on a point-to-point link (no NDP, no MLD, no DAD): its addresses' on-link routes. No-op without IPv6 addresses. */
+  attachPointToPoint(link: PointToPointLink): void {
+    if (link.ipv6Addresses.length === 0) return;
+    this.links.push(link);
+    this.pointToPoint.push(link);
+    for (const a of link.ipv6Addresses) if (a.prefixLength < 128) this.routes.add({ destination: a, value: link });
   }
 
   /** The IPv6 side of the Ethernet interface `link`, when IPv6 runs on it. */
@@ -149,7 +162,7 @@ export class Ipv6Layer {
 
   /** `inet6` lines for `tapnet show interfaces`. */
   describeInterface(name: string): string {
-    const iface = this.interfaces.find((i) => i.name === name);
+    const iface = this.interfaces.find((i) => i.name === name) ?? this.pointToPoint.find((i) => i.name === name);
     if (!iface) return '';
     return iface.ipv6Addresses
       .map((a) => `    inet6 ${formatIpv6Cidr(a)} scope ${isLinkLocalIpv6(a.address) ? 'link' : 'global'}${a.state === 'preferred' ? '' : ` ${a.state}`}${a.autoconfigured ? ' dynamic' : ''}\n`)

@@ -147,9 +147,9 @@ export class Router extends Host {
       this.routes.add({ destination: route.destination, metric: route.metric, value: this.rejectRoutes[type] });
       return;
     }
-    let link: NetworkInterface | undefined;
+    let link: Ipv4Link | undefined;
     if (route.interface !== undefined) {
-      link = this.interfaces.find((i) => i.name === route.interface);
+      link = this.linkNamed(route.interface);
       if (!link) throw new Error(`route ${formatIpv4Cidr(route.destination)}: no interface '${route.interface}'`);
     } else if (route.gateway !== undefined) {
       link = this.interfaces.find((i) => i.ipv4Addresses.some((a) => inCidr(route.gateway!, a)));
@@ -166,7 +166,7 @@ export class Router extends Host {
    * hand to Ipv4Input, or undefined when a hook took or dropped the packet.
    * A packet that does not parse goes up unchanged: Ipv4Input counts it.
    */
-  private preroute(packet: Uint8Array, link: NetworkInterface, linkBroadcast: boolean, offload: TransportOffload | undefined): Uint8Array | undefined {
+  private preroute(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload: TransportOffload | undefined): Uint8Array | undefined {
     const header = this.preHeader;
     if (header.wrap(packet)) return packet;
     const p = this.hookPacket;
@@ -183,7 +183,7 @@ export class Router extends Host {
     return p.bytes;
   }
 
-  private isForUs(destination: Ipv4Address, link: NetworkInterface): boolean {
+  private isForUs(destination: Ipv4Address, link: Ipv4Link): boolean {
     if (destination === IPV4_BROADCAST || isMulticastIpv4(destination) || this.ipv4In.isLocalAddress(destination)) return true;
     return link.ipv4Addresses.some((a) => a.prefixLength < 31 && broadcastOf(a) === destination);
   }

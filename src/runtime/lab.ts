@@ -37,8 +37,8 @@ import { openTap, TunOffload, type TapDevice } from '../device/tap.js';
 import { VnetDevice } from '../device/vnet.js';
 import { LearningSwitch } from '../l2/switch/learning-switch.js';
 import { formatMac } from '../l2/mac-address.js';
-import { formatIpv4, formatIpv4Cidr } from '../l3/ipv4/address.js';
-import { formatIpv6, formatIpv6Cidr, inIpv6Cidr } from '../l3/ipv6/address.js';
+import { formatIpv4, formatIpv4Cidr, type Ipv4Cidr } from '../l3/ipv4/address.js';
+import { formatIpv6, formatIpv6Cidr, inIpv6Cidr, type Ipv6Cidr } from '../l3/ipv6/address.js';
 import { Router } from '../node/router.js';
 import { DhcpServer } from '../services/dhcp/server.js';
 import { buildLabZone } from '../services/dns/config.js';
@@ -46,6 +46,10 @@ import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
+import { formatWgSetconf, type WireGuardSpec } from '../services/wireguard/config.js';
+import { formatKey } from '../services/wireguard/keys.js';
+import { attachWireGuard, type WireGuardInterface } from '../services/wireguard/wireguard.js';
+import { startWireGuardGo, wgSetconf } from '../os/wireguard-go.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
 import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
@@ -220,6 +224,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     // Hosts: the kernel does the rest (addresses, routes).
     for (const h of hosts) {
       for (const iface of h.interfaces) {
+        if (iface.wireguard) continue; // after the lab is wired (below): it runs over the others
         // IPv6 only where the file gives an interface IPv6 addresses: elsewhere the kernel's DAD/MLD/RS would be noise.
         sysctl(`net.ipv6.conf.${iface.name}.disable_ipv6`, iface.addresses6.length > 0 ? '0' : '1', h.name);
         for (const a of iface.addresses) ip(['addr', 'add', formatIpv4Cidr(a), 'dev', iface.name], h.name);
@@ -228,7 +233,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         ip(['link', 'set', iface.name, 'up'], h.name);
       }
       // A DHCP host's routes wait for its lease (below): their gateways are on the leased network.
-      if (!h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
+      if (!h.interfaces.some((i) => i.dhcp || i.wireguard)) addHostRoutes(topology, h);
     }
 
     const routers = new Map<string, Router>();
@@ -238,6 +243,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       if (node.kind === 'router') {
         const router = new Router(contextFor(node.name), { rpFilter: node.rpFilter });
         for (const iface of node.interfaces) {
+          if (iface.wireguard) continue;
           router.addInterface(deviceAt.get(`${node.name}:${iface.name}`)!, {
             name: iface.name,
             mac: labMac(topology.name, node.name, iface.name),
@@ -245,6 +251,23 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
             // As on the hosts: no DAD for the file's own addresses.
             ipv6: iface.addresses6.length > 0 ? { addresses: iface.addresses6, dadTransmits: 0 } : undefined,
           });
+        }
+        // WireGuard after the Ethernet interfaces (its UDP runs over them), before the routes (they may say dev wg0).
+        const tunnels: WireGuardInterface[] = [];
+        for (const iface of node.interfaces) {
+          const spec = iface.wireguard;
+          if (!spec) continue;
+          try {
+            const wg = attachWireGuard(
+              router,
+              { name: iface.name, privateKey: spec.privateKey!, listenPort: spec.listenPort, ipv4: spec.addresses4, ipv6: spec.addresses6, mtu: spec.mtu, peers: spec.peers },
+              { addRoutes: spec.table, timings: wireGuardTimingsFromEnv() },
+            );
+            cleanup.push(() => wg.close());
+            tunnels.push(wg);
+          } catch (e) {
+            throw where(topology, iface.at, `nodes.${node.name}.interfaces.${iface.name}`, (e as Error).message);
+          }
         }
         for (const r of node.routes) {
           try {
@@ -257,7 +280,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           const nic = router.interfaces.find((i) =>
             r.device !== undefined ? i.name === r.device : node.interfaces.find((x) => x.name === i.name)!.addresses6.some((a) => inIpv6Cidr(r.gateway!, a)),
           );
-          const link = nic && router.ipv6.on(nic);
+          const link = (nic && router.ipv6.on(nic)) ?? router.pointToPoint.find((p) => p.name === r.device && p.ipv6Addresses.length > 0);
           if (!link) throw where(topology, r.at, `nodes.${node.name}.routes`, `'${r.text}': no IPv6 interface for it`);
           router.ipv6.routes.add({ destination: r.destination, gateway: r.gateway, metric: r.metric, value: link });
         }
@@ -288,11 +311,31 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         }
         if (dns) services.set(node.name, { ...services.get(node.name), dns });
         router.start();
+        for (const wg of tunnels) wg.start();
         routers.set(node.name, router);
       } else if (node.kind === 'switch') {
         const sw = new LearningSwitch(contextFor(node.name), { name: node.name, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTimeMs });
         for (const port of node.ports) sw.addPort(deviceAt.get(`${node.name}:${port.name}`)!, { name: port.name, vlan: port.vlan });
         switches.set(node.name, sw);
+      }
+    }
+
+    // WireGuard on hosts: wireguard-go and wg(8) in the namespace, like a laptop running wg-quick. The keys
+    // go in last, once the routes to the endpoints exist: a persistent keepalive handshakes at once.
+    for (const h of hosts) {
+      const tunnels = h.interfaces.filter((i) => i.wireguard);
+      if (tunnels.length === 0) continue;
+      try {
+        for (const iface of tunnels) {
+          const wg = await startWireGuardGo(h.name, iface.name);
+          cleanup.push(() => wg.stop());
+          signal?.throwIfAborted();
+          configureHostWireGuard(h, iface.name, iface.wireguard!);
+        }
+        if (!h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
+        for (const iface of tunnels) wgSetconf(h.name, iface.name, wgSetconfText(iface.wireguard!));
+      } catch (e) {
+        throw where(topology, h.at, `nodes.${h.name}`, (e as Error).message);
       }
     }
 
@@ -398,6 +441,40 @@ function startRouterDns(topology: Topology, node: RouterNodeSpec, router: Router
   return dns;
 }
 
+/**
+ * A host's WireGuard interface as wg-quick would set it up (`wg setconf`
+ * comes after, wgSetconfText): its addresses, MTU, up, and a route through
+ * it for each peer's allowed IPs
+ * (not /0: wg-quick needs policy routing for that; the file's routes: can say
+ * `default dev wg0`, added with the host's other routes).
+ */
+function configureHostWireGuard(h: HostNodeSpec, name: string, spec: WireGuardSpec): void {
+  sysctl(`net.ipv6.conf.${name}.disable_ipv6`, spec.addresses6.length > 0 ? '0' : '1', h.name);
+  for (const a of spec.addresses4) ip(['addr', 'add', formatIpv4Cidr(a), 'dev', name], h.name);
+  for (const a of spec.addresses6) ip(['-6', 'addr', 'add', formatIpv6Cidr(a), 'dev', name, 'nodad'], h.name);
+  ip(['link', 'set', name, 'mtu', String(spec.mtu ?? 1420), 'up'], h.name);
+  if (!spec.table) return;
+  for (const p of spec.peers) {
+    for (const a of p.allowedIps4) if (a.prefixLength > 0) ip(['route', 'replace', formatIpv4Cidr(a), 'dev', name], h.name);
+    for (const a of p.allowedIps6) if (a.prefixLength > 0) ip(['-6', 'route', 'replace', formatIpv6Cidr(a), 'dev', name], h.name);
+  }
+}
+
+/** The keys and peers, as `wg setconf` reads them. */
+function wgSetconfText(spec: WireGuardSpec): string {
+  return formatWgSetconf(spec, formatKey, (c) => (typeof c.address === 'number' ? formatIpv4Cidr(c as Ipv4Cidr) : formatIpv6Cidr(c as Ipv6Cidr)));
+}
+
+/**
+ * The test knob for rekeying: TAPNET_WG_REKEY_AFTER_TIME_MS shortens
+ * REKEY_AFTER_TIME (120 s) for every tapnet WireGuard interface of the lab,
+ * so a test sees a rekey in seconds (labs/README.md).
+ */
+function wireGuardTimingsFromEnv(): { rekeyAfterTimeMs?: number } {
+  const ms = Number(process.env.TAPNET_WG_REKEY_AFTER_TIME_MS);
+  return Number.isFinite(ms) && ms > 0 ? { rekeyAfterTimeMs: ms } : {};
+}
+
 function addHostRoutes(topology: Topology, h: HostNodeSpec): void {
   const add = (args: string[], r: { text: string; at: SourcePosition }): void => {
     try {
@@ -493,7 +570,10 @@ function labStatus(
       return {
         name: n.name,
         kind: 'router',
-        detail: r.interfaces.map((i) => `${i.name} ${i.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (${formatMac(i.mac)})`).join(', '),
+        detail: [
+          ...r.interfaces.map((i) => `${i.name} ${i.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (${formatMac(i.mac)})`),
+          ...r.pointToPoint.map((p) => `${p.name} ${p.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (point-to-point)`),
+        ].join(', '),
         counters: Object.fromEntries(pick.map((k) => [k, stats.get(k)])),
       };
     }

@@ -21,6 +21,10 @@
  *       nat: { masquerade: wan, publish: [tcp 8080 -> 10.1.0.10:80] }   # conntrack + NAT (src/netfilter/config.ts)
  *       firewall: { policy: { forward: drop }, rules: [forward state established,related accept] }
  *       uplink: { hostAlias: 10.0.2.2 }   # default route out through this machine's sockets (src/services/uplink)
+ *     (any router or host interface can be a WireGuard tunnel instead, needing no link:
+ *         wg0: { kind: wireguard, privateKey: KEY, listenPort: 51820, address: 10.99.0.1/24, peers: [...] }
+ *         wg0: { kind: wireguard, config: office.conf }   # a wg-quick file, beside the lab file
+ *      tapnet's own WireGuard on a router, wireguard-go + wg on a host: src/services/wireguard/config.ts)
  *       dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }   # a DNS server (src/services/dns)
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
  *     sw1:                         # a tapnet learning switch (802.1D/802.1Q)
@@ -79,6 +83,8 @@ import type { NetfilterConfig } from '../netfilter/netfilter.js';
 import { uplinkSchema } from '../services/uplink/config.js';
 import type { UplinkOptions } from '../services/uplink/uplink.js';
 import { labDnsSchema } from '../services/dns/config.js';
+import { parseWgQuick, wireguardInterfaceSchema, type WireGuardSpec } from '../services/wireguard/config.js';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Upstream } from '../services/dns/forwarder.js';
 import { YamlLocator, configErrorMap, element, fields, formatProblem, integer, problemsFromIssues, text, type ConfigPath, type ConfigProblem, type SourcePosition } from './config-errors.js';
 
@@ -103,6 +109,11 @@ export interface InterfaceSpec {
   readonly dhcp: boolean;
   /** IPv6 addresses (written in the same address:/addresses: fields); the interface speaks IPv6 when there are any. */
   readonly addresses6: readonly Ipv6Cidr[];
+  /**
+   * `kind: wireguard` (src/services/wireguard/config.ts): a tunnel, not cabled to any link. On a router,
+   * tapnet's own WireGuard; on a host, wireguard-go + wg in its namespace. `config: FILE` is already loaded.
+   */
+  readonly wireguard?: WireGuardSpec;
   readonly at: SourcePosition;
 }
 
@@ -261,7 +272,14 @@ function interfaceSchema(kind: 'host' | 'router') {
       return { addresses, addresses6, dhcp };
     });
 }
-type InterfaceFields = z.output<ReturnType<typeof interfaceSchema>>;
+type InterfaceFields = z.output<ReturnType<typeof interfaceSchema>> & { wireguard?: WireGuardSpec };
+
+/** `kind: wireguard`: its addresses count as the interface's (for gateways and routes), it needs no link. */
+const wireguardInterface = wireguardInterfaceSchema.transform((wireguard): InterfaceFields => ({ addresses: [...wireguard.addresses4], addresses6: [...wireguard.addresses6], dhcp: false, wireguard }));
+
+function anyInterface(kind: 'host' | 'router') {
+  return element((raw) => (isRecord(raw) && raw.kind === 'wireguard' ? wireguardInterface : (interfaceSchema(kind) as z.ZodType<InterfaceFields>)));
+}
 
 const interfaceName = z.string().refine((name) => IFNAME_PATTERN.test(name) && name.length <= IFNAME_MAX, {
   error: (issue) => `interface name '${String(issue.input)}': 1-15 letters, digits, '_', '-', '.'`,
@@ -440,7 +458,7 @@ function hostSchema(interfaces: readonly string[]) {
   return fields(
     {
       kind: z.literal('host'),
-      interfaces: z.record(interfaceName, element(interfaceSchema('host'))),
+      interfaces: z.record(interfaceName, anyInterface('host')),
       routes: z.array(element(routeSchema(false, interfaces))).default([]),
     },
     'not a field of a host',
@@ -451,7 +469,7 @@ function routerSchema(interfaces: readonly string[]) {
   return fields(
     {
       kind: z.literal('router'),
-      interfaces: z.record(interfaceName, element(interfaceSchema('router'))),
+      interfaces: z.record(interfaceName, anyInterface('router')),
       routes: z.array(element(routeSchema(true, interfaces))).default([]),
       rpFilter: z.enum(['off', 'loose', 'strict'], { error: (issue) => `'${String(issue.input)}': expected off, loose or strict` }).default('off'),
       // Conntrack, NAT and the firewall: their own module's schemas (they name this router's interfaces).
@@ -523,6 +541,7 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
       const names = Object.keys(ends(node)).filter((n) => ends(node)[n] !== undefined);
       if (!(e.port in ends(node))) return problem(path, `${node.kind} '${e.node}' has no ${node.kind === 'switch' ? 'port' : 'interface'} '${e.port}' (it has: ${names.join(', ') || 'none'})`);
       if (ends(node)[e.port] === undefined) return;
+      if ((ends(node)[e.port] as InterfaceFields).wireguard) return problem(path, `${e.node}:${e.port} is a WireGuard interface: it runs over the node's other interfaces, no link connects it`);
       const key = `${e.node}:${e.port}`;
       if (used.has(key)) problem(path, `${key} is already connected by links.${used.get(key)}`);
       else used.set(key, i);
@@ -533,12 +552,12 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
   for (const [name, node] of usable) {
     const group = node.kind === 'switch' ? 'ports' : 'interfaces';
     for (const [port, spec] of Object.entries(ends(node))) {
-      if (spec !== undefined && !used.has(`${name}:${port}`)) problem(['nodes', name, group, port], `not connected: add a link to ${name}:${port} under links`, 'key');
+      if (spec !== undefined && !(spec as InterfaceFields).wireguard && !used.has(`${name}:${port}`)) problem(['nodes', name, group, port], `not connected: add a link to ${name}:${port} under links`, 'key');
     }
   }
 }
 
-/** Parses and validates topology text. `file` is used in messages only. */
+/** Parses and validates topology text. `file` is used in messages, and files the topology names (`config:` of a WireGuard interface) are found beside it. */
 export function parseTopology(text: string, file: string): TopologyResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
@@ -561,7 +580,52 @@ export function parseTopology(text: string, file: string): TopologyResult {
   const yamlPath = (path: ConfigPath): ConfigPath => (path[0] === 'links' && path[2] === 'endpoints' && isSeq(doc.getIn(['links', path[1]])) ? ([path[0], path[1], ...path.slice(3)] as ConfigPath) : path);
   const r = topologySchema.safeParse(raw, { error: configErrorMap });
   if (!r.success) return { ok: false, problems: problemsFromIssues(r.error.issues, locator, yamlPath) };
-  return { ok: true, topology: toModel(r.data, file, (path, anchor) => locator.locate(yamlPath(path), anchor)) };
+  const topology = toModel(r.data, file, (path, anchor) => locator.locate(yamlPath(path), anchor));
+  const problems = loadWireGuardFiles(topology, (path) => locator.locate(path, 'value'));
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, topology };
+}
+
+/**
+ * `config: FILE` on a WireGuard interface: reads the wg-quick file (relative
+ * to the lab file) into the interface's spec; its problems are reported at
+ * `config:` as `FILE:LINE: Key: what is wrong`. Host WireGuard interfaces
+ * (wireguard-go) also need names unique in the lab: wireguard-go's control
+ * socket, /var/run/wireguard/NAME.sock, is shared by every namespace.
+ */
+function loadWireGuardFiles(topology: Topology, locate: (path: ConfigPath) => SourcePosition): TopologyProblem[] {
+  const problems: TopologyProblem[] = [];
+  const hostWg = new Map<string, string>();
+  for (const node of topology.nodes) {
+    if (node.kind === 'switch') continue;
+    node.interfaces.forEach((iface, i) => {
+      const spec = iface.wireguard;
+      if (!spec) return;
+      const field = `nodes.${node.name}.interfaces.${iface.name}`;
+      if (node.kind === 'host') {
+        const other = hostWg.get(iface.name);
+        if (other) problems.push({ ...iface.at, field, message: `host ${other} has a WireGuard interface ${iface.name} too: wireguard-go's control socket /var/run/wireguard/${iface.name}.sock is shared by all namespaces, so give each a different name` });
+        hostWg.set(iface.name, node.name);
+      }
+      if (spec.configFile === undefined) return;
+      const path = resolvePath(dirname(topology.file), spec.configFile);
+      const at = locate(['nodes', node.name, 'interfaces', iface.name, 'config']);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        problems.push({ ...at, field: `${field}.config`, message: `cannot read ${spec.configFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        return;
+      }
+      const parsed = parseWgQuick(text);
+      if (!parsed.ok) {
+        for (const p of parsed.problems) problems.push({ ...at, field: `${field}.config`, message: `${spec.configFile}:${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message}` });
+        return;
+      }
+      const loaded = { ...parsed.value, configFile: spec.configFile, mtu: parsed.value.mtu ?? spec.mtu, table: parsed.value.table && spec.table };
+      (node.interfaces as InterfaceSpec[])[i] = { ...iface, addresses: loaded.addresses4, addresses6: loaded.addresses6, wireguard: loaded };
+    });
+  }
+  return problems;
 }
 
 /** The checked file as the model lab.ts builds from, with the source position of each part. */

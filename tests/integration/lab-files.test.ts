@@ -53,6 +53,13 @@ describe('tapnet lab: bad files', () => {
     expect(r.stderr).toContain(`${file}:12:15: links.0.endpoints.1: switch 'sw' has no port 'p2'`);
   });
 
+  it('a WireGuard interface with a bad key: one line naming the field, exit 2', () => {
+    const file = write('wg.yaml', ['name: wgbad', 'nodes:', '  r:', '    kind: router', '    interfaces:', '      wg0: { kind: wireguard, privateKey: not-a-key }', ''].join('\n'));
+    const r = tapnet(['lab', 'up', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`tapnet: ${file}:6:43: nodes.r.interfaces.wg0.privateKey: 'not-a-key' is not a WireGuard key (44 characters of base64, as \`wg genkey\` prints)`);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const file = write('syntax.yaml', 'name: x\nnodes:\n  a: [unclosed\n');
     const r = tapnet(['lab', 'status', file]);

@@ -236,4 +236,18 @@ describe('Router: TSO super-frames forwarded whole', () => {
     expect(forwarded(small.outR, 0x86dd)).toHaveLength(0);
     expect(small.router.ctx.stats.get('ip6InTooBigErrors')).toBe(1);
   });
+
+  it('into a tunnel (a point-to-point link, no Ethernet): cut into segments that fit its MTU', async () => {
+    const t = rig({ outOffload: true });
+    const sent: Uint8Array[] = [];
+    t.router.addPointToPoint({ name: 'tun0', mtu: 1420, ipv4: [{ address: parseIpv4('10.9.0.1')!, prefixLength: 24 }], transmit: (p) => void sent.push(p.slice()) });
+    t.router.routes.add({ destination: { address: DST4, prefixLength: 32 }, value: t.router.pointToPoint[0]! });
+    const payload = payloadBytes(3 * 1368 + 5);
+    const { frame, offload } = superFrame(4, payload, TcpFlags.ACK);
+    t.lanR.receiver!(frame, { ...offload, gsoSize: 1368 });
+    await settle();
+    expect(sent.map((p) => p.length)).toEqual([52 + 1368, 52 + 1368, 52 + 1368, 52 + 5]);
+    for (const p of sent) expect(verifyTcpChecksumV4(p.subarray(20), SRC4, DST4)).toBe(true);
+    expect(Uint8Array.from(sent.flatMap((p) => [...p.subarray(52)]))).toEqual(payload);
+  });
 });

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
+import { parseIpv6 } from '../../../../src/l3/ipv6/address.js';
+import { wgPair } from './pair.js';
+
+describe('two tapnet WireGuard peers over an in-memory link', () => {
+  it('handshakes on the first packet and carries ping both ways (IPv4)', async () => {
+    const p = wgPair();
+    const replies = await p.run(p.a.ping(parseIpv4('10.9.0.2')!, { count: 3, intervalMs: 100 }));
+    expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(2);
+    expect(p.ctxA.stats.get('wgHandshakesCompleted')).toBe(1);
+    expect(p.ctxB.stats.get('wgHandshakesCompleted')).toBe(1);
+    expect(p.ctxA.stats.get('wgOutInitiations')).toBe(1);
+    expect(p.ctxB.stats.get('wgInPackets')).toBeGreaterThanOrEqual(3);
+    expect(p.wgA.show()).toMatch(/peer: .*\n  endpoint: 10\.0\.0\.2:51820\n  allowed ips: 10\.9\.0\.2\/32, fd09::2\/128\n  latest handshake: /);
+  });
+
+  it('carries ping -6 through the tunnel', async () => {
+    const p = wgPair();
+    const replies = await p.run(p.a.ipv6.ping(parseIpv6('fd09::2')!, { count: 2, intervalMs: 100 }));
+    expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('runs its UDP over IPv6 endpoints too', async () => {
+    const p = wgPair({ a: { endpoint: { address: 'fd00::2', port: 51820, family: 6 } }, b: { endpoint: { address: 'fd00::1', port: 51820, family: 6 } } });
+    const replies = await p.run(p.a.ping(parseIpv4('10.9.0.2')!, { count: 2, intervalMs: 100 }));
+    expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(1);
+    expect(p.wgB.show()).toContain('endpoint: [fd00::1]:51820');
+  });
+
+  it('works with a preshared key', async () => {
+    const p = wgPair({ presharedKey: new Uint8Array(32).fill(7) });
+    const replies = await p.run(p.b.ping(parseIpv4('10.9.0.1')!, { count: 2, intervalMs: 100 }));
+    expect(replies.filter((r) => r.rttMs !== undefined).length).toBeGreaterThanOrEqual(1);
+  });
+});
