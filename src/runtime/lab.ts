@@ -635,6 +635,7 @@ function routerTables(router: Router, services: RouterServices | undefined): str
   if (router.uplink) tables.push('uplink');
   if (services?.dhcp) tables.push('leases');
   if (services?.dns) tables.push('dns');
+  tables.push(...router.shows.keys()); // a service's own table (`wg`)
   return tables;
 }
 
