@@ -41,6 +41,7 @@ import { connect as hostConnect, type Socket as HostTcpSocket } from 'node:net';
 import type { StackContext } from '../../core/context.js';
 import type { Timer } from '../../core/time.js';
 import { pseudoHeaderSumV4 } from '../../core/checksum.js';
+import { completePartialChecksum, type TransportOffload } from '../../core/offload.js';
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import { Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
@@ -145,8 +146,8 @@ class UplinkLink implements Ipv4Link {
     readonly name: string,
     private readonly uplink: Uplink,
   ) {}
-  sendIpv4(packet: Uint8Array): void {
-    this.uplink.receive(packet);
+  sendIpv4(packet: Uint8Array, _nextHop: number, offload?: TransportOffload): void {
+    this.uplink.receive(packet, offload);
   }
 }
 
@@ -190,7 +191,7 @@ export class Uplink {
           if (protocol !== IpProtocol.TCP && protocol !== IpProtocol.UDP && protocol !== IpProtocol.ICMP) return 'accept';
           // A DHCP server on the router keeps its renewals (unicast to the server port, RFC 2131 §4.1).
           if (protocol === IpProtocol.UDP && view.payload.length >= 4 && ((view.payload[2]! << 8) | view.payload[3]!) === DHCP_SERVER_PORT) return 'accept';
-          uplink.receive(p.bytes);
+          uplink.receive(p.bytes, p.offload);
           return 'stolen';
         },
         { priority: UPLINK_ALIAS_HOOK_PRIORITY, name: 'uplink-alias' },
@@ -252,9 +253,15 @@ export class Uplink {
     return address === this.options.hostAlias ? '127.0.0.1' : formatIpv4(address);
   }
 
-  /** A packet the router forwarded to the uplink. */
-  receive(packet: Uint8Array): void {
+  /**
+   * A packet the router forwarded to the uplink. `offload`: it came from a
+   * virtio-net port with a partial checksum (perhaps as a TSO super-packet,
+   * which the endpoint's TCP takes as one segment): the checksum is finished
+   * here, since the endpoint checks what it receives.
+   */
+  receive(packet: Uint8Array, offload?: TransportOffload): void {
     if (this.closed) return;
+    if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
     const v = this.view;
     if (v.wrap(packet, false) || v.isFragment) {
       // The router reassembles only for conntrack; a fragment here has no ports to proxy by.
