@@ -4,6 +4,7 @@
  *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--mtu N] [--no-host-addr] [--no-offload] [--pcap FILE] [--log-level L]
  *             [--dns-upstream ADDR[:PORT]]... [--dns-record RR]...
  *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client]
+ *             [--no-iperf3] [--small-services all|echo,discard,chargen,daytime,time]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
  *   tapnet lab up|down|status FILE
@@ -21,6 +22,7 @@ import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
 import { parseMac } from './l2/mac-address.js';
 import { sanitizeHostname, type StaticLease } from './services/dhcp/lease-store.js';
+import { SMALL_SERVICE_NAMES, parseSmallServices, type SmallServiceName } from './services/small/index.js';
 import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
 import { checkRecordText } from './services/dns/config.js';
 import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
@@ -121,6 +123,13 @@ export function dhcpHost(value: string, previous: StaticLease[] = []): StaticLea
   return [...previous, { mac, address, hostname: name }];
 }
 
+/** `--small-services echo,discard,chargen,daytime,time` (or `all`). */
+export function smallServices(value: string): SmallServiceName[] {
+  const r = parseSmallServices(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return r.value;
+}
+
 /** `--mtu N`: the TAP's MTU on both ends; 576 (RFC 791's minimum datagram every host takes) to 65521 (the largest Linux lets a TAP have with an Ethernet header in 64 KiB). */
 export const TAP_MTU_MIN = 576;
 export const TAP_MTU_MAX = 65521;
@@ -171,6 +180,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--lease-time <seconds>', 'DHCP lease time').argParser(leaseSeconds).default(3600))
     .addOption(new Option('--dhcp-host <mac,address[,name]>', 'a static DHCP lease (repeatable)').argParser(dhcpHost))
     .option('--no-dhcp', 'do not serve DHCP (pool .100-.199 of the subnet by default)')
+    .option('--no-iperf3', 'do not run the iperf3-compatible server (TCP and UDP port 5201)')
+    .addOption(new Option('--small-services <list>', `serve RFC small services over TCP and UDP: all, or some of ${SMALL_SERVICE_NAMES.join(',')}`).argParser(smallServices))
     .addOption(
       new Option('--dhcp-client', 'take tapnet\'s address from a DHCP server on the kernel side instead of serving one').conflicts([
         'leaseFile',
@@ -197,6 +208,8 @@ export function buildProgram(): Command {
       dhcpHost?: StaticLease[];
       dhcp: boolean;
       dhcpClient?: boolean;
+      iperf3: boolean;
+      smallServices?: SmallServiceName[];
     }) => {
       const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, opts.subnet));
       if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${formatIpv4Cidr(opts.subnet)}`), { name: 'UsageError' });
@@ -213,6 +226,8 @@ export function buildProgram(): Command {
         logLevel: opts.logLevel,
         dnsUpstreams: opts.dnsUpstream,
         dnsRecords: opts.dnsRecord,
+        iperf3: opts.iperf3,
+        smallServices: opts.smallServices,
         dhcp: opts.dhcpClient
           ? { mode: 'client' }
           : opts.dhcp
@@ -225,7 +240,7 @@ export function buildProgram(): Command {
   program
     .command('show')
     .description('print state of a running tapnet: stats, arp, routes, interfaces, leases, ...')
-    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp']))
+    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'iperf3']))
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
     .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')

@@ -28,6 +28,8 @@ import { dirname, join } from 'node:path';
 import { DhcpServer } from '../services/dhcp/server.js';
 import { startHttpService } from '../services/http/server.js';
 import { listenDnsTcp } from '../services/dns/tcp.js';
+import { Iperf3Server } from '../services/iperf3/server.js';
+import { startSmallServices, type SmallServiceName } from '../services/small/index.js';
 import { tcpFetch } from './tcp-fetch.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
@@ -53,6 +55,10 @@ export interface UpOptions {
   readonly dnsUpstreams?: readonly Upstream[];
   /** Extra records for the lab zone, master-file lines (`--dns-record`). */
   readonly dnsRecords?: readonly string[];
+  /** The iperf3-compatible server on port 5201 (default true; `--no-iperf3`). */
+  readonly iperf3?: boolean;
+  /** RFC small services to serve over TCP and UDP (`--small-services echo,chargen`); default none. */
+  readonly smallServices?: readonly SmallServiceName[];
   /** DHCP: serve leases from the pool (the CLI's default), or take tapnet's own address from a server on the kernel side; absent: none. */
   readonly dhcp?: UpDhcpOptions;
 }
@@ -206,6 +212,13 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     cleanup.push(() => dnsTcp.close());
     const http = startHttpService(host);
     cleanup.push(() => http.close());
+    // iperf3 (port 5201, TCP and UDP) and the RFC small services, on the same sockets.
+    const iperf3 = options.iperf3 === false ? undefined : new Iperf3Server(host);
+    if (iperf3) cleanup.push(() => iperf3.close());
+    if (options.smallServices && options.smallServices.length > 0) {
+      const small = startSmallServices(host, options.smallServices);
+      cleanup.push(() => small.close());
+    }
 
     // DHCP (RFC 2131): a pool on the interface, lease names registered in the lab zone; or a client for tapnet itself.
     let showLeases: ((json?: boolean) => unknown) | undefined;
@@ -230,7 +243,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       showLeases = () => client.describe();
     }
 
-    const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases));
+    const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases, iperf3));
     cleanup.push(() => {
       server.close();
       rmSync(socketPath, { force: true });
@@ -282,9 +295,14 @@ async function handleControl(
   args: readonly string[],
   dns?: DnsServer,
   leases?: (json?: boolean) => unknown,
+  iperf3?: Iperf3Server,
 ): Promise<unknown> {
   switch (command) {
     case 'show':
+      if (args[0] === 'iperf3') {
+        if (!iperf3) throw new Error('the iperf3 server is off on this tapnet (--no-iperf3)');
+        return args[1] === 'json' ? iperf3.status() : formatIperf3Status(iperf3.status());
+      }
       if (args[0] === 'leases') {
         if (!leases) throw new Error('DHCP is off on this tapnet');
         return leases(args[1] === 'json');
@@ -313,6 +331,27 @@ async function handleControl(
     default:
       throw new Error(`unknown command '${command}'`);
   }
+}
+
+/** `tapnet show iperf3` as text: the test (running or last), one line per stream, the figures tapnet counted. */
+function formatIperf3Status(status: Record<string, unknown>): string {
+  type Stream = { id: number; protocol: string; sender: boolean; bytes: number; seconds: number; retransmits: number; jitter: number; errors: number; packets: number; tcpInfo?: { snd_cwnd: number; rtt_us: number; rto_ms: number; sack_blocks_received: number } };
+  type Test = { remote: string; phase: string; outcome?: string; parameters?: { protocol: string; direction: string; streams: number }; streams: Stream[] };
+  let out = `iperf3 server on port ${status.port}: ${status.busy ? 'busy' : 'idle'}\n`;
+  for (const [title, t] of [['running', status.test], ['last', status.last]] as const) {
+    const test = t as Test | undefined;
+    if (!test) continue;
+    const p = test.parameters;
+    out += `${title} test from ${test.remote}: ${p ? `${p.protocol}, ${p.streams} stream(s), ${p.direction}` : 'no parameters yet'}; ${test.outcome ?? test.phase}\n`;
+    for (const s of test.streams) {
+      const rate = s.seconds > 0 ? ((s.bytes * 8) / s.seconds / 1e6).toFixed(1) : '-';
+      const extra = s.protocol === 'udp'
+        ? `jitter ${(s.jitter * 1000).toFixed(3)} ms lost ${s.errors}/${s.packets}`
+        : s.tcpInfo ? `cwnd ${s.tcpInfo.snd_cwnd} rtt ${(s.tcpInfo.rtt_us / 1000).toFixed(2)} ms rto ${s.tcpInfo.rto_ms} retrans ${s.retransmits} sack ${s.tcpInfo.sack_blocks_received}` : '';
+      out += `  [${s.id}] ${s.protocol} ${s.sender ? 'send' : 'recv'} ${s.bytes} bytes ${s.seconds.toFixed(2)} s ${rate} Mbit/s ${extra}\n`;
+    }
+  }
+  return out;
 }
 
 /** `tapnet ping fd77::2`: echo requests over IPv6, resolved with NDP. */
