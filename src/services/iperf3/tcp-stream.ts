@@ -15,6 +15,7 @@
  */
 import type { StackContext } from '../../core/context.js';
 import type { Timer } from '../../core/time.js';
+import type { TcpConnectionInfo } from '../../l4/tcp/connection.js';
 import type { Socket } from '../../l4/tcp/socket.js';
 
 /** What a stream reports of its connection (Linux tcp_info names where they exist). */
@@ -55,6 +56,8 @@ export class TcpTestStream {
   private minRtt = Infinity;
   private maxRtt = 0;
   private maxCwnd = 0;
+  /** The connection as last sampled: the figures survive the connection's close at TEST_END. */
+  private last: { info: TcpConnectionInfo; sackBlocks: number } | undefined;
 
   constructor(
     readonly id: number,
@@ -131,15 +134,13 @@ export class TcpTestStream {
     this.last = { info, sackBlocks: info.sackBlocksReceived };
   }
 
-  private last: { info: ReturnType<NonNullable<Socket['connection']>['info']>; sackBlocks: number } | undefined;
-
   /** Retransmitted segments so far (Linux tcpi_total_retrans), as iperf3's "retransmits". */
   get retransmits(): number {
     return (this.socket.connection?.info() ?? this.last?.info)?.retransmits ?? 0;
   }
 
   tcpInfo(): TcpStreamInfo | undefined {
-    if (this.socket.connection) this.sample();
+    if (this.running) this.sample();
     const i = this.last?.info;
     if (!i) return undefined;
     const us = (ms: number | undefined): number => Math.round((ms ?? 0) * 1000);
