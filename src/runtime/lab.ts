@@ -44,6 +44,8 @@ import { DhcpServer } from '../services/dhcp/server.js';
 import { buildLabZone } from '../services/dns/config.js';
 import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsServer } from '../services/dns/server.js';
+import { Iperf3Server } from '../services/iperf3/server.js';
+import { startSmallServices } from '../services/small/index.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
@@ -231,6 +233,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
 
     const routers = new Map<string, Router>();
     const switches = new Map<string, LearningSwitch>();
+    const iperf3Servers = new Map<string, Iperf3Server>();
     for (const node of topology.nodes) {
       if (node.kind === 'router') {
         const router = new Router(contextFor(node.name), { rpFilter: node.rpFilter });
@@ -282,6 +285,15 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           for (const i of served) dhcp.serve(router.interfaces.find((x) => x.name === i.name)!);
           cleanup.push(() => dhcp.stop());
         }
+        if (node.iperf3) {
+          const iperf3 = new Iperf3Server(router);
+          cleanup.push(() => iperf3.close());
+          iperf3Servers.set(node.name, iperf3);
+        }
+        if (node.smallServices.length > 0) {
+          const small = startSmallServices(router, node.smallServices);
+          cleanup.push(() => small.close());
+        }
         router.start();
         routers.set(node.name, router);
       } else if (node.kind === 'switch') {
@@ -310,7 +322,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       routers,
       switches,
       status: () => labStatus(topology, routers, switches, running, contexts),
-      show: (what, node, json) => showNode(topology, routers, switches, contexts, what, node, json),
+      show: (what, node, json) => showNode(topology, routers, switches, contexts, what, node, json, iperf3Servers),
       stop,
     };
 
@@ -537,6 +549,7 @@ function showNode(
   what: string,
   node: string | undefined,
   json: boolean,
+  iperf3Servers: ReadonlyMap<string, Iperf3Server> = new Map(),
 ): unknown {
   if (what === 'mac' || what === 'ports') {
     const targets = node === undefined ? [...switches.values()] : [switches.get(node)];
@@ -553,6 +566,11 @@ function showNode(
   if (!ctx) throw new Error(`'${name}' is not a tapnet node of lab ${topology.name} (hosts are Linux: use ip netns exec ${name} ...); tapnet nodes: ${names.join(', ')}`);
   if (what === 'stats' && json) return ctx.stats.snapshot();
   const router = routers.get(name);
+  if (what === 'iperf3') {
+    const iperf3 = iperf3Servers.get(name);
+    if (!iperf3) throw new Error(`'${name}' runs no iperf3 server (add iperf3: true to it in ${topology.file})`);
+    return json ? iperf3.status() : iperf3.show();
+  }
   if (router) return router.show(what);
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
   throw new Error(`a switch shows mac, ports or stats, not '${what}'`);

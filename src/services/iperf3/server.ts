@@ -165,6 +165,31 @@ export class Iperf3Server implements TestOwner {
     });
     return { port: this.port, busy: this.test !== undefined, test: this.test ? describe(this.test) : undefined, last: this.last ? describe(this.last) : undefined };
   }
+
+  show(): string {
+    return formatIperf3Status(this.status());
+  }
+}
+
+/** `tapnet show iperf3` as text: the test (running or last), one line per stream, the figures tapnet counted. */
+export function formatIperf3Status(status: Record<string, unknown>): string {
+  type Stream = { id: number; protocol: string; sender: boolean; bytes: number; seconds: number; retransmits: number; jitter: number; errors: number; packets: number; tcpInfo?: { snd_cwnd: number; rtt_us: number; rto_ms: number; sack_blocks_received: number } };
+  type Test = { remote: string; phase: string; outcome?: string; parameters?: { protocol: string; direction: string; streams: number }; streams: Stream[] };
+  let out = `iperf3 server on port ${status.port}: ${status.busy ? 'busy' : 'idle'}\n`;
+  for (const [title, t] of [['running', status.test], ['last', status.last]] as const) {
+    const test = t as Test | undefined;
+    if (!test) continue;
+    const p = test.parameters;
+    out += `${title} test from ${test.remote}: ${p ? `${p.protocol}, ${p.streams} stream(s), ${p.direction}` : 'no parameters yet'}; ${test.outcome ?? test.phase}\n`;
+    for (const s of test.streams) {
+      const rate = s.seconds > 0 ? ((s.bytes * 8) / s.seconds / 1e6).toFixed(1) : '-';
+      const extra = s.protocol === 'udp'
+        ? `jitter ${(s.jitter * 1000).toFixed(3)} ms lost ${s.errors}/${s.packets}`
+        : s.tcpInfo ? `cwnd ${s.tcpInfo.snd_cwnd} rtt ${(s.tcpInfo.rtt_us / 1000).toFixed(2)} ms rto ${s.tcpInfo.rto_ms} retrans ${s.retransmits} sack ${s.tcpInfo.sack_blocks_received}` : '';
+      out += `  [${s.id}] ${s.protocol} ${s.sender ? 'send' : 'recv'} ${s.bytes} bytes ${s.seconds.toFixed(2)} s ${rate} Mbit/s ${extra}\n`;
+    }
+  }
+  return out;
 }
 
 export function startIperf3Server(host: Host, options: Iperf3Options = {}): Iperf3Server {
