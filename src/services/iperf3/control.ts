@@ -72,13 +72,19 @@ export class Iperf3Test {
     readonly control: Socket,
     readonly cookie: string,
     readonly remote: string,
-    leftover: Uint8Array,
   ) {
     this.watchdog = owner.ctx.timers.timer(() => this.onWatchdog());
     control.on('data', (chunk: Buffer) => this.receiveControl(chunk));
     control.on('end', () => this.abort('the client closed the control connection', undefined));
     control.on('close', () => this.abort('the control connection closed', undefined));
     control.on('error', (e: Error) => this.abort(`control connection: ${e.message}`, undefined));
+  }
+
+  /**
+   * Asks for the parameters and reads what came with the cookie. Separate from the constructor so the server
+   * holds the test before any of it runs: a client whose first bytes already end the test frees the server.
+   */
+  begin(leftover: Uint8Array): void {
     this.send(encodeState(IperfState.PARAM_EXCHANGE));
     this.watchdog.armIn(IPERF3_HANDSHAKE_TIMEOUT_MS);
     if (leftover.length > 0) this.receiveControl(leftover);

@@ -106,7 +106,8 @@ export class Iperf3Server implements TestOwner {
   private connectionWithCookie(socket: Socket, remote: string, cookie: string, rest: Uint8Array): void {
     const test = this.test;
     if (!test) {
-      this.test = new Iperf3Test(this, socket, cookie, remote, rest);
+      this.test = new Iperf3Test(this, socket, cookie, remote);
+      this.test.begin(rest);
       return;
     }
     if (cookie === test.cookie && test.wantsStream('tcp')) return test.addTcpStream(socket, rest);
