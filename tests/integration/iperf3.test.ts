@@ -176,6 +176,10 @@ describe('iperf3 against tapnet', () => {
     expect((await status()).last!.streams[0]!.sender).toBe(true);
   });
 
+  it('the small services are off by default', () => {
+    expect(inNetns(t.netns, 'nc', ['-z', '-w', '2', V4, '7']).status).not.toBe(0);
+  });
+
   it('IPv6: TCP and UDP to fd77::1', async () => {
     const tcp = await iperf3Json(t.netns, ['-c', V6, '-t', '1']);
     expect(tcp.end.sum_received!.bytes).toBeGreaterThan(0);
