@@ -71,7 +71,7 @@ export class Iperf3Server implements TestOwner {
   }
 
   private accept(socket: Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const remote = socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
     const log = this.ctx.trace.log;
     socket.on('error', () => socket.destroy());
     if (this.test && this.test.phase !== 'createStreams') return this.deny(socket, remote, 'iperf3AccessDenied');
