@@ -3,13 +3,15 @@
  * from netcat-openbsd in the test's namespace: TCP with `nc`, UDP with
  * `nc -u`, IPv4 and IPv6 — the commands labs/README.md shows. Also: with
  * --no-iperf3 nothing answers on 5201, and chargen to a client that never
- * reads stops at the socket buffers.
+ * reads stops at the socket buffers. Then the same on a lab router (labs/services.yaml:
+ * `iperf3: true`, `smallServices: all`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/runtime/control.js';
 import { PYTHON, cleanupTapnet, inNetns, startTapnet, type TapnetProcess } from './harness.js';
+import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
 /** A shell pipeline inside the namespace; stdout as latin1 bytes. */
 function shIn(ns: string, command: string): Buffer {
@@ -106,5 +108,27 @@ describe('small services against netcat', () => {
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/Connection refused/);
     expect((await stats()).iperf3Tests).toBeUndefined();
+  });
+});
+
+describe('labs/services.yaml: iperf3 and the small services on a lab router', () => {
+  let lab: LabProcess;
+  beforeAll(async () => {
+    lab = await startLab('labs/services.yaml');
+  });
+  afterAll(() => lab && cleanupLab(lab));
+
+  it('iperf3 over IPv4 and IPv6 to the router, echo and time with nc; show iperf3 --lab', () => {
+    const tcp = JSON.parse(inNetns('sv-pc', 'iperf3', ['-c', '10.5.0.1', '-t', '1', '-J']).stdout) as { error?: string; end: { sum_received: { bytes: number } } };
+    expect(tcp.error).toBeUndefined();
+    expect(tcp.end.sum_received.bytes).toBeGreaterThan(0);
+    const udp = JSON.parse(inNetns('sv-pc', 'iperf3', ['-c', 'fd00:5::1', '-u', '-b', '5M', '-t', '1', '-J']).stdout) as { error?: string; end: { sum: { packets: number } } };
+    expect(udp.error).toBeUndefined();
+    expect(udp.end.sum.packets).toBeGreaterThan(300);
+    expect(shIn('sv-pc', "printf 'lab echo\\n' | nc -N 10.5.0.1 7").toString()).toBe('lab echo\n');
+    expect(shIn('sv-pc', "printf '\\n' | nc -u -w1 10.5.0.1 37").length).toBe(4);
+    const show = lab.cli(['show', 'iperf3', '--lab', lab.file]);
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/last test from \[fd00:5::10\]:\d+: udp, 1 stream\(s\), clientSends; completed/);
   });
 });
