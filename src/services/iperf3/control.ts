@@ -59,6 +59,7 @@ export class Iperf3Test {
   private readonly watchdog: Timer;
   private sampler: Timer | undefined;
   private deadline: Timer | undefined;
+  private omitTimer: Timer | undefined;
   private lastActivity = 0;
   private queuedToSend = 0;
   private startedAt = 0;
@@ -182,6 +183,14 @@ export class Iperf3Test {
     this.sampler = this.ctx.timers.timer(() => this.sample());
     this.sampler.armIn(IPERF3_SAMPLE_INTERVAL_MS);
     const p = this.params!;
+    if (p.omitSeconds > 0) {
+      this.omitTimer = this.ctx.timers.after(p.omitSeconds * 1000, () => {
+        const at = this.ctx.clock.now();
+        this.queuedToSend = 0;
+        this.startedAt = at;
+        for (const s of this.streams) s.omitEnded(at);
+      });
+    }
     if (p.durationSeconds > 0) {
       this.deadline = this.ctx.timers.after((p.durationSeconds + p.omitSeconds) * 1000 + IPERF3_GRACE_MS, () =>
         this.abort(`the test ran ${p.durationSeconds} s plus ${IPERF3_GRACE_MS / 1000} s grace without TEST_END`, 'iperf3Timeouts'),
@@ -250,6 +259,7 @@ export class Iperf3Test {
     this.cpuEnd = process.cpuUsage();
     this.sampler?.cancel();
     this.deadline?.cancel();
+    this.omitTimer?.cancel();
     for (const s of this.streams) s.stop(this.endedAt);
     this.phase = 'results';
     this.send(encodeState(IperfState.EXCHANGE_RESULTS));
@@ -343,6 +353,7 @@ export class Iperf3Test {
     this.watchdog.cancel();
     this.sampler?.cancel();
     this.deadline?.cancel();
+    this.omitTimer?.cancel();
     if (completed) {
       this.count('iperf3TestsCompleted');
       this.ctx.trace.log.info(`iperf3: test from ${this.remote} ${outcome}`);

@@ -49,6 +49,7 @@ export class TcpTestStream {
   startedAt = 0;
   endedAt = 0;
   private queued = 0;
+  private retransmitsBase = 0;
   private waitingForDrain = false;
   private pacing: Timer | undefined;
   private samples = 0;
@@ -134,9 +135,17 @@ export class TcpTestStream {
     this.last = { info, sackBlocks: info.sackBlocksReceived };
   }
 
-  /** Retransmitted segments so far (Linux tcpi_total_retrans), as iperf3's "retransmits". */
+  /** Retransmitted segments since the start (or the end of -O omit), from Linux-style tcpi_total_retrans. */
   get retransmits(): number {
-    return (this.socket.connection?.info() ?? this.last?.info)?.retransmits ?? 0;
+    return ((this.socket.connection?.info() ?? this.last?.info)?.retransmits ?? 0) - this.retransmitsBase;
+  }
+
+  /** -O: the first seconds do not count (iperf_reset_stats): bytes, the start time and retransmits start again. */
+  omitEnded(now: number): void {
+    this.bytes = 0;
+    this.queued = 0;
+    this.startedAt = now;
+    this.retransmitsBase += this.retransmits;
   }
 
   tcpInfo(): TcpStreamInfo | undefined {

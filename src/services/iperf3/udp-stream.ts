@@ -120,6 +120,13 @@ export class UdpTestStream {
     }
   }
 
+  /** -O: the first seconds do not count (iperf_reset_stats: bytes and jitter start again; loss counts keep going). */
+  omitEnded(now: number): void {
+    this.bytes = 0;
+    this.startedAt = now;
+    this.account.jitter = 0;
+  }
+
   stop(now: number): void {
     if (this.running) this.endedAt = now;
     this.running = false;

@@ -84,6 +84,29 @@ describe('iperf3 server', () => {
     expect(stat('iperf3BytesSent')).toBe(r.streams[0]!.bytes);
   });
 
+  it('-O: what arrives during the omitted first seconds does not count', async () => {
+    const { p, server } = setup();
+    const control = open(p, COOKIE);
+    await p.runUntil(() => control.received().length >= 1);
+    control.socket.write(encodeJsonBlock({ tcp: true, time: 3, omit: 1, parallel: 1, len: 16384 }));
+    await p.runUntil(() => control.received().length >= 2);
+    const data = open(p, COOKIE);
+    await p.runUntil(() => control.received().length >= 4);
+    data.socket.write(Buffer.alloc(50_000, 1));
+    await p.runUntil(() => server.test!.streams[0]!.bytes === 50_000);
+    await p.runFor(1_000); // the omit period ends: the count starts again
+    expect(server.test!.streams[0]!.bytes).toBe(0);
+    data.socket.write(Buffer.alloc(20_000, 2));
+    await p.runUntil(() => server.test!.streams[0]!.bytes === 20_000);
+    control.socket.write(Uint8Array.of(IperfState.TEST_END));
+    await p.runUntil(() => control.received().length >= 5);
+    control.socket.write(encodeJsonBlock(CLIENT_RESULTS));
+    await p.runUntil(() => control.received().at(-1) === IperfState.DISPLAY_RESULTS);
+    const results = JSON.parse(control.received().subarray(9, -1).toString()) as { streams: { bytes: number; end_time: number }[] };
+    expect(results.streams[0]!.bytes).toBe(20_000);
+    expect(results.streams[0]!.end_time).toBeLessThan(1); // seconds since the omit period ended
+  });
+
   it('answers a second client with ACCESS_DENIED while a test runs, then serves it afterwards', async () => {
     const { p, server, stat } = setup();
     const first = open(p, COOKIE);
