@@ -103,7 +103,7 @@ export class Iperf3Test {
     if (!this.control.destroyed && this.control.writable) this.control.write(bytes);
   }
 
-  /** Streams still to come: the server receives on `streams` of them and sends on `streams` more when bidirectional. */
+  /** How many streams the test has: "parallel" of them, twice that with --bidir (the server receives on the first half). */
   private get streamsWanted(): number {
     if (!this.params) return 0;
     return this.params.direction === 'bidirectional' ? 2 * this.params.streams : this.params.streams;
@@ -206,7 +206,6 @@ export class Iperf3Test {
   private receiveControl(chunk: Uint8Array): void {
     if (this.phase === 'done') return;
     this.reader.push(chunk);
-    if (this.phase !== 'running') this.lastActivity = this.ctx.clock.now();
     // One message per step, as long as the phase has a complete one buffered.
     while (this.step() && this.reader.buffered > 0);
   }
