@@ -141,6 +141,9 @@ export class Iperf3Test {
     const stream = new TcpTestStream(streamId(this.streams.length), this.nextStreamSends(), socket, owner, this.block, p.bitsPerSecond, Math.max(1, p.pacingTimerUs / 1000));
     // -w: iperf3 sets SO_RCVBUF/SO_SNDBUF; tapnet sizes the receive buffer (the window the client sees).
     if (p.window > 0 && !stream.sender) socket.connection?.setReceiveBuffer(p.window);
+    // Nagle back on for data (iperf3 sets TCP_NODELAY on data streams only with -N): with it off, every few KB an
+    // ACK freed went out as a small segment of its own, and the ACK flood back overran the TAP.
+    if (!p.noDelay) socket.setNoDelay(false);
     socket.on('error', () => socket.destroy());
     if (leftover.length > 0) socket.unshift(Buffer.from(leftover));
     this.streams.push(stream);

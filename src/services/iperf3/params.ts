@@ -36,6 +36,8 @@ export interface TestParameters {
   readonly window: number;
   readonly udpCounters64bit: boolean;
   readonly getServerOutput: boolean;
+  /** -N: TCP_NODELAY on the data streams. */
+  readonly noDelay: boolean;
   readonly clientVersion: string;
 }
 
@@ -80,6 +82,7 @@ export function parseParameters(json: Record<string, unknown>): ParametersResult
     window: int('window', 0, 512 * 1024 * 1024, 0),
     udpCounters64bit: flag('udp_counters_64bit'),
     getServerOutput: flag('get_server_output'),
+    noDelay: flag('nodelay'),
     clientVersion: typeof json.client_version === 'string' ? json.client_version.slice(0, 32) : 'unknown',
   };
   return problems.length > 0 ? { ok: false, error: problems.join('; ') } : { ok: true, value };

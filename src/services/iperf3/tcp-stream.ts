@@ -74,9 +74,11 @@ export class TcpTestStream {
       this.bytes += chunk.length;
       owner.moved(this, chunk.length, false);
     });
+    // Refill on the next turn of the event loop, not inside 'drain': a sender that always finds room would
+    // otherwise chain writes without ever letting the TAP be read (ACKs, and the client's TEST_END).
     socket.on('drain', () => {
       this.waitingForDrain = false;
-      this.pump();
+      setImmediate(() => this.pump());
     });
   }
 

@@ -121,7 +121,7 @@ describe('parameters', () => {
     const r = parseParameters(JSON.parse('{"udp":true,"omit":0,"time":2,"num":0,"blockcount":0,"parallel":2,"reverse":true,"len":1400,"bandwidth":10000000,"pacing_timer":1000,"client_version":"3.12"}'));
     expect(r).toEqual({
       ok: true,
-      value: { protocol: 'udp', direction: 'serverSends', durationSeconds: 2, omitSeconds: 0, bytes: 0, blocks: 0, streams: 2, blockSize: 1400, bitsPerSecond: 10_000_000, pacingTimerUs: 1000, window: 0, udpCounters64bit: false, getServerOutput: false, clientVersion: '3.12' },
+      value: { protocol: 'udp', direction: 'serverSends', durationSeconds: 2, omitSeconds: 0, bytes: 0, blocks: 0, streams: 2, blockSize: 1400, bitsPerSecond: 10_000_000, pacingTimerUs: 1000, window: 0, udpCounters64bit: false, getServerOutput: false, noDelay: false, clientVersion: '3.12' },
     });
   });
 
