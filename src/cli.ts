@@ -4,6 +4,7 @@
  *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--mtu N] [--no-host-addr] [--no-offload] [--pcap FILE] [--log-level L]
  *             [--dns-upstream ADDR[:PORT]]... [--dns-record RR]...
  *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client]
+ *             [--no-iperf3] [--small-services all|echo,discard,chargen,daytime,time]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
  *   tapnet lab up|down|status FILE
@@ -22,6 +23,7 @@ import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
 import { parseMac } from './l2/mac-address.js';
 import { sanitizeHostname, type StaticLease } from './services/dhcp/lease-store.js';
+import { SMALL_SERVICE_NAMES, parseSmallServices, type SmallServiceName } from './services/small/index.js';
 import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
 import { checkRecordText } from './services/dns/config.js';
 import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
@@ -81,7 +83,7 @@ export function ipv4Address(value: string): Ipv4Address {
 }
 
 /** The tables `tapnet show` knows (a node shows those it has: a switch has mac and ports, a router leases if it serves DHCP). */
-export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg'] as const;
+export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg', 'iperf3'] as const;
 
 /** Levenshtein distance, for "did you mean" (only ever on a few short words). */
 function editDistance(a: string, b: string): number {
@@ -154,6 +156,13 @@ export function dhcpHost(value: string, previous: StaticLease[] = []): StaticLea
   return [...previous, { mac, address, hostname: name }];
 }
 
+/** `--small-services echo,discard,chargen,daytime,time` (or `all`). */
+export function smallServices(value: string): SmallServiceName[] {
+  const r = parseSmallServices(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return r.value;
+}
+
 /** `--mtu N`: the TAP's MTU on both ends; 576 (RFC 791's minimum datagram every host takes) to 65521 (the largest Linux lets a TAP have with an Ethernet header in 64 KiB). */
 export const TAP_MTU_MIN = 576;
 export const TAP_MTU_MAX = 65521;
@@ -212,6 +221,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--lease-time <seconds>', 'DHCP lease time').argParser(leaseSeconds).default(3600))
     .addOption(new Option('--dhcp-host <mac,address[,name]>', 'a static DHCP lease (repeatable)').argParser(dhcpHost))
     .option('--no-dhcp', 'do not serve DHCP (pool .100-.199 of the subnet by default)')
+    .option('--no-iperf3', 'do not run the iperf3-compatible server (TCP and UDP port 5201)')
+    .addOption(new Option('--small-services <list>', `serve RFC small services over TCP and UDP: all, or some of ${SMALL_SERVICE_NAMES.join(',')}`).argParser(smallServices))
     .addOption(
       new Option('--dhcp-client', 'take tapnet\'s address from a DHCP server on the kernel side instead of serving one').conflicts([
         'leaseFile',
@@ -239,6 +250,8 @@ export function buildProgram(): Command {
       dhcpHost?: StaticLease[];
       dhcp: boolean;
       dhcpClient?: boolean;
+      iperf3: boolean;
+      smallServices?: SmallServiceName[];
     }) => {
       const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, opts.subnet));
       if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${formatIpv4Cidr(opts.subnet)}`), { name: 'UsageError' });
@@ -256,6 +269,8 @@ export function buildProgram(): Command {
         logFormat: opts.logFormat,
         dnsUpstreams: opts.dnsUpstream,
         dnsRecords: opts.dnsRecord,
+        iperf3: opts.iperf3,
+        smallServices: opts.smallServices,
         dhcp: opts.dhcpClient
           ? { mode: 'client' }
           : opts.dhcp

@@ -44,6 +44,8 @@ import { DhcpServer } from '../services/dhcp/server.js';
 import { buildLabZone } from '../services/dns/config.js';
 import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsServer } from '../services/dns/server.js';
+import { Iperf3Server } from '../services/iperf3/server.js';
+import { startSmallServices } from '../services/small/index.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
 import { formatWgSetconf, type WireGuardSpec } from '../services/wireguard/config.js';
@@ -310,6 +312,15 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           services.set(node.name, { ...services.get(node.name), dhcp });
         }
         if (dns) services.set(node.name, { ...services.get(node.name), dns });
+        if (node.iperf3) {
+          const iperf3 = new Iperf3Server(router);
+          cleanup.push(() => iperf3.close());
+          services.set(node.name, { ...services.get(node.name), iperf3 });
+        }
+        if (node.smallServices.length > 0) {
+          const small = startSmallServices(router, node.smallServices);
+          cleanup.push(() => small.close());
+        }
         router.start();
         for (const wg of tunnels) wg.start();
         routers.set(node.name, router);
@@ -614,10 +625,11 @@ export function formatLabStatus(s: LabStatus): string {
   return out;
 }
 
-/** The services a lab router runs (its `dns:` and the DHCP server on `dhcp: true` interfaces), for `show`. */
+/** The services a lab router runs (its `dns:`, the DHCP server on `dhcp: true` interfaces, `iperf3: true`), for `show`. */
 interface RouterServices {
   readonly dns?: DnsServer;
   readonly dhcp?: DhcpServer;
+  readonly iperf3?: Iperf3Server;
 }
 
 /** Everything `tapnet show --lab` can look at. */
@@ -635,6 +647,7 @@ function routerTables(router: Router, services: RouterServices | undefined): str
   if (router.uplink) tables.push('uplink');
   if (services?.dhcp) tables.push('leases');
   if (services?.dns) tables.push('dns');
+  if (services?.iperf3) tables.push('iperf3');
   tables.push(...router.shows.keys()); // a service's own table (`wg`)
   return tables;
 }
@@ -660,11 +673,13 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
     const own = services.get(name);
     const tables = routerTables(router, own);
     if (!tables.includes(what)) {
-      const hint = what === 'leases' ? ' (no interface of it has dhcp: true)' : what === 'dns' ? ' (it has no dns:)' : '';
+      const hint =
+        what === 'leases' ? ' (no interface of it has dhcp: true)' : what === 'dns' ? ' (it has no dns:)' : what === 'iperf3' ? ` (add iperf3: true to it in ${topology.file})` : '';
       throw new Error(`router ${name} has no table '${what}'${hint}; it shows: ${tables.join(', ')}`);
     }
     if (what === 'leases') return json ? own!.dhcp!.leases() : own!.dhcp!.show();
     if (what === 'dns') return json ? own!.dns!.showJson() : own!.dns!.show();
+    if (what === 'iperf3') return json ? own!.iperf3!.status() : own!.iperf3!.show();
     return json ? router.showJson(what) : router.show(what);
   }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');

@@ -26,6 +26,8 @@
  *         wg0: { kind: wireguard, config: office.conf }   # a wg-quick file, beside the lab file
  *      tapnet's own WireGuard on a router, wireguard-go + wg on a host: src/services/wireguard/config.ts)
  *       dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }   # a DNS server (src/services/dns)
+ *       iperf3: true               # an iperf3 server on port 5201 of the router's addresses (src/services/iperf3)
+ *       smallServices: [echo, discard, chargen, daytime, time]   # RFC 862-868 over TCP and UDP (src/services/small), or: all
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
  *     sw1:                         # a tapnet learning switch (802.1D/802.1Q)
  *       kind: switch
@@ -85,6 +87,7 @@ import type { UplinkOptions } from '../services/uplink/uplink.js';
 import { labDnsSchema } from '../services/dns/config.js';
 import { parseWgQuick, wireguardInterfaceSchema, type WireGuardSpec } from '../services/wireguard/config.js';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { SMALL_SERVICE_NAMES, type SmallServiceName } from '../services/small/index.js';
 import type { Upstream } from '../services/dns/forwarder.js';
 import { YamlLocator, configErrorMap, element, fields, formatProblem, integer, problemsFromIssues, text, type ConfigPath, type ConfigProblem, type SourcePosition } from './config-errors.js';
 
@@ -160,6 +163,10 @@ export interface RouterNodeSpec {
   readonly uplink?: UplinkOptions;
   /** `dns:`: the router serves this zone (and forwards the rest); undefined when it serves no DNS. */
   readonly dns?: RouterDnsSpec;
+  /** `iperf3: true`: the iperf3-compatible server on port 5201 (off by default in a lab). */
+  readonly iperf3: boolean;
+  /** `smallServices: [echo, ...]` or `all`: RFC small services over TCP and UDP (none by default). */
+  readonly smallServices: readonly SmallServiceName[];
   readonly at: SourcePosition;
 }
 
@@ -465,6 +472,15 @@ function hostSchema(interfaces: readonly string[]) {
   ).superRefine((node, ctx) => checkGateways(node, false, ctx));
 }
 
+/** `smallServices: all` or a list of echo, discard, chargen, daytime, time. */
+const smallServicesSchema = z.union(
+  [
+    z.literal('all').transform((): SmallServiceName[] => [...SMALL_SERVICE_NAMES]),
+    z.array(z.enum(SMALL_SERVICE_NAMES, { error: (issue) => `'${String(issue.input)}': expected one of ${SMALL_SERVICE_NAMES.join(', ')}` })),
+  ],
+  { error: `expected all, or a list of ${SMALL_SERVICE_NAMES.join(', ')}` },
+);
+
 function routerSchema(interfaces: readonly string[]) {
   return fields(
     {
@@ -476,6 +492,8 @@ function routerSchema(interfaces: readonly string[]) {
       ...netfilterSchemas(interfaces),
       uplink: uplinkSchema.optional(),
       dns: labDnsSchema.optional(),
+      iperf3: z.boolean({ error: 'expected true or false' }).default(false),
+      smallServices: smallServicesSchema.default([]),
     },
     'not a field of a router',
   ).superRefine((node, ctx) => checkGateways(node, true, ctx));
@@ -650,7 +668,7 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
     if (node.kind === 'host') return { kind: 'host', name, interfaces, routes, routes6, at };
     const netfilter = toNetfilterConfig({ nat: node.nat, firewall: node.firewall, conntrack: node.conntrack });
     const dns = node.dns ? { ...node.dns, at: key('nodes', name, 'dns') } : undefined;
-    return { kind: 'router', name, interfaces, routes, routes6, rpFilter: node.rpFilter, ...(netfilter ? { netfilter } : {}), ...(node.uplink ? { uplink: node.uplink } : {}), ...(dns ? { dns } : {}), at };
+    return { kind: 'router', name, interfaces, routes, routes6, rpFilter: node.rpFilter, iperf3: node.iperf3, smallServices: [...new Set(node.smallServices)], ...(netfilter ? { netfilter } : {}), ...(node.uplink ? { uplink: node.uplink } : {}), ...(dns ? { dns } : {}), at };
   });
   const links = t.links.map((parsed, i): LinkSpec => {
     const link = present(parsed);

@@ -28,6 +28,8 @@ import { dirname, join } from 'node:path';
 import { DhcpServer } from '../services/dhcp/server.js';
 import { startHttpService } from '../services/http/server.js';
 import { listenDnsTcp } from '../services/dns/tcp.js';
+import { Iperf3Server } from '../services/iperf3/server.js';
+import { startSmallServices, type SmallServiceName } from '../services/small/index.js';
 import { tcpFetch } from './tcp-fetch.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
@@ -55,6 +57,10 @@ export interface UpOptions {
   readonly dnsUpstreams?: readonly Upstream[];
   /** Extra records for the lab zone, master-file lines (`--dns-record`). */
   readonly dnsRecords?: readonly string[];
+  /** The iperf3-compatible server on port 5201 (default true; `--no-iperf3`). */
+  readonly iperf3?: boolean;
+  /** RFC small services to serve over TCP and UDP (`--small-services echo,chargen`); default none. */
+  readonly smallServices?: readonly SmallServiceName[];
   /** DHCP: serve leases from the pool (the CLI's default), or take tapnet's own address from a server on the kernel side; absent: none. */
   readonly dhcp?: UpDhcpOptions;
 }
@@ -208,6 +214,13 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     cleanup.push(() => dnsTcp.close());
     const http = startHttpService(host);
     cleanup.push(() => http.close());
+    // iperf3 (port 5201, TCP and UDP) and the RFC small services, on the same sockets.
+    const iperf3 = options.iperf3 === false ? undefined : new Iperf3Server(host);
+    if (iperf3) cleanup.push(() => iperf3.close());
+    if (options.smallServices && options.smallServices.length > 0) {
+      const small = startSmallServices(host, options.smallServices);
+      cleanup.push(() => small.close());
+    }
 
     // DHCP (RFC 2131): a pool on the interface, lease names registered in the lab zone; or a client for tapnet itself.
     let showLeases: ((json?: boolean) => unknown) | undefined;
@@ -232,7 +245,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       showLeases = () => client.describe();
     }
 
-    const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases));
+    const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases, iperf3));
     cleanup.push(() => {
       server.close();
       rmSync(socketPath, { force: true });
@@ -284,9 +297,14 @@ async function handleControl(
   args: readonly string[],
   dns?: DnsServer,
   leases?: (json?: boolean) => unknown,
+  iperf3?: Iperf3Server,
 ): Promise<unknown> {
   switch (command) {
     case 'show':
+      if (args[0] === 'iperf3') {
+        if (!iperf3) throw new Error('the iperf3 server is off on this tapnet (--no-iperf3)');
+        return args[1] === 'json' ? iperf3.status() : iperf3.show();
+      }
       if (args[0] === 'leases') {
         if (!leases) throw new Error('DHCP is off on this tapnet');
         return leases(args[1] === 'json');

@@ -89,6 +89,8 @@ export interface TcpConnectionInfo {
   readonly congestionControl: string;
   readonly recovery: RecoveryState;
   readonly sackedBytes: number;
+  /** SACK blocks the peer has sent us on this connection (RFC 2018), DSACK included. */
+  readonly sackBlocksReceived: number;
   readonly ofoBytes: number;
   /** Current buffer sizes (Linux `ss -m` rb / tb), as autotuning left them. */
   readonly receiveBuffer: number;
@@ -235,6 +237,8 @@ export class TcpConnection {
   idleTimer: Timer | undefined;
   /** Consecutive retransmission timeouts (or unanswered probes) without progress. */
   retransmits = 0;
+  /** SACK blocks read from the peer's ACKs (recovery.ts), for `show tcp` and iperf3's per-stream results. */
+  sackBlocksReceived = 0;
   /** A zero-window probe went out and no ACK has come back since. */
   probesUnanswered = false;
   synRetries = 0;
@@ -414,6 +418,7 @@ export class TcpConnection {
       congestionControl: this.cc.name,
       recovery: this.recoveryState,
       sackedBytes: this.scoreboard.sackedBytes,
+      sackBlocksReceived: this.sackBlocksReceived,
       ofoBytes: this.ofo.bytes,
       receiveBuffer: this.rcvBuf,
       sendBuffer: this.sndBuf,

@@ -190,6 +190,7 @@ function sampleRtt(c: TcpConnection, seg: Segment): void {
 function readSackBlocks(c: TcpConnection, seg: Segment): SeqNum | undefined {
   const ack = seg.ack;
   let sackTop: SeqNum | undefined;
+  c.sackBlocksReceived += seg.sackCount;
   for (let i = 0; i < seg.sackCount; i++) {
     const left = seq(seg.sackEdges[2 * i]!);
     const right = seq(seg.sackEdges[2 * i + 1]!);

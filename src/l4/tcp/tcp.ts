@@ -454,7 +454,7 @@ export class TcpLayer {
       list = this.recentConnections(options.recent);
       out += `connections: ${this.connections.size}${summary.length > 0 ? ` (${summary.join(', ')})` : ''}; the newest ${options.recent} below\n`;
     }
-    out += 'State        Local                  Peer                   cwnd     ssthresh srtt    rto    inflight retrans\n';
+    out += 'State        Local                  Peer                   cwnd     ssthresh srtt    rttvar  rto    inflight retrans sack\n';
     for (const l of this.listenersInfo()) {
       out += `${'LISTEN'.padEnd(12)} ${`${l.address}:${l.port}`.padEnd(22)} ${'*:*'.padEnd(22)}\n`;
     }
@@ -463,7 +463,8 @@ export class TcpLayer {
       out +=
         `${i.state.padEnd(12)} ${i.local.padEnd(22)} ${i.remote.padEnd(22)} ` +
         `${String(i.cwnd).padEnd(8)} ${String(i.ssthresh).padEnd(8)} ${(i.srtt === undefined ? '-' : i.srtt.toFixed(1)).padEnd(7)} ` +
-        `${i.rto.toFixed(0).padEnd(6)} ${String(i.bytesInFlight).padEnd(8)} ${i.retransmits}` +
+        `${(i.srtt === undefined ? '-' : i.rttvar.toFixed(1)).padEnd(7)} ` +
+        `${i.rto.toFixed(0).padEnd(6)} ${String(i.bytesInFlight).padEnd(8)} ${String(i.retransmits).padEnd(7)} ${i.sackBlocksReceived}` +
         ` mss ${i.mss} cc ${i.congestionControl} ${i.recovery} sent ${i.bytesSent} rcvd ${i.bytesReceived}\n`;
     }
     return out;

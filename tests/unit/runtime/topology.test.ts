@@ -189,6 +189,30 @@ links: [[pc:eth0, gw:lan]]
     expect(home?.kind === 'router' && home.dns && [home.dns.zone, home.dns.records]).toEqual(['home.', ['hn-server A 192.168.1.10']]);
   });
 
+  it('iperf3 and smallServices: on a router, checked, off by default; not on a host', () => {
+    const lab = (router: string, host = ''): ReturnType<typeof parseTopology> =>
+      parseTopology(
+        `name: x
+nodes:
+  pc: { kind: host, interfaces: { eth0: { address: 10.1.0.10/24 } }${host} }
+  gw: { kind: router, interfaces: { lan: { address: 10.1.0.1/24 } }${router} }
+links: [[pc:eth0, gw:lan]]
+`,
+        't.yaml',
+      );
+    const gw = (r: ReturnType<typeof parseTopology>) => (r.ok ? r.topology.nodes.find((n) => n.name === 'gw') : undefined);
+    const plain = gw(lab(''));
+    expect(plain?.kind === 'router' && [plain.iperf3, plain.smallServices]).toEqual([false, []]);
+    const on = gw(lab(', iperf3: true, smallServices: [echo, chargen, echo]'));
+    expect(on?.kind === 'router' && [on.iperf3, on.smallServices]).toEqual([true, ['echo', 'chargen']]);
+    const all = gw(lab(', smallServices: all'));
+    expect(all?.kind === 'router' && all.smallServices).toEqual(['echo', 'discard', 'chargen', 'daytime', 'time']);
+    const problemsOf = (r: ReturnType<typeof parseTopology>): string[] => (r.ok ? [] : r.problems.map((p) => `${p.field}: ${p.message}`));
+    expect(problemsOf(lab(', smallServices: [echo, qotd]'))[0]).toMatch(/nodes\.gw\.smallServices\.1: 'qotd': expected one of echo, discard, chargen, daytime, time/);
+    expect(problemsOf(lab(', iperf3: yes please'))[0]).toMatch(/nodes\.gw\.iperf3: expected true or false/);
+    expect(problemsOf(lab('', ', iperf3: true'))[0]).toMatch(/nodes\.pc\.iperf3: not a field of a host/);
+  });
+
   it('dual stack: IPv6 addresses in the same fields, IPv6 routes by their prefix', () => {
     const r = parseTopology(readFileSync(join(LABS, 'two-lans.yaml'), 'utf8'), 'two-lans.yaml');
     expect(r.ok).toBe(true);

@@ -112,6 +112,11 @@ describe('fast retransmit and recovery', () => {
     expect(c.totalRetransmits).toBe(3);
     // The receiver held the segments above each hole and reported them with SACK blocks.
     expect(t.a.ctx.stats.get('tcpOfoQueue')).toBeGreaterThan(3);
+    // The sender counted the blocks it read (what `show tcp` and iperf3's tcp_info report as SACK blocks).
+    expect(c.info().sackBlocksReceived).toBeGreaterThan(3);
+    const row = t.b.tcp.show().split('\n').find((l) => l.startsWith('ESTABLISHED'))!;
+    expect(t.b.tcp.show().split('\n')[0]).toMatch(/srtt\s+rttvar\s+rto\s+inflight\s+retrans\s+sack$/);
+    expect(row).toMatch(new RegExp(`\\s3\\s+${c.sackBlocksReceived} mss`));
   });
 
   it('NewReno (RFC 6582) without SACK: partial ACKs retransmit one hole each', async () => {
