@@ -7,7 +7,8 @@
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
  *   tapnet lab up|down|status FILE
- *   tapnet show mac|ports|routes|... --lab FILE [--node NODE]
+ *   tapnet show mac|ports|routes|lb|... --lab FILE [--node NODE]
+ *   tapnet lb add|remove|weight|drain SERVICE BACKEND [ADDRESS:PORT[,WEIGHT] | WEIGHT] --lab FILE [--node NODE]
  *
  * A bad argument prints one line naming it and exits with code 2. Each option's
  * parser below returns the parsed value (a CIDR, an address, a number), so
@@ -225,7 +226,7 @@ export function buildProgram(): Command {
   program
     .command('show')
     .description('print state of a running tapnet: stats, arp, routes, interfaces, leases, ...')
-    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp']))
+    .addArgument(new Argument('<what>', 'what to show').choices(['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'lb']))
     .addOption(tapOption())
     .option('--json', 'print JSON instead of a table')
     .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')
@@ -264,6 +265,22 @@ export function buildProgram(): Command {
     .action(async (address: string, opts: { tap: string; count: number }) => {
       const result = (await ask(opts.tap, { command: 'ping', args: [address, String(opts.count)] })) as string;
       process.stdout.write(result);
+    });
+
+  program
+    .command('lb')
+    .description('change a running lab\'s load balancer: add, remove, weight or drain a backend of a virtual service')
+    .addArgument(new Argument('<op>', 'what to do').choices(['add', 'remove', 'weight', 'drain']))
+    .argument('<service>', 'virtual service name (as under lb: in the lab file)')
+    .argument('<backend>', 'backend name (add: a new name, or ADDRESS:PORT)')
+    .argument('[arg]', 'add: ADDRESS:PORT[,WEIGHT]; weight: the new weight (0 drains)')
+    .requiredOption('--lab <file>', 'the lab started from this topology file')
+    .addOption(new Option('--node <name>', 'which lb node (needed when the lab has more than one)').argParser(netnsName))
+    .action(async (op: string, service: string, backend: string, arg: string | undefined, opts: { lab: string; node?: string }) => {
+      if (op === 'weight' && (arg === undefined || !/^\d+$/.test(arg))) throw Object.assign(new Error(`lb weight: expected a weight, e.g. tapnet lb weight ${service} ${backend} 3`), { name: 'UsageError' });
+      const topology = loadLabFile(opts.lab);
+      const result = await askLab(topology.name, { command: 'lb', args: [opts.node ?? '', op, service, backend, arg ?? ''] });
+      process.stdout.write(String(result));
     });
 
   const lab = program.command('lab').description('topology labs: host namespaces, tapnet switches and routers, impaired links, from a YAML file');

@@ -19,10 +19,10 @@
  */
 import type { CounterName } from '../core/stats.js';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createContext, type StackContext } from '../core/context.js';
 import { PcapWriter } from '../core/pcap.js';
@@ -46,6 +46,7 @@ import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
+import { LoadBalancer } from '../services/lb/lb.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
 import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
@@ -81,6 +82,8 @@ export interface RunningLab {
   readonly topology: Topology;
   readonly routers: ReadonlyMap<string, Router>;
   readonly switches: ReadonlyMap<string, LearningSwitch>;
+  /** The load balancers of `lb` nodes and of routers with an `lb:` block, by node. */
+  readonly loadBalancers: ReadonlyMap<string, LoadBalancer>;
   /** Text or JSON for `tapnet lab status`. */
   status(): LabStatus;
   /** `tapnet show WHAT --lab FILE [--node NODE]`. */
@@ -225,12 +228,14 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         for (const a of iface.addresses6) ip(['-6', 'addr', 'add', formatIpv6Cidr(a), 'dev', iface.name, 'nodad'], h.name);
         ip(['link', 'set', iface.name, 'up'], h.name);
       }
+      if (h.resolvers.length > 0) cleanup.push(writeNetnsResolvConf(h.name, h.resolvers));
       // A DHCP host's routes wait for its lease (below): their gateways are on the leased network.
       if (!h.interfaces.some((i) => i.dhcp)) addHostRoutes(topology, h);
     }
 
     const routers = new Map<string, Router>();
     const switches = new Map<string, LearningSwitch>();
+    const loadBalancers = new Map<string, LoadBalancer>();
     for (const node of topology.nodes) {
       if (node.kind === 'router') {
         const router = new Router(contextFor(node.name), { rpFilter: node.rpFilter });
@@ -258,7 +263,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           if (!link) throw where(topology, r.at, `nodes.${node.name}.routes`, `'${r.text}': no IPv6 interface for it`);
           router.ipv6.routes.add({ destination: r.destination, gateway: r.gateway, metric: r.metric, value: link });
         }
-        if (node.netfilter) Netfilter.attach(router, node.netfilter);
+        // A load balancer's nat-mode services are DNAT on this router's conntrack (src/services/lb/nat-mode.ts).
+        const lb = node.lb ? new LoadBalancer(router, node.lb) : undefined;
+        const virtualServers = lb?.natVirtualServers;
+        if (virtualServers) Netfilter.attach(router, { ...node.netfilter, nat: { ...node.netfilter?.nat, virtualServers } });
+        else if (node.netfilter) Netfilter.attach(router, node.netfilter);
         if (node.uplink) {
           const uplink = Uplink.attach(router, node.uplink, !node.routes.some((r) => r.destination.prefixLength === 0));
           cleanup.push(() => uplink.close());
@@ -284,6 +293,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         }
         router.start();
         routers.set(node.name, router);
+        if (lb) {
+          lb.start();
+          cleanup.push(() => lb.stop());
+          loadBalancers.set(node.name, lb);
+        }
       } else if (node.kind === 'switch') {
         const sw = new LearningSwitch(contextFor(node.name), { name: node.name, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTimeMs });
         for (const port of node.ports) sw.addPort(deviceAt.get(`${node.name}:${port.name}`)!, { name: port.name, vlan: port.vlan });
@@ -309,8 +323,9 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       topology,
       routers,
       switches,
+      loadBalancers,
       status: () => labStatus(topology, routers, switches, running, contexts),
-      show: (what, node, json) => showNode(topology, routers, switches, contexts, what, node, json),
+      show: (what, node, json) => (what === 'lb' ? showLb(topology, loadBalancers, node, json) : showNode(topology, routers, switches, contexts, what, node, json)),
       stop,
     };
 
@@ -335,6 +350,14 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       for (const h of dhcpHosts) addHostRoutes(topology, h);
     }
 
+    // Each host's `run:` commands (a web server, ...), now that its addresses and routes are in place.
+    for (const h of hosts) {
+      for (const command of h.run) {
+        const child = startHostCommand(h.name, command, dirname(resolve(topology.file)), log);
+        cleanup.push(() => stopHostCommand(child));
+      }
+    }
+
     const server = await startControlServer(socketPath, async (request) => {
       const args = request.args ?? [];
       switch (request.command) {
@@ -342,6 +365,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           return lab.status();
         case 'show':
           return lab.show(args[0] ?? 'stats', args[1] || undefined, args[2] === 'json');
+        case 'lb': {
+          // args: NODE (or ''), OP, SERVICE, BACKEND, [ARG]
+          const [node, op, service, backend, arg] = args;
+          return lbOf(topology, loadBalancers, node || undefined).control(op ?? '', service ?? '', backend ?? '', arg || undefined);
+        }
         case 'shutdown':
           // Reply first, then take everything down and exit.
           setTimeout(() => void stop().then(() => process.exit(0)), 50);
@@ -368,6 +396,67 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     stopped = true;
     undo();
     throw e;
+  }
+}
+
+/** The load balancer of NODE, or the lab's only one. */
+function lbOf(topology: Topology, lbs: ReadonlyMap<string, LoadBalancer>, node: string | undefined): LoadBalancer {
+  if (node !== undefined) {
+    const lb = lbs.get(node);
+    if (!lb) throw new Error(`'${node}' has no load balancer in lab ${topology.name} (nodes with one: ${[...lbs.keys()].join(', ') || 'none'})`);
+    return lb;
+  }
+  if (lbs.size !== 1) throw new Error(lbs.size === 0 ? `lab ${topology.name} has no load balancer (add an lb node)` : `which load balancer? add --node NAME (${[...lbs.keys()].join(', ')})`);
+  return [...lbs.values()][0]!;
+}
+
+function showLb(topology: Topology, lbs: ReadonlyMap<string, LoadBalancer>, node: string | undefined, json: boolean): unknown {
+  const lb = lbOf(topology, lbs, node);
+  return json ? lb.rows() : lb.show();
+}
+
+/**
+ * `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf (ip-netns(8)), so programs
+ * run there resolve through the lab's DNS and the host's own file is left alone. Returns the undo.
+ */
+function writeNetnsResolvConf(netns: string, servers: readonly number[]): () => void {
+  const dir = join('/etc/netns', netns);
+  const made = !existsSync(dir);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'resolv.conf');
+  writeFileSync(file, `# written by tapnet lab up; removed at lab down\n${servers.map((a) => `nameserver ${formatIpv4(a)}\n`).join('')}options timeout:1 attempts:2\n`);
+  return () => {
+    rmSync(file, { force: true });
+    if (made) rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * Starts `sh -c COMMAND` inside namespace `netns`, in its own process group so that lab down stops the
+ * command and whatever it started. Its output goes to the log at debug level, one line each.
+ */
+function startHostCommand(netns: string, command: string, cwd: string, log: Logger): ChildProcess {
+  const child = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = (d: Buffer): void => {
+    for (const line of d.toString().split('\n')) if (line.trim()) log.debug({ node: netns }, line);
+  };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  child.on('error', (e) => log.error(`${netns}: run '${command}': ${e.message}`));
+  child.on('exit', (code, signal) => {
+    if (signal === null && code !== 0) log.warn(`${netns}: run '${command}' exited ${code}`);
+  });
+  log.info(`${netns}: run ${command} (pid ${child.pid})`);
+  return child;
+}
+
+/** Kills the command's whole process group (lab down is synchronous: no grace period to wait out). */
+function stopHostCommand(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
@@ -484,10 +573,12 @@ function labStatus(
     const stats = contexts.get(n.name)!.stats;
     if (n.kind === 'router') {
       const r = routers.get(n.name)!;
-      const pick: CounterName[] = ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
+      const pick: CounterName[] = n.lb
+        ? ['lbScheduled', 'lbNoBackend', 'lbConnectFailed', 'lbBackendDown', 'lbBackendUp', 'ipForwDatagrams']
+        : ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
       return {
         name: n.name,
-        kind: 'router',
+        kind: n.lbNode ? 'lb' : 'router',
         detail: r.interfaces.map((i) => `${i.name} ${i.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (${formatMac(i.mac)})`).join(', '),
         counters: Object.fromEntries(pick.map((k) => [k, stats.get(k)])),
       };
