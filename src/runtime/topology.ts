@@ -495,8 +495,9 @@ function routerSchema(interfaces: readonly string[], kind: 'router' | 'lb' = 'ro
 
 /** A virtual service listens on one of the node's own addresses (the VIP is where clients connect). */
 function checkVips(node: { lb?: readonly LbServiceConfig[]; interfaces: Record<string, InterfaceFields | undefined> }, ctx: z.RefinementCtx): void {
-  const own = Object.values(node.interfaces).flatMap((i) => i?.addresses.map((a) => a.address) ?? []);
-  for (const s of node.lb ?? []) {
+  if (!Array.isArray(node.lb)) return; // the block itself has problems (reported already)
+  const own = Object.values(node.interfaces).flatMap((i) => i?.addresses?.map((a) => a.address) ?? []);
+  for (const s of node.lb) {
     if (!own.includes(s.vip)) {
       ctx.addIssue({ code: 'custom', path: ['lb', s.name, 'listen'], message: `${formatIpv4(s.vip)} is not an address of this node (it has: ${own.map(formatIpv4).join(', ') || 'none'}): give an interface the VIP` });
     }

@@ -164,7 +164,6 @@ const service = strict({
   for (const name of Object.keys(s.backends)) if (!BACKEND_NAME.test(name)) problem(['backends', name], `backend name '${name}': letters, digits, '_', '.', ':', '-'`);
   if (s.listen.protocol === 'udp' && s.mode !== 'nat') problem(['mode'], `a UDP service needs mode: nat (proxy and http modes are TCP)`);
   if (s.routes.length > 0 && s.mode !== 'http') problem(['routes'], `routes (Host and path) need mode: http`);
-  if (s.health?.kind === 'http' && s.listen.protocol === 'udp') problem(['health', 'check'], 'a UDP service can only have no check');
   if (s.health && s.listen.protocol === 'udp') problem(['health'], 'health checks are TCP or HTTP: a UDP service has none');
   s.routes.forEach((r, i) =>
     r.backends.forEach((b, j) => {

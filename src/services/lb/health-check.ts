@@ -106,9 +106,11 @@ export class HealthChecker {
   }
 
   private async check(backend: Backend, timer: Timer): Promise<void> {
+    const started = this.host.ctx.clock.now();
     const verdict = await runCheck(this.host, backend, this.config);
     if (this.timers.get(backend) !== timer) return; // unwatched meanwhile
     this.onResult(backend, { ...verdict, at: this.host.ctx.clock.now(), source: 'check' });
-    timer.armIn(this.config.intervalMs);
+    // Checks start every interval (HAProxy `inter`), however long each took.
+    timer.armAt(Math.max(started + this.config.intervalMs, this.host.ctx.clock.now()));
   }
 }
