@@ -7,6 +7,7 @@ GET /            "NAME\n"
 GET /slow?s=N    "NAME\n" after N seconds (for least connections)
 GET /health      "ok\n" (the load balancer's HTTP check)
 GET /headers     the request's header fields as received (X-Forwarded-For, Forwarded)
+GET /ip          "NAME CLIENT": the address the connection came from
 anything else    "NAME: PATH\n"
 
 HTTP/1.1 with keep-alive, one thread per connection (ThreadingHTTPServer), so a
@@ -36,6 +37,8 @@ class Handler(BaseHTTPRequestHandler):
             body = "ok\n"
         elif url.path == "/headers":
             body = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+        elif url.path == "/ip":
+            body = f"{NAME} {self.client_address[0]}\n"
         elif url.path == "/":
             body = f"{NAME}\n"
         else:

@@ -36,6 +36,8 @@ export const HTTP_PROXY_MAX_HEADER_BYTES = 16 * 1024;
 export const HTTP_PROXY_KEEPALIVE_MS = 5_000;
 /** Idle pooled connections per backend (nginx `keepalive 32` in an upstream block). */
 export const HTTP_PROXY_POOL_IDLE_MAX = 32;
+/** A pooled connection idle this long is closed (nginx `keepalive_timeout` in an upstream block: 60 s). */
+export const HTTP_PROXY_POOL_IDLE_MS = 15_000;
 
 export interface HttpProxy {
   readonly http: HttpServer;
@@ -248,7 +250,7 @@ function proxyRequest(service: LbService, routePools: readonly { route: LbRouteC
 
 /** A keep-alive pool of tapnet connections to one backend. */
 export function backendAgent(service: LbService): Agent {
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: HTTP_PROXY_POOL_IDLE_MAX, scheduling: 'lifo' });
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: HTTP_PROXY_POOL_IDLE_MAX, scheduling: 'lifo', timeout: HTTP_PROXY_POOL_IDLE_MS });
   // Agent.createConnection is how http.Agent makes its sockets; here they are tapnet's (src/l4/tcp/socket.ts).
   (agent as unknown as { createConnection: (o: { host: string; port: number }) => Socket }).createConnection = (o) => {
     const socket = service.host.tcp.connect({ host: o.host, port: o.port, noDelay: true });
