@@ -20,7 +20,7 @@
 import type { CounterName } from '../core/stats.js';
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -48,7 +48,7 @@ import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
 import { LoadBalancer } from '../services/lb/lb.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
-import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
+import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
@@ -156,7 +156,10 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
 
     for (const h of hosts) {
       netnsAdd(h.name);
-      cleanup.push(() => netnsDelete(h.name));
+      cleanup.push(() => {
+        netnsKillAll(h.name);
+        netnsDelete(h.name);
+      });
     }
 
     // Links: a Device for every tapnet-side end; TAPs for host ends.
@@ -419,12 +422,14 @@ function showLb(topology: Topology, lbs: ReadonlyMap<string, LoadBalancer>, node
  * `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf (ip-netns(8)), so programs
  * run there resolve through the lab's DNS and the host's own file is left alone. Returns the undo.
  */
+const RESOLV_CONF_MARK = '# written by tapnet lab up; removed at lab down';
+
 function writeNetnsResolvConf(netns: string, servers: readonly number[]): () => void {
   const dir = join('/etc/netns', netns);
   const made = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'resolv.conf');
-  writeFileSync(file, `# written by tapnet lab up; removed at lab down\n${servers.map((a) => `nameserver ${formatIpv4(a)}\n`).join('')}options timeout:1 attempts:2\n`);
+  writeFileSync(file, `${RESOLV_CONF_MARK}\n${servers.map((a) => `nameserver ${formatIpv4(a)}\n`).join('')}options timeout:1 attempts:2\n`);
   return () => {
     rmSync(file, { force: true });
     if (made) rmSync(dir, { recursive: true, force: true });
@@ -674,7 +679,17 @@ export async function labDown(topology: Topology): Promise<string> {
     message = `lab ${topology.name} stopped`;
   }
   const leftovers = hosts.filter((h) => netnsExists(h));
-  for (const h of leftovers) netnsDelete(h);
+  for (const h of leftovers) {
+    netnsKillAll(h);
+    netnsDelete(h);
+  }
+  // A lab that died leaves its resolvers: files behind (writeNetnsResolvConf marks them as its own).
+  for (const h of hosts) {
+    const file = join('/etc/netns', h, 'resolv.conf');
+    if (!existsSync(file) || !readFileSync(file, 'utf8').startsWith(RESOLV_CONF_MARK)) continue;
+    rmSync(file, { force: true });
+    if (readdirSync(join('/etc/netns', h)).length === 0) rmSync(join('/etc/netns', h), { recursive: true, force: true });
+  }
   rmSync(path, { force: true });
   return leftovers.length > 0 ? `${message}; removed leftover namespaces ${leftovers.join(', ')}` : message;
 }

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PYTHON, ROOT, inNetns, uniqueName } from './harness.js';
+import { PYTHON, ROOT, inNetns, netnsExists, sh, uniqueName } from './harness.js';
 import { controlRequest } from '../../src/runtime/control.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
@@ -116,7 +116,10 @@ describe('load balancer: lb node with http, proxy and nat services', () => {
     const checked = async (): Promise<boolean> => (await rows()).every((s) => s.backends.every((b) => b.state === 'UP')) && ((await show()).match(/L[47]OK/g) ?? []).length === 9;
     if (!(await until(checked, 15_000))) throw new Error(`backends not up:\n${await show()}\n${lab.output()}`);
   });
-  afterAll(() => {
+  afterAll(async () => {
+    // lab down kills the run: servers and anything started in the namespaces (web2's restart below); if it
+    // cannot, kill what is in them before the namespaces go.
+    if (lab && (await lab.down()) !== 0) for (const ns of lab.hosts) if (netnsExists(ns)) for (const pid of sh('ip', ['netns', 'pids', ns]).stdout.split('\n').filter(Boolean)) sh('kill', ['-9', pid]);
     if (lab) cleanupLab(lab);
     rmSync(dir, { recursive: true, force: true });
   });
