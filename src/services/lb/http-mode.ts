@@ -157,6 +157,7 @@ function proxyRequest(service: LbService, routePools: readonly { route: LbRouteC
   const tried = new Set<Backend>();
   let upstream: ClientRequest | undefined;
   let answered = false;
+  let clientGone = false;
 
   const fail = (failure: ProxyFailure): void => {
     if (answered) return;
@@ -176,6 +177,7 @@ function proxyRequest(service: LbService, routePools: readonly { route: LbRouteC
   res.once('close', () => {
     if (res.writableFinished) return;
     service.ctx.stats.inc('lbClientAborts');
+    clientGone = true;
     upstream?.destroy();
   });
 
@@ -212,13 +214,10 @@ function proxyRequest(service: LbService, routePools: readonly { route: LbRouteC
       timer.cancel();
       if (done) return;
       release();
-      if (answered) return;
+      if (answered || clientGone) return; // our own destroy: not the backend's fault
       const detail = describeError(e);
       if (!connected) service.connectFailed(backend, detail);
-      else {
-        backend.errors++;
-        service.ctx.stats.inc('lbBackendErrors');
-      }
+      else service.backendFailed(backend, detail);
       if (res.headersSent) {
         res.destroy();
         return;

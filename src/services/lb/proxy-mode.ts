@@ -84,9 +84,8 @@ function splice(service: LbService, backend: Backend, client: Socket, upstream: 
   upstream.once('close', onClose);
   // A reset on one side is a reset on the other (HAProxy does the same with `option nolinger` semantics).
   client.on('error', () => upstream.resetAndDestroy());
-  upstream.on('error', () => {
-    backend.errors++;
-    service.ctx.stats.inc('lbBackendErrors');
+  upstream.on('error', (e: Error & { code?: string }) => {
+    service.backendFailed(backend, describeError(e));
     client.resetAndDestroy();
   });
   const idle = service.config.timeouts.idleMs;

@@ -80,6 +80,14 @@ export class LbService {
     if (!this.checker && !b.health.up) this.ctx.timers.after(HEALTH_PASSIVE_RETRY_MS, () => this.reviveWithoutChecks(b));
   }
 
+  /** Passive evidence: the backend reset a connection or dropped a request mid-way (HAProxy eresp); counts like a failed check. */
+  backendFailed(b: Backend, detail: string): void {
+    b.errors++;
+    this.ctx.stats.inc('lbBackendErrors');
+    this.record(b, { at: this.ctx.clock.now(), ok: false, source: 'traffic', detail });
+    if (!this.checker && !b.health.up) this.ctx.timers.after(HEALTH_PASSIVE_RETRY_MS, () => this.reviveWithoutChecks(b));
+  }
+
   private reviveWithoutChecks(b: Backend): void {
     if (b.removed || b.health.up) return;
     for (let i = 0; i < b.health.rise && !b.health.up; i++) this.record(b, { at: this.ctx.clock.now(), ok: true, source: 'traffic', detail: `retrying after ${HEALTH_PASSIVE_RETRY_MS} ms` });

@@ -160,6 +160,7 @@ describe('http mode', () => {
     await p.runFor(5_000);
     expect(lb.rows()[0]!.backends[0]!.active).toBe(0);
     expect(p.ctxB.stats.get('lbClientAborts')).toBe(1);
+    expect(lb.rows()[0]!.backends[0]!.checks).toBe(''); // the client's abort is not held against the backend
     const open = (host: typeof p.a) => host.tcp.show().split('\n').filter((l) => /^(ESTABLISHED|CLOSE_WAIT|FIN_WAIT|SYN)/.test(l));
     expect(open(p.b)).toEqual([]);
     expect(open(p.a)).toEqual([]);
