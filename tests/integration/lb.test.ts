@@ -47,7 +47,7 @@ ${[1, 2, 3, 4].map(host).join('')}  sw:
         mode: http
         backends: ${pool}
         health: { check: GET /health, intervalMs: 500, timeoutMs: 300, rise: 2, fall: 2 }
-        timeouts: { connectMs: 1000, responseMs: 10000 }
+        timeouts: { connectMs: 1000, responseMs: 10000, headerMs: 1500 }
         routes:
           - { host: api.lab, backends: [web3] }
           - { path: /slow, backends: [web1], responseMs: 1500 }
@@ -168,6 +168,25 @@ describe('load balancer: lb node with http, proxy and nat services', () => {
     const raw = inNetns(client, PYTHON, ['-c', 'import socket; s=socket.create_connection(("10.20.0.1",80)); s.sendall(b"NOT HTTP AT ALL\\r\\n\\r\\n"); print(s.recv(4096).decode().split("\\r\\n")[0])']);
     expect(raw.stdout.trim()).toBe('HTTP/1.1 400 Bad Request');
     expect(curl('http://www.lab/', ['-H', `X-Big: ${'a'.repeat(17_000)}`]).status).toBe('431');
+  });
+
+  it('slowloris: a request whose headers never finish gets 408 after headerMs and is closed', () => {
+    const script = [
+      'import socket, time',
+      's = socket.create_connection(("10.20.0.1", 80))',
+      's.sendall(b"GET / HTTP/1.1\\r\\nHost: www.lab\\r\\nX-Slow: 1\\r\\n")',
+      't = time.time(); data = b""',
+      'while True:',
+      '    chunk = s.recv(4096)',
+      '    if not chunk: break',
+      '    data += chunk',
+      'print(round(time.time() - t, 1), data.decode().split("\\r\\n")[0])',
+    ].join('\n');
+    const r = inNetns(client, PYTHON, ['-c', script], { timeoutMs: 10_000 });
+    const [seconds, ...status] = r.stdout.trim().split(' ');
+    expect(status.join(' ')).toBe('HTTP/1.1 408 Request Timeout');
+    expect(Number(seconds)).toBeGreaterThanOrEqual(1.4);
+    expect(Number(seconds)).toBeLessThan(4);
   });
 
   it('a killed backend leaves within the fall count, and comes back', async () => {
