@@ -55,16 +55,27 @@ function acceptClient(service: LbService, client: Socket): void {
     const socket = service.host.tcp.connect({ host: backend.addressText, port: backend.port, allowHalfOpen: true, noDelay: true });
     upstream = socket;
     const timer = service.ctx.timers.after(service.config.timeouts.connectMs, () => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
-    const failed = (e: Error & { code?: string }): void => {
+    // Until connected, the attempt ends once: connected, failed (try the next backend), or closed because the
+    // client went away first (nobody to blame).
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
       timer.cancel();
+      return true;
+    };
+    socket.once('error', (e: Error & { code?: string }) => {
+      if (!settle()) return;
       backend.active--;
+      if (client.destroyed) return;
       service.connectFailed(backend, describeError(e));
       attempt();
-    };
-    socket.once('error', failed);
+    });
+    socket.once('close', () => {
+      if (settle()) backend.active--;
+    });
     socket.once('connect', () => {
-      timer.cancel();
-      socket.removeListener('error', failed);
+      if (!settle()) return;
       splice(service, backend, client, socket);
     });
   };

@@ -187,6 +187,35 @@ describe('proxy mode', () => {
     expect(lb.rows()[0]!.backends[1]!.bytesIn).toBeGreaterThan(0);
   });
 
+  it('a client that leaves while the backend connect is pending: nothing counted against it, nothing left active', async () => {
+    const p = tcpPair();
+    const ghost = { name: 'ghost', address: parseIpv4('10.0.0.99')!, port: 80, weight: 1 }; // never answers ARP
+    const lb = new LoadBalancer(p.b, [service({ mode: 'proxy', backends: [ghost] })]);
+    lb.start();
+    const s = p.a.tcp.connect({ host: B, port: 80 });
+    s.on('error', () => {});
+    await p.runUntil(() => lb.rows()[0]!.backends[0]!.active === 1);
+    s.resetAndDestroy(); // gone (a FIN alone would be a half-close: the proxy keeps waiting for the backend)
+    await p.runFor(5000);
+    expect(lb.rows()[0]!.backends[0]).toMatchObject({ active: 0, errors: 0, state: 'UP' });
+  });
+
+  it('a backend that never answers the connect: timed out, marked down after fall, the client reset', async () => {
+    const p = tcpPair();
+    const ghost = { name: 'ghost', address: parseIpv4('10.0.0.99')!, port: 80, weight: 1 };
+    const lb = new LoadBalancer(p.b, [service({ mode: 'proxy', backends: [ghost] })]);
+    lb.start();
+    const codes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = p.a.tcp.connect({ host: B, port: 80 });
+      s.on('error', (e: Error & { code?: string }) => codes.push(e.code ?? ''));
+      await p.runUntil(() => codes.length === i + 1, 10_000);
+    }
+    expect(codes).toEqual(['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
+    expect(lb.rows()[0]!.backends[0]).toMatchObject({ active: 0, state: 'DOWN' });
+    expect(lb.rows()[0]!.backends[0]!.lastCheck).toBe('connect timed out');
+  });
+
   it('no backend at all: the client gets a reset at once', async () => {
     const p = tcpPair();
     new LoadBalancer(p.b, [service({ mode: 'proxy', backends: [be('web1', 8001, 0)] })]).start(); // draining
