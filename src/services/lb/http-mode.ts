@@ -144,107 +144,130 @@ function forwardHeaders(req: IncomingMessage, client: string): IncomingHttpHeade
   return headers;
 }
 
+/** One client request on its way through the proxy: what every attempt on a backend shares. */
+interface Exchange {
+  readonly service: LbService;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly client: string;
+  readonly pool: Pool;
+  readonly responseMs: number;
+  readonly headers: IncomingHttpHeaders;
+  /** No body: a failed attempt may go to another backend. */
+  readonly retryable: boolean;
+  readonly tried: Set<Backend>;
+  upstream: ClientRequest | undefined;
+  /** A response (the backend's or the proxy's own) has started. */
+  answered: boolean;
+  /** The client went away: the upstream request is destroyed by us, not failed by the backend. */
+  clientGone: boolean;
+}
+
 function proxyRequest(service: LbService, routePools: readonly { route: LbRouteConfig; pool: Pool }[], req: IncomingMessage, res: ServerResponse): void {
   service.ctx.stats.inc('lbHttpRequests');
   const client = req.socket.remoteAddress ?? '';
-  const socket = req.socket as unknown as Socket;
-  res.once('finish', () => headerTimer(socket)?.rearm());
+  res.once('finish', () => headerTimer(req.socket as unknown as Socket)?.rearm());
   const matched = routeFor(routePools, req.headers.host, req.url ?? '/');
-  const pool = matched.pool ?? service.defaultPool;
-  const responseMs = matched.route?.responseMs ?? service.config.timeouts.responseMs;
-  const headers = forwardHeaders(req, client);
-  const retryable = hasNoBody(req);
-  const tried = new Set<Backend>();
-  let upstream: ClientRequest | undefined;
-  let answered = false;
-  let clientGone = false;
-
-  const fail = (failure: ProxyFailure): void => {
-    if (answered) return;
-    answered = true;
-    const r = proxyErrorResponse(failure);
-    service.ctx.stats.inc(`lbHttp${r.status}` as 'lbHttp502');
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(r.body)) });
-    res.end(r.body);
-    req.resume();
+  const x: Exchange = {
+    service,
+    req,
+    res,
+    client,
+    pool: matched.pool ?? service.defaultPool,
+    responseMs: matched.route?.responseMs ?? service.config.timeouts.responseMs,
+    headers: forwardHeaders(req, client),
+    retryable: hasNoBody(req),
+    tried: new Set(),
+    upstream: undefined,
+    answered: false,
+    clientGone: false,
   };
-
   // The client left before its response was complete: the backend's connection goes too (never back to the pool).
   res.once('close', () => {
     if (res.writableFinished) return;
     service.ctx.stats.inc('lbClientAborts');
-    clientGone = true;
-    upstream?.destroy();
+    x.clientGone = true;
+    x.upstream?.destroy();
   });
+  attempt(x);
+}
 
-  const attempt = (): void => {
-    const backend = service.pick(pool, client, tried);
-    if (!backend) {
-      service.noBackend(pool);
-      return fail({ kind: 'noBackend', service: service.config.name, why: pool.describeUnavailable() });
-    }
-    if (tried.size > 0) service.ctx.stats.inc('lbRetries');
-    tried.add(backend);
-    service.scheduled(backend);
-    let connected = false;
-    let done = false;
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      backend.active--;
-    };
-    const request = httpRequest({ agent: (backend.agent ??= backendAgent(service)), host: backend.addressText, port: backend.port, method: req.method, path: req.url, headers, setHost: false });
-    upstream = request;
-    const timer = service.ctx.timers.after(responseMs, () => {
-      request.destroy();
-      release();
-      backend.errors++;
-      fail({ kind: 'backendTimeout', backend: backend.name, endpoint: backend.endpoint, timeoutMs: responseMs });
-    });
-    request.on('socket', (s) => {
-      const tcp = s as unknown as Socket;
-      if (!tcp.connecting) connected = true;
-      else tcp.once('connect', () => (connected = true));
-    });
-    request.on('error', (e: Error & { code?: string }) => {
-      timer.cancel();
-      if (done) return;
-      release();
-      if (answered || clientGone) return; // our own destroy: not the backend's fault
-      const detail = describeError(e);
-      if (!connected) service.connectFailed(backend, detail);
-      else service.backendFailed(backend, detail);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (retryable && !res.destroyed) return attempt();
-      fail({ kind: 'backendError', backend: backend.name, endpoint: backend.endpoint, detail });
-    });
-    request.on('response', (upstreamRes) => {
-      timer.cancel();
-      answered = true;
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(upstreamRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, out);
-      upstreamRes.on('data', (d: Buffer) => (backend.bytesOut += d.length));
-      upstreamRes.pipe(res);
-      upstreamRes.once('end', release);
-      upstreamRes.once('close', release);
-    });
-    if (retryable) {
-      request.end();
-      req.resume();
-    } else {
-      req.on('data', (d: Buffer) => (backend.bytesIn += d.length));
-      req.pipe(request);
-    }
+/** The proxy's own answer (http-errors.ts), unless a response has started. */
+function fail(x: Exchange, failure: ProxyFailure): void {
+  if (x.answered) return;
+  x.answered = true;
+  const r = proxyErrorResponse(failure);
+  x.service.ctx.stats.inc(`lbHttp${r.status}` as 'lbHttp502');
+  if (x.res.headersSent) {
+    x.res.destroy();
+    return;
+  }
+  x.res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(r.body)) });
+  x.res.end(r.body);
+  x.req.resume();
+}
+
+/** Sends the request to the next backend of the pool; on a failure before any answer, maybe to another. */
+function attempt(x: Exchange): void {
+  const { service, req, res } = x;
+  const backend = service.pick(x.pool, x.client, x.tried);
+  if (!backend) {
+    service.noBackend(x.pool);
+    return fail(x, { kind: 'noBackend', service: service.config.name, why: x.pool.describeUnavailable() });
+  }
+  if (x.tried.size > 0) service.ctx.stats.inc('lbRetries');
+  x.tried.add(backend);
+  service.scheduled(backend);
+  let connected = false;
+  let done = false;
+  const release = (): void => {
+    if (done) return;
+    done = true;
+    backend.active--;
   };
-  attempt();
+  const request = httpRequest({ agent: (backend.agent ??= backendAgent(service)), host: backend.addressText, port: backend.port, method: req.method, path: req.url, headers: x.headers, setHost: false });
+  x.upstream = request;
+  const timer = service.ctx.timers.after(x.responseMs, () => {
+    request.destroy();
+    release();
+    backend.errors++;
+    fail(x, { kind: 'backendTimeout', backend: backend.name, endpoint: backend.endpoint, timeoutMs: x.responseMs });
+  });
+  request.on('socket', (s) => {
+    const tcp = s as unknown as Socket;
+    if (!tcp.connecting) connected = true;
+    else tcp.once('connect', () => (connected = true));
+  });
+  request.on('error', (e: Error & { code?: string }) => {
+    timer.cancel();
+    if (done) return;
+    release();
+    if (x.answered || x.clientGone) return; // our own destroy: not the backend's fault
+    const detail = describeError(e);
+    if (!connected) service.connectFailed(backend, detail);
+    else service.backendFailed(backend, detail);
+    if (res.headersSent) return void res.destroy();
+    if (x.retryable && !res.destroyed) return attempt(x);
+    fail(x, { kind: 'backendError', backend: backend.name, endpoint: backend.endpoint, detail });
+  });
+  request.on('response', (upstreamRes) => {
+    timer.cancel();
+    x.answered = true;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(upstreamRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, out);
+    upstreamRes.on('data', (d: Buffer) => (backend.bytesOut += d.length));
+    upstreamRes.pipe(res);
+    upstreamRes.once('end', release);
+    upstreamRes.once('close', release);
+  });
+  if (x.retryable) {
+    request.end();
+    req.resume();
+  } else {
+    req.on('data', (d: Buffer) => (backend.bytesIn += d.length));
+    req.pipe(request);
+  }
 }
 
 /** A keep-alive pool of tapnet connections to one backend. */
