@@ -87,12 +87,16 @@ export class HealthChecker {
     private readonly onResult: (backend: Backend, event: HealthEvent) => void,
   ) {}
 
-  /** Starts checking `backend`: the first check right away, then every interval. */
+  /**
+   * Starts checking `backend`: the first check at a random point of the first interval (HAProxy spreads its
+   * first checks the same way, so backends are not all probed at once, and a server started with the lab has a
+   * moment to listen), then every interval. Until then the backend counts as up.
+   */
   watch(backend: Backend): void {
     if (this.timers.has(backend)) return;
     const timer = this.host.ctx.timers.timer(() => void this.check(backend, timer));
     this.timers.set(backend, timer);
-    timer.armIn(0);
+    timer.armIn(Math.floor(this.host.ctx.random.float() * this.config.intervalMs));
   }
 
   unwatch(backend: Backend): void {
