@@ -34,8 +34,8 @@ import type { LbService } from './service.js';
 export const HTTP_PROXY_MAX_HEADER_BYTES = 16 * 1024;
 /** Idle keep-alive connections from clients are closed after this (nginx keepalive_timeout 75 s; Node 5 s). */
 export const HTTP_PROXY_KEEPALIVE_MS = 5_000;
-/** Idle pooled connections per backend (nginx `keepalive 32` in an upstream block). */
-export const HTTP_PROXY_POOL_IDLE_MAX = 32;
+/** Idle pooled connections per backend (nginx: `keepalive 32` per worker in an upstream block; one tapnet process is all the workers). */
+export const HTTP_PROXY_POOL_IDLE_MAX = 64;
 /** A pooled connection idle this long is closed (nginx `keepalive_timeout` in an upstream block: 60 s). */
 export const HTTP_PROXY_POOL_IDLE_MS = 15_000;
 
