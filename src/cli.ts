@@ -8,7 +8,8 @@
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
  *   tapnet lab up|down|status FILE
- *   tapnet show mac|ports|routes|... --lab FILE [--node NODE]
+ *   tapnet show mac|ports|routes|lb|... --lab FILE [--node NODE]
+ *   tapnet lb add|remove|weight|drain SERVICE BACKEND [ADDRESS:PORT[,WEIGHT] | WEIGHT] --lab FILE [--node NODE]
  *
  * A bad argument prints one line naming it and exits with code 2. Each option's
  * parser below returns the parsed value (a CIDR, an address, a number), so
@@ -83,7 +84,7 @@ export function ipv4Address(value: string): Ipv4Address {
 }
 
 /** The tables `tapnet show` knows (a node shows those it has: a switch has mac and ports, a router leases if it serves DHCP). */
-export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg', 'iperf3'] as const;
+export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg', 'iperf3', 'lb'] as const;
 
 /** Levenshtein distance, for "did you mean" (only ever on a few short words). */
 function editDistance(a: string, b: string): number {
@@ -325,6 +326,22 @@ export function buildProgram(): Command {
     .action(async (address: string, opts: { tap: string; count: number }) => {
       const result = (await ask(opts.tap, { command: 'ping', args: [address, String(opts.count)] })) as string;
       process.stdout.write(result);
+    });
+
+  program
+    .command('lb')
+    .description('change a running lab\'s load balancer: add, remove, weight or drain a backend of a virtual service')
+    .addArgument(new Argument('<op>', 'what to do').choices(['add', 'remove', 'weight', 'drain']))
+    .argument('<service>', 'virtual service name (as under lb: in the lab file)')
+    .argument('<backend>', 'backend name (add: a new name, or ADDRESS:PORT)')
+    .argument('[arg]', 'add: ADDRESS:PORT[,WEIGHT]; weight: the new weight (0 drains)')
+    .requiredOption('--lab <file>', 'the lab started from this topology file')
+    .addOption(new Option('--node <name>', 'which lb node (needed when the lab has more than one)').argParser(netnsName))
+    .action(async (op: string, service: string, backend: string, arg: string | undefined, opts: { lab: string; node?: string }) => {
+      if (op === 'weight' && (arg === undefined || !/^\d+$/.test(arg))) throw Object.assign(new Error(`lb weight: expected a weight, e.g. tapnet lb weight ${service} ${backend} 3`), { name: 'UsageError' });
+      const topology = loadLabFile(opts.lab);
+      const result = await askLab(topology.name, { command: 'lb', args: [opts.node ?? '', op, service, backend, arg ?? ''] });
+      process.stdout.write(String(result));
     });
 
   const lab = program.command('lab').description('topology labs: host namespaces, tapnet switches and routers, impaired links, from a YAML file');

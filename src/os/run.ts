@@ -46,6 +46,22 @@ export function netnsDelete(name: string): void {
   if (netnsExists(name)) spawnSync('ip', ['netns', 'delete', name]);
 }
 
+/**
+ * Kills every process inside namespace `name` (`ip netns pids`): a lab's own namespaces only, at lab down, so
+ * that a server a learner started there by hand does not outlive its network in a namespace nobody can reach.
+ */
+export function netnsKillAll(name: string): void {
+  if (!netnsExists(name)) return;
+  const r = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' });
+  for (const pid of r.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 1)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 export function linkExists(name: string, netns?: string): boolean {
   const args = netns ? ['-n', netns, 'link', 'show', 'dev', name] : ['link', 'show', 'dev', name];
   return spawnSync('ip', args, { stdio: 'ignore' }).status === 0;

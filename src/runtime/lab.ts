@@ -19,10 +19,10 @@
  */
 import type { CounterName } from '../core/stats.js';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createContext, type StackContext } from '../core/context.js';
 import { PcapWriter } from '../core/pcap.js';
@@ -52,8 +52,9 @@ import { formatWgSetconf, type WireGuardSpec } from '../services/wireguard/confi
 import { formatKey } from '../services/wireguard/keys.js';
 import { attachWireGuard, type WireGuardInterface } from '../services/wireguard/wireguard.js';
 import { startWireGuardGo, wgSetconf } from '../os/wireguard-go.js';
+import { LoadBalancer } from '../services/lb/lb.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
-import { ip, netnsAdd, netnsDelete, netnsExists, sysctl } from '../os/run.js';
+import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
@@ -89,6 +90,8 @@ export interface RunningLab {
   readonly topology: Topology;
   readonly routers: ReadonlyMap<string, Router>;
   readonly switches: ReadonlyMap<string, LearningSwitch>;
+  /** The load balancers of `lb` nodes and of routers with an `lb:` block, by node. */
+  readonly loadBalancers: ReadonlyMap<string, LoadBalancer>;
   /** Text or JSON for `tapnet lab status`. */
   status(): LabStatus;
   /** `tapnet show WHAT --lab FILE [--node NODE]`. */
@@ -161,7 +164,10 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
 
     for (const h of hosts) {
       netnsAdd(h.name);
-      cleanup.push(() => netnsDelete(h.name));
+      cleanup.push(() => {
+        netnsKillAll(h.name);
+        netnsDelete(h.name);
+      });
     }
 
     // Links: a Device for every tapnet-side end; TAPs for host ends.
@@ -234,6 +240,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         for (const a of iface.addresses6) ip(['-6', 'addr', 'add', formatIpv6Cidr(a), 'dev', iface.name, 'nodad'], h.name);
         ip(['link', 'set', iface.name, 'up'], h.name);
       }
+      if (h.resolvers.length > 0) cleanup.push(writeNetnsResolvConf(h.name, h.resolvers));
       // A DHCP host's routes wait for its lease (below): their gateways are on the leased network.
       if (!h.interfaces.some((i) => i.dhcp || i.wireguard)) addHostRoutes(topology, h);
     }
@@ -241,6 +248,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     const routers = new Map<string, Router>();
     const services = new Map<string, RouterServices>();
     const switches = new Map<string, LearningSwitch>();
+    const loadBalancers = new Map<string, LoadBalancer>();
     for (const node of topology.nodes) {
       if (node.kind === 'router') {
         const router = new Router(contextFor(node.name), { rpFilter: node.rpFilter });
@@ -286,7 +294,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           if (!link) throw where(topology, r.at, `nodes.${node.name}.routes`, `'${r.text}': no IPv6 interface for it`);
           router.ipv6.routes.add({ destination: r.destination, gateway: r.gateway, metric: r.metric, value: link });
         }
-        if (node.netfilter) Netfilter.attach(router, node.netfilter);
+        // A load balancer's nat-mode services are DNAT on this router's conntrack (src/services/lb/nat-mode.ts).
+        const lb = node.lb ? new LoadBalancer(router, node.lb) : undefined;
+        const virtualServers = lb?.natVirtualServers;
+        if (virtualServers) Netfilter.attach(router, { ...node.netfilter, nat: { ...node.netfilter?.nat, virtualServers } });
+        else if (node.netfilter) Netfilter.attach(router, node.netfilter);
         if (node.uplink) {
           const uplink = Uplink.attach(router, node.uplink, !node.routes.some((r) => r.destination.prefixLength === 0));
           cleanup.push(() => uplink.close());
@@ -324,6 +336,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         router.start();
         for (const wg of tunnels) wg.start();
         routers.set(node.name, router);
+        if (lb) {
+          lb.start();
+          cleanup.push(() => lb.stop());
+          loadBalancers.set(node.name, lb);
+        }
       } else if (node.kind === 'switch') {
         const sw = new LearningSwitch(contextFor(node.name), { name: node.name, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTimeMs });
         for (const port of node.ports) sw.addPort(deviceAt.get(`${node.name}:${port.name}`)!, { name: port.name, vlan: port.vlan });
@@ -368,8 +385,9 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       topology,
       routers,
       switches,
+      loadBalancers,
       status: () => labStatus(topology, routers, switches, running, contexts),
-      show: (what, node, json) => showNode(topology, { routers, switches, contexts, services }, what, node, json),
+      show: (what, node, json) => (what === 'lb' ? showLb(topology, loadBalancers, node, json) : showNode(topology, { routers, switches, contexts, services }, what, node, json)),
       stop,
     };
 
@@ -394,6 +412,14 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       for (const h of dhcpHosts) addHostRoutes(topology, h);
     }
 
+    // Each host's `run:` commands (a web server, ...), now that its addresses and routes are in place.
+    for (const h of hosts) {
+      for (const command of h.run) {
+        const child = startHostCommand(h.name, command, dirname(resolve(topology.file)), log);
+        cleanup.push(() => stopHostCommand(child));
+      }
+    }
+
     const server = await startControlServer(socketPath, async (request) => {
       const args = request.args ?? [];
       switch (request.command) {
@@ -401,6 +427,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           return lab.status();
         case 'show':
           return lab.show(args[0] ?? 'stats', args[1] || undefined, args[2] === 'json');
+        case 'lb': {
+          // args: NODE (or ''), OP, SERVICE, BACKEND, [ARG]
+          const [node, op, service, backend, arg] = args;
+          return lbOf(topology, loadBalancers, node || undefined).control(op ?? '', service ?? '', backend ?? '', arg || undefined);
+        }
         case 'shutdown':
           // Reply first, then take everything down and exit.
           setTimeout(() => void stop().then(() => process.exit(0)), 50);
@@ -427,6 +458,69 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     stopped = true;
     undo();
     throw e;
+  }
+}
+
+/** The load balancer of NODE, or the lab's only one. */
+function lbOf(topology: Topology, lbs: ReadonlyMap<string, LoadBalancer>, node: string | undefined): LoadBalancer {
+  if (node !== undefined) {
+    const lb = lbs.get(node);
+    if (!lb) throw new Error(`'${node}' has no load balancer in lab ${topology.name} (nodes with one: ${[...lbs.keys()].join(', ') || 'none'})`);
+    return lb;
+  }
+  if (lbs.size !== 1) throw new Error(lbs.size === 0 ? `lab ${topology.name} has no load balancer (add an lb node)` : `which load balancer? add --node NAME (${[...lbs.keys()].join(', ')})`);
+  return [...lbs.values()][0]!;
+}
+
+function showLb(topology: Topology, lbs: ReadonlyMap<string, LoadBalancer>, node: string | undefined, json: boolean): unknown {
+  const lb = lbOf(topology, lbs, node);
+  return json ? lb.rows() : lb.show();
+}
+
+/**
+ * `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf (ip-netns(8)), so programs
+ * run there resolve through the lab's DNS and the host's own file is left alone. Returns the undo.
+ */
+const RESOLV_CONF_MARK = '# written by tapnet lab up; removed at lab down';
+
+function writeNetnsResolvConf(netns: string, servers: readonly number[]): () => void {
+  const dir = join('/etc/netns', netns);
+  const made = !existsSync(dir);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'resolv.conf');
+  writeFileSync(file, `${RESOLV_CONF_MARK}\n${servers.map((a) => `nameserver ${formatIpv4(a)}\n`).join('')}options timeout:1 attempts:2\n`);
+  return () => {
+    rmSync(file, { force: true });
+    if (made) rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * Starts `sh -c COMMAND` inside namespace `netns`, in its own process group so that lab down stops the
+ * command and whatever it started. Its output goes to the log at debug level, one line each.
+ */
+function startHostCommand(netns: string, command: string, cwd: string, log: Logger): ChildProcess {
+  const child = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = (d: Buffer): void => {
+    for (const line of d.toString().split('\n')) if (line.trim()) log.debug({ node: netns }, line);
+  };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  child.on('error', (e) => log.error(`${netns}: run '${command}': ${e.message}`));
+  child.on('exit', (code, signal) => {
+    if (signal === null && code !== 0) log.warn(`${netns}: run '${command}' exited ${code}`);
+  });
+  log.info(`${netns}: run ${command} (pid ${child.pid})`);
+  return child;
+}
+
+/** Kills the command's whole process group (lab down is synchronous: no grace period to wait out). */
+function stopHostCommand(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
@@ -577,10 +671,12 @@ function labStatus(
     const stats = contexts.get(n.name)!.stats;
     if (n.kind === 'router') {
       const r = routers.get(n.name)!;
-      const pick: CounterName[] = ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
+      const pick: CounterName[] = n.lb
+        ? ['lbScheduled', 'lbNoBackend', 'lbConnectFailed', 'lbBackendDown', 'lbBackendUp', 'ipForwDatagrams']
+        : ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
       return {
         name: n.name,
-        kind: 'router',
+        kind: n.lbNode ? 'lb' : 'router',
         detail: [
           ...r.interfaces.map((i) => `${i.name} ${i.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (${formatMac(i.mac)})`),
           ...r.pointToPoint.map((p) => `${p.name} ${p.ipv4Addresses.map(formatIpv4Cidr).join(' ')} (point-to-point)`),
@@ -711,7 +807,17 @@ export async function labDown(topology: Topology): Promise<string> {
     message = `lab ${topology.name} stopped`;
   }
   const leftovers = hosts.filter((h) => netnsExists(h));
-  for (const h of leftovers) netnsDelete(h);
+  for (const h of leftovers) {
+    netnsKillAll(h);
+    netnsDelete(h);
+  }
+  // A lab that died leaves its resolvers: files behind (writeNetnsResolvConf marks them as its own).
+  for (const h of hosts) {
+    const file = join('/etc/netns', h, 'resolv.conf');
+    if (!existsSync(file) || !readFileSync(file, 'utf8').startsWith(RESOLV_CONF_MARK)) continue;
+    rmSync(file, { force: true });
+    if (readdirSync(join('/etc/netns', h)).length === 0) rmSync(join('/etc/netns', h), { recursive: true, force: true });
+  }
   rmSync(path, { force: true });
   return leftovers.length > 0 ? `${message}; removed leftover namespaces ${leftovers.join(', ')}` : message;
 }

@@ -12,6 +12,9 @@
  *         eth0: { address: 10.1.0.10/24 }   # or { dhcp: true }: leased from a router with dhcp: true
  *                                          # addresses: [10.1.0.10/24, fd00:1::10/64]: dual stack
  *       routes: [default via 10.1.0.1]
+ *       resolvers: [10.1.0.1]      # optional: /etc/netns/NAME/resolv.conf while the lab runs (ip netns exec reads it)
+ *       run: python3 lb-backend.py web1   # optional: commands started in the namespace at lab up (sh -c, from
+ *                                        # the lab file's directory), stopped at lab down; a string or a list
  *     r1:                          # a tapnet router (RFC 1812), inside the tapnet process
  *       kind: router
  *       rpFilter: strict           # off (default) | loose | strict (RFC 3704)
@@ -29,6 +32,11 @@
  *       iperf3: true               # an iperf3 server on port 5201 of the router's addresses (src/services/iperf3)
  *       smallServices: [echo, discard, chargen, daytime, time]   # RFC 862-868 over TCP and UDP (src/services/small), or: all
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
+ *       lb: { web: { listen: 10.1.0.1:80, mode: proxy, backends: { web1: 10.2.0.11:80 } } }   # load balancer (src/services/lb/config.ts)
+ *     lb1:                         # a load balancer: a router whose job is its lb: block (required here)
+ *       kind: lb
+ *       interfaces: { front: { address: 10.20.0.1/24 }, back: { address: 10.30.0.1/24 } }
+ *       lb: { web: { listen: 10.20.0.1:80, mode: http, scheduler: leastconn, backends: { ... } } }
  *     sw1:                         # a tapnet learning switch (802.1D/802.1Q)
  *       kind: switch
  *       macTableMax: 8192          # optional; ageingTime: 300 (seconds) too
@@ -88,6 +96,7 @@ import { labDnsSchema } from '../services/dns/config.js';
 import { parseWgQuick, wireguardInterfaceSchema, type WireGuardSpec } from '../services/wireguard/config.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { SMALL_SERVICE_NAMES, type SmallServiceName } from '../services/small/index.js';
+import { lbSchema, type LbServiceConfig } from '../services/lb/config.js';
 import type { Upstream } from '../services/dns/forwarder.js';
 import { YamlLocator, configErrorMap, element, fields, formatProblem, integer, problemsFromIssues, text, type ConfigPath, type ConfigProblem, type SourcePosition } from './config-errors.js';
 
@@ -147,11 +156,17 @@ export interface HostNodeSpec {
   readonly interfaces: readonly InterfaceSpec[];
   readonly routes: readonly RouteSpec[];
   readonly routes6: readonly Route6Spec[];
+  /** `run:`: commands started inside the namespace at lab up (sh -c, cwd = the lab file's directory), killed at lab down. */
+  readonly run: readonly string[];
+  /** `resolvers:`: name servers for programs run with `ip netns exec` there (/etc/netns/NAME/resolv.conf). */
+  readonly resolvers: readonly Ipv4Address[];
   readonly at: SourcePosition;
 }
 
 export interface RouterNodeSpec {
   readonly kind: 'router';
+  /** Written `kind: lb`: a router whose job is its load balancer (shown as "lb" by `lab status`). */
+  readonly lbNode: boolean;
   readonly name: string;
   readonly interfaces: readonly InterfaceSpec[];
   readonly routes: readonly RouteSpec[];
@@ -167,6 +182,9 @@ export interface RouterNodeSpec {
   readonly iperf3: boolean;
   /** `smallServices: [echo, ...]` or `all`: RFC small services over TCP and UDP (none by default). */
   readonly smallServices: readonly SmallServiceName[];
+  /** `lb:`: virtual services (src/services/lb); undefined when the router balances nothing. */
+  readonly lb?: readonly LbServiceConfig[];
+  readonly lbAt?: SourcePosition;
   readonly at: SourcePosition;
 }
 
@@ -237,7 +255,7 @@ export class TopologyError extends Error {
   }
 }
 
-const NODE_KINDS = ['host', 'router', 'switch'] as const;
+const NODE_KINDS = ['host', 'router', 'switch', 'lb'] as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -461,12 +479,20 @@ const linkSchema = z.preprocess(
 
 // ---- Nodes -------------------------------------------------------------------
 
+const resolverAddress = text.transform((t, ctx): Ipv4Address => {
+  const a = parseIpv4(t);
+  if (a === undefined) ctx.addIssue({ code: 'custom', message: `'${t}': expected an IPv4 address` });
+  return a ?? 0;
+});
+
 function hostSchema(interfaces: readonly string[]) {
   return fields(
     {
       kind: z.literal('host'),
       interfaces: z.record(interfaceName, anyInterface('host')),
       routes: z.array(element(routeSchema(false, interfaces))).default([]),
+      run: z.union([z.string(), z.array(z.string())], { error: 'expected a command, or a list of commands' }).optional(),
+      resolvers: z.array(resolverAddress, { error: 'expected a list of IPv4 addresses, like [10.1.0.1]' }).max(3, { error: 'at most 3 name servers (resolv.conf MAXNS)' }).optional(),
     },
     'not a field of a host',
   ).superRefine((node, ctx) => checkGateways(node, false, ctx));
@@ -481,10 +507,10 @@ const smallServicesSchema = z.union(
   { error: `expected all, or a list of ${SMALL_SERVICE_NAMES.join(', ')}` },
 );
 
-function routerSchema(interfaces: readonly string[]) {
+function routerSchema(interfaces: readonly string[], kind: 'router' | 'lb' = 'router') {
   return fields(
     {
-      kind: z.literal('router'),
+      kind: z.literal(kind),
       interfaces: z.record(interfaceName, anyInterface('router')),
       routes: z.array(element(routeSchema(true, interfaces))).default([]),
       rpFilter: z.enum(['off', 'loose', 'strict'], { error: (issue) => `'${String(issue.input)}': expected off, loose or strict` }).default('off'),
@@ -494,9 +520,24 @@ function routerSchema(interfaces: readonly string[]) {
       dns: labDnsSchema.optional(),
       iperf3: z.boolean({ error: 'expected true or false' }).default(false),
       smallServices: smallServicesSchema.default([]),
+      lb: kind === 'lb' ? lbSchema : lbSchema.optional(),
     },
-    'not a field of a router',
-  ).superRefine((node, ctx) => checkGateways(node, true, ctx));
+    kind === 'lb' ? 'not a field of an lb node' : 'not a field of a router',
+  ).superRefine((node, ctx) => {
+    checkGateways(node, true, ctx);
+    checkVips(node, ctx);
+  });
+}
+
+/** A virtual service listens on one of the node's own addresses (the VIP is where clients connect). */
+function checkVips(node: { lb?: readonly LbServiceConfig[]; interfaces: Record<string, InterfaceFields | undefined> }, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(node.lb)) return; // the block itself has problems (reported already)
+  const own = Object.values(node.interfaces).flatMap((i) => i?.addresses?.map((a) => a.address) ?? []);
+  for (const s of node.lb) {
+    if (!own.includes(s.vip)) {
+      ctx.addIssue({ code: 'custom', path: ['lb', s.name, 'listen'], message: `${formatIpv4(s.vip)} is not an address of this node (it has: ${own.map(formatIpv4).join(', ') || 'none'}): give an interface the VIP` });
+    }
+  }
 }
 
 const switchSchema = fields(
@@ -520,6 +561,7 @@ function nodeSchema(raw: unknown) {
   const interfaces = isRecord(raw.interfaces) ? Object.keys(raw.interfaces) : [];
   if (raw.kind === 'host') return hostSchema(interfaces);
   if (raw.kind === 'router') return routerSchema(interfaces);
+  if (raw.kind === 'lb') return routerSchema(interfaces, 'lb');
   if (raw.kind === 'switch') return switchSchema;
   return kindOnly;
 }
@@ -665,10 +707,26 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
       if (isRoute6(r)) routes6.push({ ...r, at: value('nodes', name, 'routes', i) });
       else routes.push({ ...r, at: value('nodes', name, 'routes', i) });
     });
-    if (node.kind === 'host') return { kind: 'host', name, interfaces, routes, routes6, at };
+    if (node.kind === 'host') return { kind: 'host', name, interfaces, routes, routes6, run: node.run === undefined ? [] : typeof node.run === 'string' ? [node.run] : node.run, resolvers: node.resolvers ?? [], at };
     const netfilter = toNetfilterConfig({ nat: node.nat, firewall: node.firewall, conntrack: node.conntrack });
     const dns = node.dns ? { ...node.dns, at: key('nodes', name, 'dns') } : undefined;
-    return { kind: 'router', name, interfaces, routes, routes6, rpFilter: node.rpFilter, iperf3: node.iperf3, smallServices: [...new Set(node.smallServices)], ...(netfilter ? { netfilter } : {}), ...(node.uplink ? { uplink: node.uplink } : {}), ...(dns ? { dns } : {}), at };
+    const lb = node.lb && node.lb.length > 0 ? { lb: node.lb, lbAt: key('nodes', name, 'lb') } : {};
+    return {
+      kind: 'router',
+      lbNode: node.kind === 'lb',
+      name,
+      interfaces,
+      routes,
+      routes6,
+      rpFilter: node.rpFilter,
+      iperf3: node.iperf3,
+      smallServices: [...new Set(node.smallServices)],
+      ...(netfilter ? { netfilter } : {}),
+      ...(node.uplink ? { uplink: node.uplink } : {}),
+      ...(dns ? { dns } : {}),
+      ...lb,
+      at,
+    };
   });
   const links = t.links.map((parsed, i): LinkSpec => {
     const link = present(parsed);

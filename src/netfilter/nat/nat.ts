@@ -66,6 +66,24 @@ export interface PublishRule {
 
 export type NatFiltering = 'address-port-dependent' | 'endpoint-independent';
 
+/**
+ * Virtual services a load balancer in NAT mode offers on this host (IPVS's
+ * model, src/services/lb/nat-mode.ts): the first packet of a connection to
+ * one is DNATed to the real server the balancer schedules; every later packet
+ * follows the conntrack entry, and the replies are un-NATed on the way back.
+ */
+export interface VirtualServers {
+  /**
+   * For a new connection: the real server to send it to; 'none' when it is
+   * for a virtual service that has no backend to take it (the packet then
+   * reaches the host itself, where nothing listens: TCP answers RST, UDP ICMP
+   * port unreachable); undefined when it is not for a virtual service.
+   */
+  schedule(c: Connection): { readonly address: Ipv4Address; readonly port: number } | 'none' | undefined;
+  /** The connection left the table (or its first packet was dropped): its real server has one less. */
+  released(c: Connection): void;
+}
+
 export interface NatConfig {
   readonly source?: readonly SourceNatRule[];
   readonly publish?: readonly PublishRule[];
@@ -73,6 +91,8 @@ export interface NatConfig {
   readonly hairpin?: boolean;
   /** RFC 4787 REQ-8 (default 'address-port-dependent'). */
   readonly filtering?: NatFiltering;
+  /** A load balancer's NAT-mode virtual services, scheduled before the published ports. */
+  readonly virtualServers?: VirtualServers;
 }
 
 /** What the NAT needs from the host it runs on. */
@@ -85,7 +105,7 @@ export interface NatHost {
 /** NAT's notes on one connection (kept in `connection.nat`). */
 interface NatState {
   source: 'masquerade' | 'snat' | 'hairpin' | undefined;
-  destination: 'publish' | 'mapping' | undefined;
+  destination: 'publish' | 'mapping' | 'virtual' | undefined;
   /** Mappings this connection holds once confirmed. */
   readonly mappings: NatMapping[];
 }
@@ -101,6 +121,7 @@ export class Nat {
   readonly publishRules: readonly PublishRule[];
   readonly hairpin: boolean;
   readonly filtering: NatFiltering;
+  private readonly virtualServers: VirtualServers | undefined;
 
   constructor(
     private readonly ctx: StackContext,
@@ -113,12 +134,14 @@ export class Nat {
     this.publishRules = config.publish ?? [];
     this.hairpin = config.hairpin ?? true;
     this.filtering = config.filtering ?? 'address-port-dependent';
+    this.virtualServers = config.virtualServers;
     for (const r of this.publishRules) {
       if (r.protocol !== IpProtocol.TCP && r.protocol !== IpProtocol.UDP) throw new Error(`publish: protocol ${r.protocol} has no ports`);
     }
     conntrack.onDestroy((c) => {
       const st = c.nat as NatState | undefined;
       if (st) for (const m of st.mappings) this.mappings.release(m);
+      if (st?.destination === 'virtual') this.virtualServers?.released(c);
     });
     ctx.stats.declare('natSnat', 'natDnat', 'natHairpin', 'natPortExhausted', 'natMappings');
   }
@@ -131,6 +154,14 @@ export class Nat {
   bindDestination(c: Connection, inLink: Ipv4Link | undefined): void {
     const o = c.tuples[ORIGINAL];
     const r = c.tuples[REPLY];
+    const real = this.virtualServers?.schedule(c);
+    if (real === 'none') return;
+    if (real !== undefined) {
+      this.conntrack.setReply(c, { ...r, source: real.address, sourcePort: real.port });
+      stateOf(c).destination = 'virtual';
+      this.ctx.stats.inc('natDnat');
+      return;
+    }
     for (const rule of this.publishRules) {
       if (rule.protocol !== o.protocol || rule.port !== o.destinationPort) continue;
       if (rule.inInterface !== undefined && rule.inInterface !== inLink?.name) continue;
@@ -219,6 +250,7 @@ export class Nat {
     const st = c.nat as NatState | undefined;
     if (!st) return;
     for (const m of st.mappings) this.mappings.discardIfUnused(m);
+    if (st.destination === 'virtual') this.virtualServers?.released(c);
   }
 
   /**
@@ -297,7 +329,7 @@ export class Nat {
     const st = c.nat as NatState | undefined;
     if (!st) return '';
     const parts: string[] = [];
-    if (st.destination) parts.push('DNAT');
+    if (st.destination) parts.push(st.destination === 'virtual' ? 'DNAT LB' : 'DNAT');
     if (st.source === 'hairpin') parts.push('HAIRPIN');
     else if (st.source) parts.push('SNAT');
     return parts.length ? `[${parts.join(' ')}]` : '';
