@@ -112,6 +112,14 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     }
     c.sndUna = ack;
     c.scoreboard.advance(ack);
+    // RACK's marks never trail SND.UNA. Sequence numbers compare modulo 2^32 (RFC 9293 §3.4): a mark left at an
+    // old loss reads as *ahead* of SND.UNA once 2^31 more bytes have been acknowledged, and a stale lostEnd then
+    // put a connection that had lost nothing into recovery, retransmitting its whole flight (`iperf3 -R` after
+    // 2 GiB: half a million spurious retransmissions in 5 s).
+    if (seqLt(c.rack.lostEnd, ack)) c.rack.lostEnd = ack;
+    if (seqLt(c.rack.fack, ack)) c.rack.fack = ack;
+    // The same for RFC 6582's `recover` once the ACK is past it: kept just below SND.UNA, "ack > recover" stays true.
+    if (c.recoveryState === 'open' && c.recover !== c.iss && seqGt(ack, c.recover)) c.recover = seqAdd(ack, -1);
     c.rack.sent.dropAcked(ack);
     c.rack.retransmits.dropAcked(ack);
     c.rack.probeWanted = true;

@@ -138,6 +138,21 @@ describe('RACK (RFC 8985 §6)', () => {
     expect(stat(old.t, 'tcpTimeouts')).toBe(1);
   });
 
+  it('after a repaired loss its marks follow SND.UNA: a stale one would read as ahead 2^31 bytes later', async () => {
+    const t = await established();
+    control(t, (i) => (i === 0 ? 'drop' : 'pass'));
+    await deliver(t, 6 * MSS);
+    await t.runFor(100); // the last ACK reaches the sender
+    const c = onlyConnection(t.b);
+    expect(stat(t, 'tcpSackRecovery')).toBe(1);
+    expect(c.recoveryState).toBe('open');
+    // Sequence comparison is modulo 2^32 (RFC 9293 §3.4): lostEnd left at the loss would compare as ahead of
+    // SND.UNA after 2 GiB more, and put a connection that lost nothing into recovery (iperf3 -R did that).
+    expect(c.rack.lostEnd).toBe(c.sndUna);
+    expect(c.rack.fack).toBe(c.sndUna);
+    expect((c.sndUna - c.recover) >>> 0).toBeLessThanOrEqual(1); // RFC 6582's recover: at most one below
+  });
+
   it('with no reordering seen, three SACKed segments mark the hole lost at once (reo_wnd = 0 in that case)', async () => {
     const t = await established();
     const c = control(t, (i) => (i === 0 ? 'drop' : 'pass'));
