@@ -150,7 +150,7 @@ describe('tapnet lab: host-to-host links and captures', () => {
         '',
       ].join('\n'),
     );
-    const lab = await startLab(file);
+    const lab = await startLab(file, { keepNames: true }); // its names come from uniqueName
     try {
       const slow = inNetns(a, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.97.0.2']);
       expect(slow.stdout).toContain('2 received');
