@@ -111,18 +111,23 @@ export interface StartLabOptions {
  */
 export async function startLab(relativeFile: string, options: StartLabOptions = {}): Promise<LabProcess> {
   const source = resolve(ROOT, relativeFile);
+  if (options.keepNames && !relative(join(ROOT, 'labs'), source).startsWith('..')) throw new Error(`${relativeFile} is a shipped lab: a test runs it under its own names (leave out keepNames)`);
   const runDir = mkdtempSync(join(tmpdir(), 'tapnet-lab-'));
   let file = source;
   let names = new Map<string, string>();
-  if (options.keepNames) {
-    if (!relative(join(ROOT, 'labs'), source).startsWith('..')) throw new Error(`${relativeFile} is a shipped lab: a test runs it under its own names (leave out keepNames)`);
-  } else {
+  if (!options.keepNames) {
     // A prefix no namespace on this machine starts with ('t' + 3 hex digits + '-' leaves 10 characters of the name).
     let prefix = '';
     const existing = sh('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]!);
     do prefix = `${uniqueName('t').slice(0, 4)}-`;
     while (existing.some((ns) => ns.startsWith(prefix)));
-    const rewritten = rewriteLabNames(readFileSync(source, 'utf8'), prefix);
+    let rewritten: ReturnType<typeof rewriteLabNames>;
+    try {
+      rewritten = rewriteLabNames(readFileSync(source, 'utf8'), prefix);
+    } catch (e) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw e;
+    }
     names = rewritten.names;
     file = join(runDir, basename(source));
     writeFileSync(file, rewritten.text);
