@@ -11,8 +11,20 @@ import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TAPNET = join(ROOT, 'bin/tapnet.js');
-/** scapy is installed for Debian's python, not for any pyenv python on PATH. */
-export const PYTHON = '/usr/bin/python3';
+/**
+ * A python3 that has scapy (Debian's python3-scapy installs it for /usr/bin/python3, not for a pyenv or venv
+ * python3 earlier on PATH): $TAPNET_PYTHON when set, else /usr/bin/python3, else python3 from PATH. Without
+ * one, every test that imports the harness fails at once with this message instead of deep inside a test.
+ */
+export const PYTHON = findPythonWithScapy();
+
+function findPythonWithScapy(): string {
+  const candidates = process.env.TAPNET_PYTHON ? [process.env.TAPNET_PYTHON] : ['/usr/bin/python3', 'python3'];
+  // find_spec, not import: importing scapy takes a second.
+  const found = candidates.find((python) => spawnSync(python, ['-c', 'import importlib.util, sys; sys.exit(importlib.util.find_spec("scapy") is None)']).status === 0);
+  if (found) return found;
+  throw new Error(`the integration tests need a python3 with scapy; none of ${candidates.join(', ')} has it: apt-get install python3-scapy (for /usr/bin/python3), or set TAPNET_PYTHON to a python3 that can import scapy`);
+}
 
 /** A name no other test (or leftover) uses: prefix + 6 hex digits, at most 15 characters. */
 export function uniqueName(prefix: string): string {

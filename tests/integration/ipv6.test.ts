@@ -302,6 +302,11 @@ describe('bad IPv6 input from the wire', () => {
     expect(d.icmp6InNeighborSolicits).toBeGreaterThanOrEqual(2000);
     expect(t.stats().ndpCacheEntries).toBeLessThanOrEqual(NEIGHBOUR_CACHE_CAP);
     expect(t.stats().ndpCacheEntries).toBeGreaterThan(NEIGHBOUR_CACHE_CAP / 2);
+    // deltas' ping -6 came right after the flood, while the strangers' entries were still being probed (DELAY 5 s,
+    // then three 1 s probes): the kernel end kept its entry or got one back. Issue 14 item 15: it once failed
+    // whenever the kernel's entry had gone STALE before the flood (a loaded machine; or this test run alone), since
+    // the flood evicted it and then left nothing evictable. Strangers now make room for each other: never full.
+    expect(t.stats().ndpCacheFull ?? 0).toBe(0);
   });
 
   it('a fragment flood stays under the memory cap', () => {

@@ -5,11 +5,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TAPNET, inNetns, netnsExists, sh, uniqueName } from './harness.js';
-import { cleanupLab, startLab, tapnetEnv } from './lab-harness.js';
+import { parseTopology } from '../../src/runtime/topology.js';
+import { ROOT, TAPNET, inNetns, netnsExists, sh, uniqueName } from './harness.js';
+import { cleanupLab, rewriteLabNames, startLab, tapnetEnv } from './lab-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapnet-labfiles-'));
 const env = tapnetEnv(dir);
@@ -24,6 +25,27 @@ function write(name: string, text: string): string {
 function tapnet(args: readonly string[]) {
   return spawnSync(process.execPath, [TAPNET, ...args], { encoding: 'utf8', env, timeout: 60_000 });
 }
+
+describe('lab-harness: tests run the shipped labs under names of their own', () => {
+  for (const lab of readdirSync(join(ROOT, 'labs')).filter((f) => f.endsWith('.yaml'))) {
+    it(`${lab}: every node and the lab renamed, links rewired, still valid`, () => {
+      const text = readFileSync(join(ROOT, 'labs', lab), 'utf8');
+      const original = parseTopology(text, lab);
+      const rewritten = rewriteLabNames(text, 't0a1-');
+      const copy = parseTopology(rewritten.text, lab);
+      if (!original.ok || !copy.ok) throw new Error(`${lab} does not parse`);
+      expect(copy.topology.name).toBe(`t0a1-${original.topology.name}`);
+      expect([...rewritten.names.keys()]).toEqual(original.topology.nodes.map((n) => n.name));
+      for (const node of copy.topology.nodes) {
+        expect(node.name).toMatch(/^t0a1-[a-z0-9-]*[a-z0-9]$/);
+        expect(node.name.length).toBeLessThanOrEqual(15);
+      }
+      expect(new Set(copy.topology.nodes.map((n) => n.name)).size).toBe(copy.topology.nodes.length);
+      const ends = (t: typeof copy.topology) => t.links.map((l) => [l.a.node, l.a.port, l.b.node, l.b.port]);
+      expect(ends(copy.topology)).toEqual(ends(original.topology).map(([a, ap, b, bp]) => [rewritten.names.get(a!), ap, rewritten.names.get(b!), bp]));
+    });
+  }
+});
 
 describe('tapnet lab: bad files', () => {
   it('names the line, column and field of every mistake, and exits 2', () => {
@@ -157,7 +179,7 @@ describe('tapnet lab: host-to-host links and captures', () => {
         '',
       ].join('\n'),
     );
-    const lab = await startLab(file);
+    const lab = await startLab(file, { keepNames: true }); // its names come from uniqueName
     try {
       const slow = inNetns(a, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.97.0.2']);
       expect(slow.stdout).toContain('2 received');

@@ -2,17 +2,31 @@
  * Labs under test: `tapnet lab up FILE` as a child process with its own run
  * directory, `tapnet` CLI calls against it, and cleanup that removes the lab's
  * namespaces even when a test (or tapnet) failed.
+ *
+ * A test never brings up a lab under the names written in its file: the
+ * shipped labs (labs/*.yaml) are the ones a reader has running, and their
+ * namespaces (lan-pc1, hn-laptop, ...) would collide. `startLab` copies the
+ * file into the test's run directory with every node name and the lab name
+ * rewritten under a fresh prefix (`lan-pc1` → `t3fa-lan-pc1`), and the test
+ * asks `lab.ns('lan-pc1')` / `lab.node('sw1')` for the real names and passes
+ * `lab.file` (the rewritten copy) to `--lab`.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { ROOT, TAPNET, netnsExists, sh } from './harness.js';
+import { basename, join, relative, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, parse, parseDocument, type Node as YamlNode } from 'yaml';
+import { ROOT, TAPNET, netnsExists, sh, uniqueName } from './harness.js';
 
 export interface LabProcess {
+  /** The file `tapnet lab up` runs: the rewritten copy (pass it to `--lab`). */
   readonly file: string;
+  /** Its host namespaces, by their real (rewritten) names. */
   readonly hosts: readonly string[];
+  /** The real namespace of host `name` as written in the lab file; throws for a name the file has no host by. */
+  ns(name: string): string;
+  /** The real name of any node (host, router, switch) as written in the lab file, for `--node`, JSON keys and output. */
+  node(name: string): string;
   readonly runDir: string;
   readonly child: ChildProcess;
   output(): string;
@@ -36,11 +50,95 @@ export function tapnetEnv(runDir: string): NodeJS.ProcessEnv {
   return { ...process.env, TAPNET_RUN_DIR: runDir };
 }
 
-/** Starts `tapnet lab up FILE` (FILE absolute, or relative to the repository) and waits for its `ready` line. */
-export async function startLab(relativeFile: string): Promise<LabProcess> {
-  const file = resolve(ROOT, relativeFile);
-  const hosts = labHosts(file);
+/** The longest namespace name `ip netns` and the lab schema take here (an interface name's IFNAMSIZ - 1, like every test name). */
+const NAME_MAX = 15;
+
+/**
+ * Lab file text with every node name and the lab name under `prefix`: the
+ * keys of `nodes:`, the NODE of each `NODE:PORT` in `links:` (short form
+ * `[a:x, b:y]` and `endpoints:`), and `name:`. Those are the only fields of
+ * the format (src/runtime/topology.ts) that name a node; routes, NAT, DNS and
+ * firewall rules name addresses and interfaces. Parsed and re-emitted with
+ * the YAML library, so comments and layout survive and no text that merely
+ * looks like a name is touched.
+ */
+export function rewriteLabNames(text: string, prefix: string): { text: string; names: Map<string, string> } {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new Error(`lab file does not parse: ${doc.errors[0]!.message}`);
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  const nodes = doc.get('nodes');
+  if (!isMap(nodes)) throw new Error('lab file has no nodes: map');
+  nodes.items.forEach((pair, i) => {
+    if (!isScalar(pair.key)) throw new Error('a node name that is not plain text');
+    const original = String(pair.key.value);
+    // prefix + name, cut to fit; a cut that ends in '-' or repeats another node's gets the node's index instead.
+    let renamed = `${prefix}${original}`.slice(0, NAME_MAX).replace(/-+$/, '');
+    if (taken.has(renamed)) renamed = `${prefix}n${i}`;
+    taken.add(renamed);
+    names.set(original, renamed);
+    pair.key.value = renamed;
+  });
+  const renameEnd = (end: unknown): void => {
+    if (!isScalar(end) || typeof end.value !== 'string') return;
+    const colon = end.value.indexOf(':');
+    const renamed = colon > 0 ? names.get(end.value.slice(0, colon)) : undefined;
+    if (renamed !== undefined) end.value = `${renamed}${end.value.slice(colon)}`;
+  };
+  const links = doc.get('links');
+  if (isSeq(links)) {
+    for (const link of links.items as YamlNode[]) {
+      const ends = isSeq(link) ? link : isMap(link) ? link.get('endpoints') : undefined;
+      if (isSeq(ends)) ends.items.forEach(renameEnd);
+    }
+  }
+  const name = doc.get('name');
+  if (typeof name === 'string') doc.set('name', `${prefix}${name}`);
+  return { text: doc.toString(), names };
+}
+
+export interface StartLabOptions {
+  /**
+   * Run the file under the names written in it: only for a file the test wrote
+   * itself with names from `uniqueName`. Refused for the shipped labs.
+   */
+  readonly keepNames?: boolean;
+}
+
+/**
+ * Starts `tapnet lab up` on a renamed copy of FILE (absolute, or relative to
+ * the repository) in a fresh run directory and waits for its `ready` line.
+ */
+export async function startLab(relativeFile: string, options: StartLabOptions = {}): Promise<LabProcess> {
+  const source = resolve(ROOT, relativeFile);
+  if (options.keepNames && !relative(join(ROOT, 'labs'), source).startsWith('..')) throw new Error(`${relativeFile} is a shipped lab: a test runs it under its own names (leave out keepNames)`);
   const runDir = mkdtempSync(join(tmpdir(), 'tapnet-lab-'));
+  let file = source;
+  let names = new Map<string, string>();
+  if (!options.keepNames) {
+    // A prefix no namespace on this machine starts with ('t' + 3 hex digits + '-' leaves 10 characters of the name).
+    let prefix = '';
+    const existing = sh('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]!);
+    do prefix = `${uniqueName('t').slice(0, 4)}-`;
+    while (existing.some((ns) => ns.startsWith(prefix)));
+    let rewritten: ReturnType<typeof rewriteLabNames>;
+    try {
+      rewritten = rewriteLabNames(readFileSync(source, 'utf8'), prefix);
+    } catch (e) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw e;
+    }
+    names = rewritten.names;
+    file = join(runDir, basename(source));
+    writeFileSync(file, rewritten.text);
+  }
+  const hosts = labHosts(file);
+  const realName = (name: string): string => {
+    if (options.keepNames) return name;
+    const renamed = names.get(name);
+    if (renamed === undefined) throw new Error(`${relativeFile} has no node '${name}' (it has: ${[...names.keys()].join(', ')})`);
+    return renamed;
+  };
   const env = tapnetEnv(runDir);
   const child = spawn(process.execPath, [TAPNET, 'lab', 'up', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -52,6 +150,12 @@ export async function startLab(relativeFile: string): Promise<LabProcess> {
   const lab: LabProcess = {
     file,
     hosts,
+    ns: (name) => {
+      const renamed = realName(name);
+      if (!hosts.includes(renamed)) throw new Error(`'${name}' is not a host of ${relativeFile}: it has no namespace`);
+      return renamed;
+    },
+    node: realName,
     runDir,
     child,
     output: () => out,

@@ -50,8 +50,8 @@ describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home ro
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tapnet-home-nat-'));
     lab = await startLab('labs/home-nat.yaml');
-    web = startWebServer('hn-web', '198.51.100.80', dir);
-    homeServer = startWebServer('hn-server', '192.168.1.10', dir);
+    web = startWebServer(lab.ns('hn-web'), '198.51.100.80', dir);
+    homeServer = startWebServer(lab.ns('hn-server'), '192.168.1.10', dir);
   });
   afterAll(() => {
     web?.child.kill('SIGKILL');
@@ -61,7 +61,7 @@ describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home ro
   });
 
   it('both PCs leased an address from the pool and the router as gateway', () => {
-    for (const pc of ['hn-laptop', 'hn-phone']) {
+    for (const pc of [lab.ns('hn-laptop'), lab.ns('hn-phone')]) {
       const addr = inNetns(pc, 'ip', ['-4', 'addr', 'show', 'dev', 'eth0']).stdout;
       expect(addr, pc).toMatch(/inet 192\.168\.1\.1\d\d\/24/);
       expect(inNetns(pc, 'ip', ['route', 'show', 'default']).stdout, pc).toContain('default via 192.168.1.1 dev eth0');
@@ -69,39 +69,39 @@ describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home ro
   });
 
   it('a PC finds the other PC and the home server by name through the router\'s DNS', () => {
-    const phone = /inet (192\.168\.1\.\d+)\//.exec(inNetns('hn-phone', 'ip', ['-4', 'addr', 'show', 'dev', 'eth0']).stdout)?.[1];
+    const phone = /inet (192\.168\.1\.\d+)\//.exec(inNetns(lab.ns('hn-phone'), 'ip', ['-4', 'addr', 'show', 'dev', 'eth0']).stdout)?.[1];
     expect(phone).toBeDefined();
-    const dig = (name: string, type = 'A'): string => inNetns('hn-laptop', 'dig', ['+short', '+time=2', '+tries=2', '@192.168.1.1', name, type]).stdout.trim();
-    expect(dig('hn-phone.home')).toBe(phone);
+    const dig = (name: string, type = 'A'): string => inNetns(lab.ns('hn-laptop'), 'dig', ['+short', '+time=2', '+tries=2', '@192.168.1.1', name, type]).stdout.trim();
+    expect(dig(`${lab.ns('hn-phone')}.home`)).toBe(phone); // a lease's name is the client's host name: its namespace
     expect(dig('hn-server.home')).toBe('192.168.1.10');
-    expect(inNetns('hn-laptop', 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', phone!]).stdout.trim()).toBe('hn-phone.home.');
+    expect(inNetns(lab.ns('hn-laptop'), 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', phone!]).stdout.trim()).toBe(`${lab.ns('hn-phone')}.home.`);
     expect(dig('gateway.home')).toBe('192.168.1.1');
-    expect(inNetns('hn-phone', 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', '192.168.1.10']).stdout.trim()).toBe('hn-server.home.');
+    expect(inNetns(lab.ns('hn-phone'), 'dig', ['+short', '+time=2', '@192.168.1.1', '-x', '192.168.1.10']).stdout.trim()).toBe('hn-server.home.');
     // Answered by tapnet's zone on the router, not forwarded (home-nat has no upstream).
-    expect(lab.stats('home').dnsAuthAnswers).toBeGreaterThanOrEqual(4);
+    expect(lab.stats(lab.node('home')).dnsAuthAnswers).toBeGreaterThanOrEqual(4);
   });
 
   it('tapnet show leases and show dns --lab name the router that serves them; a wrong table lists the right ones', () => {
-    const leases = lab.cli(['show', 'leases', '--lab', 'labs/home-nat.yaml']);
+    const leases = lab.cli(['show', 'leases', '--lab', lab.file]);
     expect(leases.stderr).toBe('');
     expect(leases.stdout).toMatch(/192\.168\.1\.1\d\d/);
-    const json = JSON.parse(lab.cli(['show', 'leases', '--json', '--lab', 'labs/home-nat.yaml']).stdout) as unknown[];
+    const json = JSON.parse(lab.cli(['show', 'leases', '--json', '--lab', lab.file]).stdout) as unknown[];
     expect(json.length).toBeGreaterThanOrEqual(2);
-    const dns = lab.cli(['show', 'dns', '--lab', 'labs/home-nat.yaml']);
-    expect(dns.stdout).toContain('hn-phone');
-    const wrong = lab.cli(['show', 'mac', '--lab', 'labs/home-nat.yaml', '--node', 'home']);
+    const dns = lab.cli(['show', 'dns', '--lab', lab.file]);
+    expect(dns.stdout).toContain(lab.ns('hn-phone'));
+    const wrong = lab.cli(['show', 'mac', '--lab', lab.file, '--node', lab.node('home')]);
     expect(wrong.status).not.toBe(0);
-    const none = lab.cli(['show', 'uplink', '--lab', 'labs/home-nat.yaml']);
-    expect(none.stderr).toMatch(/router home has no table 'uplink'; it shows: .*conntrack, nat, firewall, leases, dns/);
+    const none = lab.cli(['show', 'uplink', '--lab', lab.file]);
+    expect(none.stderr).toMatch(new RegExp(`router ${lab.node('home')} has no table 'uplink'; it shows: .*conntrack, nat, firewall, leases, dns`));
   });
 
   it('the web host sees the router public address, not the PC', async () => {
-    const dump = spawn('ip', ['netns', 'exec', 'hn-web', 'tcpdump', '-c', '1', '-nli', 'eth0', 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const dump = spawn('ip', ['netns', 'exec', lab.ns('hn-web'), 'tcpdump', '-c', '1', '-nli', 'eth0', 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let seen = '';
     dump.stdout.on('data', (d: Buffer) => (seen += d.toString()));
     const done = new Promise((r) => dump.on('exit', r));
     await new Promise((r) => setTimeout(r, 1000)); // tcpdump has no readiness signal
-    const r = inNetns('hn-laptop', 'ping', ['-c', '2', '-i', '0.3', '-W', '2', '198.51.100.80']);
+    const r = inNetns(lab.ns('hn-laptop'), 'ping', ['-c', '2', '-i', '0.3', '-W', '2', '198.51.100.80']);
     expect(r.stdout).toContain('2 received');
     await Promise.race([done, new Promise((res) => setTimeout(res, 5000))]);
     dump.kill();
@@ -109,22 +109,22 @@ describe('labs/home-nat.yaml: DHCP, DNS, NAT and a port forward behind a home ro
   });
 
   it('the web server logs the router public address for a PC\'s request', async () => {
-    expect(curlStatus('hn-laptop', 'http://198.51.100.80/')).toBe('200');
+    expect(curlStatus(lab.ns('hn-laptop'), 'http://198.51.100.80/')).toBe('200');
     const log = await logLine(web!, /"GET \/ HTTP\/1\.1" 200/);
     expect(log).toMatch(/^198\.51\.100\.2 - - .*"GET \/ HTTP\/1\.1" 200/m);
     expect(log).not.toMatch(/192\.168\.1\./);
   });
 
   it('the port forward publishes the home server: 198.51.100.2:8080 from the internet is hn-server:80', async () => {
-    expect(curlStatus('hn-web', 'http://198.51.100.2:8080/')).toBe('200');
+    expect(curlStatus(lab.ns('hn-web'), 'http://198.51.100.2:8080/')).toBe('200');
     const log = await logLine(homeServer!, /"GET \/ HTTP\/1\.1" 200/);
     expect(log).toMatch(/^198\.51\.100\.80 - - .*"GET \/ HTTP\/1\.1" 200/m);
     // Only the published port is open: another port on the public address is not forwarded.
-    expect(inNetns('hn-web', 'curl', ['-s', '--max-time', '3', 'http://198.51.100.2:8081/']).status).not.toBe(0);
+    expect(inNetns(lab.ns('hn-web'), 'curl', ['-s', '--max-time', '3', 'http://198.51.100.2:8081/']).status).not.toBe(0);
   });
 
   it('traceroute through the NAT shows the router, then the web host', () => {
-    const r = inNetns('hn-phone', 'traceroute', ['-n', '-w', '2', '-q', '1', '198.51.100.80']);
+    const r = inNetns(lab.ns('hn-phone'), 'traceroute', ['-n', '-w', '2', '-q', '1', '198.51.100.80']);
     const hops = r.stdout.split('\n').slice(1).map((l) => /^\s*\d+\s+(\S+)/.exec(l)?.[1]).filter(Boolean);
     expect(hops, r.stdout).toEqual(['192.168.1.1', '198.51.100.80']);
   });

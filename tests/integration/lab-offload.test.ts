@@ -130,7 +130,7 @@ for (const offload of [true, false]) {
       expected = `${createHash('sha256').update(data).digest('hex')} ${SIZE}`;
       const labFile = join(dir, 'lab.yaml');
       writeFileSync(labFile, labYaml(p, p, offload));
-      lab = await startLab(labFile);
+      lab = await startLab(labFile, { keepNames: true }); // its host names come from uniqueName
     }, 60_000);
 
     afterAll(async () => {

@@ -17,25 +17,25 @@ describe('labs/vm-modes.yaml: NAT, bridged and host-only VMs', () => {
   afterAll(() => lab && cleanupLab(lab));
 
   it('each VM leased from its own network', () => {
-    expect(addressOf('vm-bridged')).toMatch(/^192\.168\.50\.1\d\d$/);
-    expect(addressOf('vm-natted')).toMatch(/^10\.0\.2\.1\d\d$/);
-    expect(addressOf('vm-hostonly')).toMatch(/^192\.168\.56\.1\d\d$/);
+    expect(addressOf(lab.ns('vm-bridged'))).toMatch(/^192\.168\.50\.1\d\d$/);
+    expect(addressOf(lab.ns('vm-natted'))).toMatch(/^10\.0\.2\.1\d\d$/);
+    expect(addressOf(lab.ns('vm-hostonly'))).toMatch(/^192\.168\.56\.1\d\d$/);
   });
 
   it('bridged: the VM is one more machine on the LAN, reachable from it', () => {
-    expect(inNetns('vm-lanpc', 'ping', ['-c', '1', '-W', '2', addressOf('vm-bridged')]).stdout).toContain('1 received');
-    expect(inNetns('vm-bridged', 'ping', ['-c', '1', '-W', '2', '192.168.50.10']).stdout).toContain('1 received');
+    expect(inNetns(lab.ns('vm-lanpc'), 'ping', ['-c', '1', '-W', '2', addressOf(lab.ns('vm-bridged'))]).stdout).toContain('1 received');
+    expect(inNetns(lab.ns('vm-bridged'), 'ping', ['-c', '1', '-W', '2', '192.168.50.10']).stdout).toContain('1 received');
   });
 
   it('NAT: the VM reaches the LAN through the NAT router; the LAN cannot reach the VM', () => {
-    expect(inNetns('vm-natted', 'ping', ['-c', '1', '-W', '2', '192.168.50.20']).stdout).toContain('1 received');
-    const back = inNetns('vm-lanpc', 'ping', ['-c', '1', '-W', '1', addressOf('vm-natted')]);
+    expect(inNetns(lab.ns('vm-natted'), 'ping', ['-c', '1', '-W', '2', '192.168.50.20']).stdout).toContain('1 received');
+    const back = inNetns(lab.ns('vm-lanpc'), 'ping', ['-c', '1', '-W', '1', addressOf(lab.ns('vm-natted'))]);
     expect(back.stdout + back.stderr).toMatch(/Network is unreachable|0 received/);
   });
 
   it('host-only: the VM reaches the host, not the LAN', () => {
-    expect(inNetns('vm-hostonly', 'ping', ['-c', '1', '-W', '2', '192.168.56.1']).stdout).toContain('1 received');
-    expect(inNetns('vm-hostonly', 'ping', ['-c', '1', '-W', '2', '192.168.50.20']).stdout).toMatch(/Destination Net Unreachable/);
+    expect(inNetns(lab.ns('vm-hostonly'), 'ping', ['-c', '1', '-W', '2', '192.168.56.1']).stdout).toContain('1 received');
+    expect(inNetns(lab.ns('vm-hostonly'), 'ping', ['-c', '1', '-W', '2', '192.168.50.20']).stdout).toMatch(/Destination Net Unreachable/);
   });
 
   it('lab down leaves nothing behind', async () => {

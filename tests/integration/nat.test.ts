@@ -60,10 +60,10 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tapnet-nat-'));
     lab = await startLab('labs/nat.yaml');
-    web = serve('nat-web', PYTHON, ['-u', '-m', 'http.server', '8000', '--bind', WEB], dir);
-    srv = serve('nat-srv', PYTHON, ['-u', '-m', 'http.server', '80'], dir);
-    webDns = dnsmasq('nat-web', WEB, '192.0.2.80', dir);
-    srvDns = dnsmasq('nat-srv', '192.168.77.20', '192.0.2.53', dir);
+    web = serve(lab.ns('nat-web'), PYTHON, ['-u', '-m', 'http.server', '8000', '--bind', WEB], dir);
+    srv = serve(lab.ns('nat-srv'), PYTHON, ['-u', '-m', 'http.server', '80'], dir);
+    webDns = dnsmasq(lab.ns('nat-web'), WEB, '192.0.2.80', dir);
+    srvDns = dnsmasq(lab.ns('nat-srv'), '192.168.77.20', '192.0.2.53', dir);
     servers.push(web, srv, webDns, srvDns);
     await until(() => web.log().includes('Serving HTTP') && srv.log().includes('Serving HTTP') && webDns.log().includes('started') && srvDns.log().includes('started'));
   });
@@ -75,12 +75,12 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
   });
 
   it('pings the internet from the LAN', () => {
-    const r = inNetns('nat-pc', 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]);
+    const r = inNetns(lab.ns('nat-pc'), 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]);
     expect(r.stdout, r.stderr).toContain('2 received');
   });
 
   it('fetches a page; the web server logs the router\'s public address', async () => {
-    const r = inNetns('nat-pc', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${WEB}:8000/`]);
+    const r = inNetns(lab.ns('nat-pc'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${WEB}:8000/`]);
     expect(r.stdout, r.stderr).toBe('200');
     const pattern = /^203\.0\.113\.1 - - .*"GET \/ HTTP\/1\.1" 200/m;
     expect(await logOf(web, pattern)).toMatch(pattern);
@@ -88,7 +88,7 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
   });
 
   it('resolves a name over UDP (dig); dnsmasq logs the public address', async () => {
-    const r = inNetns('nat-pc', 'dig', ['+short', '+tries=1', '+time=3', `@${WEB}`, 'example.test']);
+    const r = inNetns(lab.ns('nat-pc'), 'dig', ['+short', '+tries=1', '+time=3', `@${WEB}`, 'example.test']);
     expect(r.stdout.trim(), r.stderr).toBe('192.0.2.80');
     const pattern = /query\[A\] example\.test from 203\.0\.113\.1$/m;
     expect(await logOf(webDns, pattern)).toMatch(pattern);
@@ -98,32 +98,32 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
   // every LAN client is one address to the far end: each of these tests first lets that second pass.
   it('translates ICMP errors inside: dig sees "connection refused" from a closed port', async () => {
     await new Promise((r) => setTimeout(r, 1100));
-    const refused = inNetns('nat-pc', 'dig', ['+tries=1', '+time=3', `@${WEB}`, '-p', '9', 'example.test']);
+    const refused = inNetns(lab.ns('nat-pc'), 'dig', ['+tries=1', '+time=3', `@${WEB}`, '-p', '9', 'example.test']);
     expect(refused.stdout + refused.stderr).toMatch(/connection refused/i);
   });
 
   it('translates ICMP errors inside: traceroute sees the router, then the far end', async () => {
     await new Promise((r) => setTimeout(r, 1100));
-    const trace = inNetns('nat-pc', 'traceroute', ['-n', '-q', '1', '-w', '2', WEB], { timeoutMs: 30_000 });
+    const trace = inNetns(lab.ns('nat-pc'), 'traceroute', ['-n', '-q', '1', '-w', '2', WEB], { timeoutMs: 30_000 });
     expect(trace.stdout.split('\n').slice(1, 3).map((l) => /^\s*\d+\s+(\S+)/.exec(l)?.[1]), trace.stdout).toEqual(['192.168.77.1', WEB]);
   });
 
   it('publishes a LAN web server on the public address (DNAT); it logs the real client', async () => {
-    const r = inNetns('nat-web', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
+    const r = inNetns(lab.ns('nat-web'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
     expect(r.stdout, r.stderr).toBe('200');
     const pattern = /^203\.0\.113\.10 - - .*"GET \/ HTTP\/1\.1" 200/m;
     expect(await logOf(srv, pattern)).toMatch(pattern);
   });
 
   it('publishes a UDP port too', async () => {
-    const r = inNetns('nat-web', 'dig', ['+short', '+tries=1', '+time=3', `@${PUBLIC}`, '-p', '5353', 'example.test']);
+    const r = inNetns(lab.ns('nat-web'), 'dig', ['+short', '+tries=1', '+time=3', `@${PUBLIC}`, '-p', '5353', 'example.test']);
     expect(r.stdout.trim(), r.stderr).toBe('192.0.2.53');
     const pattern = /query\[A\] example\.test from 203\.0\.113\.10$/m;
     expect(await logOf(srvDns, pattern)).toMatch(pattern);
   });
 
   it('hairpins a LAN client that uses the public address', async () => {
-    const r = inNetns('nat-pc', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
+    const r = inNetns(lab.ns('nat-pc'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
     expect(r.stdout, r.stderr).toBe('200');
     const pattern = /^203\.0\.113\.1 - - .*"GET \/ HTTP\/1\.1" 200/m;
     expect(await logOf(srv, pattern)).toMatch(pattern);
@@ -139,16 +139,16 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
   });
 
   it('keeps the internet out (policy drop), rejects a forbidden published port with a RST, and counts it', () => {
-    const ping = inNetns('nat-web', 'ping', ['-c', '1', '-W', '1', '192.168.77.10']);
+    const ping = inNetns(lab.ns('nat-web'), 'ping', ['-c', '1', '-W', '1', '192.168.77.10']);
     expect(ping.stdout).toContain('0 received');
     const started = Date.now();
-    const curl = inNetns('nat-web', 'curl', ['-s', '--max-time', '5', `http://${PUBLIC}:2222/`]);
+    const curl = inNetns(lab.ns('nat-web'), 'curl', ['-s', '--max-time', '5', `http://${PUBLIC}:2222/`]);
     expect(curl.status).toBe(7); // "Failed to connect": refused by the RST, not timed out
     expect(Date.now() - started).toBeLessThan(3000);
     const fw = lab.cli(['show', 'firewall', '--lab', lab.file]);
     expect(fw.stdout).toMatch(/^chain forward \(policy drop: [1-9]\d* packets/m);
     expect(fw.stdout).toMatch(/^ +6 +[1-9]\d* +\d+ +in wan to 192\.168\.77\.20 tcp dport 22 reject$/m);
-    const stats = lab.stats('gw');
+    const stats = lab.stats(lab.node('gw'));
     expect(stats.fwRejected).toBeGreaterThanOrEqual(1);
     expect(stats.fwForwardDropped).toBeGreaterThanOrEqual(2);
   });
@@ -158,13 +158,13 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
     const script =
       'from scapy.all import IP, UDP, send\n' +
       `send([IP(dst="${WEB}")/UDP(sport=20000+i, dport=9)/b"x" for i in range(300)], verbose=0)\n`;
-    const r = inNetns('nat-pc', PYTHON, ['-c', script], { timeoutMs: 60_000 });
+    const r = inNetns(lab.ns('nat-pc'), PYTHON, ['-c', script], { timeoutMs: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    const stats = lab.stats('gw');
+    const stats = lab.stats(lab.node('gw'));
     expect(stats.natPortExhausted).toBeGreaterThanOrEqual(200);
     expect(stats.natMappings).toBeLessThanOrEqual(100 * 3); // per protocol: ICMP, TCP and UDP each have 100
-    expect(inNetns('nat-pc', 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]).stdout).toContain('2 received');
-    const curl = inNetns('nat-pc', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${WEB}:8000/`]);
+    expect(inNetns(lab.ns('nat-pc'), 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]).stdout).toContain('2 received');
+    const curl = inNetns(lab.ns('nat-pc'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${WEB}:8000/`]);
     expect(curl.stdout).toBe('200');
   });
 
@@ -173,14 +173,14 @@ describe('labs/nat.yaml: masquerade, port forwards, hairpin and a stateful firew
     const script =
       'from scapy.all import IP, TCP, send, RandShort\n' +
       `send([IP(dst="${PUBLIC}")/TCP(sport=RandShort(), dport=9999, flags="S", seq=i) for i in range(2000)], verbose=0)\n`;
-    const r = inNetns('nat-web', PYTHON, ['-c', script], { timeoutMs: 60_000 });
+    const r = inNetns(lab.ns('nat-web'), PYTHON, ['-c', script], { timeoutMs: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    const stats = lab.stats('gw');
+    const stats = lab.stats(lab.node('gw'));
     expect(stats.ctEarlyDrop).toBeGreaterThan(1000);
     expect(stats.ctEntries).toBeLessThanOrEqual(512);
     // Answered connections are never the ones evicted: new flows still get in.
-    expect(inNetns('nat-pc', 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]).stdout).toContain('2 received');
-    const curl = inNetns('nat-web', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
+    expect(inNetns(lab.ns('nat-pc'), 'ping', ['-c', '2', '-i', '0.2', '-W', '2', WEB]).stdout).toContain('2 received');
+    const curl = inNetns(lab.ns('nat-web'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${PUBLIC}:8080/`]);
     expect(curl.stdout).toBe('200');
   });
 });

@@ -44,22 +44,22 @@ describe('labs/uplink.yaml: out through the host\'s sockets', () => {
   });
 
   it('the guest pings its gateway and fetches a page from the host\'s loopback at 10.0.2.2', async () => {
-    expect(inNetns('up-guest', 'ping', ['-c', '1', '-W', '2', '10.0.2.2']).stdout).toContain('1 received');
-    const r = inNetns('up-guest', 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://10.0.2.2:${port}/`]);
+    expect(inNetns(lab.ns('up-guest'), 'ping', ['-c', '1', '-W', '2', '10.0.2.2']).stdout).toContain('1 received');
+    const r = inNetns(lab.ns('up-guest'), 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://10.0.2.2:${port}/`]);
     expect(r.stdout, r.stderr).toBe('200');
     const deadline = Date.now() + 5000;
     while (!webLog.includes('"GET / HTTP/1.1" 200') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     expect(webLog).toMatch(/^127\.0\.0\.1 - - .*"GET \/ HTTP\/1\.1" 200/m);
-    const uplink = lab.cli(['show', 'uplink', '--lab', lab.file, '--node', 'slirp']);
+    const uplink = lab.cli(['show', 'uplink', '--lab', lab.file, '--node', lab.node('slirp')]);
     expect(uplink.stdout).toContain('host alias 10.0.2.2 = 127.0.0.1');
-    const stats = lab.stats('slirp');
+    const stats = lab.stats(lab.node('slirp'));
     expect(stats.uplinkTcpConnects).toBe(1);
     // The ping to 10.0.2.2 went to this machine's 127.0.0.1 through a raw ICMP socket, and its answer came back.
     expect([stats.uplinkIcmpEchoOut, stats.uplinkIcmpEchoIn]).toEqual([1, 1]);
   });
 
   it('a refused host port is refused inside too (RST)', () => {
-    const r = inNetns('up-guest', 'curl', ['-s', '--max-time', '5', 'http://10.0.2.2:1/']);
+    const r = inNetns(lab.ns('up-guest'), 'curl', ['-s', '--max-time', '5', 'http://10.0.2.2:1/']);
     expect(r.status).toBe(7);
   });
 });

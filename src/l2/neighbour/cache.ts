@@ -47,7 +47,7 @@ export const NudState = {
 } as const;
 export type NudState = (typeof NudState)[keyof typeof NudState];
 
-/** Size cap: new entries first evict the oldest STALE/FAILED one; never more. */
+/** Size cap: a new entry first evicts one nobody relies on (`evictOne`); never more. */
 export const ARP_CACHE_MAX = 1024; // Linux net.ipv4.neigh.default.gc_thresh3
 /** How long a confirmation keeps an entry REACHABLE (Linux randomises 0.5..1.5 ×; we keep it exact). */
 export const REACHABLE_TIME_MS = 30_000; // Linux base_reachable_time_ms, RFC 4861 §10 REACHABLE_TIME
@@ -220,7 +220,7 @@ export class NeighbourCache<K extends NeighbourKey> {
     const now = this.now();
     let e = this.table.get(key);
     if (e === undefined) {
-      e = this.create(key);
+      e = this.create(key, 'ours');
       if (e === undefined) return 'dropped';
       e.usedAt = now;
       this.enqueue(e, packet);
@@ -260,7 +260,7 @@ export class NeighbourCache<K extends NeighbourKey> {
     let outcome: NeighbourUpdateOutcome;
     if (e === undefined) {
       if (!how.create) return 'unknown';
-      e = this.create(key);
+      e = this.create(key, how.state === NudState.Stale ? 'overheard' : 'ours');
       if (e === undefined) return 'full';
       outcome = 'created';
     } else if (e.mac === undefined) {
@@ -304,7 +304,7 @@ export class NeighbourCache<K extends NeighbourKey> {
   probe(key: K): void {
     let e = this.table.get(key);
     if (e === undefined) {
-      e = this.create(key);
+      e = this.create(key, 'ours');
       if (e !== undefined) this.startResolution(e);
       return;
     }
@@ -347,8 +347,9 @@ export class NeighbourCache<K extends NeighbourKey> {
     return this.options.describeKey ? this.options.describeKey(key) : String(key);
   }
 
-  private create(key: K): Entry<K> | undefined {
-    if (this.table.size >= this.maxEntries && !this.evictOne()) {
+  /** `overheard`: the entry is for a packet that merely named the address (a solicitation, a broadcast request). */
+  private create(key: K, why: 'ours' | 'overheard'): Entry<K> | undefined {
+    if (this.table.size >= this.maxEntries && !this.evictOne(why)) {
       this.options.ctx.trace.dropped(this.counters.cacheFull, 'neighbour table full', () => this.describe(key));
       return undefined;
     }
@@ -359,16 +360,33 @@ export class NeighbourCache<K extends NeighbourKey> {
   }
 
   /**
-   * Makes room by removing the least recently updated STALE or FAILED entry
-   * (Linux neigh_forced_gc likewise spares entries in use). Entries being
-   * resolved or confirmed are never evicted, so a flood of new addresses
-   * cannot push out the neighbours we are talking to.
+   * Makes room, taking first what is worth least: a FAILED entry; then one
+   * that nothing ever confirmed (STALE, DELAY or PROBE: an address some packet
+   * named, perhaps a spoofed one, that our answer is now verifying); then, only
+   * for our own traffic, a STALE entry that was confirmed once; the least
+   * recently updated of a kind first. Never an INCOMPLETE entry (we are
+   * resolving it, packets wait) nor a confirmed one in use (REACHABLE, DELAY,
+   * PROBE). So a flood of overheard addresses displaces only its own kind,
+   * and the neighbour that really talks to us keeps its entry, or gets one
+   * back. (Linux neigh_forced_gc also spares entries in use; it ranks by age
+   * alone, which a flood of unanswered solicitations fills just as well.)
    */
-  private evictOne(): boolean {
+  private evictOne(why: 'ours' | 'overheard'): boolean {
+    const rank = (e: Entry<K>): number => {
+      if (e.state === NudState.Failed) return 0;
+      if (e.state === NudState.Incomplete) return Infinity;
+      if (e.confirmedAt === -Infinity) return 1;
+      if (e.state === NudState.Stale && why === 'ours') return 2;
+      return Infinity;
+    };
     let victim: Entry<K> | undefined;
+    let victimRank = Infinity;
     for (const e of this.table.values()) {
-      if (e.state !== NudState.Stale && e.state !== NudState.Failed) continue;
-      if (victim === undefined || e.updatedAt < victim.updatedAt) victim = e;
+      const r = rank(e);
+      if (r < victimRank || (r === victimRank && r !== Infinity && e.updatedAt < victim!.updatedAt)) {
+        victim = e;
+        victimRank = r;
+      }
     }
     if (victim === undefined) return false;
     this.remove(victim, 'evicted');

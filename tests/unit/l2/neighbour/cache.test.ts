@@ -249,6 +249,63 @@ describe('neighbour cache', () => {
     expect([state(1), state(3), state(4), state(5)]).toEqual(['REACHABLE', 'STALE', 'INCOMPLETE', 'STALE']);
   });
 
+  // Issue 14 item 15: after a flood of solicitations from spoofed sources, `ping -6` from the one real neighbour got
+  // no replies. Each solicitation makes a STALE entry, and our advertisement back uses it (STALE → DELAY → PROBE), so
+  // the table fills with entries for strangers that nothing ever confirmed; the real neighbour, idle and STALE, was
+  // the oldest and went first, and then had no way back in: nothing but STALE and FAILED could be evicted.
+  describe('a flood of overheard addresses (spoofed solicitations) against the neighbour we talk to', () => {
+    const MAX = 8;
+    const REAL = 1;
+    /** The spoofed solicitations: each creates a STALE entry and gets an answer through it (→ DELAY). */
+    function flood(cache: NeighbourCache<number>, from: number, count: number): void {
+      for (let i = 0; i < count; i++) {
+        cache.update(from + i, MAC_B, { state: NudState.Stale, create: true, override: true });
+        cache.resolve(from + i, packet(i));
+      }
+    }
+
+    it('does not evict a neighbour that was confirmed while unconfirmed strangers can go', () => {
+      const { cache, at, state } = setup({ maxEntries: MAX });
+      cache.update(REAL, MAC_A, { state: NudState.Reachable, create: true, override: true });
+      at(40_000); // idle: REACHABLE → STALE, the oldest entry
+      expect(state(REAL)).toBe(NudState.Stale);
+      flood(cache, 100, 3 * MAX);
+      expect(cache.size).toBe(MAX);
+      expect(state(REAL)).toBe(NudState.Stale);
+      expect(cache.resolve(REAL, packet(1))).toBe(MAC_A); // the echo reply leaves at once
+    });
+
+    it('a neighbour that is not in the table gets in: unconfirmed entries being probed make room', () => {
+      const { ctx, cache, at, solicits } = setup({ maxEntries: MAX });
+      flood(cache, 100, MAX);
+      at(5_500); // the strangers' DELAY ran out: PROBE, unicast probes that nobody answers
+      expect(cache.entries().every((e) => e.state === NudState.Probe)).toBe(true);
+      expect(cache.resolve(REAL, packet(1))).toBe('queued');
+      expect(solicits.at(-1)).toEqual({ key: REAL, unicastTo: undefined, at: 5_500 });
+      expect(cache.update(REAL, MAC_A, { state: NudState.Reachable, create: false, override: false })).toBe('resolved');
+      expect(ctx.stats.get('arpCacheFull')).toBe(0);
+    });
+
+    it('an overheard address never pushes out a confirmed one; our own traffic may', () => {
+      const { cache, at, state } = setup({ maxEntries: 2 });
+      cache.update(1, MAC_A, { state: NudState.Reachable, create: true, override: true });
+      cache.update(2, MAC_A, { state: NudState.Reachable, create: true, override: true });
+      at(40_000);
+      expect([state(1), state(2)]).toEqual([NudState.Stale, NudState.Stale]);
+      expect(cache.update(3, MAC_B, { state: NudState.Stale, create: true, override: true })).toBe('full');
+      expect(cache.resolve(3, packet(1))).toBe('queued');
+      expect(state(1)).toBeUndefined(); // the least recently updated confirmed STALE entry
+    });
+
+    it('entries being resolved for us (INCOMPLETE) are still never evicted', () => {
+      const { cache } = setup({ maxEntries: 2 });
+      cache.resolve(1, packet(1));
+      cache.resolve(2, packet(1));
+      expect(cache.update(3, MAC_B, { state: NudState.Stale, create: true, override: true })).toBe('full');
+      expect(cache.resolve(3, packet(1))).toBe('dropped');
+    });
+  });
+
   it('delete() drops waiting packets as unreachable and stops the timer', () => {
     const { cache, solicits, unreachable, at } = setup();
     cache.resolve(IP, packet(7));
