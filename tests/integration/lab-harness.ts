@@ -14,8 +14,8 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, parse, parseDocument, type Node as YamlNode } from 'yaml';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, parse, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { ROOT, TAPNET, netnsExists, sh, uniqueName } from './harness.js';
 
 export interface LabProcess {
@@ -62,9 +62,20 @@ const NAME_MAX = 15;
  * the YAML library, so comments and layout survive and no text that merely
  * looks like a name is touched.
  */
-export function rewriteLabNames(text: string, prefix: string): { text: string; names: Map<string, string> } {
+export function rewriteLabNames(text: string, prefix: string, baseDir?: string): { text: string; names: Map<string, string> } {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new Error(`lab file does not parse: ${doc.errors[0]!.message}`);
+  if (baseDir !== undefined) {
+    // The copy lives elsewhere: files the lab names relative to itself (a WireGuard interface's wg-quick
+    // `config:`) are pointed at the original's directory.
+    visit(doc, {
+      Pair(_, pair) {
+        if (isScalar(pair.key) && pair.key.value === 'config' && isScalar(pair.value) && typeof pair.value.value === 'string' && !isAbsolute(pair.value.value)) {
+          pair.value.value = resolve(baseDir, pair.value.value);
+        }
+      },
+    });
+  }
   const names = new Map<string, string>();
   const taken = new Set<string>();
   const nodes = doc.get('nodes');
@@ -123,7 +134,7 @@ export async function startLab(relativeFile: string, options: StartLabOptions = 
     while (existing.some((ns) => ns.startsWith(prefix)));
     let rewritten: ReturnType<typeof rewriteLabNames>;
     try {
-      rewritten = rewriteLabNames(readFileSync(source, 'utf8'), prefix);
+      rewritten = rewriteLabNames(readFileSync(source, 'utf8'), prefix, dirname(source));
     } catch (e) {
       rmSync(runDir, { recursive: true, force: true });
       throw e;

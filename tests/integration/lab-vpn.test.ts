@@ -16,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('labs/vpn.yaml: a site-to-site WireGuard tunnel and a road warrior', () => {
   let lab: LabProcess | undefined;
   const r = (): LabProcess => lab!;
-  const showWg = (): string => r().cli(['show', 'wg', '--lab', r().file, '--node', 'gw-a']).stdout;
+  const showWg = (): string => r().cli(['show', 'wg', '--lab', r().file, '--node', r().node('gw-a')]).stdout;
 
   beforeAll(async () => {
     lab = await startLab('labs/vpn.yaml');
@@ -32,8 +32,8 @@ describe('labs/vpn.yaml: a site-to-site WireGuard tunnel and a road warrior', ()
   });
 
   it('office to office through the tunnel: traceroute shows the internet as one hop', () => {
-    expect(inNetns('vpn-a-pc', 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.2.0.10']).stdout).toMatch(/ttl=62[\s\S]*3 received/);
-    const trace = inNetns('vpn-a-pc', 'traceroute', ['-n', '-w', '2', '10.2.0.10'], { timeoutMs: 60_000 }).stdout;
+    expect(inNetns(r().ns('vpn-a-pc'), 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.2.0.10']).stdout).toMatch(/ttl=62[\s\S]*3 received/);
+    const trace = inNetns(r().ns('vpn-a-pc'), 'traceroute', ['-n', '-w', '2', '10.2.0.10'], { timeoutMs: 60_000 }).stdout;
     expect(trace).toMatch(/\n 1 {2}10\.1\.0\.1 .*\n 2 {2}10\.99\.0\.2 .*\n 3 {2}10\.2\.0\.10 /);
   });
 
@@ -52,19 +52,19 @@ describe('labs/vpn.yaml: a site-to-site WireGuard tunnel and a road warrior', ()
   });
 
   it('the wireguard-go road warrior reaches both offices, and roams', () => {
-    expect(inNetns('vpn-laptop', 'ping', ['-c', '3', '-i', '0.3', '-W', '3', '10.1.0.10']).stdout).toMatch(/[23] received/);
-    expect(inNetns('vpn-laptop', 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.2.0.10']).stdout).toMatch(/ttl=62[\s\S]*3 received/);
-    expect(inNetns('vpn-laptop', 'wg', ['show']).stdout).toMatch(/peer: gKzKOgVrm\/2\/eQ10pSMZNLsyN73S8xzMdktAEbsQB0U=\n  endpoint: 198\.51\.100\.2:51820\n[\s\S]*latest handshake/);
-    expect(inNetns('vpn-laptop', 'wg', ['set', 'wg-vpn-laptop', 'listen-port', '40000']).status).toBe(0);
-    expect(inNetns('vpn-laptop', 'ping', ['-c', '1', '-W', '2', '10.1.0.10']).stdout).toMatch(/1 received/);
+    expect(inNetns(r().ns('vpn-laptop'), 'ping', ['-c', '3', '-i', '0.3', '-W', '3', '10.1.0.10']).stdout).toMatch(/[23] received/);
+    expect(inNetns(r().ns('vpn-laptop'), 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.2.0.10']).stdout).toMatch(/ttl=62[\s\S]*3 received/);
+    expect(inNetns(r().ns('vpn-laptop'), 'wg', ['show']).stdout).toMatch(/peer: gKzKOgVrm\/2\/eQ10pSMZNLsyN73S8xzMdktAEbsQB0U=\n  endpoint: 198\.51\.100\.2:51820\n[\s\S]*latest handshake/);
+    expect(inNetns(r().ns('vpn-laptop'), 'wg', ['set', 'wg-vpn-laptop', 'listen-port', '40000']).status).toBe(0);
+    expect(inNetns(r().ns('vpn-laptop'), 'ping', ['-c', '1', '-W', '2', '10.1.0.10']).stdout).toMatch(/1 received/);
     expect(showWg()).toContain('endpoint: 192.0.2.50:40000');
-    expect(inNetns('vpn-a-pc', 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.99.0.10']).stdout).toMatch(/2 received/);
+    expect(inNetns(r().ns('vpn-a-pc'), 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.99.0.10']).stdout).toMatch(/2 received/);
   });
 
   it('a peer without a configured key gets nothing back', () => {
-    const before = r().stats('gw-a');
-    expect(inNetns('vpn-eve', 'ping', ['-c', '3', '-i', '0.3', '-W', '1', '10.1.0.10']).stdout).toContain(' 0 received');
-    const after = r().stats('gw-a');
+    const before = r().stats(r().node('gw-a'));
+    expect(inNetns(r().ns('vpn-eve'), 'ping', ['-c', '3', '-i', '0.3', '-W', '1', '10.1.0.10']).stdout).toContain(' 0 received');
+    const after = r().stats(r().node('gw-a'));
     expect(after.wgInUnknownPeer!).toBeGreaterThanOrEqual(1);
     expect(after.wgOutResponses).toBe(before.wgOutResponses);
   });

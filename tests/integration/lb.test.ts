@@ -111,7 +111,7 @@ describe('load balancer: lb node with http, proxy and nat services', () => {
     dir = mkdtempSync(join(tmpdir(), 'tapnet-lb-'));
     const file = join(dir, 'lb.yaml');
     writeFileSync(file, labYaml());
-    lab = await startLab(file);
+    lab = await startLab(file, { keepNames: true });
     // The backends' python needs a moment to listen: wait until every check has passed.
     const checked = async (): Promise<boolean> => (await rows()).every((s) => s.backends.every((b) => b.state === 'UP')) && ((await show()).match(/L[47]OK/g) ?? []).length === 9;
     if (!(await until(checked, 15_000))) throw new Error(`backends not up:\n${await show()}\n${lab.output()}`);

@@ -119,14 +119,14 @@ describe('labs/services.yaml: iperf3 and the small services on a lab router', ()
   afterAll(() => lab && cleanupLab(lab));
 
   it('iperf3 over IPv4 and IPv6 to the router, echo and time with nc; show iperf3 --lab', () => {
-    const tcp = JSON.parse(inNetns('sv-pc', 'iperf3', ['-c', '10.5.0.1', '-t', '1', '-J']).stdout) as { error?: string; end: { sum_received: { bytes: number } } };
+    const tcp = JSON.parse(inNetns(lab.ns('sv-pc'), 'iperf3', ['-c', '10.5.0.1', '-t', '1', '-J']).stdout) as { error?: string; end: { sum_received: { bytes: number } } };
     expect(tcp.error).toBeUndefined();
     expect(tcp.end.sum_received.bytes).toBeGreaterThan(0);
-    const udp = JSON.parse(inNetns('sv-pc', 'iperf3', ['-c', 'fd00:5::1', '-u', '-b', '5M', '-t', '1', '-J']).stdout) as { error?: string; end: { sum: { packets: number } } };
+    const udp = JSON.parse(inNetns(lab.ns('sv-pc'), 'iperf3', ['-c', 'fd00:5::1', '-u', '-b', '5M', '-t', '1', '-J']).stdout) as { error?: string; end: { sum: { packets: number } } };
     expect(udp.error).toBeUndefined();
     expect(udp.end.sum.packets).toBeGreaterThan(300);
-    expect(shIn('sv-pc', "printf 'lab echo\\n' | nc -N 10.5.0.1 7").toString()).toBe('lab echo\n');
-    expect(shIn('sv-pc', "printf '\\n' | nc -u -w1 10.5.0.1 37").length).toBe(4);
+    expect(shIn(lab.ns('sv-pc'), "printf 'lab echo\\n' | nc -N 10.5.0.1 7").toString()).toBe('lab echo\n');
+    expect(shIn(lab.ns('sv-pc'), "printf '\\n' | nc -u -w1 10.5.0.1 37").length).toBe(4);
     const show = lab.cli(['show', 'iperf3', '--lab', lab.file]);
     expect(show.status, show.stderr).toBe(0);
     expect(show.stdout).toMatch(/last test from \[fd00:5::10\]:\d+: udp, 1 stream\(s\), clientSends; completed/);

@@ -119,7 +119,7 @@ links:
 `,
     );
     process.env.TAPNET_WG_REKEY_AFTER_TIME_MS = String(REKEY_AFTER_MS);
-    lab = await startLab(file);
+    lab = await startLab(file, { keepNames: true });
   }, 60_000);
 
   afterAll(async () => {
