@@ -30,9 +30,11 @@ describe('lab-harness: tests run the shipped labs under names of their own', () 
   for (const lab of readdirSync(join(ROOT, 'labs')).filter((f) => f.endsWith('.yaml'))) {
     it(`${lab}: every node and the lab renamed, links rewired, still valid`, () => {
       const text = readFileSync(join(ROOT, 'labs', lab), 'utf8');
-      const original = parseTopology(text, lab);
+      // The full path: a lab names some files relative to itself (vpn.yaml's wg-quick config).
+      const path = join(ROOT, 'labs', lab);
+      const original = parseTopology(text, path);
       const rewritten = rewriteLabNames(text, 't0a1-');
-      const copy = parseTopology(rewritten.text, lab);
+      const copy = parseTopology(rewritten.text, path);
       if (!original.ok || !copy.ok) throw new Error(`${lab} does not parse`);
       expect(copy.topology.name).toBe(`t0a1-${original.topology.name}`);
       expect([...rewritten.names.keys()]).toEqual(original.topology.nodes.map((n) => n.name));
