@@ -120,6 +120,12 @@ exit 0
     expect(dnsLeases(t!)).not.toContain('dhbox');
   });
 
+  /**
+   * On renew the script keeps the address (`replace`, no flush): removing a
+   * device's last IPv4 address makes Linux flush its ARP cache (fib_disable_ip →
+   * arp_ifdown), so the unicast RELEASE sent next would wait for ARP and be lost
+   * when the deconfig flush runs — busybox sends a RELEASE once, without retries.
+   */
   const udhcpcScript = (events: string): string => {
     const script = join(dir, 'udhcpc-script');
     writeFileSync(
@@ -127,7 +133,8 @@ exit 0
       `#!/bin/sh
 echo "$1 $ip $mask $router $dns $domain $lease" >> ${events}
 case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface" ;;
+  bound) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface" ;;
+  renew) ip addr replace "$ip/$mask" dev "$interface" ;;
   deconfig) ip addr flush dev "$interface" ;;
 esac
 exit 0
