@@ -164,11 +164,11 @@ HZ=$(getconf CLK_TCK)
 row() {
   local name=$1 url=$2 pattern=$3
   ip netns exec "$P-c" curl -s --max-time 3 "$url" >/dev/null || { echo "| $name | (no answer from $url) | | | |"; return; }
-  local opens_before; opens_before=$(node bin/tapnet.js show stats --json --lab "$LAB" --node lb | awk -F'[:,]' '/"tcpActiveOpens"/ {gsub(/ /, "", $2); print $2}')
+  local opens_before; opens_before=$(node bin/tapnet.js show stats --json --lab "$LAB" --node lb | awk -F'[:,]' '/"TcpActiveOpens"/ {gsub(/ /, "", $2); print $2}')
   local before; before=$(cpu_of "$pattern")
   local out; out=$(ip netns exec "$P-c" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$url" 2>&1)
   local after; after=$(cpu_of "$pattern")
-  local opens_after; opens_after=$(node bin/tapnet.js show stats --json --lab "$LAB" --node lb | awk -F'[:,]' '/"tcpActiveOpens"/ {gsub(/ /, "", $2); print $2}')
+  local opens_after; opens_after=$(node bin/tapnet.js show stats --json --lab "$LAB" --node lb | awk -F'[:,]' '/"TcpActiveOpens"/ {gsub(/ /, "", $2); print $2}')
   echo "$name: tapnet lb opened $((opens_after - opens_before)) TCP connections (health checks included)" >&2
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

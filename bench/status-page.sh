@@ -30,6 +30,6 @@ for run in 1 2; do
   grep -E '^ +(50|99|100)%' "$RUN/ab" | sed 's/^/  latency /'
   echo "page after ab run $run: $(size)"
 done
-TAPNET_RUN_DIR=$RUN node bin/tapnet.js show stats --tap "$TAP" 2>/dev/null | grep -E '^(tcpRetransSegs|tcpTimeouts|tcpCurrEstab) ' || true
+TAPNET_RUN_DIR=$RUN node bin/tapnet.js show stats --tap "$TAP" 2>/dev/null | grep -E '^(TcpRetransSegs|TcpExtTCPTimeouts|TcpCurrEstab) ' || true
 kill "$tp"; wait "$tp" 2>/dev/null; tp=
 echo "tapnet event-loop delay (ms): $(cat "$RUN/eld" 2>/dev/null)"

@@ -1,17 +1,20 @@
 /**
  * Named counters, MIB style (STYLE.md rule 8).
  *
- * Names follow Linux's `nstat` / RFC 4293 / RFC 4022 spellings where they
- * exist (`ipInReceives`, `ipInHdrErrors`, `icmpInEchos`, `udpNoPorts`), so a
- * learner can put `tapnet show stats` next to `nstat -az` and compare.
- * Names tapnet invents are camelCase with the layer as prefix (`arpInForeign`).
+ * A counter Linux also keeps has exactly the name `nstat -az` prints for it
+ * (`IpInReceives`, `IpExtInNoRoutes`, `IcmpInEchos`, `Ip6InReceives`,
+ * `TcpExtListenDrops`, `UdpNoPorts`), so a learner can diff `tapnet show stats`
+ * against `nstat -az`. Such names start with a capital letter; names tapnet
+ * invents are lower camelCase with the layer as prefix (`arpInForeign`,
+ * `ipForwTtlExceeded`), so the case tells which is which. UDP counts both
+ * families under Udp* (Linux splits Udp and Udp6).
  *
  * Every name is declared once, in its layer's table (`l3/ipv4/counters.ts`:
  * every way IPv4 counts or drops a packet, in one list). Each table adds
  * itself to `CounterTables` below by declaration merging, so `CounterName` is
  * the union of all of them and a misspelt counter does not compile:
  *
- *   export const IPV4_COUNTERS = ['ipInReceives', ...] as const;
+ *   export const IPV4_COUNTERS = ['IpInReceives', ...] as const;
  *   declare module '../../core/stats.js' { interface CounterTables { ipv4: typeof IPV4_COUNTERS } }
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

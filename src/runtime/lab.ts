@@ -672,8 +672,8 @@ function labStatus(
     if (n.kind === 'router') {
       const r = routers.get(n.name)!;
       const pick: CounterName[] = n.lb
-        ? ['lbScheduled', 'lbNoBackend', 'lbConnectFailed', 'lbBackendDown', 'lbBackendUp', 'ipForwDatagrams']
-        : ['ipForwDatagrams', 'ipForwTtlExceeded', 'ipInNoRoutes', 'ipReversePathFilter', 'ipFragCreates', 'icmpOutMsgs'];
+        ? ['lbScheduled', 'lbNoBackend', 'lbConnectFailed', 'lbBackendDown', 'lbBackendUp', 'IpForwDatagrams']
+        : ['IpForwDatagrams', 'ipForwTtlExceeded', 'IpExtInNoRoutes', 'ipReversePathFilter', 'IpFragCreates', 'IcmpOutMsgs'];
       return {
         name: n.name,
         kind: n.lbNode ? 'lb' : 'router',

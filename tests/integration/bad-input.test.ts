@@ -59,53 +59,53 @@ describe('bad input from the wire', () => {
 
   it('truncated IPv4 header', () => {
     const d = deltas('truncated-ip');
-    expect(d.ipInTruncatedPkts).toBe(1);
-    expect(d.ipInHdrErrors).toBe(1);
+    expect(d.IpExtInTruncatedPkts).toBe(1);
+    expect(d.IpInHdrErrors).toBe(1);
   });
 
   it('total length that claims more than the frame holds', () => {
-    expect(deltas('lying-total-length').ipInHdrErrors).toBe(1);
+    expect(deltas('lying-total-length').IpInHdrErrors).toBe(1);
   });
 
   it('total length smaller than the header', () => {
-    expect(deltas('total-length-below-header').ipInHdrErrors).toBe(1);
+    expect(deltas('total-length-below-header').IpInHdrErrors).toBe(1);
   });
 
   it('bad IPv4 header checksum', () => {
     const d = deltas('bad-ip-checksum');
-    expect(d.ipInCsumErrors).toBe(1);
-    expect(d.icmpInMsgs).toBe(1); // only the ping that followed
+    expect(d.IpExtInCsumErrors).toBe(1);
+    expect(d.IcmpInMsgs).toBe(1); // only the ping that followed
   });
 
   it('bad ICMP checksum', () => {
     const d = deltas('bad-icmp-checksum');
-    expect(d.icmpInCsumErrors).toBe(1);
-    expect(d.icmpOutEchoReps).toBe(1); // the follow-up ping only
+    expect(d.IcmpInCsumErrors).toBe(1);
+    expect(d.IcmpOutEchoReps).toBe(1); // the follow-up ping only
   });
 
   it('IPv4 version and IHL garbage', () => {
-    expect(deltas('bad-version').ipInHdrErrors).toBe(1);
-    expect(deltas('bad-ihl').ipInHdrErrors).toBe(1);
-    expect(deltas('ihl-past-end').ipInHdrErrors).toBe(1);
+    expect(deltas('bad-version').IpInHdrErrors).toBe(1);
+    expect(deltas('bad-ihl').IpInHdrErrors).toBe(1);
+    expect(deltas('ihl-past-end').IpInHdrErrors).toBe(1);
   });
 
   it('overlapping fragments drop the whole datagram', () => {
     const d = deltas('overlapping-fragments');
-    expect(d.ipReasmFails).toBeGreaterThanOrEqual(1);
-    expect(d.ipReasmOKs ?? 0).toBe(0);
-    expect(d.icmpOutEchoReps).toBe(1); // no reply to the overlapped echo, only to the follow-up ping
+    expect(d.IpReasmFails).toBeGreaterThanOrEqual(1);
+    expect(d.IpReasmOKs ?? 0).toBe(0);
+    expect(d.IcmpOutEchoReps).toBe(1); // no reply to the overlapped echo, only to the follow-up ping
   });
 
   it('a fragment reaching past 65535 bytes drops the datagram', () => {
     const d = deltas('oversized-fragment');
-    expect(d.ipReasmFails).toBeGreaterThanOrEqual(1);
-    expect(d.ipReasmOKs ?? 0).toBe(0);
+    expect(d.IpReasmFails).toBeGreaterThanOrEqual(1);
+    expect(d.IpReasmOKs ?? 0).toBe(0);
   });
 
   it('a fragment flood stays under the memory cap', () => {
     const d = deltas('fragment-flood-memory');
     const s = t.stats();
-    expect(d.ipReasmReqds).toBe(120 * 40);
+    expect(d.IpReasmReqds).toBe(120 * 40);
     expect(d.ipReasmMemoryFull).toBeGreaterThan(0);
     expect(s.ipReasmBytes).toBeLessThanOrEqual(REASSEMBLY_CAP);
     expect(rss(t)).toBeLessThan(RSS_LIMIT);
@@ -121,7 +121,7 @@ describe('bad input from the wire', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(inNetns(u.netns, 'ping', ['-c', '1', '-W', '2', '10.77.0.1']).stdout).toContain('1 received');
       const s = u.stats();
-      expect(s.ipReasmReqds).toBe(3000);
+      expect(s.IpReasmReqds).toBe(3000);
       expect(s.ipReasmEvicted).toBe(3000 - REASSEMBLY_DATAGRAMS_CAP); // the oldest make room for the newest
       expect(s.ipReasmDatagrams).toBe(REASSEMBLY_DATAGRAMS_CAP);
       expect(rss(u)).toBeLessThan(RSS_LIMIT);

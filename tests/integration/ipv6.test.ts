@@ -74,7 +74,7 @@ describe('IPv6 with the kernel as the peer', () => {
     // The router is tapnet's link-local address: the EUI-64 of its MAC (RFC 4862 §5.3).
     const linkLocal = formatIpv6(linkLocalFromMac(parseMac(tapnetMac(t))!));
     expect(inNetns(t.netns, 'ip', ['-6', 'route']).stdout).toMatch(new RegExp(`default via ${linkLocal} dev ${t.tap} proto ra`));
-    expect(t.stats().icmp6OutRouterAdvertisements).toBeGreaterThanOrEqual(1);
+    expect(t.stats().Icmp6OutRouterAdvertisements).toBeGreaterThanOrEqual(1);
   });
 
   it('answers ping -6 on its global and link-local addresses', () => {
@@ -83,7 +83,7 @@ describe('IPv6 with the kernel as the peer', () => {
     const ll = /default via (fe80::[0-9a-f:]+)/.exec(inNetns(t.netns, 'ip', ['-6', 'route']).stdout)![1]!;
     const r2 = inNetns(t.netns, 'ping', ['-6', '-c', '1', '-W', '2', `${ll}%${t.tap}`]);
     expect(r2.stdout, r2.stderr).toContain('1 received');
-    expect(t.stats().icmp6OutEchoReplies).toBeGreaterThanOrEqual(4);
+    expect(t.stats().Icmp6OutEchoReplies).toBeGreaterThanOrEqual(4);
   });
 
   it('reassembles and fragments: ping -6 -s 4000 crosses as fragments both ways', () => {
@@ -92,10 +92,10 @@ describe('IPv6 with the kernel as the peer', () => {
     expect(r.stdout, r.stderr).toContain('2 received');
     expect(r.stdout).toContain('4008 bytes from fd77::1');
     const after = t.stats();
-    expect(after.ip6ReasmOKs! - (before.ip6ReasmOKs ?? 0)).toBe(2);
-    expect(after.ip6FragOKs! - (before.ip6FragOKs ?? 0)).toBe(2);
+    expect(after.Ip6ReasmOKs! - (before.Ip6ReasmOKs ?? 0)).toBe(2);
+    expect(after.Ip6FragOKs! - (before.Ip6FragOKs ?? 0)).toBe(2);
     // 4008 bytes of ICMPv6 in pieces of 1448 (1500 - 40 - 8, rounded down to 8): 3 fragments each.
-    expect(after.ip6FragCreates! - (before.ip6FragCreates ?? 0)).toBe(6);
+    expect(after.Ip6FragCreates! - (before.Ip6FragCreates ?? 0)).toBe(6);
   });
 
   it('handles the largest pings: -s 65000', () => {
@@ -117,7 +117,7 @@ describe('IPv6 with the kernel as the peer', () => {
     expect(r.stdout).toMatch(/Autonomous address conf\.:\s+Yes/);
     expect(r.stdout).toMatch(/MTU\s+:\s+1500 bytes/);
     expect(r.stdout).toMatch(/Recursive DNS server\s+: fd77::1/);
-    expect(t.stats().icmp6InRouterSolicits).toBeGreaterThanOrEqual(1);
+    expect(t.stats().Icmp6InRouterSolicits).toBeGreaterThanOrEqual(1);
   });
 
   it('is reached by traceroute -6 (ICMP probes) in one hop', () => {
@@ -224,60 +224,60 @@ describe('bad IPv6 input from the wire', () => {
     return d;
   }
   /** One ICMPv6 error went out, or the per-host rate limit held it back (RFC 4443 §2.4 (f)). */
-  const oneError = (d: Record<string, number>, counter: string): number => (d[counter] ?? 0) + (d.icmp6OutRateLimitHost ?? 0);
+  const oneError = (d: Record<string, number>, counter: string): number => (d[counter] ?? 0) + (d.Icmp6OutRateLimitHost ?? 0);
 
   it('truncated IPv6 header and a payload length that lies', () => {
-    expect(deltas('truncated-ipv6').ip6InTruncatedPkts).toBe(1);
-    expect(deltas('lying-payload-length').ip6InTruncatedPkts).toBe(1);
+    expect(deltas('truncated-ipv6').Ip6InTruncatedPkts).toBe(1);
+    expect(deltas('lying-payload-length').Ip6InTruncatedPkts).toBe(1);
   });
 
   it('bad ICMPv6 checksum', () => {
     const d = deltas('bad-icmpv6-checksum');
-    expect(d.icmp6InCsumErrors).toBe(1);
-    expect(d.icmp6OutEchoReplies).toBe(1); // the follow-up ping only
+    expect(d.Icmp6InCsumErrors).toBe(1);
+    expect(d.Icmp6OutEchoReplies).toBe(1); // the follow-up ping only
   });
 
   it('RH0 with segments left: Parameter Problem (RFC 5095)', () => {
     const d = deltas('rh0');
-    expect(d.ip6InHdrErrors).toBe(1);
-    expect(oneError(d, 'icmp6OutParmProblems')).toBe(1);
-    expect(d.icmp6OutEchoReplies).toBe(1);
+    expect(d.Ip6InHdrErrors).toBe(1);
+    expect(oneError(d, 'Icmp6OutParmProblems')).toBe(1);
+    expect(d.Icmp6OutEchoReplies).toBe(1);
   });
 
   it('unknown next header: Parameter Problem code 1', () => {
     const d = deltas('unknown-next-header');
-    expect(d.ip6InUnknownProtos).toBe(1);
-    expect(oneError(d, 'icmp6OutParmProblems')).toBe(1);
+    expect(d.Ip6InUnknownProtos).toBe(1);
+    expect(oneError(d, 'Icmp6OutParmProblems')).toBe(1);
   });
 
   it('unknown options: discarded as their type bits say', () => {
     const d = deltas('unknown-option-discard');
-    expect(d.ip6InHdrErrors).toBe(2);
-    expect(oneError(d, 'icmp6OutParmProblems')).toBe(1); // only the 10xxxxxx one asks for an error
+    expect(d.Ip6InHdrErrors).toBe(2);
+    expect(oneError(d, 'Icmp6OutParmProblems')).toBe(1); // only the 10xxxxxx one asks for an error
   });
 
   it('a chain of 20 Destination Options headers is answered, as Linux does (the limit is 32 KiB of headers: ext-headers6.test.ts)', () => {
     const d = deltas('long-header-chain');
-    expect(d.ip6InHdrErrors ?? 0).toBe(0);
-    expect(d.icmp6OutEchoReplies).toBe(2); // the chain's echo request and the follow-up ping
+    expect(d.Ip6InHdrErrors ?? 0).toBe(0);
+    expect(d.Icmp6OutEchoReplies).toBe(2); // the chain's echo request and the follow-up ping
   });
 
   it('a first fragment without the whole header chain (RFC 7112)', () => {
     const d = deltas('first-fragment-incomplete');
-    expect(d.ip6InHdrErrors).toBe(1);
-    expect(d.ip6ReasmReqds ?? 0).toBe(0);
+    expect(d.Ip6InHdrErrors).toBe(1);
+    expect(d.Ip6ReasmReqds ?? 0).toBe(0);
   });
 
   it('fragments that are not a multiple of 8 or reach past 65535', () => {
-    expect(deltas('fragment-not-multiple-of-8').ip6InHdrErrors).toBe(1);
-    expect(deltas('fragment-past-65535').ip6InHdrErrors).toBe(1);
+    expect(deltas('fragment-not-multiple-of-8').Ip6InHdrErrors).toBe(1);
+    expect(deltas('fragment-past-65535').Ip6InHdrErrors).toBe(1);
   });
 
   it('overlapping fragments drop the whole datagram (RFC 5722)', () => {
     const d = deltas('overlapping-fragments');
     expect(d.ip6ReasmOverlaps).toBe(1);
-    expect(d.ip6ReasmOKs ?? 0).toBe(0);
-    expect(d.icmp6OutEchoReplies).toBe(1); // only the follow-up ping
+    expect(d.Ip6ReasmOKs ?? 0).toBe(0);
+    expect(d.Icmp6OutEchoReplies).toBe(1); // only the follow-up ping
   });
 
   it('NDP with hop limit 64, inside a fragment, or with a zero-length option is ignored', () => {
@@ -299,7 +299,7 @@ describe('bad IPv6 input from the wire', () => {
 
   it('a flood of solicitations from spoofed sources stays under the cache cap', () => {
     const d = deltas('ns-flood');
-    expect(d.icmp6InNeighborSolicits).toBeGreaterThanOrEqual(2000);
+    expect(d.Icmp6InNeighborSolicits).toBeGreaterThanOrEqual(2000);
     expect(t.stats().ndpCacheEntries).toBeLessThanOrEqual(NEIGHBOUR_CACHE_CAP);
     expect(t.stats().ndpCacheEntries).toBeGreaterThan(NEIGHBOUR_CACHE_CAP / 2);
     // deltas' ping -6 came right after the flood, while the strangers' entries were still being probed (DELAY 5 s,
@@ -311,7 +311,7 @@ describe('bad IPv6 input from the wire', () => {
 
   it('a fragment flood stays under the memory cap', () => {
     const d = deltas('fragment-flood-memory');
-    expect(d.ip6ReasmReqds).toBe(120 * 40);
+    expect(d.Ip6ReasmReqds).toBe(120 * 40);
     expect(d.ip6ReasmMemoryFull).toBeGreaterThan(0);
     expect(t.stats().ip6ReasmBytes).toBeLessThanOrEqual(REASSEMBLY_CAP);
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${t.child.pid}/status`, 'utf8'))![1]) * 1024;

@@ -38,7 +38,7 @@ describe('labs/isp.yaml: three routers, a lossy slow WAN', () => {
     // First without DF (before the kernel has learnt the path MTU): the ISP router fragments, the server answers.
     const f = inNetns(lab.ns('isp-home'), 'ping', ['-c', '2', '-i', '0.3', '-W', '3', '-M', 'dont', '-s', '1450', '10.2.0.10']);
     expect(f.stdout).toMatch(/[12] received/);
-    expect(lab.stats(lab.node('isp')).ipFragCreates).toBeGreaterThan(0);
+    expect(lab.stats(lab.node('isp')).IpFragCreates).toBeGreaterThan(0);
     const r = inNetns(lab.ns('isp-home'), 'ping', ['-c', '1', '-W', '3', '-M', 'do', '-s', '1450', '10.2.0.10']);
     expect(r.stdout + r.stderr).toMatch(/mtu = 1400/);
   });

@@ -100,7 +100,7 @@ describe('labs/two-lans.yaml: two LANs behind one tapnet router', () => {
       const t = inNetns(lab.ns('lan1-pc'), 'traceroute', ['-6', '-n', ...flag, '-w', '2', '-q', '1', 'fd00:2::10']);
       expect(hops(t.stdout), t.stdout + t.stderr).toEqual(['fd00:1::1', 'fd00:2::10']);
     }
-    expect(lab.stats(lab.node('r1')).ip6OutForwDatagrams).toBeGreaterThanOrEqual(4);
+    expect(lab.stats(lab.node('r1')).Ip6OutForwDatagrams).toBeGreaterThanOrEqual(4);
     expect(lab.cli(['show', 'routes', '--lab', lab.file, '--node', lab.node('r1')]).stdout).toMatch(/fd00:2::\/64/);
   });
 
@@ -127,7 +127,7 @@ describe('labs/two-lans.yaml: two LANs behind one tapnet router', () => {
     const routes = lab.cli(['show', 'routes', '--lab', lab.file, '--node', lab.node('r1')]);
     expect(routes.stdout).toContain('10.1.0.0/24 dev eth0');
     expect(routes.stdout).toContain('10.2.0.0/24 dev eth1');
-    expect(lab.stats(lab.node('r1')).ipForwDatagrams).toBeGreaterThan(5);
+    expect(lab.stats(lab.node('r1')).IpForwDatagrams).toBeGreaterThan(5);
   });
 
   it('lab down leaves nothing behind', async () => {

@@ -98,7 +98,7 @@ describe('TCP and HTTP against the Linux kernel', () => {
     expect(stats.vnetInGsoFrames).toBeGreaterThan(0);
     expect(stats.vnetOutTsoFrames).toBeGreaterThan(0);
     expect(stats.vnetOutPartialCsum).toBeGreaterThan(0);
-    expect(stats.tcpInCsumErrors ?? 0).toBe(0);
+    expect(stats.TcpInCsumErrors ?? 0).toBe(0);
     expect(inNetns(t.netns, 'ip', ['link', 'show', t.tap]).stdout).toContain('mtu 1500');
   });
 
@@ -167,10 +167,10 @@ describe('TCP and HTTP against the Linux kernel', () => {
       expect(u.stdout.trim()).toBe(createHash('sha256').update(data).digest('hex'));
       const after = t.stats();
       const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
-      expect(delta('tcpRetransSegs'), JSON.stringify(after)).toBeGreaterThan(10);
+      expect(delta('TcpRetransSegs'), JSON.stringify(after)).toBeGreaterThan(10);
       // Our sender recovered with SACK. (nft drops in the kernel's output hook are local drops that Linux simply
       // sends again, so the kernel-to-tapnet direction sees few holes on the wire.)
-      expect(delta('tcpSackRecovery')).toBeGreaterThan(0);
+      expect(delta('TcpExtTCPSackRecovery')).toBeGreaterThan(0);
     }, 700_000);
   });
 
@@ -215,10 +215,10 @@ describe('TCP and HTTP against the Linux kernel', () => {
     const after = t.stats();
     const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
     expect(delta('tcpRstChallenged')).toBe(3);
-    expect(delta('tcpSynChallenge')).toBe(1);
+    expect(delta('TcpExtTCPSYNChallenge')).toBe(1);
     expect(delta('tcpAckOutOfRange')).toBe(1);
     expect(delta('tcpInOutOfWindow')).toBeGreaterThanOrEqual(1);
-    expect(delta('tcpEstabResets')).toBe(0);
+    expect(delta('TcpEstabResets')).toBe(0);
     // The process is still healthy.
     const ping = inNetns(t.netns, 'ping', ['-c', '1', '-W', '2', SERVER]);
     expect(ping.stdout).toContain('1 received');
@@ -263,6 +263,6 @@ describe('TCP with --no-offload (plain frames, checksums in software)', () => {
     expect(u.stdout.trim()).toBe(createHash('sha256').update(data).digest('hex'));
     const stats = t.stats();
     expect(stats.vnetInGsoFrames).toBeUndefined(); // no virtio-net layer at all
-    expect(stats.tcpInCsumErrors ?? 0).toBe(0);
+    expect(stats.TcpInCsumErrors ?? 0).toBe(0);
   });
 });

@@ -28,7 +28,7 @@ describe('tapnet up with the kernel as the peer', () => {
   it('answers ping from the kernel end', () => {
     const r = inNetns(t.netns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.77.0.1']);
     expect(r.stdout).toContain('3 received');
-    expect(t.stats().icmpOutEchoReps).toBeGreaterThanOrEqual(3);
+    expect(t.stats().IcmpOutEchoReps).toBeGreaterThanOrEqual(3);
   });
 
   it('reassembles and fragments: ping -s 4000 crosses as fragments both ways', () => {
@@ -37,9 +37,9 @@ describe('tapnet up with the kernel as the peer', () => {
     expect(r.stdout).toContain('2 received');
     expect(r.stdout).toContain('4008 bytes from 10.77.0.1');
     const after = t.stats();
-    expect(after.ipReasmOKs! - (before.ipReasmOKs ?? 0)).toBe(2);
-    expect(after.ipFragOKs! - (before.ipFragOKs ?? 0)).toBe(2);
-    expect(after.ipFragCreates! - (before.ipFragCreates ?? 0)).toBe(6); // 4028-byte datagram / 1480 = 3 fragments each
+    expect(after.IpReasmOKs! - (before.IpReasmOKs ?? 0)).toBe(2);
+    expect(after.IpFragOKs! - (before.IpFragOKs ?? 0)).toBe(2);
+    expect(after.IpFragCreates! - (before.IpFragCreates ?? 0)).toBe(6); // 4028-byte datagram / 1480 = 3 fragments each
   });
 
   it('handles the largest pings: -s 65000', () => {
@@ -108,8 +108,8 @@ describe('tapnet up lifecycle and arguments', () => {
       expect(r.stdout, r.stderr).toContain('2 received');
       expect(r.stdout).toContain('8980 bytes from 10.77.0.1');
       const after = t.stats();
-      expect((after.ipReasmOKs ?? 0) - (before.ipReasmOKs ?? 0)).toBe(0);
-      expect((after.ipFragOKs ?? 0) - (before.ipFragOKs ?? 0)).toBe(0);
+      expect((after.IpReasmOKs ?? 0) - (before.IpReasmOKs ?? 0)).toBe(0);
+      expect((after.IpFragOKs ?? 0) - (before.IpFragOKs ?? 0)).toBe(0);
       // One byte more does not fit with DF set.
       expect(inNetns(t.netns, 'ping', ['-c', '1', '-W', '1', '-s', '8973', '-M', 'do', '10.77.0.1']).status).not.toBe(0);
     } finally {

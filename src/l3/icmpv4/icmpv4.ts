@@ -45,12 +45,12 @@ export interface IcmpErrorEvent {
 }
 
 const COUNTERS_IN: Record<number, CounterName> = {
-  [Icmpv4Type.EchoReply]: 'icmpInEchoReps',
-  [Icmpv4Type.DestinationUnreachable]: 'icmpInDestUnreachs',
-  [Icmpv4Type.Redirect]: 'icmpInRedirects',
-  [Icmpv4Type.EchoRequest]: 'icmpInEchos',
-  [Icmpv4Type.TimeExceeded]: 'icmpInTimeExcds',
-  [Icmpv4Type.ParameterProblem]: 'icmpInParmProbs',
+  [Icmpv4Type.EchoReply]: 'IcmpInEchoReps',
+  [Icmpv4Type.DestinationUnreachable]: 'IcmpInDestUnreachs',
+  [Icmpv4Type.Redirect]: 'IcmpInRedirects',
+  [Icmpv4Type.EchoRequest]: 'IcmpInEchos',
+  [Icmpv4Type.TimeExceeded]: 'IcmpInTimeExcds',
+  [Icmpv4Type.ParameterProblem]: 'IcmpInParmProbs',
 };
 
 export class Icmpv4 {
@@ -71,29 +71,29 @@ export class Icmpv4 {
   ) {
     this.errorBudget = new TokenBucket(ctx.clock, ICMP_ERRORS_PER_SECOND, ICMP_ERRORS_BURST);
     ctx.stats.declare(
-      'icmpInMsgs',
-      'icmpInErrors',
-      'icmpInCsumErrors',
-      'icmpInEchos',
-      'icmpInEchoReps',
-      'icmpInDestUnreachs',
-      'icmpInTimeExcds',
-      'icmpOutMsgs',
-      'icmpOutEchos',
-      'icmpOutEchoReps',
-      'icmpOutDestUnreachs',
-      'icmpOutTimeExcds',
-      'icmpOutRateLimitGlobal',
+      'IcmpInMsgs',
+      'IcmpInErrors',
+      'IcmpInCsumErrors',
+      'IcmpInEchos',
+      'IcmpInEchoReps',
+      'IcmpInDestUnreachs',
+      'IcmpInTimeExcds',
+      'IcmpOutMsgs',
+      'IcmpOutEchos',
+      'IcmpOutEchoReps',
+      'IcmpOutDestUnreachs',
+      'IcmpOutTimeExcds',
+      'IcmpOutRateLimitGlobal',
     );
   }
 
   receive(d: ReceivedIpv4): Disposition {
     const { ctx, view } = this;
-    ctx.stats.inc('icmpInMsgs');
+    ctx.stats.inc('IcmpInMsgs');
     const error = view.wrap(d.payload);
     if (error) {
-      if (error.reason === 'badChecksum') ctx.stats.inc('icmpInCsumErrors');
-      ctx.trace.dropped('icmpInErrors', describeParseError(error), () => `from ${formatIpv4(d.source)}`);
+      if (error.reason === 'badChecksum') ctx.stats.inc('IcmpInCsumErrors');
+      ctx.trace.dropped('IcmpInErrors', describeParseError(error), () => `from ${formatIpv4(d.source)}`);
       return 'dropped';
     }
     const counter = COUNTERS_IN[view.type];
@@ -139,8 +139,8 @@ export class Icmpv4 {
     );
     const result = this.output.send({ destination: d.source, source: d.destination, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
     if (result === 'sent') {
-      this.ctx.stats.inc('icmpOutMsgs');
-      this.ctx.stats.inc('icmpOutEchoReps');
+      this.ctx.stats.inc('IcmpOutMsgs');
+      this.ctx.stats.inc('IcmpOutEchoReps');
     }
   }
 
@@ -149,8 +149,8 @@ export class Icmpv4 {
     const n = emitIcmpv4Echo({ type: Icmpv4Type.EchoRequest, identifier, sequence, data }, this.scratch, 0);
     const result = this.output.send({ destination, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
     if (result === 'sent') {
-      this.ctx.stats.inc('icmpOutMsgs');
-      this.ctx.stats.inc('icmpOutEchos');
+      this.ctx.stats.inc('IcmpOutMsgs');
+      this.ctx.stats.inc('IcmpOutEchos');
     }
     return result;
   }
@@ -176,7 +176,7 @@ export class Icmpv4 {
       if (!isQuery) return;
     }
     if (!this.errorBudget.take()) {
-      ctx.trace.dropped('icmpOutRateLimitGlobal', 'ICMP error rate limit', () => `to ${formatIpv4(source)}`);
+      ctx.trace.dropped('IcmpOutRateLimitGlobal', 'ICMP error rate limit', () => `to ${formatIpv4(source)}`);
       return;
     }
     const type =
@@ -198,8 +198,8 @@ export class Icmpv4 {
     );
     const result = this.output.send({ destination: source, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
     if (result === 'sent') {
-      ctx.stats.inc('icmpOutMsgs');
-      ctx.stats.inc(type === Icmpv4Type.DestinationUnreachable ? 'icmpOutDestUnreachs' : type === Icmpv4Type.TimeExceeded ? 'icmpOutTimeExcds' : 'icmpOutParmProbs');
+      ctx.stats.inc('IcmpOutMsgs');
+      ctx.stats.inc(type === Icmpv4Type.DestinationUnreachable ? 'IcmpOutDestUnreachs' : type === Icmpv4Type.TimeExceeded ? 'IcmpOutTimeExcds' : 'IcmpOutParmProbs');
     }
   }
 }

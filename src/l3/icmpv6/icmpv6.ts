@@ -62,30 +62,30 @@ export interface Icmpv6ErrorEvent {
 }
 
 const COUNTERS_IN: Record<number, CounterName> = {
-  [Icmpv6Type.DestinationUnreachable]: 'icmp6InDestUnreachs',
-  [Icmpv6Type.PacketTooBig]: 'icmp6InPktTooBigs',
-  [Icmpv6Type.TimeExceeded]: 'icmp6InTimeExcds',
-  [Icmpv6Type.ParameterProblem]: 'icmp6InParmProblems',
-  [Icmpv6Type.EchoRequest]: 'icmp6InEchos',
-  [Icmpv6Type.EchoReply]: 'icmp6InEchoReplies',
-  [Icmpv6Type.MulticastListenerQuery]: 'icmp6InGroupMembQueries',
-  [Icmpv6Type.MulticastListenerReport]: 'icmp6InGroupMembResponses',
-  [Icmpv6Type.MulticastListenerDone]: 'icmp6InGroupMembReductions',
-  [Icmpv6Type.RouterSolicitation]: 'icmp6InRouterSolicits',
-  [Icmpv6Type.RouterAdvertisement]: 'icmp6InRouterAdvertisements',
-  [Icmpv6Type.NeighborSolicitation]: 'icmp6InNeighborSolicits',
-  [Icmpv6Type.NeighborAdvertisement]: 'icmp6InNeighborAdvertisements',
-  [Icmpv6Type.Redirect]: 'icmp6InRedirects',
-  [Icmpv6Type.MulticastListenerReportV2]: 'icmp6InMLDv2Reports',
+  [Icmpv6Type.DestinationUnreachable]: 'Icmp6InDestUnreachs',
+  [Icmpv6Type.PacketTooBig]: 'Icmp6InPktTooBigs',
+  [Icmpv6Type.TimeExceeded]: 'Icmp6InTimeExcds',
+  [Icmpv6Type.ParameterProblem]: 'Icmp6InParmProblems',
+  [Icmpv6Type.EchoRequest]: 'Icmp6InEchos',
+  [Icmpv6Type.EchoReply]: 'Icmp6InEchoReplies',
+  [Icmpv6Type.MulticastListenerQuery]: 'Icmp6InGroupMembQueries',
+  [Icmpv6Type.MulticastListenerReport]: 'Icmp6InGroupMembResponses',
+  [Icmpv6Type.MulticastListenerDone]: 'Icmp6InGroupMembReductions',
+  [Icmpv6Type.RouterSolicitation]: 'Icmp6InRouterSolicits',
+  [Icmpv6Type.RouterAdvertisement]: 'Icmp6InRouterAdvertisements',
+  [Icmpv6Type.NeighborSolicitation]: 'Icmp6InNeighborSolicits',
+  [Icmpv6Type.NeighborAdvertisement]: 'Icmp6InNeighborAdvertisements',
+  [Icmpv6Type.Redirect]: 'Icmp6InRedirects',
+  [Icmpv6Type.MulticastListenerReportV2]: 'Icmp6InMLDv2Reports',
 };
 
 const COUNTERS_OUT: Record<number, CounterName> = {
-  [Icmpv6Type.DestinationUnreachable]: 'icmp6OutDestUnreachs',
-  [Icmpv6Type.PacketTooBig]: 'icmp6OutPktTooBigs',
-  [Icmpv6Type.TimeExceeded]: 'icmp6OutTimeExcds',
-  [Icmpv6Type.ParameterProblem]: 'icmp6OutParmProblems',
-  [Icmpv6Type.EchoRequest]: 'icmp6OutEchos',
-  [Icmpv6Type.EchoReply]: 'icmp6OutEchoReplies',
+  [Icmpv6Type.DestinationUnreachable]: 'Icmp6OutDestUnreachs',
+  [Icmpv6Type.PacketTooBig]: 'Icmp6OutPktTooBigs',
+  [Icmpv6Type.TimeExceeded]: 'Icmp6OutTimeExcds',
+  [Icmpv6Type.ParameterProblem]: 'Icmp6OutParmProblems',
+  [Icmpv6Type.EchoRequest]: 'Icmp6OutEchos',
+  [Icmpv6Type.EchoReply]: 'Icmp6OutEchoReplies',
 };
 
 export class Icmpv6 {
@@ -109,13 +109,13 @@ export class Icmpv6 {
   ) {
     this.globalBudget = new TokenBucket(ctx.clock, ICMPV6_ERRORS_PER_SECOND, ICMPV6_ERRORS_BURST);
     ctx.stats.declare(
-      'icmp6InMsgs',
-      'icmp6InErrors',
-      'icmp6InCsumErrors',
-      'icmp6OutMsgs',
-      'icmp6OutErrors',
+      'Icmp6InMsgs',
+      'Icmp6InErrors',
+      'Icmp6InCsumErrors',
+      'Icmp6OutMsgs',
+      'Icmp6OutErrors',
       'icmp6OutRateLimitGlobal',
-      'icmp6OutRateLimitHost',
+      'Icmp6OutRateLimitHost',
       'icmp6InUnknownTypes',
       ...Object.values(COUNTERS_IN),
       ...Object.values(COUNTERS_OUT),
@@ -124,15 +124,15 @@ export class Icmpv6 {
 
   receive(d: ReceivedIpv6): Disposition {
     const { ctx, view } = this;
-    ctx.stats.inc('icmp6InMsgs');
+    ctx.stats.inc('Icmp6InMsgs');
     const error = view.wrap(d.payload);
     if (error) {
-      ctx.trace.dropped('icmp6InErrors', describeParseError(error), () => `from ${formatIpv6(d.source)}`);
+      ctx.trace.dropped('Icmp6InErrors', describeParseError(error), () => `from ${formatIpv6(d.source)}`);
       return 'dropped';
     }
     if (!verifyIcmpv6Checksum(d.payload, d.source, d.destination)) {
-      ctx.stats.inc('icmp6InErrors');
-      ctx.trace.dropped('icmp6InCsumErrors', `bad checksum 0x${view.checksum.toString(16)}`, () => `from ${formatIpv6(d.source)}`);
+      ctx.stats.inc('Icmp6InErrors');
+      ctx.trace.dropped('Icmp6InCsumErrors', `bad checksum 0x${view.checksum.toString(16)}`, () => `from ${formatIpv6(d.source)}`);
       return 'dropped';
     }
     const type = view.type;
@@ -211,7 +211,7 @@ export class Icmpv6 {
     const hop = via ? { link: via } : this.output.route(destination);
     const source = hop ? this.output.sourceFor(destination, hop.link) : undefined;
     if (!hop || !source) {
-      this.ctx.trace.dropped('ip6OutNoRoutes', 'no route or no source address', () => `ping ${formatIpv6(destination)}`);
+      this.ctx.trace.dropped('Ip6OutNoRoutes', 'no route or no source address', () => `ping ${formatIpv6(destination)}`);
       return 'noRoute';
     }
     const n = emitIcmpv6({ kind: 'echo', type: Icmpv6Type.EchoRequest, identifier, sequence, data }, this.scratch, 0, source, destination);
@@ -245,7 +245,7 @@ export class Icmpv6 {
       return;
     }
     if (error.type !== Icmpv6Type.PacketTooBig && !this.hostBudget(invokingSource).take()) {
-      ctx.trace.dropped('icmp6OutRateLimitHost', 'ICMPv6 error rate limit for this host', () => `to ${formatIpv6(invokingSource)}`);
+      ctx.trace.dropped('Icmp6OutRateLimitHost', 'ICMPv6 error rate limit for this host', () => `to ${formatIpv6(invokingSource)}`);
       return;
     }
     // RFC 4443 §2.2: from the invoking packet's destination if it was one of our unicast addresses.
@@ -254,7 +254,7 @@ export class Icmpv6 {
     const destination = invokingSource.slice();
     const n = emitIcmpv6(icmpv6Error(error.type, error.code, invoking, { pointer: error.pointer, mtu: error.mtu }), this.scratch, 0, source, destination);
     if (this.sendBack(destination, source, context.link, this.scratch.subarray(0, n)) === 'sent') {
-      ctx.stats.inc('icmp6OutErrors');
+      ctx.stats.inc('Icmp6OutErrors');
       this.countOut(error.type);
     }
   }
@@ -280,7 +280,7 @@ export class Icmpv6 {
   }
 
   private countOut(type: number): void {
-    this.ctx.stats.inc('icmp6OutMsgs');
+    this.ctx.stats.inc('Icmp6OutMsgs');
     const counter = COUNTERS_OUT[type];
     if (counter) this.ctx.stats.inc(counter);
   }

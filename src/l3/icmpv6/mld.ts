@@ -53,7 +53,7 @@ export class Mld {
 
   constructor(private readonly iface: Ipv6Interface) {
     this.responseTimer = iface.ctx.timers.timer(() => this.answerQuery());
-    iface.ctx.stats.declare('icmp6OutMLDv2Reports', 'icmp6OutGroupMembResponses', 'mldInErrors');
+    iface.ctx.stats.declare('Icmp6OutMLDv2Reports', 'Icmp6OutGroupMembResponses', 'mldInErrors');
   }
 
   /** Groups that appear in reports: all but all-nodes and interface-local ones (RFC 3810 §6). */
@@ -119,8 +119,8 @@ export class Mld {
     this.iface.sendControl({ source, destination: IPV6_ALL_MLDV2_ROUTERS, hopLimit: MLD_HOP_LIMIT, routerAlert: true }, (buf, offset, s, dst) =>
       emitMldReport({ records }, buf, offset, s, dst),
     );
-    this.iface.ctx.stats.inc('icmp6OutMLDv2Reports');
-    this.iface.ctx.stats.inc('icmp6OutMsgs');
+    this.iface.ctx.stats.inc('Icmp6OutMLDv2Reports');
+    this.iface.ctx.stats.inc('Icmp6OutMsgs');
   }
 
   /** RFC 2710 §3/§4: one version 1 report per group, sent to that group, hop limit 1, Router Alert. */
@@ -130,8 +130,8 @@ export class Mld {
       this.iface.sendControl({ source, destination: group, hopLimit: MLD_HOP_LIMIT, routerAlert: true }, (buf, offset, s, dst) =>
         emitMldV1Report(group, buf, offset, s, dst),
       );
-      this.iface.ctx.stats.inc('icmp6OutGroupMembResponses');
-      this.iface.ctx.stats.inc('icmp6OutMsgs');
+      this.iface.ctx.stats.inc('Icmp6OutGroupMembResponses');
+      this.iface.ctx.stats.inc('Icmp6OutMsgs');
     }
   }
 }

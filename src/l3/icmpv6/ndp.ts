@@ -77,8 +77,8 @@ export const NdpCounter = {
   inIgnored: 'ndpInIgnored',
   /** DAD found one of our tentative addresses in use. */
   dadFailed: 'ndpDadFailed',
-  outNeighborSolicits: 'icmp6OutNeighborSolicits',
-  outNeighborAdvertisements: 'icmp6OutNeighborAdvertisements',
+  outNeighborSolicits: 'Icmp6OutNeighborSolicits',
+  outNeighborAdvertisements: 'Icmp6OutNeighborAdvertisements',
   // Kept by the cache (counterPrefix 'ndp'):
   cacheFull: 'ndpCacheFull',
   queueDrops: 'ndpQueueDrops',
@@ -383,7 +383,7 @@ export class Ndp implements NeighbourResolver<Ipv6Address> {
 
   private send(message: NdpMessage, source: Ipv6Address, destination: Ipv6Address, unicastMac?: MacAddress): void {
     this.iface.sendControl({ source, destination, hopLimit: NDP_HOP_LIMIT, unicastMac }, (buf, offset, s, d) => emitNdp(message, buf, offset, s, d));
-    this.iface.ctx.stats.inc('icmp6OutMsgs');
+    this.iface.ctx.stats.inc('Icmp6OutMsgs');
   }
 
   /** A preferred address of ours on the target's prefix, else the link-local one (RFC 4861 §7.2.2). */

@@ -60,7 +60,7 @@ export class RouterAdvertiser {
     this.maxIntervalMs = config.maxIntervalMs ?? MAX_RTR_ADV_INTERVAL_MS;
     this.minIntervalMs = Math.floor(this.maxIntervalMs * 0.33);
     this.timer = iface.ctx.timers.timer(() => this.advertise());
-    iface.ctx.stats.declare('icmp6OutRouterAdvertisements');
+    iface.ctx.stats.declare('Icmp6OutRouterAdvertisements');
   }
 
   /** Starts advertising (once the link-local source address is usable, RFC 4861 §6.2.2). */
@@ -128,8 +128,8 @@ export class RouterAdvertiser {
     if (source) {
       const message = this.message();
       iface.sendControl({ source, destination: IPV6_ALL_NODES, hopLimit: NDP_HOP_LIMIT }, (buf, offset, s, d) => emitNdp(message, buf, offset, s, d));
-      iface.ctx.stats.inc('icmp6OutRouterAdvertisements');
-      iface.ctx.stats.inc('icmp6OutMsgs');
+      iface.ctx.stats.inc('Icmp6OutRouterAdvertisements');
+      iface.ctx.stats.inc('Icmp6OutMsgs');
       this.lastMulticastAt = iface.ctx.clock.now();
     }
     // RFC 4861 §6.2.4: uniformly random in [Min, Max]; the first few at most 16 s apart.

@@ -72,14 +72,14 @@ export class Ipv4Input {
   ) {
     this.reassembler = new Ipv4Reassembler(ctx, { onTimeout: (first) => hooks.reassemblyTimeout?.(first) });
     ctx.stats.declare(
-      'ipInReceives',
-      'ipInHdrErrors',
-      'ipInCsumErrors',
-      'ipInTruncatedPkts',
-      'ipInAddrErrors',
-      'ipInUnknownProtos',
-      'ipInDelivers',
-      'ipInDiscards',
+      'IpInReceives',
+      'IpInHdrErrors',
+      'IpExtInCsumErrors',
+      'IpExtInTruncatedPkts',
+      'IpInAddrErrors',
+      'IpInUnknownProtos',
+      'IpInDelivers',
+      'IpInDiscards',
       'ipInMartians',
       'ipInSourceRouted',
     );
@@ -116,7 +116,7 @@ export class Ipv4Input {
       this.ctx.trace.dropped('ipInSourceRouted', 'source route option (accept_source_route=0)', () => describeIpv4(header));
       return false;
     }
-    this.ctx.trace.dropped('ipInHdrErrors', verdict.detail, () => `${describeIpv4(header)} on ${link.name}`);
+    this.ctx.trace.dropped('IpInHdrErrors', verdict.detail, () => `${describeIpv4(header)} on ${link.name}`);
     this.hooks.parameterProblem?.(datagram, verdict.pointer, toBroadcastOrMulticast);
     return false;
   }
@@ -129,14 +129,14 @@ export class Ipv4Input {
    */
   receive(packet: Uint8Array, link: Ipv4Link, linkBroadcast: boolean, offload?: TransportOffload): void {
     const { ctx, header } = this;
-    ctx.stats.inc('ipInReceives');
+    ctx.stats.inc('IpInReceives');
 
     // RFC 1122 §3.2.1.1-3.2.1.2: version, header length, total length and checksum, else silently discard.
     const error = header.wrap(packet);
     if (error) {
       const counter =
-        error.reason === 'badChecksum' ? 'ipInCsumErrors' : error.reason === 'truncated' ? 'ipInTruncatedPkts' : 'ipInHdrErrors';
-      if (counter !== 'ipInHdrErrors') ctx.stats.inc('ipInHdrErrors');
+        error.reason === 'badChecksum' ? 'IpExtInCsumErrors' : error.reason === 'truncated' ? 'IpExtInTruncatedPkts' : 'IpInHdrErrors';
+      if (counter !== 'IpInHdrErrors') ctx.stats.inc('IpInHdrErrors');
       ctx.trace.dropped(counter, describeParseError(error), () => `${packet.length} bytes on ${link.name}`);
       return;
     }
@@ -157,7 +157,7 @@ export class Ipv4Input {
     if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
       if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast, offload);
       // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.
-      ctx.trace.dropped('ipInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
+      ctx.trace.dropped('IpInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
       return;
     }
 
@@ -187,12 +187,12 @@ export class Ipv4Input {
 
     const handler = this.handlers.get(r.protocol);
     if (!handler) {
-      ctx.trace.dropped('ipInUnknownProtos', 'no handler for protocol', () => `protocol ${r.protocol} from ${formatIpv4(source)}`);
+      ctx.trace.dropped('IpInUnknownProtos', 'no handler for protocol', () => `protocol ${r.protocol} from ${formatIpv4(source)}`);
       this.hooks.unreachable(r, 'protocol');
       return;
     }
     const disposition = handler(r);
-    if (disposition === 'delivered') ctx.stats.inc('ipInDelivers');
+    if (disposition === 'delivered') ctx.stats.inc('IpInDelivers');
     else if (disposition === 'portUnreachable') this.hooks.unreachable(r, 'port');
     else if (disposition === 'protocolUnreachable') this.hooks.unreachable(r, 'protocol');
   }

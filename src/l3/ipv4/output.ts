@@ -74,7 +74,7 @@ export class Ipv4Output {
     private readonly links: () => readonly Ipv4Link[],
   ) {
     this.ids = new Ipv4IdentificationGenerator(ctx.clock, ctx.random);
-    ctx.stats.declare('ipOutRequests', 'ipOutNoRoutes', 'ipOutDiscards', 'ipFragOKs', 'ipFragFails', 'ipFragCreates');
+    ctx.stats.declare('IpOutRequests', 'IpOutNoRoutes', 'IpOutDiscards', 'IpFragOKs', 'IpFragFails', 'IpFragCreates');
   }
 
   /** Which link and next hop a datagram to `destination` takes (longest-prefix match). */
@@ -96,15 +96,15 @@ export class Ipv4Output {
 
   /** Sends `payload` as one IPv4 datagram (fragmented when the link needs it and DF is clear). */
   send(options: Ipv4SendOptions, payload: Uint8Array): Ipv4SendResult {
-    this.ctx.stats.inc('ipOutRequests');
+    this.ctx.stats.inc('IpOutRequests');
     const route = options.via ? { link: options.via, nextHop: options.destination } : this.route(options.destination);
     if (!route) {
-      this.ctx.trace.dropped('ipOutNoRoutes', 'no route', () => `to ${formatIpv4(options.destination)}`);
+      this.ctx.trace.dropped('IpOutNoRoutes', 'no route', () => `to ${formatIpv4(options.destination)}`);
       return 'noRoute';
     }
     const totalLength = IPV4_HEADER_LENGTH + payload.length;
     if (totalLength > IPV4_MAX_PACKET_LENGTH) {
-      this.ctx.trace.dropped('ipOutDiscards', 'datagram larger than 65535', () => `${totalLength} bytes`);
+      this.ctx.trace.dropped('IpOutDiscards', 'datagram larger than 65535', () => `${totalLength} bytes`);
       return 'messageTooLong';
     }
     const source = options.source ?? this.sourceFor(route.link, route.nextHop) ?? 0;
@@ -171,14 +171,14 @@ export class Ipv4Output {
     }
     if (offload !== undefined && offload.checksumStart > 0) completePartialChecksum(packet, offload);
     const result = fragmentIpv4(packet, link.mtu, (fragment) => {
-      this.ctx.stats.inc('ipFragCreates');
+      this.ctx.stats.inc('IpFragCreates');
       link.sendIpv4(fragment, nextHop);
     });
     if (result !== 'ok') {
-      this.ctx.trace.dropped('ipFragFails', 'DF set and larger than the link MTU', () => `${packet.length} > ${link.mtu} on ${link.name}`);
+      this.ctx.trace.dropped('IpFragFails', 'DF set and larger than the link MTU', () => `${packet.length} > ${link.mtu} on ${link.name}`);
       return 'needsFragmentation';
     }
-    this.ctx.stats.inc('ipFragOKs');
+    this.ctx.stats.inc('IpFragOKs');
     return 'sent';
   }
 }

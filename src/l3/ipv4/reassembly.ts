@@ -81,9 +81,9 @@ export interface ReassemblyOptions {
 
 /** Linux's /proc/net/snmp names, and tapnet's in the same style. */
 const COUNTERS: ReassemblyCounters = {
-  fails: 'ipReasmFails',
-  timeout: 'ipReasmTimeout',
-  overlaps: 'ipReasmOverlaps',
+  fails: 'IpReasmFails',
+  timeout: 'IpReasmTimeout',
+  overlaps: 'IpExtReasmOverlaps',
   malformed: 'ipReasmMalformed',
   duplicates: 'ipReasmDuplicates',
   memoryFull: 'ipReasmMemoryFull',
@@ -112,11 +112,11 @@ export class Ipv4Reassembler {
   ) {
     this.onTimeout = options.onTimeout;
     ctx.stats.declare(
-      'ipReasmReqds',
-      'ipReasmOKs',
-      'ipReasmFails',
-      'ipReasmTimeout',
-      'ipReasmOverlaps',
+      'IpReasmReqds',
+      'IpReasmOKs',
+      'IpReasmFails',
+      'IpReasmTimeout',
+      'IpExtReasmOverlaps',
       'ipReasmOversize',
       'ipReasmMalformed',
       'ipReasmDuplicates',
@@ -169,11 +169,11 @@ export class Ipv4Reassembler {
     const { ctx, view } = this;
     const error = view.wrap(packet, false);
     if (error) {
-      ctx.trace.dropped('ipReasmFails', `not an IPv4 packet: ${error.reason}`);
+      ctx.trace.dropped('IpReasmFails', `not an IPv4 packet: ${error.reason}`);
       return undefined;
     }
     if (!view.isFragment) return view.packet;
-    ctx.stats.inc('ipReasmReqds');
+    ctx.stats.inc('IpReasmReqds');
 
     const offset = view.fragmentOffset;
     const key = `${view.source}/${view.destination}/${view.protocol}/${view.identification}`;
@@ -216,7 +216,7 @@ export class Ipv4Reassembler {
     // The first fragment's header, now describing the whole datagram: MF = 0, offset 0 (DF kept).
     setU16(out, Field.FLAGS_FRAGMENT_OFFSET, getU16(out, Field.FLAGS_FRAGMENT_OFFSET) & FLAG_DF);
     finishIpv4Header(out, 0, totalLength);
-    this.ctx.stats.inc('ipReasmOKs');
+    this.ctx.stats.inc('IpReasmOKs');
     return out;
   }
 

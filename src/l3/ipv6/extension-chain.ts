@@ -34,7 +34,7 @@ import { OptionsField, optionsHeaderLength } from './options.js';
  * more are discarded (Ip6InDiscards). So tapnet bounds the bytes, not the
  * count, at 32 KiB: thc-ipv6's 128- and 2000-header cases pass as on Linux,
  * and the work one packet can ask of the walk stays bounded. Past it the
- * packet is dropped, counted in ip6InHdrErrors and ip6InExtHeadersTooLong.
+ * packet is dropped, counted in Ip6InHdrErrors and ip6InExtHeadersTooLong.
  */
 export const IPV6_EXTENSION_HEADERS_BYTES_MAX = 32 * 1024;
 

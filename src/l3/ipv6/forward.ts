@@ -32,11 +32,11 @@ import type { Ipv6NextHop } from './output.js';
 
 export const Forward6Counter = {
   /** Linux Ip6OutForwDatagrams. */
-  outForwDatagrams: 'ip6OutForwDatagrams',
+  outForwDatagrams: 'Ip6OutForwDatagrams',
   /** Linux Ip6InNoRoutes. */
-  inNoRoutes: 'ip6InNoRoutes',
+  inNoRoutes: 'Ip6InNoRoutes',
   /** Linux Ip6InTooBigErrors: larger than the next link's MTU. */
-  inTooBigErrors: 'ip6InTooBigErrors',
+  inTooBigErrors: 'Ip6InTooBigErrors',
   /** Linux counts an expired hop limit under Ip6InHdrErrors; tapnet names it. */
   inHopLimitExceeded: 'ip6InHopLimitExceeded',
   /** Link-local, multicast or unspecified addresses that must not cross a router. */

@@ -158,14 +158,14 @@ export class Ipv6Input {
   ) {
     this.reassembler = new Ipv6Reassembler(ctx, { onTimeout: (first) => hooks.reassemblyTimeout?.(first) });
     ctx.stats.declare(
-      'ip6InReceives',
-      'ip6InHdrErrors',
-      'ip6InTruncatedPkts',
-      'ip6InAddrErrors',
-      'ip6InUnknownProtos',
-      'ip6InDelivers',
-      'ip6InDiscards',
-      'ip6InMcastPkts',
+      'Ip6InReceives',
+      'Ip6InHdrErrors',
+      'Ip6InTruncatedPkts',
+      'Ip6InAddrErrors',
+      'Ip6InUnknownProtos',
+      'Ip6InDelivers',
+      'Ip6InDiscards',
+      'Ip6InMcastPkts',
       'ip6InMcastNotJoined',
       'ip6InNoNextHeader',
       'ip6InExtHeadersTooLong',
@@ -190,7 +190,7 @@ export class Ipv6Input {
    * by one (§4), the upper layer.
    */
   receive(bytes: Uint8Array, link: Ipv6Link, linkMulticast: boolean, offload?: TransportOffload): void {
-    this.ctx.stats.inc('ip6InReceives');
+    this.ctx.stats.inc('Ip6InReceives');
     if (!this.checkHeader(bytes, link)) return;
     if (!this.checkAddresses()) return;
     if (!this.acceptDestination(link, linkMulticast, offload)) return;
@@ -214,12 +214,12 @@ export class Ipv6Input {
    */
   private refuseJumbogram(bytes: Uint8Array): false {
     const walker = this.walker.start(bytes, IpProtocol.HopByHop, Ipv6Field.NEXT_HEADER, IPV6_HEADER_LENGTH);
-    if (walker.step() !== ChainStep.Extension) return this.drop('ip6InHdrErrors', 'Payload Length 0 and the Hop-by-Hop header cut off');
+    if (walker.step() !== ChainStep.Extension) return this.drop('Ip6InHdrErrors', 'Payload Length 0 and the Hop-by-Hop header cut off');
     const verdict = checkOptions(bytes.subarray(walker.offset, walker.offset + walker.length), walker.offset, true, 0);
-    if (verdict?.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
-    if (verdict) return this.drop('ip6InHdrErrors', verdict.reason);
+    if (verdict?.error) return this.dropWithError('Ip6InHdrErrors', verdict.reason, verdict.error);
+    if (verdict) return this.drop('Ip6InHdrErrors', verdict.reason);
     return this.dropWithError(
-      'ip6InHdrErrors',
+      'Ip6InHdrErrors',
       'Payload Length 0 without a Jumbo Payload option',
       parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH),
     );
@@ -229,8 +229,8 @@ export class Ipv6Input {
   private checkHeader(bytes: Uint8Array, link: Ipv6Link): boolean {
     const error = this.header.wrap(bytes);
     if (!error) return true;
-    const counter = error.reason === 'truncated' ? 'ip6InTruncatedPkts' : 'ip6InHdrErrors';
-    if (counter !== 'ip6InHdrErrors') this.ctx.stats.inc('ip6InHdrErrors');
+    const counter = error.reason === 'truncated' ? 'Ip6InTruncatedPkts' : 'Ip6InHdrErrors';
+    if (counter !== 'Ip6InHdrErrors') this.ctx.stats.inc('Ip6InHdrErrors');
     this.ctx.trace.dropped(counter, describeParseError(error), () => `${bytes.length} bytes on ${link.name}`);
     return false;
   }
@@ -239,7 +239,7 @@ export class Ipv6Input {
   private checkAddresses(): boolean {
     const { source, destination } = this.header;
     if (isMulticastIpv6(source) || isLoopbackIpv6(source) || isLoopbackIpv6(destination) || isIpv4MappedIpv6(source) || isIpv4MappedIpv6(destination)) {
-      return this.drop('ip6InHdrErrors', 'invalid source or destination address');
+      return this.drop('Ip6InHdrErrors', 'invalid source or destination address');
     }
     return true;
   }
@@ -252,17 +252,17 @@ export class Ipv6Input {
     const destination = this.header.destination;
     const toMulticast = isMulticastIpv6(destination);
     if (toMulticast) {
-      this.ctx.stats.inc('ip6InMcastPkts');
+      this.ctx.stats.inc('Ip6InMcastPkts');
       // RFC 4291 §2.7: scope 0 is reserved, interface-local (1) never appears on a link.
       const scope = multicastScope(destination);
-      if (scope <= MulticastScope.InterfaceLocal) return this.drop('ip6InHdrErrors', `multicast scope ${scope} on a link`);
+      if (scope <= MulticastScope.InterfaceLocal) return this.drop('Ip6InHdrErrors', `multicast scope ${scope} on a link`);
       if (!link.hasGroup(destination)) return this.drop('ip6InMcastNotJoined', 'multicast group not joined');
     } else if (!this.isLocalAddress(destination)) {
       if (this.hooks.forward) {
         this.hooks.forward(this.header.packet, link, linkMulticast, offload);
         return false;
       }
-      return this.drop('ip6InAddrErrors', 'not for us and not forwarding');
+      return this.drop('Ip6InAddrErrors', 'not for us and not forwarding');
     }
     this.errorContext.link = link;
     this.errorContext.toMulticast = toMulticast || linkMulticast;
@@ -285,7 +285,7 @@ export class Ipv6Input {
         case ChainStep.TooLong:
           return this.dropChainTooLong(walker.offset + walker.length - walker.chainStart);
         case ChainStep.Truncated:
-          return this.drop('ip6InHdrErrors', `extension header ${walker.nextHeader} cut off`);
+          return this.drop('Ip6InHdrErrors', `extension header ${walker.nextHeader} cut off`);
         case ChainStep.Extension:
           if (!this.receiveExtensionHeader()) return false;
       }
@@ -324,7 +324,7 @@ export class Ipv6Input {
   private receiveHopByHop(): boolean {
     const walker = this.walker;
     if (walker.count !== 0) {
-      return this.dropWithError('ip6InUnknownProtos', 'Hop-by-Hop header not first', parameterProblem(ParameterProblem.unrecognizedNextHeader, walker.nextHeaderField));
+      return this.dropWithError('Ip6InUnknownProtos', 'Hop-by-Hop header not first', parameterProblem(ParameterProblem.unrecognizedNextHeader, walker.nextHeaderField));
     }
     return this.receiveOptions(true);
   }
@@ -334,8 +334,8 @@ export class Ipv6Input {
     const { packet, offset, length } = this.walker;
     const verdict = checkOptions(packet.subarray(offset, offset + length), offset, hopByHop, this.header.payloadLength);
     if (!verdict) return true;
-    if (verdict.error) return this.dropWithError('ip6InHdrErrors', verdict.reason, verdict.error);
-    return this.drop('ip6InHdrErrors', verdict.reason);
+    if (verdict.error) return this.dropWithError('Ip6InHdrErrors', verdict.reason, verdict.error);
+    return this.drop('Ip6InHdrErrors', verdict.reason);
   }
 
   /**
@@ -349,7 +349,7 @@ export class Ipv6Input {
     if (segmentsLeft === 0) return true;
     const routingType = packet[offset + RoutingField.ROUTING_TYPE]!;
     return this.dropWithError(
-      'ip6InHdrErrors',
+      'Ip6InHdrErrors',
       `routing header type ${routingType} with ${segmentsLeft} segments left`,
       parameterProblem(ParameterProblem.erroneousHeaderField, offset + RoutingField.ROUTING_TYPE),
     );
@@ -365,7 +365,7 @@ export class Ipv6Input {
   private receiveFragment(): boolean {
     const { walker, header } = this;
     const { packet, offset, nextHeaderField } = walker;
-    if (this.fragmented) return this.drop('ip6InHdrErrors', 'a second Fragment header');
+    if (this.fragmented) return this.drop('Ip6InHdrErrors', 'a second Fragment header');
     this.fragmented = true;
     const fragmentOffset = fragmentOffsetAt(packet, offset);
     const more = moreFragmentsAt(packet, offset);
@@ -376,11 +376,11 @@ export class Ipv6Input {
     const fragmentNextHeader = packet[offset + FragmentField.NEXT_HEADER]!;
     const data = packet.subarray(offset + FRAGMENT_HEADER_LENGTH);
     if (more && data.length % 8 !== 0) {
-      return this.dropWithError('ip6InHdrErrors', `non-final fragment of ${data.length} bytes`, parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH));
+      return this.dropWithError('Ip6InHdrErrors', `non-final fragment of ${data.length} bytes`, parameterProblem(ParameterProblem.erroneousHeaderField, Ipv6Field.PAYLOAD_LENGTH));
     }
     if (offset - IPV6_HEADER_LENGTH + fragmentOffset + data.length > IPV6_MAX_PAYLOAD_LENGTH) {
       return this.dropWithError(
-        'ip6InHdrErrors',
+        'Ip6InHdrErrors',
         `fragment at ${fragmentOffset} + ${data.length} bytes past 65535`,
         parameterProblem(ParameterProblem.erroneousHeaderField, offset + FragmentField.OFFSET_FLAGS),
       );
@@ -388,7 +388,7 @@ export class Ipv6Input {
     if (fragmentOffset === 0) {
       const chain = firstFragmentChain(data, fragmentNextHeader, this.fragmentWalker);
       if (chain === FirstFragmentChain.UpperLayerCut) {
-        return this.dropWithError('ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', parameterProblem(ParameterProblem.incompleteHeaderChain, 0));
+        return this.dropWithError('Ip6InHdrErrors', 'first fragment without the whole header chain (RFC 7112)', parameterProblem(ParameterProblem.incompleteHeaderChain, 0));
       }
       // Its chain alone is past the limit: so would the reassembled packet's be; do not hold the pieces.
       if (chain === FirstFragmentChain.TooLong) return this.dropChainTooLong(this.fragmentWalker.offset + this.fragmentWalker.length);
@@ -438,12 +438,12 @@ export class Ipv6Input {
 
     const handler = this.handlers.get(nextHeader);
     if (!handler) {
-      ctx.trace.dropped('ip6InUnknownProtos', 'no handler for next header', () => `next header ${nextHeader} from ${formatIpv6(r.source)}`);
+      ctx.trace.dropped('Ip6InUnknownProtos', 'no handler for next header', () => `next header ${nextHeader} from ${formatIpv6(r.source)}`);
       this.hooks.error(packet, parameterProblem(ParameterProblem.unrecognizedNextHeader, nextHeaderField), this.errorContext);
       return;
     }
     const disposition = handler(r);
-    if (disposition === 'delivered') ctx.stats.inc('ip6InDelivers');
+    if (disposition === 'delivered') ctx.stats.inc('Ip6InDelivers');
     else if (disposition === 'portUnreachable') this.hooks.error(r.packet, DestinationUnreachablePort, this.errorContext);
     else if (disposition === 'protocolUnreachable') {
       this.hooks.error(r.packet, parameterProblem(ParameterProblem.unrecognizedNextHeader, nextHeaderField), this.errorContext);
@@ -461,7 +461,7 @@ export class Ipv6Input {
    * discards in Ip6InDiscards; tapnet names the reason in its own counter).
    */
   private dropChainTooLong(bytes: number): false {
-    this.ctx.stats.inc('ip6InHdrErrors');
+    this.ctx.stats.inc('Ip6InHdrErrors');
     return this.drop('ip6InExtHeadersTooLong', `${bytes}+ bytes of extension headers > ${IPV6_EXTENSION_HEADERS_BYTES_MAX}`);
   }
 

@@ -81,7 +81,7 @@ export class Ipv6Output {
   ) {
     this.pathMtu = new PathMtuCache(ctx);
     this.flowLabels = new FlowLabeler(ctx.random);
-    ctx.stats.declare('ip6OutRequests', 'ip6OutNoRoutes', 'ip6OutDiscards', 'ip6OutMcastPkts', 'ip6FragOKs', 'ip6FragFails', 'ip6FragCreates');
+    ctx.stats.declare('Ip6OutRequests', 'Ip6OutNoRoutes', 'Ip6OutDiscards', 'Ip6OutMcastPkts', 'Ip6FragOKs', 'Ip6FragFails', 'Ip6FragCreates');
   }
 
   /**
@@ -137,22 +137,22 @@ export class Ipv6Output {
   /** Sends `payload` as one IPv6 packet (fragmented when the path needs it). */
   send(options: Ipv6SendOptions, payload: Uint8Array): Ipv6SendResult {
     const { ctx } = this;
-    ctx.stats.inc('ip6OutRequests');
+    ctx.stats.inc('Ip6OutRequests');
     const destination = options.destination;
     const hop: Ipv6NextHop | undefined = options.via ? { link: options.via, nextHop: destination } : this.route(destination);
     if (!hop) {
-      ctx.trace.dropped('ip6OutNoRoutes', 'no route', () => `to ${formatIpv6(destination)}`);
+      ctx.trace.dropped('Ip6OutNoRoutes', 'no route', () => `to ${formatIpv6(destination)}`);
       return 'noRoute';
     }
     const source = options.source ?? this.sourceFor(destination, hop.link);
     if (!source) {
-      ctx.trace.dropped('ip6OutDiscards', 'no preferred source address on the link yet', () => `to ${formatIpv6(destination)} via ${hop.link.name}`);
+      ctx.trace.dropped('Ip6OutDiscards', 'no preferred source address on the link yet', () => `to ${formatIpv6(destination)} via ${hop.link.name}`);
       return 'noSourceAddress';
     }
     const hbhLength = options.hopByHop ? ipv6OptionsHeaderLength(options.hopByHop) : 0;
     const payloadLength = hbhLength + payload.length;
     if (payloadLength > IPV6_MAX_PAYLOAD_LENGTH) {
-      ctx.trace.dropped('ip6OutDiscards', 'payload larger than 65535', () => `${payloadLength} bytes`);
+      ctx.trace.dropped('Ip6OutDiscards', 'payload larger than 65535', () => `${payloadLength} bytes`);
       return 'messageTooLong';
     }
     const multicast = isMulticastIpv6(destination);
@@ -182,7 +182,7 @@ export class Ipv6Output {
       if (checksum === 0 && options.nextHeader === IpProtocol.UDP) checksum = 0xffff;
       setU16(buf, at, checksum);
     }
-    if (multicast) ctx.stats.inc('ip6OutMcastPkts');
+    if (multicast) ctx.stats.inc('Ip6OutMcastPkts');
     const packet = buf.subarray(0, upper + payload.length);
     return this.transmit(packet, hop, upper, hbhLength > 0 ? IPV6_HEADER_LENGTH : Ipv6Field.NEXT_HEADER, options.dontFragment ?? false);
   }
@@ -200,16 +200,16 @@ export class Ipv6Output {
       return 'sent';
     }
     if (dontFragment || unfragmentableLength + FRAGMENT_HEADER_LENGTH + 8 > mtu) {
-      this.ctx.trace.dropped('ip6FragFails', 'larger than the path MTU and not to be fragmented', () => `${packet.length} > ${mtu} on ${link.name}`);
+      this.ctx.trace.dropped('Ip6FragFails', 'larger than the path MTU and not to be fragmented', () => `${packet.length} > ${mtu} on ${link.name}`);
       return 'needsFragmentation';
     }
     // RFC 7739: an unpredictable Identification per fragmented packet.
     const identification = this.ctx.random.u32();
     fragmentIpv6(packet, unfragmentableLength, nextHeaderField, mtu, identification, (fragment) => {
-      this.ctx.stats.inc('ip6FragCreates');
+      this.ctx.stats.inc('Ip6FragCreates');
       link.sendIpv6(fragment, nextHop);
     });
-    this.ctx.stats.inc('ip6FragOKs');
+    this.ctx.stats.inc('Ip6FragOKs');
     return 'sent';
   }
 }

@@ -82,8 +82,8 @@ export interface Reassembly6Options {
 
 /** Linux's /proc/net/snmp6 names, and tapnet's in the same style. */
 const COUNTERS: ReassemblyCounters = {
-  fails: 'ip6ReasmFails',
-  timeout: 'ip6ReasmTimeout',
+  fails: 'Ip6ReasmFails',
+  timeout: 'Ip6ReasmTimeout',
   overlaps: 'ip6ReasmOverlaps',
   malformed: 'ip6ReasmMalformed',
   duplicates: 'ip6ReasmDuplicates',
@@ -114,10 +114,10 @@ export class Ipv6Reassembler {
   ) {
     this.onTimeout = options.onTimeout;
     ctx.stats.declare(
-      'ip6ReasmReqds',
-      'ip6ReasmOKs',
-      'ip6ReasmFails',
-      'ip6ReasmTimeout',
+      'Ip6ReasmReqds',
+      'Ip6ReasmOKs',
+      'Ip6ReasmFails',
+      'Ip6ReasmTimeout',
       'ip6ReasmOverlaps',
       'ip6ReasmMalformed',
       'ip6ReasmDuplicates',
@@ -160,7 +160,7 @@ export class Ipv6Reassembler {
 
   /** Takes one fragment; returns the whole packet when this one completed it. */
   receive(f: Ipv6Fragment): Reassembled | undefined {
-    this.ctx.stats.inc('ip6ReasmReqds');
+    this.ctx.stats.inc('Ip6ReasmReqds');
     this.current = f;
     const key = `${ipv6Key(f.source)}${ipv6Key(f.destination)}${f.identification}`;
     const queue = this.queues.add(key, f.offset, f.data, !f.moreFragments);
@@ -196,7 +196,7 @@ export class Ipv6Reassembler {
     for (const piece of queue.pieces) out.set(piece.data, unfragmentable + piece.offset);
     out[first.nextHeaderField] = first.nextHeader;
     setU16(out, Ipv6Field.PAYLOAD_LENGTH, total - IPV6_HEADER_LENGTH);
-    this.ctx.stats.inc('ip6ReasmOKs');
+    this.ctx.stats.inc('Ip6ReasmOKs');
     return { packet: out, offset: unfragmentable, nextHeader: first.nextHeader, nextHeaderField: first.nextHeaderField };
   }
 

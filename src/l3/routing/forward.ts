@@ -58,17 +58,17 @@ export const RP_FILTER_DEFAULT: RpFilterMode = 'off'; // Linux kernel default rp
 
 export const ForwardCounter = {
   /** Datagrams handed to a link for forwarding (RFC 4293 ipSystemStatsOutForwDatagrams; nstat IpForwDatagrams). */
-  forwDatagrams: 'ipForwDatagrams',
+  forwDatagrams: 'IpForwDatagrams',
   /** RFC 4293 ipSystemStatsInHdrErrors counts TTL expiry too (Linux does, in ip_forward). */
-  inHdrErrors: 'ipInHdrErrors',
-  /** TTL ≤ 1 on arrival: the part of ipInHdrErrors traceroute causes. */
+  inHdrErrors: 'IpInHdrErrors',
+  /** TTL ≤ 1 on arrival: the part of IpInHdrErrors traceroute causes. */
   ttlExceeded: 'ipForwTtlExceeded',
   /** No route (RFC 4293 ipSystemStatsInNoRoutes). */
-  inNoRoutes: 'ipInNoRoutes',
+  inNoRoutes: 'IpExtInNoRoutes',
   /** A reject route (unreachable / prohibit) or a blackhole matched. */
   rejectRoute: 'ipForwRejectRoute',
   /** Martian destination (RFC 4293 ipSystemStatsInAddrErrors). */
-  inAddrErrors: 'ipInAddrErrors',
+  inAddrErrors: 'IpInAddrErrors',
   /** Martian source. */
   inMartians: 'ipInMartians',
   /** Spoofed source: Linux LINUX_MIB_IPRPFILTER (nstat TcpExtIPReversePathFilter). */
@@ -78,7 +78,7 @@ export const ForwardCounter = {
   /** To the broadcast address of another subnet (RFC 2644: off by default). */
   directedBroadcast: 'ipForwDirectedBroadcast',
   /** DF set and larger than the next link's MTU (RFC 4293 ipSystemStatsOutFragFails). */
-  fragFails: 'ipFragFails',
+  fragFails: 'IpFragFails',
   /** Dropped or rejected by a forward/postrouting hook (the firewall). */
   filtered: 'ipForwFiltered',
   /** ARP never resolved the next hop: ICMP host unreachable. */
@@ -102,7 +102,7 @@ export class RejectRoute implements Ipv4Link {
     return this.kind;
   }
   sendIpv4(packet: Uint8Array): void {
-    this.ctx.trace.dropped('ipOutNoRoutes', `${this.kind} route`, () => describeIpv4(packet));
+    this.ctx.trace.dropped('IpOutNoRoutes', `${this.kind} route`, () => describeIpv4(packet));
   }
 }
 

@@ -384,7 +384,7 @@ export class TcpConnection {
     if (this.state === TcpState.CLOSED) return;
     if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT && this.state !== TcpState.LISTEN) {
       this.layer.sendReset(this, this.sndNxt);
-      this.layer.ctx.stats.inc('tcpEstabResets');
+      this.layer.ctx.stats.inc('TcpEstabResets');
     }
     this.layer.destroy(this, error);
   }

@@ -60,7 +60,7 @@ export class TcpMemory {
     if (bytes > 0) {
       if (!this.underPressure && this.allocated > this.pressure) {
         this.underPressure = true;
-        this.stats.inc('tcpMemoryPressures');
+        this.stats.inc('TcpExtTCPMemoryPressures');
       }
     } else if (this.underPressure && this.allocated < this.low) {
       this.underPressure = false;
@@ -173,5 +173,5 @@ export function admitReceive(c: TcpConnection, inOrder: boolean): ReceiveAdmissi
 export function pruneOutOfOrder(c: TcpConnection, goal: number): void {
   if (c.ofo.bytes <= goal) return;
   const dropped = c.ofo.pruneFromRight(goal);
-  if (dropped > 0) c.layer.ctx.trace.dropped('tcpOfoPruned', 'memory pressure: out-of-order queue pruned', () => `${dropped} segments, ${c.ofo.bytes} bytes left`);
+  if (dropped > 0) c.layer.ctx.trace.dropped('TcpExtOfoPruned', 'memory pressure: out-of-order queue pruned', () => `${dropped} segments, ${c.ofo.bytes} bytes left`);
 }

@@ -174,7 +174,7 @@ export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | unde
       }
       // §6.2 step 3: a never-retransmitted segment delivered below RACK.fack arrived out of order.
       if (!retransmitted && seqLt(top, r.fack)) {
-        if (!r.reord) c.layer.ctx.stats.inc('tcpSackReorder');
+        if (!r.reord) c.layer.ctx.stats.inc('TcpExtTCPSACKReorder');
         r.reord = true;
       }
     }
@@ -270,7 +270,7 @@ export function rackDetectLoss(c: TcpConnection): number {
     const start = seqMax(log.start(i), c.sndUna);
     if (seqLt(start, end) && c.scoreboard.sackedBetween(start, end) < seqSub(end, start)) {
       c.relost.push({ start, end });
-      c.layer.ctx.stats.inc('tcpLostRetransmit');
+      c.layer.ctx.stats.inc('TcpExtTCPLostRetransmit');
     }
     i = finishEntry(log, i);
   }
@@ -366,7 +366,7 @@ export function tlpOnAck(c: TcpConnection, seg: Segment, dsack: boolean, pureDup
   if (seqGt(seg.ack, end)) {
     // The ACK moved past the probe without a DSACK for it: the probe repaired a loss.
     r.tlpEndSeq = undefined;
-    c.layer.ctx.stats.inc('tcpLossProbeRecovery');
+    c.layer.ctx.stats.inc('TcpExtTCPLossProbeRecovery');
     return true;
   }
   // Linux: a pure duplicate ACK (no new data ACKed or SACKed, no window update) at the probe's end means the

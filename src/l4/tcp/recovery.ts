@@ -90,7 +90,7 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
 
   const sackTop = c.sackOk ? readSackBlocks(c, seg) : undefined;
   const dsack = c.sackOk && hasDsack(seg);
-  if (dsack) c.layer.ctx.stats.inc('tcpDsackRecv');
+  if (dsack) c.layer.ctx.stats.inc('TcpExtTCPDSACKRecv');
 
   const acked = seqSub(ack, c.sndUna);
   if (rack) {
@@ -246,7 +246,7 @@ function detectLostRetransmissions(c: TcpConnection, ack: SeqNum): void {
       if (high === undefined || !seqGt(high, seqAdd(log.extra(0) as SeqNum, lossThreshold(c)))) break;
       if (c.scoreboard.sackedBetween(start, end) < seqSub(end, start)) {
         c.relost.push({ start, end });
-        c.layer.ctx.stats.inc('tcpLostRetransmit');
+        c.layer.ctx.stats.inc('TcpExtTCPLostRetransmit');
       }
     }
     log.finish(0);
@@ -270,8 +270,8 @@ export function nextRelost(c: TcpConnection): { start: SeqNum; end: SeqNum } | u
 /** RFC 5681 §3.2 steps 2-3 / RFC 6675 §5 step 4: halve, remember where we were, retransmit. */
 export function enterRecovery(c: TcpConnection): void {
   const stats = c.layer.ctx.stats;
-  stats.inc('tcpFastRetrans');
-  stats.inc(c.sackOk ? 'tcpSackRecovery' : 'tcpRenoRecovery');
+  stats.inc('TcpExtTCPFastRetrans');
+  stats.inc(c.sackOk ? 'TcpExtTCPSackRecovery' : 'TcpExtTCPRenoRecovery');
   c.cc.onCongestionEvent(c.flight, c.mss, c.now());
   c.cc.cwnd = c.cc.ssthresh;
   c.recoveryState = 'recovery';

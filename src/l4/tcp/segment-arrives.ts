@@ -74,7 +74,7 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   // Third, check for a SYN.
   if (!seg.syn) {
     // Fourth, "Any other control or text-bearing segment (not containing SYN) must have an ACK ... drop it and return."
-    ctx.trace.dropped('listenDrops', 'segment without SYN or ACK to a listener', () => seg.describe());
+    ctx.trace.dropped('TcpExtListenDrops', 'segment without SYN or ACK to a listener', () => seg.describe());
     return;
   }
   if (seg.fin) {
@@ -84,9 +84,9 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
     return;
   }
   if (listener.synReceivedCount >= listener.synBacklog) {
-    ctx.stats.inc('listenOverflows');
+    ctx.stats.inc('TcpExtListenOverflows');
     if (!config.synCookies) {
-      ctx.trace.dropped('listenDrops', 'SYN backlog full', () => `${net.format(remote)}:${seg.sourcePort}`);
+      ctx.trace.dropped('TcpExtListenDrops', 'SYN backlog full', () => `${net.format(remote)}:${seg.sourcePort}`);
       return;
     }
     sendCookie(layer, seg, net, local, remote);
@@ -114,7 +114,7 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   c.lastProgressAt = c.now();
   c.lastReceivedAt = c.now();
   c.setState(TcpState.SYN_RECEIVED);
-  ctx.stats.inc('tcpPassiveOpens');
+  ctx.stats.inc('TcpPassiveOpens');
   c.user = listener.accept(c);
   sendSyn(c);
   c.rttSentAt = c.now();
@@ -136,7 +136,7 @@ function sendCookie(layer: TcpLayer, seg: Segment, net: TcpNetwork, local: IpAdd
       sackPermitted: seg.sackPermitted && layer.config.sack,
     });
   }
-  layer.ctx.stats.inc('syncookiesSent');
+  layer.ctx.stats.inc('TcpExtSyncookiesSent');
   sendCookieSynAck(layer, net, local, remote, seg, cookie, ourMss, tsVal);
 }
 
@@ -144,10 +144,10 @@ function sendCookie(layer: TcpLayer, seg: Segment, net: TcpNetwork, local: IpAdd
 function acceptCookie(layer: TcpLayer, listener: Listener, seg: Segment, net: TcpNetwork, local: IpAddress, remote: IpAddress): boolean {
   const mss = layer.cookies.check(net, local, seg.destinationPort, remote, seg.sourcePort, seqAdd(seg.ack, -1), seqAdd(seg.seq, -1));
   if (mss === undefined) {
-    layer.ctx.stats.inc('syncookiesFailed');
+    layer.ctx.stats.inc('TcpExtSyncookiesFailed');
     return false;
   }
-  layer.ctx.stats.inc('syncookiesRecv');
+  layer.ctx.stats.inc('TcpExtSyncookiesRecv');
   const c = layer.createConnection(net, local, seg.destinationPort, remote, seg.sourcePort);
   c.listener = listener;
   listener.synReceivedCount++;
@@ -177,7 +177,7 @@ function acceptCookie(layer: TcpLayer, listener: Listener, seg: Segment, net: Tc
   c.rcvAdvRight = seqAdd(c.rcvNxt, Math.min(0xffff, c.rcvBuf));
   c.lastProgressAt = c.now();
   c.setState(TcpState.SYN_RECEIVED);
-  layer.ctx.stats.inc('tcpPassiveOpens');
+  layer.ctx.stats.inc('TcpPassiveOpens');
   c.user = listener.accept(c);
   synchronizedSegmentArrives(c, seg);
   return true;
@@ -250,7 +250,7 @@ function synSentSegmentArrives(c: TcpConnection, seg: Segment): void {
       layer.ctx.trace.dropped('tcpSynSentRst', 'RST without ACK in SYN-SENT', () => seg.describe());
       return;
     }
-    layer.ctx.stats.inc('tcpAttemptFails');
+    layer.ctx.stats.inc('TcpAttemptFails');
     layer.destroy(c, new TcpError('ECONNREFUSED', `connect ECONNREFUSED ${c.net.format(c.remote)}:${c.remotePort}`));
     return;
   }
@@ -361,7 +361,7 @@ function checkSequenceNumber(c: TcpConnection, seg: Segment): boolean {
     c.now() - c.tsRecentAt < TCP_PAWS_IDLE_MS &&
     !isDisorderedAck(c, seg)
   ) {
-    ctx.trace.dropped('tcpPawsEstab', 'PAWS: old timestamp', () => `TSval ${seg.tsVal} < TS.Recent ${c.tsRecent}`);
+    ctx.trace.dropped('TcpExtPAWSEstab', 'PAWS: old timestamp', () => `TSval ${seg.tsVal} < TS.Recent ${c.tsRecent}`);
     c.ackNow = true;
     output(c);
     return false;
@@ -376,7 +376,7 @@ function checkSequenceNumber(c: TcpConnection, seg: Segment): boolean {
   if (!acceptable && wnd === 0 && seg.seq === c.rcvNxt) {
     // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to accept
     // valid ACKs, URGs, and RSTs": process the control part, drop the text (a zero-window probe with data).
-    if (seg.payload.length > 0) ctx.trace.dropped('tcpZeroWindowDrop', 'data into a zero window', () => seg.describe());
+    if (seg.payload.length > 0) ctx.trace.dropped('TcpExtTCPZeroWindowDrop', 'data into a zero window', () => seg.describe());
     seg.payload = seg.payload.subarray(0, 0);
     seg.flags &= ~TcpFlags.FIN; // the FIN cannot be accepted either
     c.ackNow = true;
@@ -444,7 +444,7 @@ function checkRst(c: TcpConnection, seg: Segment): boolean {
     case TcpState.FIN_WAIT_2:
     case TcpState.CLOSE_WAIT:
       // "Any outstanding RECEIVEs and SEND should receive 'reset' responses ... enter the CLOSED state".
-      layer.ctx.stats.inc('tcpEstabResets');
+      layer.ctx.stats.inc('TcpEstabResets');
       layer.destroy(c, new TcpError('ECONNRESET', 'read ECONNRESET'));
       return false;
     default:
@@ -457,7 +457,7 @@ function checkRst(c: TcpConnection, seg: Segment): boolean {
 /** Fourth: the SYN bit. RFC 5961 §4.2: in any synchronized state, answer with a challenge ACK and drop. */
 function checkSyn(c: TcpConnection, seg: Segment): boolean {
   if (!seg.syn) return true;
-  c.layer.ctx.stats.inc('tcpSynChallenge');
+  c.layer.ctx.stats.inc('TcpExtTCPSYNChallenge');
   c.layer.ctx.trace.dropped('tcpSynInWindow', 'SYN in a synchronized state: challenge ACK', () => seg.describe());
   sendChallengeAck(c);
   return false;
@@ -551,7 +551,7 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
   }
   if (c.orphaned) {
     // Nobody will read it: Linux resets (TCPAbortOnData, RFC 2525 §2.17).
-    layer.ctx.stats.inc('tcpAbortOnData');
+    layer.ctx.stats.inc('TcpExtTCPAbortOnData');
     c.abort(undefined);
     return;
   }
@@ -576,7 +576,7 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
   }
   if (admitReceive(c, start === c.rcvNxt) === 'refuse') {
     // The stack's TCP memory is at its hard limit (memory.ts): not queued, not acknowledged; the peer retransmits.
-    layer.ctx.trace.dropped(start === c.rcvNxt ? 'tcpRcvQDrop' : 'tcpOfoDrop', 'TCP memory limit reached', () => `${layer.memory.allocated} bytes in use`);
+    layer.ctx.trace.dropped(start === c.rcvNxt ? 'TcpExtTCPRcvQDrop' : 'TcpExtTCPOFODrop', 'TCP memory limit reached', () => `${layer.memory.allocated} bytes in use`);
     c.ackNow = true;
     return;
   }
@@ -613,8 +613,8 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
   }
   // Out of order: hold it (RFC 9293 §3.10.7.4 seventh step) and ACK at once with SACK (RFC 5681 §4.2, RFC 2018 §4).
   const result = c.ofo.insert(start, data, seg.fin && finFits);
-  if (result === 'full') layer.ctx.trace.dropped('tcpOfoDrop', 'out-of-order queue full', () => `${c.ofo.bytes} bytes held`);
-  else if (result === 'queued') layer.ctx.stats.inc('tcpOfoQueue');
+  if (result === 'full') layer.ctx.trace.dropped('TcpExtTCPOFODrop', 'out-of-order queue full', () => `${c.ofo.bytes} bytes held`);
+  else if (result === 'queued') layer.ctx.stats.inc('TcpExtTCPOFOQueue');
   c.ackNow = true;
   if (seg.fin) seg.flags &= ~TcpFlags.FIN; // the FIN, if any, waits in the queue with its data
 }

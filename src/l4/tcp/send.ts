@@ -152,7 +152,7 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
   if (isRetransmit) {
     c.bytesRetransmitted += dataLen;
     c.totalRetransmits++;
-    layer.ctx.stats.inc('tcpRetransSegs');
+    layer.ctx.stats.inc('TcpRetransSegs');
     c.rttSeq = undefined; // Karn (RFC 6298 §3): never time a retransmitted segment
   } else {
     c.bytesSent += dataLen;
@@ -219,7 +219,7 @@ export function sendChallengeAck(c: TcpConnection): void {
     return;
   }
   c.lastChallengeAckAt = now;
-  c.layer.ctx.stats.inc('tcpChallengeAck');
+  c.layer.ctx.stats.inc('TcpExtTCPChallengeACK');
   sendAck(c);
 }
 
@@ -287,7 +287,7 @@ export function sendReset(c: TcpConnection, seqNum: SeqNum): void {
   const buf = c.layer.txBuffer;
   writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, TCP_HEADER_MIN_LENGTH, TcpFlags.RST | TcpFlags.ACK, 0);
   finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, TCP_HEADER_MIN_LENGTH), 0, false);
-  c.layer.ctx.stats.inc('tcpOutRsts');
+  c.layer.ctx.stats.inc('TcpOutRsts');
 }
 
 /**
@@ -301,7 +301,7 @@ export function sendResetFor(layer: TcpLayer, net: TcpNetwork, local: IpAddress,
   if (seg.hasAck) writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seg.ack, seq(0), TCP_HEADER_MIN_LENGTH, TcpFlags.RST, 0);
   else writeFixedHeader(buf, seg.destinationPort, seg.sourcePort, seq(0), seqAdd(seg.seq, seg.len), TCP_HEADER_MIN_LENGTH, TcpFlags.RST | TcpFlags.ACK, 0);
   finish(layer, net, local, remote, buf.subarray(0, TCP_HEADER_MIN_LENGTH), 0, false);
-  layer.ctx.stats.inc('tcpOutRsts');
+  layer.ctx.stats.inc('TcpOutRsts');
 }
 
 /** A SYN-ACK that keeps no state: the ISN is a SYN cookie (syn-cookies.ts). */
@@ -393,6 +393,6 @@ function finish(layer: TcpLayer, net: TcpNetwork, local: IpAddress, remote: IpAd
   const pseudo = net.pseudoHeaderSum(local, remote, segment.length);
   if (partial) setU16(segment, Field.CHECKSUM, fold(pseudo)); // virtio-net NEEDS_CSUM: the link sums from the TCP header on
   else setU16(segment, Field.CHECKSUM, finishChecksum(sumWords(segment, 0, segment.length, pseudo)));
-  layer.ctx.stats.inc('tcpOutSegs');
+  layer.ctx.stats.inc('TcpOutSegs');
   net.send(local, remote, segment, gsoSize, partial, ecn);
 }

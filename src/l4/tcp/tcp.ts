@@ -72,7 +72,7 @@ export class TcpLayer {
   private readonly ackQueue = new Set<TcpConnection>();
   private ackFlushQueued = false;
   private nextEphemeral: number;
-  /** Connections per state, for `tcpCurrEstab` and `show tcp`. */
+  /** Connections per state, for `TcpCurrEstab` and `show tcp`. */
   private readonly established = new Set<TcpConnection>();
   /** How many connections are in each state (CLOSED ones are gone), kept as they change state. */
   private readonly stateCounts = new Map<TcpState, number>();
@@ -90,43 +90,43 @@ export class TcpLayer {
     this.cookies = new SynCookies(ctx.clock, this.isn);
     this.nextEphemeral = EPHEMERAL_PORT_FIRST + (ctx.random.u32() % (EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1));
     ctx.stats.declare(
-      'tcpActiveOpens',
-      'tcpPassiveOpens',
-      'tcpAttemptFails',
-      'tcpEstabResets',
-      'tcpCurrEstab',
-      'tcpInSegs',
-      'tcpOutSegs',
-      'tcpRetransSegs',
-      'tcpInErrs',
-      'tcpInCsumErrors',
-      'tcpOutRsts',
-      'tcpTimeouts',
-      'tcpFastRetrans',
-      'tcpSackRecovery',
-      'tcpRenoRecovery',
-      'tcpLostRetransmit',
-      'tcpLossProbes',
-      'tcpLossProbeRecovery',
-      'tcpSackReorder',
-      'tcpDsackRecv',
+      'TcpActiveOpens',
+      'TcpPassiveOpens',
+      'TcpAttemptFails',
+      'TcpEstabResets',
+      'TcpCurrEstab',
+      'TcpInSegs',
+      'TcpOutSegs',
+      'TcpRetransSegs',
+      'TcpInErrs',
+      'TcpInCsumErrors',
+      'TcpOutRsts',
+      'TcpExtTCPTimeouts',
+      'TcpExtTCPFastRetrans',
+      'TcpExtTCPSackRecovery',
+      'TcpExtTCPRenoRecovery',
+      'TcpExtTCPLostRetransmit',
+      'TcpExtTCPLossProbes',
+      'TcpExtTCPLossProbeRecovery',
+      'TcpExtTCPSACKReorder',
+      'TcpExtTCPDSACKRecv',
       'tcpRackReoTimeouts',
-      'tcpChallengeAck',
-      'tcpSynChallenge',
-      'tcpOfoQueue',
-      'tcpOfoDrop',
-      'tcpOfoPruned',
-      'tcpRcvQDrop',
-      'tcpMemoryPressures',
+      'TcpExtTCPChallengeACK',
+      'TcpExtTCPSYNChallenge',
+      'TcpExtTCPOFOQueue',
+      'TcpExtTCPOFODrop',
+      'TcpExtOfoPruned',
+      'TcpExtTCPRcvQDrop',
+      'TcpExtTCPMemoryPressures',
       'tcpMemoryLimitSynDrops',
-      'tcpPawsEstab',
-      'tcpAbortOnTimeout',
-      'tcpAbortOnData',
-      'listenOverflows',
-      'listenDrops',
-      'syncookiesSent',
-      'syncookiesRecv',
-      'syncookiesFailed',
+      'TcpExtPAWSEstab',
+      'TcpExtTCPAbortOnTimeout',
+      'TcpExtTCPAbortOnData',
+      'TcpExtListenOverflows',
+      'TcpExtListenDrops',
+      'TcpExtSyncookiesSent',
+      'TcpExtSyncookiesRecv',
+      'TcpExtSyncookiesFailed',
       'delayedAcks',
     );
   }
@@ -171,15 +171,15 @@ export class TcpLayer {
    */
   receive(net: TcpNetwork, source: IpAddress, destination: IpAddress, bytes: Uint8Array, checksumVerified = false, ecn = 0): Disposition {
     const { ctx, segment } = this;
-    ctx.stats.inc('tcpInSegs');
+    ctx.stats.inc('TcpInSegs');
     if (!checksumVerified && !send.verifyChecksum(net, source, destination, bytes)) {
-      ctx.stats.inc('tcpInErrs');
-      ctx.trace.dropped('tcpInCsumErrors', 'bad checksum', () => `${bytes.length} bytes from ${net.format(source)}`);
+      ctx.stats.inc('TcpInErrs');
+      ctx.trace.dropped('TcpInCsumErrors', 'bad checksum', () => `${bytes.length} bytes from ${net.format(source)}`);
       return 'dropped';
     }
     const error = segment.load(bytes);
     if (error) {
-      ctx.trace.dropped('tcpInErrs', describeParseError(error), () => `from ${net.format(source)}`);
+      ctx.trace.dropped('TcpInErrs', describeParseError(error), () => `from ${net.format(source)}`);
       return 'dropped';
     }
     segment.ecn = ecn;
@@ -197,7 +197,7 @@ export class TcpLayer {
     const listener = this.findListener(destination, segment.destinationPort, net);
     if (listener && segment.syn && !segment.hasAck && this.memory.overLimit) {
       // At the memory limit a new connection could not hold even its minimum buffers: drop the SYN (the peer retries).
-      ctx.stats.inc('listenDrops');
+      ctx.stats.inc('TcpExtListenDrops');
       ctx.trace.dropped('tcpMemoryLimitSynDrops', 'TCP memory limit reached: SYN dropped', () => `${this.memory.allocated} bytes in use`);
       return 'dropped';
     }
@@ -269,7 +269,7 @@ export class TcpLayer {
     const c = this.createConnection(net, local, localPort, remote, remotePort);
     c.user = options.user;
     c.active = true;
-    this.ctx.stats.inc('tcpActiveOpens');
+    this.ctx.stats.inc('TcpActiveOpens');
     startConnect(c);
     return c;
   }
@@ -326,10 +326,10 @@ export class TcpLayer {
     if (to !== TcpState.CLOSED) this.stateCounts.set(to, (this.stateCounts.get(to) ?? 0) + 1);
     if (to === TcpState.ESTABLISHED) {
       this.established.add(c);
-      this.ctx.stats.set('tcpCurrEstab', this.established.size);
+      this.ctx.stats.set('TcpCurrEstab', this.established.size);
     } else if (from === TcpState.ESTABLISHED || from === TcpState.CLOSE_WAIT) {
       if (to !== TcpState.CLOSE_WAIT) this.established.delete(c);
-      this.ctx.stats.set('tcpCurrEstab', this.established.size);
+      this.ctx.stats.set('TcpCurrEstab', this.established.size);
     }
     this.ctx.trace.event('tcp state', () => `${c.net.format(c.local)}:${c.localPort} ${c.net.format(c.remote)}:${c.remotePort} ${from} -> ${to}`);
   }
@@ -343,7 +343,7 @@ export class TcpLayer {
     }
     c.setState(TcpState.CLOSED);
     this.established.delete(c);
-    this.ctx.stats.set('tcpCurrEstab', this.established.size);
+    this.ctx.stats.set('TcpCurrEstab', this.established.size);
     c.retransmitTimer?.cancel();
     c.lossTimer?.cancel();
     c.delayedAckTimer?.cancel();
@@ -395,7 +395,7 @@ export class TcpLayer {
     }
     if (kind.hard && c.state === TcpState.SYN_SENT) {
       // RFC 1122 §4.2.3.9: hard errors abort; while connecting Linux also reports unreachables (ECONNREFUSED, EHOSTUNREACH).
-      this.ctx.stats.inc('tcpAttemptFails');
+      this.ctx.stats.inc('TcpAttemptFails');
       this.destroy(c, kind.hard);
     }
   }

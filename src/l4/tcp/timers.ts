@@ -46,13 +46,13 @@ function onRetransmitTimer(c: TcpConnection): void {
   if (c.state === TcpState.SYN_SENT || c.state === TcpState.SYN_RECEIVED) {
     const limit = c.state === TcpState.SYN_SENT ? c.config.synRetries : c.config.synAckRetries;
     if (c.synRetries >= limit) {
-      layer.ctx.stats.inc('tcpAttemptFails');
+      layer.ctx.stats.inc('TcpAttemptFails');
       layer.destroy(c, c.state === TcpState.SYN_SENT ? new TcpError('ETIMEDOUT', 'connect ETIMEDOUT') : undefined);
       return;
     }
     c.synRetries++;
     c.rtt.backOff();
-    layer.ctx.stats.inc('tcpRetransSegs');
+    layer.ctx.stats.inc('TcpRetransSegs');
     sendSyn(c);
     armRetransmit(c);
     return;
@@ -71,7 +71,7 @@ function onRetransmitTimer(c: TcpConnection): void {
     }
     c.retransmits++;
     c.probesUnanswered = true;
-    layer.ctx.stats.inc('tcpWinProbe');
+    layer.ctx.stats.inc('TcpExtTCPWinProbe');
     sendProbe(c);
     c.rtt.backOff();
     armRetransmit(c);
@@ -83,7 +83,7 @@ function onRetransmitTimer(c: TcpConnection): void {
     abortOnTimeout(c);
     return;
   }
-  layer.ctx.stats.inc('tcpTimeouts');
+  layer.ctx.stats.inc('TcpExtTCPTimeouts');
   cancelLossTimer(c);
   enterLoss(c);
   c.retransmits++;
@@ -162,7 +162,7 @@ function onLossTimer(c: TcpConnection): void {
   if (probeAllowed(c)) {
     const isRetransmit = sendLossProbe(c);
     if (isRetransmit !== undefined) {
-      c.layer.ctx.stats.inc('tcpLossProbes');
+      c.layer.ctx.stats.inc('TcpExtTCPLossProbes');
       r.tlpEndSeq = c.sndNxt;
       r.tlpIsRetrans = isRetransmit;
     }
@@ -175,7 +175,7 @@ function userTimedOut(c: TcpConnection, now: number): boolean {
 }
 
 function abortOnTimeout(c: TcpConnection): void {
-  c.layer.ctx.stats.inc('tcpAbortOnTimeout');
+  c.layer.ctx.stats.inc('TcpExtTCPAbortOnTimeout');
   c.abort(new TcpError('ETIMEDOUT', 'read ETIMEDOUT'));
 }
 
@@ -270,7 +270,7 @@ function onIdleTimer(c: TcpConnection): void {
     return;
   }
   c.keepaliveProbesSent++;
-  layer.ctx.stats.inc('tcpKeepAlive');
+  layer.ctx.stats.inc('TcpExtTCPKeepAlive');
   sendProbe(c);
   c.idleTimer!.armIn(c.config.keepaliveIntervalMs);
 }

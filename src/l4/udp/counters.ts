@@ -5,12 +5,12 @@
  * Names: RFC 4113 UDP-MIB (nstat: Udp*).
  */
 export const UDP_COUNTERS = [
-  'udpInCsumErrors',
-  'udpInDatagrams',
-  'udpInErrors',
-  'udpNoPorts',
-  'udpOutDatagrams',
-  'udpSndbufErrors',
+  'UdpInCsumErrors',
+  'UdpInDatagrams',
+  'UdpInErrors',
+  'UdpNoPorts',
+  'UdpOutDatagrams',
+  'UdpSndbufErrors',
 ] as const;
 
 declare module '../../core/stats.js' {

@@ -46,7 +46,7 @@ export const UDP_NO_CHECKSUM = 0;
  *
  *   const udp = new UdpHeaderView();
  *   const error = udp.wrap(ipPayload);
- *   if (error) { drop('udpInErrors', error); return; }
+ *   if (error) { drop('UdpInErrors', error); return; }
  */
 export class UdpHeaderView {
   private buf: Uint8Array = new Uint8Array(UDP_HEADER_LENGTH);

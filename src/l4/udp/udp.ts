@@ -148,7 +148,7 @@ export class UdpLayer {
     private readonly output: Ipv4Output,
     private readonly isLocalAddress: (address: Ipv4Address) => boolean,
   ) {
-    ctx.stats.declare('udpInDatagrams', 'udpNoPorts', 'udpInErrors', 'udpInCsumErrors', 'udpOutDatagrams', 'udpSndbufErrors');
+    ctx.stats.declare('UdpInDatagrams', 'UdpNoPorts', 'UdpInErrors', 'UdpInCsumErrors', 'UdpOutDatagrams', 'UdpSndbufErrors');
   }
 
   createSocket(type: UdpSocketType = 'udp4'): UdpSocket {
@@ -222,21 +222,21 @@ export class UdpLayer {
     const { ctx, header } = this;
     const error = header.wrap(d.payload);
     if (error) {
-      ctx.trace.dropped('udpInErrors', describeParseError(error), () => `from ${formatIpv4(d.source)}`);
+      ctx.trace.dropped('UdpInErrors', describeParseError(error), () => `from ${formatIpv4(d.source)}`);
       return 'dropped';
     }
     // RFC 1122 §4.1.3.4: a host MUST verify a checksum that is present.
     if (!d.checksumValid && !header.verifyChecksumV4(d.source, d.destination)) {
-      ctx.stats.inc('udpInCsumErrors');
-      ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv4(d.source)}`);
+      ctx.stats.inc('UdpInCsumErrors');
+      ctx.trace.dropped('UdpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv4(d.source)}`);
       return 'dropped';
     }
     const socket = this.lookup(header.destinationPort, d.destination, d.link);
     if (!socket) {
-      ctx.trace.dropped('udpNoPorts', 'no socket on port', () => `${formatIpv4(d.destination)}:${header.destinationPort}`);
+      ctx.trace.dropped('UdpNoPorts', 'no socket on port', () => `${formatIpv4(d.destination)}:${header.destinationPort}`);
       return 'portUnreachable';
     }
-    ctx.stats.inc('udpInDatagrams');
+    ctx.stats.inc('UdpInDatagrams');
     const payload = header.payload;
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv4(d.source),
@@ -273,7 +273,7 @@ export class UdpLayer {
 
     const route = socket.boundLink ? { link: socket.boundLink, nextHop: destination } : this.output.route(destination);
     if (!route) {
-      this.ctx.stats.inc('udpSndbufErrors');
+      this.ctx.stats.inc('UdpSndbufErrors');
       return new UdpError(`send to ${address}: network unreachable`, 'ENETUNREACH');
     }
     const source = socket.localAddress !== 0 && socket.localAddress !== IPV4_BROADCAST ? socket.localAddress : (this.output.sourceFor(route.link, route.nextHop) ?? 0);
@@ -284,10 +284,10 @@ export class UdpLayer {
     finishUdpChecksumV4(buf, 0, length, source, destination);
     const result = this.output.send({ source, destination, protocol: IpProtocol.UDP, via: socket.boundLink }, buf.subarray(0, length));
     if (result !== 'sent') {
-      this.ctx.stats.inc('udpSndbufErrors');
+      this.ctx.stats.inc('UdpSndbufErrors');
       return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : result === 'filtered' ? 'EPERM' : 'EMSGSIZE');
     }
-    this.ctx.stats.inc('udpOutDatagrams');
+    this.ctx.stats.inc('UdpOutDatagrams');
     return undefined;
   }
 
@@ -296,21 +296,21 @@ export class UdpLayer {
     const { ctx, header } = this;
     const error = header.wrap(d.payload);
     if (error) {
-      ctx.trace.dropped('udpInErrors', describeParseError(error), () => `from ${formatIpv6(d.source)}`);
+      ctx.trace.dropped('UdpInErrors', describeParseError(error), () => `from ${formatIpv6(d.source)}`);
       return 'dropped';
     }
     // RFC 8200 §8.1: the checksum is mandatory over IPv6; zero is invalid.
     if (!d.checksumValid && !header.verifyChecksumV6(d.source, d.destination)) {
-      ctx.stats.inc('udpInCsumErrors');
-      ctx.trace.dropped('udpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv6(d.source)}`);
+      ctx.stats.inc('UdpInCsumErrors');
+      ctx.trace.dropped('UdpInErrors', 'bad checksum', () => `${header.describe()} from ${formatIpv6(d.source)}`);
       return 'dropped';
     }
     const socket = this.lookup6(header.destinationPort, d.destination);
     if (!socket) {
-      ctx.trace.dropped('udpNoPorts', 'no socket on port', () => `[${formatIpv6(d.destination)}]:${header.destinationPort}`);
+      ctx.trace.dropped('UdpNoPorts', 'no socket on port', () => `[${formatIpv6(d.destination)}]:${header.destinationPort}`);
       return 'portUnreachable';
     }
-    ctx.stats.inc('udpInDatagrams');
+    ctx.stats.inc('UdpInDatagrams');
     const payload = header.payload;
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv6(d.source),
@@ -352,10 +352,10 @@ export class UdpLayer {
       buf.subarray(0, length),
     );
     if (result !== 'sent') {
-      this.ctx.stats.inc('udpSndbufErrors');
+      this.ctx.stats.inc('UdpSndbufErrors');
       return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' || result === 'noSourceAddress' ? 'ENETUNREACH' : 'EMSGSIZE');
     }
-    this.ctx.stats.inc('udpOutDatagrams');
+    this.ctx.stats.inc('UdpOutDatagrams');
     return undefined;
   }
 }

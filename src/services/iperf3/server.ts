@@ -141,7 +141,7 @@ export class Iperf3Server implements TestOwner {
         socket.send(datagram, rinfo.port, rinfo.address);
         this.ctx.stats.inc('iperf3UdpOutDatagrams');
       } catch {
-        // Counted by UDP (udpSndbufErrors, no route); a paced sender just carries on, as iperf3 does on ENOBUFS.
+        // Counted by UDP (UdpSndbufErrors, no route); a paced sender just carries on, as iperf3 does on ENOBUFS.
       }
     };
     // Answer before adding: the stream that completes the set starts the test, and the client wants the reply first.

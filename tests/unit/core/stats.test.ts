@@ -2,6 +2,7 @@
  * Counter names are typed (core/stats.ts + each layer's counters.ts): a
  * misspelt name is a compile error, which `npm test`'s typecheck catches.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Stats, type CounterName } from '../../../src/core/stats.js';
 import { IPV4_COUNTERS } from '../../../src/l3/ipv4/counters.js';
@@ -37,20 +38,45 @@ describe('typed counters', () => {
     const stats = new Stats();
     // @ts-expect-error 'ipInRecieves' is in no table (the typecheck fails if this line compiles)
     stats.inc('ipInRecieves');
-    const ok: CounterName = 'ipInReceives';
+    const ok: CounterName = 'IpInReceives';
     stats.inc(ok);
-    expect(stats.get('ipInReceives')).toBe(1);
+    expect(stats.get('IpInReceives')).toBe(1);
   });
 
-  it('every name is in exactly one table and spelt in the MIB camelCase style', () => {
+  it('every name is in exactly one table; a capitalised name is one Linux keeps, the others are camelCase', () => {
+    const linux = linuxMibNames();
     const seen = new Map<string, string>();
     for (const [table, names] of Object.entries(TABLES)) {
       for (const n of names) {
-        expect(n, `${n} in ${table}`).toMatch(/^[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*$/);
+        if (/^[A-Z]/.test(n)) expect(linux.has(n), `${n} in ${table} is not a Linux MIB name`).toBe(true);
+        else {
+          expect(n, `${n} in ${table}`).toMatch(/^[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*$/);
+          const capitalised = n[0]!.toUpperCase() + n.slice(1);
+          expect(linux.has(capitalised), `${n} in ${table}: Linux spells it ${capitalised}`).toBe(false);
+        }
         expect(seen.get(n), `${n} in ${table} and ${seen.get(n)}`).toBeUndefined();
         seen.set(n, table);
       }
     }
+    expect([...seen.keys()].filter((n) => /^[A-Z]/.test(n)).length).toBeGreaterThan(100);
     expect(seen.size).toBeGreaterThan(300);
   });
 });
+
+/**
+ * The names Linux's `nstat` builds, read the way it reads them: /proc/net/snmp
+ * and /proc/net/netstat hold pairs of lines ("Ip: Forwarding DefaultTTL ..." then
+ * the values), a name is the prefix and the field (IpInReceives, TcpExtListenDrops);
+ * /proc/net/snmp6 holds one "Ip6InReceives 0" per line.
+ */
+function linuxMibNames(): Set<string> {
+  const names = new Set<string>();
+  for (const file of ['/proc/net/snmp', '/proc/net/netstat']) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^(\w+): ([A-Za-z].*)$/.exec(line);
+      if (m && !/^\d/.test(m[2]!)) for (const field of m[2]!.split(' ')) names.add(m[1] + field);
+    }
+  }
+  for (const line of readFileSync('/proc/net/snmp6', 'utf8').split('\n')) names.add(line.split(/\s+/)[0]!);
+  return names;
+}

@@ -17,17 +17,17 @@ describe('UDP sockets', () => {
     expect(rinfo).toMatchObject({ address: '10.0.0.2', port: 7, size: 10, family: 'IPv4' });
     expect(client.address().port).toBeGreaterThanOrEqual(32768);
     expect(client.address().port).toBeLessThanOrEqual(60999);
-    expect(b.ctx.stats.get('udpInDatagrams')).toBe(1);
-    expect(a.ctx.stats.get('udpInDatagrams')).toBe(1);
+    expect(b.ctx.stats.get('UdpInDatagrams')).toBe(1);
+    expect(a.ctx.stats.get('UdpInDatagrams')).toBe(1);
   });
 
-  it('a closed port answers ICMP port unreachable and counts udpNoPorts', async () => {
+  it('a closed port answers ICMP port unreachable and counts UdpNoPorts', async () => {
     const { a, b, run } = twoHosts();
     const errors: number[] = [];
     a.icmp.onError = (e) => errors.push(e.type * 256 + e.code);
     a.udp.createSocket().send('x', 9999, '10.0.0.2');
     for (let i = 0; i < 100 && errors.length === 0; i++) await run(Promise.resolve(), 10);
-    expect(b.ctx.stats.get('udpNoPorts')).toBe(1);
+    expect(b.ctx.stats.get('UdpNoPorts')).toBe(1);
     expect(errors).toEqual([3 * 256 + 3]);
   });
 
@@ -47,8 +47,8 @@ describe('UDP sockets', () => {
     a.udp.createSocket().send('abc', 53, '10.0.0.2');
     for (let i = 0; i < 100; i++) await run(Promise.resolve(), 10);
     expect(got).toBe(0);
-    expect(b.ctx.stats.get('udpInCsumErrors')).toBe(1);
-    expect(b.ctx.stats.get('udpInErrors')).toBe(1);
+    expect(b.ctx.stats.get('UdpInCsumErrors')).toBe(1);
+    expect(b.ctx.stats.get('UdpInErrors')).toBe(1);
   });
 
   it('refuses a port in use, bad ports and unflagged broadcast', () => {

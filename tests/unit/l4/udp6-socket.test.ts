@@ -27,7 +27,7 @@ describe('UDP over IPv6', () => {
     });
     a.udp.createSocket('udp6').send('x', 9, 'fd00::2');
     expect(await run(got)).toBe(1 * 256 + 4); // destination unreachable, port unreachable (RFC 4443 §3.1)
-    expect(b.ctx.stats.get('udpNoPorts')).toBe(1);
+    expect(b.ctx.stats.get('UdpNoPorts')).toBe(1);
   });
 
   it('keeps the families apart: a udp4 socket does not see IPv6', async () => {

@@ -17,24 +17,24 @@ describe('two hosts on one link', () => {
     expect(a.interfaces[0]!.arp.entries().some((e) => e.address === B && e.mac === 0x020000000002)).toBe(true);
     // B learned A from A's request (RFC 826: the target updates/creates the sender's entry).
     expect(b.interfaces[0]!.arp.entries().some((e) => e.address === A)).toBe(true);
-    expect(b.ctx.stats.get('icmpOutEchoReps')).toBe(3);
+    expect(b.ctx.stats.get('IcmpOutEchoReps')).toBe(3);
   });
 
   it('fragment a 4000-byte ping on the way out and reassemble the reply', async () => {
     const { a, b, run } = twoHosts();
     const replies = await run(a.ping(B, { count: 1, size: 4000 }));
     expect(received(replies)).toBe(1);
-    expect(a.ctx.stats.get('ipFragCreates')).toBe(3);
-    expect(b.ctx.stats.get('ipReasmOKs')).toBe(1);
-    expect(b.ctx.stats.get('ipFragCreates')).toBe(3);
-    expect(a.ctx.stats.get('ipReasmOKs')).toBe(1);
+    expect(a.ctx.stats.get('IpFragCreates')).toBe(3);
+    expect(b.ctx.stats.get('IpReasmOKs')).toBe(1);
+    expect(b.ctx.stats.get('IpFragCreates')).toBe(3);
+    expect(a.ctx.stats.get('IpReasmOKs')).toBe(1);
   });
 
   it('honour a smaller link MTU', async () => {
     const { a, run } = twoHosts({ mtu: 576 });
     const replies = await run(a.ping(B, { count: 1, size: 1400 }));
     expect(received(replies)).toBe(1);
-    expect(a.ctx.stats.get('ipFragCreates')).toBe(3); // 1428 bytes of ICMP in 552-byte pieces
+    expect(a.ctx.stats.get('IpFragCreates')).toBe(3); // 1428 bytes of ICMP in 552-byte pieces
   });
 
   it('answer an unknown protocol with ICMP protocol unreachable', async () => {
@@ -44,7 +44,7 @@ describe('two hosts on one link', () => {
     a.icmp.onError = (e) => errors.push(e.type * 256 + e.code);
     a.ipv4Out.send({ destination: B, protocol: 253 }, new Uint8Array(8));
     await run(Promise.resolve(), 10);
-    expect(b.ctx.stats.get('ipInUnknownProtos')).toBe(1);
+    expect(b.ctx.stats.get('IpInUnknownProtos')).toBe(1);
     expect(errors).toEqual([3 * 256 + 2]);
   });
 

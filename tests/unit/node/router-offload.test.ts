@@ -131,7 +131,7 @@ describe('Router: TSO super-frames forwarded whole', () => {
     expect(ip.wrap(sent.frame.subarray(14))).toBeUndefined(); // header checksum still holds after the TTL patch
     expect(ip.ttl).toBe(63);
     expect(sent.frame.subarray(66)).toEqual(payload);
-    expect(t.router.ctx.stats.get('ipForwDatagrams')).toBe(2); // the SYN, then the super-frame
+    expect(t.router.ctx.stats.get('IpForwDatagrams')).toBe(2); // the SYN, then the super-frame
     // The kernel would finish the checksum: it then verifies.
     const packet = sent.frame.slice(14);
     completePartialChecksum(packet, { checksumStart: 20, checksumOffset: 16 });
@@ -163,8 +163,8 @@ describe('Router: TSO super-frames forwarded whole', () => {
     t.lanR.receiver!(frame, offload);
     await settle();
     expect(forwarded(t.outR, 0x0800)).toHaveLength(0);
-    expect(t.router.ctx.stats.get('ipFragFails')).toBe(1);
-    expect(t.a.ctx.stats.get('icmpInDestUnreachs')).toBe(1);
+    expect(t.router.ctx.stats.get('IpFragFails')).toBe(1);
+    expect(t.a.ctx.stats.get('IcmpInDestUnreachs')).toBe(1);
     // A super-frame whose segments fit (MSS 1348 + 52 header bytes = 1400) goes on.
     const fits = superFrame(4, payloadBytes(4 * 1348), TcpFlags.ACK);
     t.lanR.receiver!(fits.frame, { ...fits.offload, gsoSize: 1348 });
@@ -216,8 +216,8 @@ describe('Router: TSO super-frames forwarded whole', () => {
     expect(out).toHaveLength(1);
     expect(out[0]!.offload).toEqual({ gsoType: VnetGsoType.tcpv6, gsoSize: mss6, headerLength: 14 + 40 + 32, checksumStart: 54, checksumOffset: 16 });
     expect(out[0]!.frame[14 + 7]).toBe(63); // hop limit
-    expect(whole.router.ctx.stats.get('ip6OutForwDatagrams')).toBe(2); // the SYN, then the super-frame
-    expect(whole.router.ctx.stats.get('ip6InTooBigErrors')).toBe(0);
+    expect(whole.router.ctx.stats.get('Ip6OutForwDatagrams')).toBe(2); // the SYN, then the super-frame
+    expect(whole.router.ctx.stats.get('Ip6InTooBigErrors')).toBe(0);
 
     const cut = rig({ outOffload: false });
     await open(cut, 6);
@@ -234,7 +234,7 @@ describe('Router: TSO super-frames forwarded whole', () => {
     small.lanR.receiver!(big.frame, { ...big.offload, gsoSize: mss6 });
     await settle();
     expect(forwarded(small.outR, 0x86dd)).toHaveLength(0);
-    expect(small.router.ctx.stats.get('ip6InTooBigErrors')).toBe(1);
+    expect(small.router.ctx.stats.get('Ip6InTooBigErrors')).toBe(1);
   });
 
   it('into a tunnel (a point-to-point link, no Ethernet): cut into segments that fit its MTU', async () => {

@@ -38,7 +38,7 @@ describe('show --json', () => {
     const firewall = gw.showJson('firewall') as { chain: string; policy: string; packets: number; rules: unknown[] }[];
     expect(firewall.find((c) => c.chain === 'forward')).toMatchObject({ policy: 'accept', packets: expect.any(Number), rules: [] });
     expect(gw.showJson('tcp')).toEqual({ listeners: [], connections: [] });
-    expect((gw.showJson('stats') as Record<string, number>).ipForwDatagrams).toBe(2);
+    expect((gw.showJson('stats') as Record<string, number>).IpForwDatagrams).toBe(2);
     for (const table of ['conntrack', 'nat', 'routes', 'arp', 'neigh', 'interfaces', 'tcp', 'stats', 'hooks']) {
       expect(typeof gw.showJson(table), table).not.toBe('string');
     }

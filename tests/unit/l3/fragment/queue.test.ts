@@ -10,9 +10,9 @@ import { createTestContext } from '../../../../src/core/context.js';
 import { FragmentQueues, Overlap, type OverlapAction, type ReassemblyCounters } from '../../../../src/l3/fragment/queue.js';
 
 const COUNTERS: ReassemblyCounters = {
-  fails: 'ipReasmFails',
-  timeout: 'ipReasmTimeout',
-  overlaps: 'ipReasmOverlaps',
+  fails: 'IpReasmFails',
+  timeout: 'IpReasmTimeout',
+  overlaps: 'IpExtReasmOverlaps',
   malformed: 'ipReasmMalformed',
   duplicates: 'ipReasmDuplicates',
   memoryFull: 'ipReasmMemoryFull',
@@ -65,7 +65,7 @@ describe('FragmentQueues', () => {
     add(0, 16);
     expect([stat('ipReasmDuplicates'), queues.size]).toEqual([1, 1]);
     add(8, 8);
-    expect([stat('ipReasmOverlaps'), stat('ipReasmFails'), queues.size, queues.bytesHeld, stat('ipReasmBytes')]).toEqual([1, 1, 0, 0, 0]);
+    expect([stat('IpExtReasmOverlaps'), stat('IpReasmFails'), queues.size, queues.bytesHeld, stat('ipReasmBytes')]).toEqual([1, 1, 0, 0, 0]);
   });
 
   it('completes when the last fragment fixed the length and every byte is held', () => {
@@ -85,7 +85,7 @@ describe('FragmentQueues', () => {
   ] as [string, [number, number, boolean][]][])('counts a malformed datagram: %s', (_, specs) => {
     const { add, stat, queues } = setup(() => 'dropDatagram');
     for (const [o, l, last] of specs) add(o, l, last);
-    expect([stat('ipReasmMalformed'), stat('ipReasmFails'), queues.size]).toEqual([1, 1, 0]);
+    expect([stat('ipReasmMalformed'), stat('IpReasmFails'), queues.size]).toEqual([1, 1, 0]);
   });
 
   it('times out from the first fragment and hands the queue to the family', () => {
@@ -94,7 +94,7 @@ describe('FragmentQueues', () => {
     ctx.timers.advanceTo(ctx.clock, 500);
     add(8, 8, false, 'a');
     ctx.timers.advanceTo(ctx.clock, 1000);
-    expect([expired, stat('ipReasmTimeout'), stat('ipReasmFails'), queues.size, queues.bytesHeld]).toEqual([['a'], 1, 1, 0, 0]);
+    expect([expired, stat('IpReasmTimeout'), stat('IpReasmFails'), queues.size, queues.bytesHeld]).toEqual([['a'], 1, 1, 0, 0]);
   });
 
   it('holds the memory and queue caps', () => {

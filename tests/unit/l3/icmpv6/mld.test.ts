@@ -73,7 +73,7 @@ describe('MLD listener', () => {
     advance(1100);
     // fd00::1 and fe80::ff:fe00:1 share one solicited-node group.
     expect(reports).toEqual(['131 ff02::1:ff00:1']);
-    expect(host.ctx.stats.get('icmp6OutGroupMembResponses')).toBe(1);
+    expect(host.ctx.stats.get('Icmp6OutGroupMembResponses')).toBe(1);
 
     // Still a v1 querier around: a v2 query (from another router) is answered in v1.
     reports.length = 0;

@@ -67,22 +67,22 @@ describe('a host receiving IPv4 options', () => {
   it('answers an echo request with a well-formed Record Route option', async () => {
     const { replies, b } = await send(hex('07 07 04 00000000'));
     expect(replies).toEqual([7]);
-    expect(b.ctx.stats.get('ipInHdrErrors')).toBe(0);
+    expect(b.ctx.stats.get('IpInHdrErrors')).toBe(0);
   });
 
   it('drops a packet whose option length is 0 and sends Parameter Problem pointing at it', async () => {
     const { replies, errors, b } = await send(hex('07 00 0000'));
     expect(replies).toEqual([]);
-    expect(b.ctx.stats.get('ipInHdrErrors')).toBe(1);
+    expect(b.ctx.stats.get('IpInHdrErrors')).toBe(1);
     expect(errors.map((e) => [e.type, e.code])).toEqual([[12, 0]]);
     // The quoted header is the one we sent: pointer 21 is its option's length octet.
-    expect(b.ctx.stats.get('icmpOutParmProbs')).toBe(1);
+    expect(b.ctx.stats.get('IcmpOutParmProbs')).toBe(1);
   });
 
   it('drops an option running past the header', async () => {
     const { replies, b } = await send(hex('01 01 44 20'));
     expect(replies).toEqual([]);
-    expect(b.ctx.stats.get('ipInHdrErrors')).toBe(1);
+    expect(b.ctx.stats.get('IpInHdrErrors')).toBe(1);
   });
 
   it('drops loose and strict source routes silently, counted', async () => {

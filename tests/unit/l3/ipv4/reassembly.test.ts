@@ -75,7 +75,7 @@ describe('Ipv4Reassembler: the happy path', () => {
       // The ICMP checksum covers the whole 1208-byte message: it only verifies if every byte is in place.
       const echo = parseIcmpv4(v.payload);
       expect(echo.ok && echo.value.kind === 'echo' && [echo.value.identifier, echo.value.sequence, echo.value.data.length]).toEqual([0x157b, 1, 1200]);
-      expect([stat('ipReasmReqds'), stat('ipReasmOKs'), stat('ipReasmFails'), stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([2, 1, 0, 0, 0]);
+      expect([stat('IpReasmReqds'), stat('IpReasmOKs'), stat('IpReasmFails'), stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([2, 1, 0, 0, 0]);
       expect(reassembler.datagramsInProgress).toBe(0);
     }
   });
@@ -84,7 +84,7 @@ describe('Ipv4Reassembler: the happy path', () => {
     const { reassembler, stat } = setup();
     const packet = fromHex(PING_ECHO_REQUEST);
     expect(toHex(reassembler.receive(packet)!)).toBe(PING_ECHO_REQUEST);
-    expect(stat('ipReasmReqds')).toBe(0);
+    expect(stat('IpReasmReqds')).toBe(0);
   });
 
   it('keeps datagrams apart by source, destination, protocol and identification', () => {
@@ -116,8 +116,8 @@ describe('Ipv4Reassembler: the happy path', () => {
     expect(reassembler.receive(fragment({ offset: 0, length: 16, more: true }))).toBeUndefined();
     expect(stat('ipReasmDuplicates')).toBe(1);
     expect(reassembler.receive(fragment({ offset: 16, length: 1, more: false }))?.length).toBe(37);
-    expect(stat('ipReasmFails')).toBe(0);
-    expect(stat('ipReasmReqds')).toBe(3);
+    expect(stat('IpReasmFails')).toBe(0);
+    expect(stat('IpReasmReqds')).toBe(3);
   });
 });
 
@@ -131,11 +131,11 @@ describe('Ipv4Reassembler: duplicates inside data already received (issue 11 ite
     reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
     reassembler.receive(fragment({ offset: 16, length: 16, more: true }));
     expect(reassembler.receive(fragment({ ...sub, more: true, fill: () => 0xee }))).toBeUndefined(); // different bytes: still ignored
-    expect([stat('ipReasmDuplicates'), stat('ipReasmOverlaps'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 0, 0, 1]);
+    expect([stat('ipReasmDuplicates'), stat('IpExtReasmOverlaps'), stat('IpReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 0, 0, 1]);
     const whole = reassembler.receive(fragment({ offset: 32, length: 3, more: false }));
     expect(whole?.length).toBe(20 + 35);
     expect([...whole!.subarray(20)]).toEqual(Array.from({ length: 35 }, (_, i) => pattern(i))); // the first copy wins
-    expect(stat('ipReasmOKs')).toBe(1);
+    expect(stat('IpReasmOKs')).toBe(1);
   });
 
   it('still drops the datagram when the fragment also covers a hole', () => {
@@ -143,7 +143,7 @@ describe('Ipv4Reassembler: duplicates inside data already received (issue 11 ite
     reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
     reassembler.receive(fragment({ offset: 24, length: 8, more: true }));
     reassembler.receive(fragment({ offset: 8, length: 24, more: true })); // [8,32) spans the hole [16,24)
-    expect([stat('ipReasmOverlaps'), stat('ipReasmDuplicates'), reassembler.datagramsInProgress]).toEqual([1, 0, 0]);
+    expect([stat('IpExtReasmOverlaps'), stat('ipReasmDuplicates'), reassembler.datagramsInProgress]).toEqual([1, 0, 0]);
   });
 });
 
@@ -156,7 +156,7 @@ describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
     expect(stat('ipReasmBytes')).toBe(976 + REASSEMBLY_FRAGMENT_OVERHEAD);
     advanceTo(REASSEMBLY_TIMEOUT_MS);
     expect(timeouts.map((f) => toHex(f))).toEqual([PING_FRAGMENT_0]);
-    expect([stat('ipReasmTimeout'), stat('ipReasmFails'), stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([1, 1, 0, 0]);
+    expect([stat('IpReasmTimeout'), stat('IpReasmFails'), stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([1, 1, 0, 0]);
     // The late second fragment starts a new datagram and does not complete anything.
     expect(reassembler.receive(fromHex(PING_FRAGMENT_1))).toBeUndefined();
   });
@@ -166,7 +166,7 @@ describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
     reassembler.receive(fromHex(PING_FRAGMENT_1));
     advanceTo(REASSEMBLY_TIMEOUT_MS);
     expect(timeouts).toEqual([]);
-    expect(stat('ipReasmTimeout')).toBe(1);
+    expect(stat('IpReasmTimeout')).toBe(1);
     expect(reassembler.datagramsInProgress).toBe(0);
   });
 
@@ -176,7 +176,7 @@ describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
     advanceTo(20_000);
     reassembler.receive(fragment({ offset: 16, length: 8, more: false }));
     advanceTo(REASSEMBLY_TIMEOUT_MS);
-    expect(stat('ipReasmTimeout')).toBe(1);
+    expect(stat('IpReasmTimeout')).toBe(1);
   });
 
   it('cancels the timer of a datagram that completed', () => {
@@ -185,7 +185,7 @@ describe('Ipv4Reassembler: timeout (RFC 791 §3.2, RFC 1122 §3.3.2)', () => {
     reassembler.receive(fragment({ offset: 8, length: 8, more: false }));
     expect(ctx.timers.size).toBe(0);
     advanceTo(REASSEMBLY_TIMEOUT_MS * 2);
-    expect(stat('ipReasmTimeout')).toBe(0);
+    expect(stat('IpReasmTimeout')).toBe(0);
   });
 
   it('honours a custom timeout and a late onTimeout assignment', () => {
@@ -205,7 +205,7 @@ describe('Ipv4Reassembler: hostile fragments', () => {
     reassembler.receive(fragment({ offset: 0, length: 16, more: true }));
     reassembler.receive(fragment({ offset: 24, length: 8, more: true }));
     expect(reassembler.receive(fragment({ offset: 8, length: 16, more: true }))).toBeUndefined(); // [8,24) overlaps [0,16)
-    expect([stat('ipReasmOverlaps'), stat('ipReasmFails'), stat('ipReasmBytes'), reassembler.datagramsInProgress]).toEqual([1, 1, 0, 0]);
+    expect([stat('IpExtReasmOverlaps'), stat('IpReasmFails'), stat('ipReasmBytes'), reassembler.datagramsInProgress]).toEqual([1, 1, 0, 0]);
     // The rest of the datagram cannot complete what was dropped.
     expect(reassembler.receive(fragment({ offset: 32, length: 4, more: false }))).toBeUndefined();
   });
@@ -214,14 +214,14 @@ describe('Ipv4Reassembler: hostile fragments', () => {
     const { reassembler, stat } = setup();
     reassembler.receive(fragment({ offset: 16, length: 16, more: true }));
     reassembler.receive(fragment({ offset: 8, length: 16, more: true })); // [8,24) runs into [16,32)
-    expect(stat('ipReasmOverlaps')).toBe(1);
+    expect(stat('IpExtReasmOverlaps')).toBe(1);
   });
 
   it('drops data past 65535 bytes ("ping of death")', () => {
     const { reassembler, stat } = setup();
     reassembler.receive(fragment({ offset: 0, length: 1480, more: true }));
     expect(reassembler.receive(fragment({ offset: 65_528, length: 16, more: false }))).toBeUndefined();
-    expect([stat('ipReasmOversize'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 1, 0]);
+    expect([stat('ipReasmOversize'), stat('IpReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 1, 0]);
   });
 
   it('drops a datagram whose first header plus data would pass 65535', () => {
@@ -242,13 +242,13 @@ describe('Ipv4Reassembler: hostile fragments', () => {
   ] as [string, FragmentSpec[]][])('drops the datagram on a malformed fragment: %s', (_, specs) => {
     const { reassembler, stat } = setup();
     for (const spec of specs) expect(reassembler.receive(fragment(spec))).toBeUndefined();
-    expect([stat('ipReasmMalformed'), stat('ipReasmFails'), reassembler.datagramsInProgress, reassembler.bytesHeld]).toEqual([1, 1, 0, 0]);
+    expect([stat('ipReasmMalformed'), stat('IpReasmFails'), reassembler.datagramsInProgress, reassembler.bytesHeld]).toEqual([1, 1, 0, 0]);
   });
 
   it('counts an unparseable packet as a failure without throwing', () => {
     const { reassembler, stat } = setup();
     expect(reassembler.receive(new Uint8Array(5))).toBeUndefined();
-    expect(stat('ipReasmFails')).toBe(1);
+    expect(stat('IpReasmFails')).toBe(1);
   });
 });
 
@@ -256,7 +256,7 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
   it('evicts the oldest datagram past the datagram cap (issue 11: refusing let a flood block everything for 30 s)', () => {
     const { reassembler, stat } = setup({ datagramsMax: 3 });
     for (let id = 0; id < 5; id++) reassembler.receive(fragment({ offset: 0, length: 8, more: true, id }));
-    expect([reassembler.datagramsInProgress, stat('ipReasmEvicted'), stat('ipReasmFails')]).toEqual([3, 2, 2]);
+    expect([reassembler.datagramsInProgress, stat('ipReasmEvicted'), stat('IpReasmFails')]).toEqual([3, 2, 2]);
     // The two oldest are gone; the newest still complete.
     expect(reassembler.receive(fragment({ offset: 8, length: 1, more: false, id: 0 }))).toBeUndefined();
     expect(reassembler.receive(fragment({ offset: 8, length: 1, more: false, id: 4 }))).toBeDefined();
@@ -277,7 +277,7 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
     }
     expect(whole).toHaveLength(10);
     expect(whole.every((w) => w?.length === 41)).toBe(true);
-    expect(stat('ipReasmOKs')).toBe(10);
+    expect(stat('IpReasmOKs')).toBe(10);
     expect(reassembler.datagramsInProgress).toBe(REASSEMBLY_DATAGRAMS_MAX);
     expect(stat('ipReasmEvicted')).toBe(20_000 + 10 - REASSEMBLY_DATAGRAMS_MAX - 10);
   });
@@ -298,7 +298,7 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
     expect(stat('ipReasmMemoryFull')).toBeGreaterThan(0);
     expect(stat('ipReasmDatagrams')).toBe(reassembler.datagramsInProgress);
     // A datagram that hit the cap was dropped whole, so nothing is pinned that could never complete.
-    expect(stat('ipReasmFails')).toBe(stat('ipReasmMemoryFull'));
+    expect(stat('IpReasmFails')).toBe(stat('ipReasmMemoryFull'));
     advanceTo(REASSEMBLY_TIMEOUT_MS);
     expect([stat('ipReasmBytes'), stat('ipReasmDatagrams')]).toEqual([0, 0]);
   });
@@ -310,7 +310,7 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
     expect(stat('ipReasmBytes')).toBe(10 * cost);
     const legit = [fragment({ offset: 0, length: 8, more: true, id: 9999 }), fragment({ offset: 8, length: 8, more: false, id: 9999 })];
     expect(legit.map((f) => reassembler.receive(f)).at(-1)?.length).toBe(36);
-    expect([stat('ipReasmEvicted'), stat('ipReasmFails'), stat('ipReasmMemoryFull'), reassembler.datagramsInProgress]).toEqual([1, 1, 0, 9]);
+    expect([stat('ipReasmEvicted'), stat('IpReasmFails'), stat('ipReasmMemoryFull'), reassembler.datagramsInProgress]).toEqual([1, 1, 0, 9]);
   });
 
   it('charges per-fragment overhead so a flood of 8-byte fragments is bounded too', () => {
@@ -335,7 +335,7 @@ describe('Ipv4Reassembler: bounded memory under floods', () => {
     reassembler.receive(fragment({ offset: 1480, length: 1480, more: true, id: 2 }));
     expect(reassembler.datagramsInProgress).toBe(2);
     reassembler.receive(fragment({ offset: 2960, length: 1480, more: true, id: 2 }));
-    expect([stat('ipReasmMemoryFull'), stat('ipReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 1, 1]);
+    expect([stat('ipReasmMemoryFull'), stat('IpReasmFails'), reassembler.datagramsInProgress]).toEqual([1, 1, 1]);
     expect(reassembler.bytesHeld).toBe(1480 + REASSEMBLY_FRAGMENT_OVERHEAD);
   });
 
@@ -372,7 +372,7 @@ describe('Ipv4Reassembler: properties', () => {
           expect(reassembler.datagramsInProgress).toBeLessThanOrEqual(4);
           expect(stat('ipReasmBytes')).toBe(reassembler.bytesHeld);
         }
-        const finished = stat('ipReasmOKs') + stat('ipReasmFails') - stat('ipReasmMemoryFull');
+        const finished = stat('IpReasmOKs') + stat('IpReasmFails') - stat('ipReasmMemoryFull');
         expect(finished).toBeGreaterThanOrEqual(0);
         advanceTo(REASSEMBLY_TIMEOUT_MS);
         expect([reassembler.bytesHeld, reassembler.datagramsInProgress, stat('ipReasmBytes')]).toEqual([0, 0, 0]);

@@ -173,7 +173,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
   it('answers 128 Destination Options headers in one packet', async () => {
     const { send, counter } = await setup();
     expect(echoReplies(send(ipv6(DSTOPT, concat(dstoptChain(128), echoRequest(0x101)))))).toEqual([0x101]);
-    expect(counter('ip6InHdrErrors')).toBe(0);
+    expect(counter('Ip6InHdrErrors')).toBe(0);
   });
 
   // Linux: echo reply. 16000 bytes of headers in 12 fragments; the first fragment ends at a header boundary,
@@ -182,7 +182,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     const { send, counter } = await setup();
     const answers = send(...fragments(DSTOPT, concat(dstoptChain(2000), echoRequest(0x103, 150)), 0x103));
     expect(echoReplies(answers)).toEqual([0x103]);
-    expect(counter('ip6ReasmOKs')).toBe(1);
+    expect(counter('Ip6ReasmOKs')).toBe(1);
   });
 
   // Linux 6.18: 4000 headers (32000 bytes) answered, 4090 (32720) discarded. tapnet: 32 KiB, then silence.
@@ -192,7 +192,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     expect(echoReplies(send(...fragments(DSTOPT, concat(dstoptChain(headers), echoRequest(0x120)), 0x120)))).toEqual([0x120]);
     expect(send(...fragments(DSTOPT, concat(dstoptChain(headers + 1), echoRequest(0x121)), 0x121))).toEqual([]);
     expect(counter('ip6InExtHeadersTooLong')).toBe(1);
-    expect(counter('ip6InHdrErrors')).toBe(1);
+    expect(counter('Ip6InHdrErrors')).toBe(1);
   });
 
   // Linux: Parameter Problem code 3, pointer 0 (its first fragment shows ICMPv6 starting past its end).
@@ -202,8 +202,8 @@ describe('IPv6 extension headers, as Linux treats them', () => {
       const pieces = fragments(first, concat(thcHeader(ICMPV6, 2048), echoRequest(0x104, 150)), 0x104 + first);
       expect(send(...pieces)).toEqual([parameterProblem(3, 0, pieces[0]!)]);
     }
-    expect(counter('ip6InHdrErrors')).toBe(2);
-    expect(counter('ip6ReasmReqds')).toBe(2); // only the later fragments reach reassembly, and wait there
+    expect(counter('Ip6InHdrErrors')).toBe(2);
+    expect(counter('Ip6ReasmReqds')).toBe(2); // only the later fragments reach reassembly, and wait there
   });
 
   // Linux: Parameter Problem code 1 pointing at the Next Header octet that names Hop-by-Hop (RFC 8200 §4.1).
@@ -218,7 +218,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     // Behind two Destination Options headers: the pointer names the second one's Next Header octet.
     const deeper = ipv6(DSTOPT, concat(thcHeader(DSTOPT), thcHeader(HBH), thcHeader(ICMPV6), echoRequest(0x10e)));
     expect(send(deeper)).toEqual([parameterProblem(1, 48, deeper)]);
-    expect(counter('ip6InUnknownProtos')).toBe(4);
+    expect(counter('Ip6InUnknownProtos')).toBe(4);
   });
 
   // thc-ipv6 "fragmentation hop-by-hop source-route": Hop-by-Hop first in the fragmentable part. Reassembly puts
@@ -229,8 +229,8 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     const fragmentable = concat(thcHeader(ICMPV6), echoRequest(0x121, 600));
     const reassembled = ipv6(HBH, fragmentable);
     expect(send(...fragments(HBH, fragmentable, 0x121, 304))).toEqual([parameterProblem(1, 6, reassembled)]);
-    expect(counter('ip6ReasmOKs')).toBe(1);
-    expect(counter('ip6InUnknownProtos')).toBe(1);
+    expect(counter('Ip6ReasmOKs')).toBe(1);
+    expect(counter('Ip6InUnknownProtos')).toBe(1);
   });
 
   // Linux (ipv6_hop_jumbo): code 0 at the Jumbo Payload Length when it is ≤ 65535, else code 0 at the option
@@ -247,7 +247,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     expect(send(misaligned)).toEqual([]);
     const inDstopt = ipv6(DSTOPT, concat(optionsHeader(ICMPV6, jumbo(70_000)), echoRequest(0x111)));
     expect(send(inDstopt)).toEqual([parameterProblem(2, 42, inDstopt)]);
-    expect(counter('ip6InHdrErrors')).toBe(4);
+    expect(counter('Ip6InHdrErrors')).toBe(4);
   });
 
   // Payload Length 0 with Hop-by-Hop first announces a jumbogram (RFC 2675 §3). Linux: a Jumbo Payload Length
@@ -265,8 +265,8 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     expect(send(zeroLength(optionsHeader(ICMPV6, [0xc2, 4, 0, 1, 0x11, 0x70]), 0x123))).toEqual([]); // 70000 bytes announced
     const noJumbo = zeroLength(thcHeader(ICMPV6), 0x124);
     expect(send(noJumbo)).toEqual([parameterProblem(0, 4, noJumbo)]);
-    expect(counter('ip6InHdrErrors')).toBe(3);
-    expect(counter('icmp6OutEchoReplies')).toBe(1); // the setup's ping only
+    expect(counter('Ip6InHdrErrors')).toBe(3);
+    expect(counter('Icmp6OutEchoReplies')).toBe(1); // the setup's ping only
   });
 
   // RFC 8200 §4.2, and Linux: 00 skip, 01 discard, 10 discard + error (even to multicast), 11 discard + error
@@ -286,7 +286,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
     expect(send(ipv6(DSTOPT, concat(optionsHeader(ICMPV6, unknowns(9), 24), echoRequest(0x117))))).toEqual([]);
     expect(send(ipv6(DSTOPT, concat(thcHeader(ICMPV6, 1024), echoRequest(0x118))))).toEqual([]); // 1020 Pad1
     expect(send(ipv6(DSTOPT, concat(optionsHeader(ICMPV6, [1, 4, 0, 0, 0, 1]), echoRequest(0x119))))).toEqual([]); // PadN not zero
-    expect(counter('ip6InHdrErrors')).toBe(6);
+    expect(counter('Ip6InHdrErrors')).toBe(6);
   });
 
   // thc-ipv6 overlap-first-zero / overlap-last-zero: two fragments at offset 0 with the same Identification,
@@ -303,7 +303,7 @@ describe('IPv6 extension headers, as Linux treats them', () => {
       expect(send(first, atomic)).toEqual([parameterProblem(1, 40, atomic)]);
     }
     expect(counter('ip6ReasmOverlaps')).toBe(0);
-    expect(counter('ip6InUnknownProtos')).toBe(2);
+    expect(counter('Ip6InUnknownProtos')).toBe(2);
   });
 
   // thc-ipv6 overlap-first-dst / overlap-last-dst: offset 0 (M=1) and offset 8 (M=0) overlap. RFC 5722: the

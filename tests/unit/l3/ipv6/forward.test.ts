@@ -61,7 +61,7 @@ describe('IPv6 forwarding (RFC 8200 §3, RFC 4443 §3)', () => {
     const { h1, r, run } = network();
     const replies = await run(h1.ipv6.ping(H2, { count: 2, intervalMs: 100 }));
     expect(received(replies)).toBe(2);
-    expect(r.ctx.stats.get('ip6OutForwDatagrams')).toBe(4);
+    expect(r.ctx.stats.get('Ip6OutForwDatagrams')).toBe(4);
   });
 
   it('hop limit 1: the router answers Time Exceeded (traceroute\'s first hop)', () => {
@@ -80,10 +80,10 @@ describe('IPv6 forwarding (RFC 8200 §3, RFC 4443 §3)', () => {
     const { h1, r, h2, run } = network();
     const replies = await run(h1.ipv6.ping(H2, { count: 2, intervalMs: 500, size: 1400 }));
     expect(replies.map((x) => x.rttMs !== undefined)).toEqual([false, true]);
-    expect(r.ctx.stats.get('ip6InTooBigErrors')).toBe(1);
-    expect(r.ctx.stats.get('icmp6OutPktTooBigs')).toBe(1);
+    expect(r.ctx.stats.get('Ip6InTooBigErrors')).toBe(1);
+    expect(r.ctx.stats.get('Icmp6OutPktTooBigs')).toBe(1);
     expect(h1.ipv6Out.pathMtu.lookup(H2)).toBe(1280);
-    expect(h2.ctx.stats.get('ip6ReasmOKs')).toBe(1);
+    expect(h2.ctx.stats.get('Ip6ReasmOKs')).toBe(1);
   });
 
   it('no route: Destination Unreachable code 0', () => {
@@ -92,7 +92,7 @@ describe('IPv6 forwarding (RFC 8200 §3, RFC 4443 §3)', () => {
     h1.icmp6.onError = (e) => errors.push(`${e.type}/${e.code}`);
     h1.ipv6Out.send({ destination: parseIpv6('fd79::1')!, nextHeader: 59 }, new Uint8Array(0));
     advance(50);
-    expect(r.ctx.stats.get('ip6InNoRoutes')).toBe(1);
+    expect(r.ctx.stats.get('Ip6InNoRoutes')).toBe(1);
     expect(errors).toEqual(['1/0']);
   });
 });

@@ -66,8 +66,8 @@ describe('IPv6 between two hosts', () => {
     expect(ia.ipv6Addresses.every((x) => x.state === 'tentative')).toBe(true);
     advance(1);
     expect(ia.ipv6Addresses.map((x) => x.state)).toEqual(['preferred', 'preferred']);
-    expect(a.ctx.stats.get('icmp6OutNeighborSolicits')).toBe(2); // one DAD probe per address (RFC 4862 §5.1)
-    expect(a.ctx.stats.get('icmp6OutRouterAdvertisements')).toBe(1);
+    expect(a.ctx.stats.get('Icmp6OutNeighborSolicits')).toBe(2); // one DAD probe per address (RFC 4862 §5.1)
+    expect(a.ctx.stats.get('Icmp6OutRouterAdvertisements')).toBe(1);
   });
 
   it('the host forms a SLAAC address from the advertisement, learns RDNSS and a default route', () => {
@@ -87,8 +87,8 @@ describe('IPv6 between two hosts', () => {
     advance(3000);
     const replies = await run(b.ipv6.ping(ROUTER, { count: 3, intervalMs: 100 }));
     expect(received(replies)).toBe(3);
-    expect(b.ctx.stats.get('icmp6InEchoReplies')).toBe(3);
-    expect(a.ctx.stats.get('icmp6OutEchoReplies')).toBe(3);
+    expect(b.ctx.stats.get('Icmp6InEchoReplies')).toBe(3);
+    expect(a.ctx.stats.get('Icmp6OutEchoReplies')).toBe(3);
     // A learned B from B's solicitation (STALE: proven address, unproven reachability), then used it.
     expect(a.show('neigh')).toMatch(/fd77::ff:fe00:b\s+(STALE|DELAY|REACHABLE)\s+02:00:00:00:00:0b/);
     const back = await run(a.ipv6.ping(B_SLAAC, { count: 2, intervalMs: 100 }));
@@ -100,7 +100,7 @@ describe('IPv6 between two hosts', () => {
     advance(3000);
     const replies = await run(b.ipv6.ping(linkLocalFromMac(MAC_A), { count: 1 }));
     expect(received(replies)).toBe(1);
-    expect(a.ctx.stats.get('icmp6OutEchoReplies')).toBe(1);
+    expect(a.ctx.stats.get('Icmp6OutEchoReplies')).toBe(1);
   });
 
   it('fragments a 4000-byte ping on the way out and reassembles the reply', async () => {
@@ -109,10 +109,10 @@ describe('IPv6 between two hosts', () => {
     const replies = await run(b.ipv6.ping(ROUTER, { count: 1, size: 4000 }));
     expect(received(replies)).toBe(1);
     // 40 + 4008 bytes of ICMPv6 in pieces of 1448: 3 fragments each way.
-    expect(b.ctx.stats.get('ip6FragCreates')).toBe(3);
-    expect(a.ctx.stats.get('ip6ReasmOKs')).toBe(1);
-    expect(a.ctx.stats.get('ip6FragCreates')).toBe(3);
-    expect(b.ctx.stats.get('ip6ReasmOKs')).toBe(1);
+    expect(b.ctx.stats.get('Ip6FragCreates')).toBe(3);
+    expect(a.ctx.stats.get('Ip6ReasmOKs')).toBe(1);
+    expect(a.ctx.stats.get('Ip6FragCreates')).toBe(3);
+    expect(b.ctx.stats.get('Ip6ReasmOKs')).toBe(1);
   });
 
   it('answers an unknown next header with Parameter Problem code 1 pointing at it', async () => {
@@ -123,7 +123,7 @@ describe('IPv6 between two hosts', () => {
     b.icmp6.onError = (e) => errors.push(`${e.type}/${e.code}/${e.value}`);
     expect(b.ipv6Out.send({ destination: ROUTER, nextHeader: 253 }, new Uint8Array(8))).toBe('sent');
     advance(10);
-    expect(a.ctx.stats.get('ip6InUnknownProtos')).toBe(1);
+    expect(a.ctx.stats.get('Ip6InUnknownProtos')).toBe(1);
     expect(errors).toEqual(['4/1/6']);
   });
 
@@ -150,12 +150,12 @@ describe('IPv6 between two hosts', () => {
     await run(b.ipv6.ping(ROUTER, { count: 1 }));
     for (let i = 0; i < 10; i++) b.ipv6Out.send({ destination: ROUTER, nextHeader: 253 }, new Uint8Array(8));
     advance(10);
-    expect(a.ctx.stats.get('icmp6OutParmProblems')).toBe(6);
-    expect(a.ctx.stats.get('icmp6OutRateLimitHost')).toBe(4);
+    expect(a.ctx.stats.get('Icmp6OutParmProblems')).toBe(6);
+    expect(a.ctx.stats.get('Icmp6OutRateLimitHost')).toBe(4);
     advance(1000);
     b.ipv6Out.send({ destination: ROUTER, nextHeader: 253 }, new Uint8Array(8));
     advance(10);
-    expect(a.ctx.stats.get('icmp6OutParmProblems')).toBe(7);
+    expect(a.ctx.stats.get('Icmp6OutParmProblems')).toBe(7);
     // Echo replies are not errors: never limited.
     const replies = await run(b.ipv6.ping(ROUTER, { count: 20, intervalMs: 1 }));
     expect(received(replies)).toBe(20);
@@ -172,11 +172,11 @@ describe('IPv6 between two hosts', () => {
     quote.set(ROUTER, 24);
     a.icmp6.sendError(quote, { type: 2, code: 0, mtu: 1280 }, { link: a.ipv6.interfaces[0]!, toMulticast: false });
     advance(10);
-    expect(b.ctx.stats.get('icmp6InPktTooBigs')).toBe(1);
+    expect(b.ctx.stats.get('Icmp6InPktTooBigs')).toBe(1);
     expect(b.ipv6Out.mtuFor(ROUTER, ib)).toBe(1280);
     const replies = await run(b.ipv6.ping(ROUTER, { count: 1, size: 1400 }));
     expect(received(replies)).toBe(1);
-    expect(b.ctx.stats.get('ip6FragCreates')).toBe(2);
+    expect(b.ctx.stats.get('Ip6FragCreates')).toBe(2);
   });
 
   it('DAD detects a duplicate: both ends configured with the same address', () => {

@@ -59,7 +59,7 @@ describe('IPv6 input', () => {
     expect(delivered).toHaveLength(1);
     expect(delivered[0]!.payload.length).toBe(64);
     expect(delivered[0]!.fragmented).toBe(false);
-    expect(ctx.stats.get('ip6InDelivers')).toBe(1);
+    expect(ctx.stats.get('Ip6InDelivers')).toBe(1);
   });
 
   it('reassembles the kernel\'s three fragments, in any order', () => {
@@ -72,8 +72,8 @@ describe('IPv6 input', () => {
     expect(delivered[0]!.payload.length).toBe(3008);
     expect(delivered[0]!.payload[0]).toBe(128); // echo request
     expect(delivered[0]!.fragmented).toBe(true);
-    expect(ctx.stats.get('ip6ReasmOKs')).toBe(1);
-    expect(ctx.stats.get('ip6ReasmReqds')).toBe(3);
+    expect(ctx.stats.get('Ip6ReasmOKs')).toBe(1);
+    expect(ctx.stats.get('Ip6ReasmReqds')).toBe(3);
   });
 
   it('fragments exactly as the kernel did (same identification, same pieces)', () => {
@@ -130,7 +130,7 @@ describe('IPv6 input', () => {
     receive(PING_FRAGMENT_1);
     ctx.timers.advanceTo(ctx.clock, 130_000);
     expect(timeouts).toHaveLength(1);
-    expect(ctx.stats.get('ip6ReasmTimeout')).toBe(2);
+    expect(ctx.stats.get('Ip6ReasmTimeout')).toBe(2);
     expect(input.reassembler.bytesHeld).toBe(0);
   });
 
@@ -180,16 +180,16 @@ describe('IPv6 input', () => {
 
   const cases: Array<[string, () => Uint8Array, Ipv6InputError | undefined, CounterName]> = [
     // RFC 5095: RH0 with segments left 1 → Parameter Problem code 0 at the Routing Type octet (40 + 2).
-    ['RH0', () => packet(43, [58, 2, 0, 1, 0, 0, 0, 0, ...new Array<number>(16).fill(0)]), { type: 4, code: 0, pointer: 42 }, 'ip6InHdrErrors'],
-    ['unknown next header', () => packet(253, []), { type: 4, code: 1, pointer: 6 }, 'ip6InUnknownProtos'],
-    ['Hop-by-Hop after Destination Options', () => packet(60, [0, 0, 1, 4, 0, 0, 0, 0, 58, 0, 1, 4, 0, 0, 0, 0]), { type: 4, code: 1, pointer: 40 }, 'ip6InUnknownProtos'],
-    ['option 10xxxxxx', () => packet(60, [58, 0, 0x9e, 1, 0, 1, 1, 0]), { type: 4, code: 2, pointer: 42, evenToMulticast: true }, 'ip6InHdrErrors'],
-    ['option 01xxxxxx', () => packet(60, [58, 0, 0x5e, 1, 0, 1, 1, 0]), undefined, 'ip6InHdrErrors'],
-    ['9 bytes of padding', () => packet(60, [58, 1, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]), undefined, 'ip6InHdrErrors'],
-    ['options header cut off', () => packet(60, [58, 3, 0, 0, 0, 0, 0, 0]).subarray(0, 48), undefined, 'ip6InHdrErrors'],
-    ['RFC 7112 incomplete first fragment', () => packet(44, [60, 0, 0, 1, 0, 0, 0, 9], Uint8Array.of(58, 1, 1, 4, 0, 0, 0, 0)), { type: 4, code: 3, pointer: 0 }, 'ip6InHdrErrors'],
-    ['non-final fragment not a multiple of 8', () => packet(44, [58, 0, 0, 1, 0, 0, 0, 9], new Uint8Array(12)), { type: 4, code: 0, pointer: 4 }, 'ip6InHdrErrors'],
-    ['fragment past 65535', () => packet(44, [58, 0, 0xff, 0xf0, 0, 0, 0, 9], new Uint8Array(24)), { type: 4, code: 0, pointer: 42 }, 'ip6InHdrErrors'],
+    ['RH0', () => packet(43, [58, 2, 0, 1, 0, 0, 0, 0, ...new Array<number>(16).fill(0)]), { type: 4, code: 0, pointer: 42 }, 'Ip6InHdrErrors'],
+    ['unknown next header', () => packet(253, []), { type: 4, code: 1, pointer: 6 }, 'Ip6InUnknownProtos'],
+    ['Hop-by-Hop after Destination Options', () => packet(60, [0, 0, 1, 4, 0, 0, 0, 0, 58, 0, 1, 4, 0, 0, 0, 0]), { type: 4, code: 1, pointer: 40 }, 'Ip6InUnknownProtos'],
+    ['option 10xxxxxx', () => packet(60, [58, 0, 0x9e, 1, 0, 1, 1, 0]), { type: 4, code: 2, pointer: 42, evenToMulticast: true }, 'Ip6InHdrErrors'],
+    ['option 01xxxxxx', () => packet(60, [58, 0, 0x5e, 1, 0, 1, 1, 0]), undefined, 'Ip6InHdrErrors'],
+    ['9 bytes of padding', () => packet(60, [58, 1, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]), undefined, 'Ip6InHdrErrors'],
+    ['options header cut off', () => packet(60, [58, 3, 0, 0, 0, 0, 0, 0]).subarray(0, 48), undefined, 'Ip6InHdrErrors'],
+    ['RFC 7112 incomplete first fragment', () => packet(44, [60, 0, 0, 1, 0, 0, 0, 9], Uint8Array.of(58, 1, 1, 4, 0, 0, 0, 0)), { type: 4, code: 3, pointer: 0 }, 'Ip6InHdrErrors'],
+    ['non-final fragment not a multiple of 8', () => packet(44, [58, 0, 0, 1, 0, 0, 0, 9], new Uint8Array(12)), { type: 4, code: 0, pointer: 4 }, 'Ip6InHdrErrors'],
+    ['fragment past 65535', () => packet(44, [58, 0, 0xff, 0xf0, 0, 0, 0, 9], new Uint8Array(24)), { type: 4, code: 0, pointer: 42 }, 'Ip6InHdrErrors'],
   ];
   for (const [name, make, error, counter] of cases) {
     it(`${name}: ${error ? `Parameter Problem code ${error.code}` : 'dropped silently'}, ${counter}`, () => {
@@ -206,7 +206,7 @@ describe('IPv6 input', () => {
     receive(packet(44, [58, 0, 0, 0, 0, 0, 0, 1], new Uint8Array(8)));
     expect(delivered).toHaveLength(1);
     expect(delivered[0]!.fragmented).toBe(true);
-    expect(ctx.stats.get('ip6ReasmReqds')).toBe(0);
+    expect(ctx.stats.get('Ip6ReasmReqds')).toBe(0);
   });
 
   it('takes a chain of 20 headers (the limit is on bytes, as Linux has none on the count); refuses addresses that are not ours, groups not joined, bad sources', () => {
@@ -216,11 +216,11 @@ describe('IPv6 input', () => {
     receive(packet(60, chain));
     expect(delivered).toHaveLength(1);
     expect(delivered[0]!.payload.length).toBe(8);
-    expect(ctx.stats.get('ip6InHdrErrors')).toBe(0);
+    expect(ctx.stats.get('Ip6InHdrErrors')).toBe(0);
     const other = packet(58, []);
     other[39] = 9; // fd77::9
     receive(other);
-    expect(ctx.stats.get('ip6InAddrErrors')).toBe(1);
+    expect(ctx.stats.get('Ip6InAddrErrors')).toBe(1);
     const group = packet(58, []);
     group.set(parseIpv6('ff02::1:ff00:9')!, 24);
     receive(group, true);
@@ -228,7 +228,7 @@ describe('IPv6 input', () => {
     const multicastSource = packet(58, []);
     multicastSource.set(IPV6_ALL_NODES, 8);
     receive(multicastSource);
-    expect(ctx.stats.get('ip6InHdrErrors')).toBe(1);
+    expect(ctx.stats.get('Ip6InHdrErrors')).toBe(1);
   });
 
   it('never throws on mutated packets', () => {

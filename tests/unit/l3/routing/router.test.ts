@@ -20,7 +20,7 @@ describe('Router forwarding (RFC 1812 §5.2-5.3)', () => {
     expect(t.atB).toHaveLength(1);
     expect(t.atB[0]!.ttl).toBe(63);
     expect(t.atB[0]!.source).toBe(A);
-    expect(t.r.ctx.stats.get('ipForwDatagrams')).toBeGreaterThanOrEqual(5);
+    expect(t.r.ctx.stats.get('IpForwDatagrams')).toBeGreaterThanOrEqual(5);
   });
 
   it('patches the header checksum incrementally: it verifies and equals a full recomputation', () => {
@@ -41,7 +41,7 @@ describe('Router forwarding (RFC 1812 §5.2-5.3)', () => {
     expect(t.errorsAtA).toHaveLength(1);
     expect(t.errorsAtA[0]).toMatchObject({ from: R1, type: 11, code: 0 });
     expect(t.r.ctx.stats.get('ipForwTtlExceeded')).toBe(1);
-    expect(t.r.ctx.stats.get('ipInHdrErrors')).toBe(1);
+    expect(t.r.ctx.stats.get('IpInHdrErrors')).toBe(1);
     // The quote is the datagram as it arrived (TTL unchanged), as traceroute expects.
     expect(t.errorsAtA[0]!.original[Field.TTL]).toBe(ttl);
   });
@@ -51,10 +51,10 @@ describe('Router forwarding (RFC 1812 §5.2-5.3)', () => {
     t.sendFromA({ ttl: 2 });
     expect(t.atB[0]!.ttl).toBe(1);
     // traceroute's first probe to the router itself: TTL 1 is fine for a local destination.
-    const icmpIn = t.r.ctx.stats.get('icmpInEchos');
+    const icmpIn = t.r.ctx.stats.get('IcmpInEchos');
     t.a.icmp.sendEchoRequest(R2, 1, 1, new Uint8Array(8));
     t.advance(10);
-    expect(t.r.ctx.stats.get('icmpInEchos')).toBe(icmpIn + 1);
+    expect(t.r.ctx.stats.get('IcmpInEchos')).toBe(icmpIn + 1);
   });
 
   it('holds a burst for a cold next hop (traceroute sends 16 probes at once) instead of 3 like a host', async () => {
@@ -70,7 +70,7 @@ describe('Router forwarding (RFC 1812 §5.2-5.3)', () => {
     const t = routerRig();
     t.sendFromA({ destination: ip('192.0.2.1') });
     expect(t.errorsAtA[0]).toMatchObject({ from: R1, type: 3, code: 0 });
-    expect(t.r.ctx.stats.get('ipInNoRoutes')).toBe(1);
+    expect(t.r.ctx.stats.get('IpExtInNoRoutes')).toBe(1);
   });
 
   it('reject routes: prohibit → admin prohibited (13), unreachable → host unreachable (1), blackhole → silence', () => {
@@ -117,8 +117,8 @@ describe('Router fragmentation (RFC 791 §3.2, RFC 1191)', () => {
     t.sendFromA({ size: 1400 });
     expect(t.atB).toHaveLength(1);
     expect(t.atB[0]!.packet.length).toBe(1420);
-    expect(t.r.ctx.stats.get('ipFragOKs')).toBe(1);
-    expect(t.r.ctx.stats.get('ipFragCreates')).toBe(3);
+    expect(t.r.ctx.stats.get('IpFragOKs')).toBe(1);
+    expect(t.r.ctx.stats.get('IpFragCreates')).toBe(3);
   });
 
   it('DF set and too big: ICMP fragmentation needed carrying the next-hop MTU', () => {
@@ -126,7 +126,7 @@ describe('Router fragmentation (RFC 791 §3.2, RFC 1191)', () => {
     t.sendFromA({ size: 1400, dontFragment: true });
     expect(t.atB).toHaveLength(0);
     expect(t.errorsAtA[0]).toMatchObject({ from: R1, type: 3, code: 4, nextHopMtu: 576 });
-    expect(t.r.ctx.stats.get('ipFragFails')).toBe(1);
+    expect(t.r.ctx.stats.get('IpFragFails')).toBe(1);
   });
 });
 
@@ -178,7 +178,7 @@ describe('Router bad input', () => {
     const t = routerRig();
     t.r.addRoute({ destination: { address: 0, prefixLength: 0 }, gateway: B });
     t.sendFromA({ destination: ip('240.1.2.3') });
-    expect(t.r.ctx.stats.get('ipInAddrErrors')).toBe(1);
+    expect(t.r.ctx.stats.get('IpInAddrErrors')).toBe(1);
     expect(t.atB).toHaveLength(0);
   });
 });
@@ -240,7 +240,7 @@ describe('Router hook points (for NAT, conntrack and the firewall)', () => {
     t.a.icmp.sendEchoRequest(R1, 1, 1, new Uint8Array(8));
     t.advance(10);
     expect(t.r.ctx.stats.get('ipInFiltered')).toBe(1);
-    expect(t.r.ctx.stats.get('icmpInEchos')).toBe(0);
+    expect(t.r.ctx.stats.get('IcmpInEchos')).toBe(0);
   });
 
   it('with forwarding off the router is a host', () => {
@@ -248,7 +248,7 @@ describe('Router hook points (for NAT, conntrack and the firewall)', () => {
     t.r.forwarding = false;
     t.sendFromA();
     expect(t.atB).toHaveLength(0);
-    expect(t.r.ctx.stats.get('ipInAddrErrors')).toBe(1);
+    expect(t.r.ctx.stats.get('IpInAddrErrors')).toBe(1);
   });
 });
 

@@ -47,10 +47,10 @@ describe('Router IPv6 forwarding (RFC 8200, via src/l3/ipv6/forward.ts)', () => 
     const B6 = parseIpv6('fd02::10')!;
     const on = await t.run(t.a.ipv6.ping(B6, { count: 2, intervalMs: 10, timeoutMs: 1000 }));
     expect(on.map((x) => x.rttMs !== undefined)).toEqual([true, true]);
-    expect(t.r.ctx.stats.get('ip6OutForwDatagrams')).toBe(4);
+    expect(t.r.ctx.stats.get('Ip6OutForwDatagrams')).toBe(4);
     t.r.forwarding = false;
     const off = await t.run(t.a.ipv6.ping(B6, { count: 1, timeoutMs: 1000 }));
     expect(off[0]!.rttMs).toBeUndefined();
-    expect(t.r.ctx.stats.get('ip6OutForwDatagrams')).toBe(4);
+    expect(t.r.ctx.stats.get('Ip6OutForwDatagrams')).toBe(4);
   });
 });

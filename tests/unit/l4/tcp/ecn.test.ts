@@ -112,13 +112,13 @@ describe('ECN (RFC 3168)', () => {
     expect(fromB.filter((s) => hasFlag(s, TcpFlags.ECE) && !hasFlag(s, TcpFlags.SYN)).length).toBeGreaterThan(0);
     expect(p.ctxB.stats.get('tcpEcnCeReceived')).toBe(2);
     expect(p.ctxA.stats.get('tcpEcnCwndReduced')).toBe(1);
-    expect(p.ctxA.stats.get('tcpRetransSegs') ?? 0).toBe(0);
+    expect(p.ctxA.stats.get('TcpRetransSegs') ?? 0).toBe(0);
     expect(onlyConnection(p.a).cc.ssthresh).toBeLessThan(Infinity);
   });
 
   it('a CE mark in each of two windows far apart: two reductions', async () => {
     const { p } = await transfer({ configA: { ecn: 1 } }, (_s, i) => i === 30 || i === 150, 600_000);
     expect(p.ctxA.stats.get('tcpEcnCwndReduced')).toBe(2);
-    expect(p.ctxA.stats.get('tcpRetransSegs') ?? 0).toBe(0);
+    expect(p.ctxA.stats.get('TcpRetransSegs') ?? 0).toBe(0);
   });
 });

@@ -39,7 +39,7 @@ describe('LISTEN: SYN+FIN', () => {
       expect(t.fromB).toEqual([]);
       expect(t.b.tcp.layer.connectionCount).toBe(0);
       expect(t.b.ctx.stats.get('tcpListenSynFin')).toBe(1);
-      expect(t.b.ctx.stats.get('tcpPassiveOpens')).toBe(0);
+      expect(t.b.ctx.stats.get('TcpPassiveOpens')).toBe(0);
     });
   }
 });

@@ -52,8 +52,8 @@ describe('retransmission timeout (RFC 6298)', () => {
     // A tail loss probe first (RFC 8985 §7.2: 2*SRTT + 200 ms for one segment in flight, capped at the RTO), then
     // the RTO restarts from the probe at the 200 ms floor (the RTT is tiny) and doubles: 0, 200, 400, 800, 1600, 3200.
     expect(sends).toEqual([0, 200, 400, 800, 1600, 3200]);
-    expect(t.b.ctx.stats.get('tcpLossProbes')).toBe(1);
-    expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(4);
+    expect(t.b.ctx.stats.get('TcpExtTCPLossProbes')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPTimeouts')).toBe(4);
     down = false;
     const got: Buffer[] = [];
     t.client.on('data', (d: Buffer) => got.push(d));
@@ -69,7 +69,7 @@ describe('retransmission timeout (RFC 6298)', () => {
     t.serverSocket.write('lost');
     await t.runUntil(() => error !== undefined, 60_000);
     expect(error!.code).toBe('ETIMEDOUT');
-    expect(t.b.ctx.stats.get('tcpAbortOnTimeout')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPAbortOnTimeout')).toBe(1);
 
     const u = await established();
     tapSegments(u.linkB, u.ctxA.clock, () => true);
@@ -107,11 +107,11 @@ describe('fast retransmit and recovery', () => {
     const seqs = fromB.filter(isData).map((s) => seqSub(s.seq, fromB.find(isData)!.seq) / 1448);
     const retransmitted = seqs.filter((s, i) => seqs.indexOf(s) !== i);
     expect(retransmitted).toEqual([3, 5, 7]);
-    expect(t.b.ctx.stats.get('tcpSackRecovery')).toBe(1);
-    expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(0);
+    expect(t.b.ctx.stats.get('TcpExtTCPSackRecovery')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPTimeouts')).toBe(0);
     expect(c.totalRetransmits).toBe(3);
     // The receiver held the segments above each hole and reported them with SACK blocks.
-    expect(t.a.ctx.stats.get('tcpOfoQueue')).toBeGreaterThan(3);
+    expect(t.a.ctx.stats.get('TcpExtTCPOFOQueue')).toBeGreaterThan(3);
     // The sender counted the blocks it read (what `show tcp` and iperf3's tcp_info report as SACK blocks).
     expect(c.info().sackBlocksReceived).toBeGreaterThan(3);
     const row = t.b.tcp.show().split('\n').find((l) => l.startsWith('ESTABLISHED'))!;
@@ -129,8 +129,8 @@ describe('fast retransmit and recovery', () => {
     expect(r.sha256).toBe(createHash('sha256').update(data).digest('hex'));
     const seqs = fromB.filter(isData).map((s) => seqSub(s.seq, fromB.find(isData)!.seq) / 1448);
     expect(seqs.filter((s, i) => seqs.indexOf(s) !== i)).toEqual([3, 5]);
-    expect(t.b.ctx.stats.get('tcpRenoRecovery')).toBe(1);
-    expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(0);
+    expect(t.b.ctx.stats.get('TcpExtTCPRenoRecovery')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPTimeouts')).toBe(0);
   });
 
   it('finds a lost retransmission from later SACKs instead of waiting for the RTO', async () => {
@@ -151,8 +151,8 @@ describe('fast retransmit and recovery', () => {
     const r = await download(t, data, 5000);
     expect(r.got).toBe(data.length);
     expect(dropped).toBe(2);
-    expect(t.b.ctx.stats.get('tcpLostRetransmit')).toBe(1);
-    expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(0);
+    expect(t.b.ctx.stats.get('TcpExtTCPLostRetransmit')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPTimeouts')).toBe(0);
   });
 });
 
@@ -194,7 +194,7 @@ describe('congestion window traces', () => {
     expect(Math.max(...samples.slice(-20))).toBeGreaterThan(last.ssthresh);
     // 6 MiB at 20 Mbit/s takes 2.5 s; allow 25% for slow start and recovery.
     expect(seconds).toBeLessThan(2.5 * 1.25);
-    expect(t.b.ctx.stats.get('tcpTimeouts')).toBe(0);
+    expect(t.b.ctx.stats.get('TcpExtTCPTimeouts')).toBe(0);
   });
 
   it('NewReno: ssthresh = FlightSize / 2 (RFC 5681 eq. 4), linear growth in between', async () => {

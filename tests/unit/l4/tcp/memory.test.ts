@@ -127,14 +127,14 @@ describe('out-of-order queue behind a 1-byte hole', () => {
     expect(maxSegments).toBeGreaterThan(8); // the queue was used...
     expect(maxSegments).toBeLessThanOrEqual(16); // ...and capped
     expect(maxBytes).toBeLessThanOrEqual(TCP_RMEM_DEFAULT);
-    expect(t.ctxB.stats.get('tcpOfoDrop')).toBeGreaterThan(0);
-    expect(t.ctxB.stats.get('tcpOfoPruned')).toBe(0); // no reneging without memory pressure
+    expect(t.ctxB.stats.get('TcpExtTCPOFODrop')).toBeGreaterThan(0);
+    expect(t.ctxB.stats.get('TcpExtOfoPruned')).toBe(0); // no reneging without memory pressure
   });
 
   it('under memory pressure is pruned from the right (reneging), and the data still arrives byte-exact', async () => {
     const { t, server } = await holeTransfer({ memoryLow: 1, memoryPressure: 2, memoryHigh: 1 << 30 });
-    expect(t.ctxB.stats.get('tcpMemoryPressures')).toBeGreaterThan(0);
-    expect(t.ctxB.stats.get('tcpOfoPruned')).toBeGreaterThan(0);
+    expect(t.ctxB.stats.get('TcpExtTCPMemoryPressures')).toBeGreaterThan(0);
+    expect(t.ctxB.stats.get('TcpExtOfoPruned')).toBeGreaterThan(0);
     expect(server.ofo.size).toBe(0);
   });
 
@@ -160,10 +160,10 @@ describe('the stack-wide budget (Linux tcp_mem)', () => {
     for (const s of t.accepted) s.pause();
     for (const c of clients) c.write(pattern(256 * KiB));
     await t.runFor(5000);
-    expect(t.ctxB.stats.get('tcpMemoryPressures')).toBe(1);
+    expect(t.ctxB.stats.get('TcpExtTCPMemoryPressures')).toBe(1);
     expect(layerB.memory.underPressure).toBe(true);
     expect(layerB.memory.overLimit).toBe(true);
-    expect(t.ctxB.stats.get('tcpRcvQDrop')).toBeGreaterThan(0);
+    expect(t.ctxB.stats.get('TcpExtTCPRcvQDrop')).toBeGreaterThan(0);
     // Bounded: the limit plus at most one segment per connection that had nothing unread.
     expect(layerB.memory.allocated).toBeLessThan(256 * KiB + 4 * 65_536);
     // A new connection's SYN is dropped while the stack is at its limit.
@@ -171,7 +171,7 @@ describe('the stack-wide budget (Linux tcp_mem)', () => {
     await t.runFor(2500);
     expect(late.connecting).toBe(true);
     expect(t.ctxB.stats.get('tcpMemoryLimitSynDrops')).toBeGreaterThan(0);
-    expect(t.ctxB.stats.get('listenDrops')).toBeGreaterThan(0);
+    expect(t.ctxB.stats.get('TcpExtListenDrops')).toBeGreaterThan(0);
     // Closing the readers frees the memory (unread data: reset); pressure ends and the late SYN gets through.
     for (const s of t.accepted) s.destroy();
     await t.runUntil(() => !late.connecting, 10_000);

@@ -102,14 +102,14 @@ describe('RACK (RFC 8985 §6)', () => {
 
   it('reordering within the reordering window is not taken for loss', async () => {
     const t = await reorderedTwice(true);
-    expect(stat(t, 'tcpSackReorder')).toBe(1);
+    expect(stat(t, 'TcpExtTCPSACKReorder')).toBe(1);
     expect(onlyConnection(t.b).rack.reord).toBe(true);
-    expect(stat(t, 'tcpRetransSegs')).toBe(0);
-    expect(stat(t, 'tcpSackRecovery')).toBe(0);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpRetransSegs')).toBe(0);
+    expect(stat(t, 'TcpExtTCPSackRecovery')).toBe(0);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
     // Control: RFC 6675's rule (three segments SACKed above) takes the second reordering for a loss.
     const old = await reorderedTwice(false);
-    expect(stat(old, 'tcpRetransSegs')).toBeGreaterThan(0);
+    expect(stat(old, 'TcpRetransSegs')).toBeGreaterThan(0);
   });
 
   async function firstOfThreeLost(rack: boolean) {
@@ -128,14 +128,14 @@ describe('RACK (RFC 8985 §6)', () => {
     expect(retransmitAfter).toBeGreaterThanOrEqual(25);
     expect(retransmitAfter).toBeLessThan(27);
     expect(stat(t, 'tcpRackReoTimeouts')).toBe(1);
-    expect(stat(t, 'tcpSackRecovery')).toBe(1);
-    expect(stat(t, 'tcpLossProbes')).toBe(0);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpExtTCPSackRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(0);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
     expect(t.sha256()).toBe(createHash('sha256').update(pattern(3 * MSS)).digest('hex'));
     // Control: two duplicate ACKs are not enough for the old rules; the RTO (200 ms floor) repairs it.
     const old = await firstOfThreeLost(false);
     expect(old.retransmitAfter).toBeGreaterThanOrEqual(200);
-    expect(stat(old.t, 'tcpTimeouts')).toBe(1);
+    expect(stat(old.t, 'TcpExtTCPTimeouts')).toBe(1);
   });
 
   it('after a repaired loss its marks follow SND.UNA: a stale one would read as ahead 2^31 bytes later', async () => {
@@ -144,7 +144,7 @@ describe('RACK (RFC 8985 §6)', () => {
     await deliver(t, 6 * MSS);
     await t.runFor(100); // the last ACK reaches the sender
     const c = onlyConnection(t.b);
-    expect(stat(t, 'tcpSackRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPSackRecovery')).toBe(1);
     expect(c.recoveryState).toBe('open');
     // Sequence comparison is modulo 2^32 (RFC 9293 §3.4): lostEnd left at the loss would compare as ahead of
     // SND.UNA after 2 GiB more, and put a connection that lost nothing into recovery (iperf3 -R did that).
@@ -162,7 +162,7 @@ describe('RACK (RFC 8985 §6)', () => {
     // The SACK for segment 3 arrives 20 ms after the burst; no timer is needed.
     expect(retransmit.at - start).toBe(20);
     expect(stat(t, 'tcpRackReoTimeouts')).toBe(0);
-    expect(stat(t, 'tcpSackRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPSackRecovery')).toBe(1);
   });
 
   it('a lost retransmission is found by its send time and sent again', async () => {
@@ -181,8 +181,8 @@ describe('RACK (RFC 8985 §6)', () => {
     });
     await deliver(t, 40 * MSS);
     expect(drops).toBe(2);
-    expect(stat(t, 'tcpLostRetransmit')).toBe(1);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpExtTCPLostRetransmit')).toBe(1);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
   });
 });
 
@@ -270,27 +270,27 @@ describe('TLP (RFC 8985 §7)', () => {
 
   it('the last three segments of a burst lost: a probe after 2 * SRTT, RACK repairs the rest, no RTO', async () => {
     const { t, took } = await tailLost(true, [7, 8, 9]);
-    expect(stat(t, 'tcpLossProbes')).toBe(1);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(1);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
     // 20 ms to ACK 0-6, a PTO of 2 * 20 + 2 ms, 20 ms for the probe's SACK, 20 ms for the retransmissions.
     expect(took).toBeLessThan(110);
     expect(t.sha256()).toBe(createHash('sha256').update(pattern(10 * MSS)).digest('hex'));
     const old = await tailLost(false, [7, 8, 9]);
-    expect(stat(old.t, 'tcpTimeouts')).toBe(1);
+    expect(stat(old.t, 'TcpExtTCPTimeouts')).toBe(1);
     expect(old.took).toBeGreaterThan(200);
   });
 
   it('the last segment lost: the probe repairs it instead of the RTO, and the episode counts a recovery', async () => {
     const { t } = await tailLost(true, [9]);
     const c = onlyConnection(t.b);
-    expect(stat(t, 'tcpLossProbes')).toBe(1);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(1);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
     await t.runFor(50);
     expect(c.rack.tlpEndSeq).toBe(c.sndNxt); // the probe's ACK came back; the episode stays open until an ACK passes it
     expect(c.cc.ssthresh).toBe(Infinity);
     await deliver(t, 4 * MSS);
     await t.runFor(50); // the ACK beyond the probe reaches the sender
-    expect(stat(t, 'tcpLossProbeRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPLossProbeRecovery')).toBe(1);
     expect(c.cc.ssthresh).toBeLessThan(Infinity);
     expect(c.rack.tlpEndSeq).toBeUndefined();
   });
@@ -302,8 +302,8 @@ describe('TLP (RFC 8985 §7)', () => {
     await deliver(t, 10 * MSS);
     await t.runFor(500);
     const c = onlyConnection(t.b);
-    expect(stat(t, 'tcpLossProbes')).toBe(1);
-    expect(stat(t, 'tcpLossProbeRecovery')).toBe(0);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(1);
+    expect(stat(t, 'TcpExtTCPLossProbeRecovery')).toBe(0);
     expect(c.rack.tlpEndSeq).toBeUndefined();
     expect(c.cc.ssthresh).toBe(Infinity);
   });
@@ -314,9 +314,9 @@ describe('TLP (RFC 8985 §7)', () => {
     control(t, (i) => (i === 3 || i === 5 ? 'drop' : 'pass'));
     await deliver(t, 60 * MSS);
     expect(t.sha256()).toBe(createHash('sha256').update(pattern(60 * MSS)).digest('hex'));
-    expect(stat(t, 'tcpRenoRecovery')).toBe(1);
-    expect(stat(t, 'tcpLossProbes')).toBe(0);
-    expect(stat(t, 'tcpTimeouts')).toBe(0);
+    expect(stat(t, 'TcpExtTCPRenoRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(0);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
   });
 });
 
@@ -395,7 +395,7 @@ describe('PRR (RFC 6937 §3)', () => {
       original(frame);
     };
     await deliver(t, 80 * MSS);
-    expect(stat(t, 'tcpSackRecovery')).toBe(1);
+    expect(stat(t, 'TcpExtTCPSackRecovery')).toBe(1);
     expect(inRecovery).toBe(true);
     // NewReno: ssthresh = FlightSize / 2; PRR sent at most ssthresh * delivered / RecoverFS, so at most ssthresh.
     expect(recoverySent).toBeLessThanOrEqual(c.cc.ssthresh + MSS);
@@ -436,9 +436,9 @@ describe('a larger transfer under loss and reordering', () => {
     const sum = (name: CounterName): number => t.a.ctx.stats.get(name) + t.b.ctx.stats.get(name);
     const result = {
       seconds: (t.now() - start) / 1000,
-      timeouts: sum('tcpTimeouts'),
-      probes: sum('tcpLossProbes'),
-      recoveries: sum('tcpSackRecovery'),
+      timeouts: sum('TcpExtTCPTimeouts'),
+      probes: sum('TcpExtTCPLossProbes'),
+      recoveries: sum('TcpExtTCPSackRecovery'),
       lost: t.linkA.impairment.counters.lost + t.linkB.impairment.counters.lost,
       sha256: t.sha256(),
     };

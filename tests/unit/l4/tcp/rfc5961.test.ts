@@ -43,7 +43,7 @@ describe('RFC 5961 §3: blind RST', () => {
     expect(t.fromB).toHaveLength(1);
     expect(t.fromB[0]!.flags).toBe(TcpFlags.ACK);
     expect(t.fromB[0]!.ack).toBe(t.c.rcvNxt);
-    expect(t.b.ctx.stats.get('tcpChallengeAck')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPChallengeACK')).toBe(1);
   });
 
   it('a RST outside the window is dropped silently', async () => {
@@ -62,7 +62,7 @@ describe('RFC 5961 §4: blind SYN', () => {
     await t.runFor(1);
     expect(t.c.state).toBe(TcpState.ESTABLISHED);
     expect(t.fromB.map((s) => s.flags)).toEqual([TcpFlags.ACK]);
-    expect(t.b.ctx.stats.get('tcpSynChallenge')).toBe(1);
+    expect(t.b.ctx.stats.get('TcpExtTCPSYNChallenge')).toBe(1);
   });
 });
 
@@ -141,6 +141,6 @@ describe('RFC 7323 §5: PAWS', () => {
     );
     await p.runFor(1);
     expect(received).toHaveLength(0);
-    expect(p.b.ctx.stats.get('tcpPawsEstab')).toBe(1);
+    expect(p.b.ctx.stats.get('TcpExtPAWSEstab')).toBe(1);
   });
 });

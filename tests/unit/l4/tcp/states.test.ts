@@ -48,9 +48,9 @@ describe('LISTEN and the three-way handshake (RFC 9293 §3.5)', () => {
     expect(onlyConnection(p.a).mss).toBe(1448);
     expect(client.remoteAddress).toBe(B);
     expect(accepted!.remoteAddress).toBe(A);
-    expect(p.a.ctx.stats.get('tcpActiveOpens')).toBe(1);
-    expect(p.b.ctx.stats.get('tcpPassiveOpens')).toBe(1);
-    expect(p.b.ctx.stats.get('tcpCurrEstab')).toBe(1);
+    expect(p.a.ctx.stats.get('TcpActiveOpens')).toBe(1);
+    expect(p.b.ctx.stats.get('TcpPassiveOpens')).toBe(1);
+    expect(p.b.ctx.stats.get('TcpCurrEstab')).toBe(1);
   });
 
   it('answers a SYN to a closed port with RST,ACK and the client reports ECONNREFUSED', async () => {
@@ -62,7 +62,7 @@ describe('LISTEN and the three-way handshake (RFC 9293 §3.5)', () => {
     await p.runUntil(() => error !== undefined);
     expect(error!.code).toBe('ECONNREFUSED');
     expect(fromB.map((s) => flags(s.flags))).toEqual(['R.']);
-    expect(p.b.ctx.stats.get('tcpOutRsts')).toBe(1);
+    expect(p.b.ctx.stats.get('TcpOutRsts')).toBe(1);
     expect(connections(p.a)).toHaveLength(0);
   });
 
@@ -89,7 +89,7 @@ describe('LISTEN and the three-way handshake (RFC 9293 §3.5)', () => {
     expect(syns.map((t) => t - syns[0]!)).toEqual([0, 1000, 3000, 7000]);
     expect(error!.code).toBe('ETIMEDOUT');
     expect(p.now() - syns[0]!).toBe(15_000);
-    expect(p.a.ctx.stats.get('tcpAttemptFails')).toBe(1);
+    expect(p.a.ctx.stats.get('TcpAttemptFails')).toBe(1);
   });
 });
 
@@ -190,7 +190,7 @@ describe('ESTABLISHED', () => {
     p.serverSocket.resetAndDestroy();
     await p.runUntil(() => error !== undefined);
     expect(error!.code).toBe('ECONNRESET');
-    expect(p.a.ctx.stats.get('tcpEstabResets')).toBe(1);
+    expect(p.a.ctx.stats.get('TcpEstabResets')).toBe(1);
     expect(connections(p.a)).toHaveLength(0);
     expect(connections(p.b)).toHaveLength(0);
   });

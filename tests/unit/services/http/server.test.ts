@@ -101,6 +101,6 @@ describe('HTTP service on tapnet TCP', () => {
     // then nothing: 30 s idle, then at most 8 probes (backing off to 120 s).
     expect(t.client.readableLength).toBeGreaterThan(64 * 1024);
     expect(t.client.readableLength).toBeLessThanOrEqual(128 * 1024);
-    expect(t.b.ctx.stats.get('tcpWinProbe')).toBeGreaterThan(0);
+    expect(t.b.ctx.stats.get('TcpExtTCPWinProbe')).toBeGreaterThan(0);
   });
 });
