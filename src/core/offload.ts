@@ -46,3 +46,30 @@ export type TransportOffloadRecord = { -readonly [K in keyof TransportOffload]: 
 export function newTransportOffload(): TransportOffloadRecord {
   return { segmentSize: 0, headerLength: 0, checksumStart: 0, checksumOffset: 0 };
 }
+
+/**
+ * Where a TCP header keeps its Data Offset, in 32-bit words (the high nibble; RFC 9293 §3.1): GSO frames carry
+ * TCP only. l4/tcp/header.ts Field.DATA_OFFSET is the same (core may not import l4).
+ */
+const TCP_DATA_OFFSET = 12;
+
+/**
+ * A super-packet's offload as a router passes it on: the arriving packet's
+ * metadata, with the header length a segmenter needs (IP header + TCP header,
+ * which every segment repeats), written into `into` (no allocation per packet).
+ * `transportStart` is where TCP begins in `packet`; undefined when `rx` is.
+ * The device checked a GSO frame's headers (device/segment.ts check).
+ */
+export function forwardedOffload(
+  into: TransportOffloadRecord,
+  rx: TransportOffload | undefined,
+  packet: Uint8Array,
+  transportStart: number,
+): TransportOffloadRecord | undefined {
+  if (rx === undefined) return undefined;
+  into.segmentSize = rx.segmentSize;
+  into.checksumStart = rx.checksumStart;
+  into.checksumOffset = rx.checksumOffset;
+  into.headerLength = rx.segmentSize > 0 ? transportStart + (packet[transportStart + TCP_DATA_OFFSET]! >>> 4) * 4 : 0;
+  return into;
+}

@@ -22,7 +22,7 @@
  * of routers unless configured).
  */
 import type { StackContext } from '../../core/context.js';
-import { newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
+import { forwardedOffload, newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
 import { Icmpv6TimeExceededCode, Icmpv6Type, Icmpv6UnreachableCode } from '../icmpv6/message.js';
 import type { Ipv6InputError } from './input.js';
 import { formatIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6 } from './address.js';
@@ -51,7 +51,6 @@ export interface Ipv6ForwarderOptions {
 
 /** IPv6 fixed header, then TCP's Data Offset (high nibble of byte 12, RFC 9293 §3.1): a super-packet's headers. */
 const IPV6_HEADER = 40;
-const TCP_DATA_OFFSET = 12;
 
 export class Ipv6Forwarder {
   private readonly header = new Ipv6HeaderView();
@@ -101,7 +100,7 @@ export class Ipv6Forwarder {
       this.options.sendError(packet, { type: Icmpv6Type.DestinationUnreachable, code: Icmpv6UnreachableCode.beyondScope }, context);
       return;
     }
-    const offload = this.superPacketOffload(rxOffload);
+    const offload = forwardedOffload(this.offload, rxOffload, this.header.packet, IPV6_HEADER);
     // RFC 8200 §5: routers do not fragment; a super-packet's size on the wire is its segments'.
     const length = offload !== undefined && offload.segmentSize > 0 ? offload.headerLength + offload.segmentSize : h.packet.length;
     if (length > hop.link.mtu) {
@@ -113,16 +112,5 @@ export class Ipv6Forwarder {
     ctx.stats.inc(Forward6Counter.outForwDatagrams);
     ctx.trace.event('forward', () => `${formatIpv6(source)} > ${formatIpv6(destination)} via ${hop.link.name} hlim ${packet[Ipv6Field.HOP_LIMIT]}`);
     hop.link.sendIpv6(h.packet, hop.nextHop, offload);
-  }
-
-  /** The arriving packet's offload with the header length a segmenter needs; the device checked the headers. */
-  private superPacketOffload(rx: TransportOffload | undefined): TransportOffloadRecord | undefined {
-    if (rx === undefined) return undefined;
-    const o = this.offload;
-    o.segmentSize = rx.segmentSize;
-    o.checksumStart = rx.checksumStart;
-    o.checksumOffset = rx.checksumOffset;
-    o.headerLength = rx.segmentSize > 0 ? IPV6_HEADER + (this.header.packet[IPV6_HEADER + TCP_DATA_OFFSET]! >>> 4) * 4 : 0;
-    return o;
   }
 }

@@ -32,7 +32,7 @@
  * as Linux does for time exceeded and fragmentation needed.
  */
 import type { CounterName } from '../../core/stats.js';
-import { completePartialChecksum, newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
+import { completePartialChecksum, forwardedOffload, newTransportOffload, type TransportOffload, type TransportOffloadRecord } from '../../core/offload.js';
 import type { StackContext } from '../../core/context.js';
 import { IPV4_BROADCAST, broadcastOf, formatIpv4, isLoopbackIpv4, isMulticastIpv4, type Ipv4Address } from '../ipv4/address.js';
 import { Ipv4HeaderView, describeIpv4 } from '../ipv4/header.js';
@@ -48,12 +48,6 @@ import type { HookPacket, HookResult, HookTable } from './hooks.js';
  * net.ipv4.conf.*.rp_filter is 0 (off) in the kernel, 1 strict, 2 loose.
  */
 export type RpFilterMode = 'off' | 'loose' | 'strict';
-/**
- * Where a TCP header keeps its Data Offset, in 32-bit words (the high nibble; RFC 9293 §3.1), for a
- * super-packet's header length. l4/tcp/header.ts Field.DATA_OFFSET is the same (l3 may not import l4).
- */
-const TCP_DATA_OFFSET = 12;
-
 export const RP_FILTER_DEFAULT: RpFilterMode = 'off'; // Linux kernel default rp_filter = 0
 
 export const ForwardCounter = {
@@ -193,7 +187,7 @@ export class Ipv4Forwarder {
     // 7. RFC 1191: DF and too big for the next link: tell the sender the MTU that fits. A super-packet's
     //    size on the wire is its segments'; one whose segments do not fit goes on as one big datagram
     //    (fragmented at step 10 when DF is clear), its partial checksum finished first.
-    let offload = this.superPacketOffload(packet, rxOffload);
+    let offload = forwardedOffload(this.offload, rxOffload, packet, this.header.headerLength);
     const wireSize = offload !== undefined && offload.segmentSize > 0 ? offload.headerLength + offload.segmentSize : packet.length;
     if (wireSize > out.mtu) {
       if (header.dontFragment) {
@@ -228,25 +222,6 @@ export class Ipv4Forwarder {
     // 10. Out it goes, in fragments if the link is smaller (DF was handled in step 7), a super-packet whole.
     const result = this.deps.transmit(bytes, route, offload);
     if (result === 'sent') ctx.stats.inc(ForwardCounter.forwDatagrams);
-  }
-
-  /**
-   * The arriving packet's offload with the header length a segmenter needs
-   * (IP header + TCP header: segments repeat both); undefined when it has none.
-   * The device checked the headers of a GSO frame (device/segment.ts check).
-   */
-  private superPacketOffload(packet: Uint8Array, rx: TransportOffload | undefined): TransportOffloadRecord | undefined {
-    if (rx === undefined) return undefined;
-    const o = this.offload;
-    o.segmentSize = rx.segmentSize;
-    o.checksumStart = rx.checksumStart;
-    o.checksumOffset = rx.checksumOffset;
-    o.headerLength = 0;
-    if (rx.segmentSize > 0) {
-      const l4 = this.header.headerLength;
-      o.headerLength = l4 + (packet[l4 + TCP_DATA_OFFSET]! >>> 4) * 4;
-    }
-    return o;
   }
 
   /** Runs one hook point; false when the packet is gone (dropped, rejected or stolen). */
