@@ -49,7 +49,7 @@ export interface Ipv6ForwarderOptions {
   sendError(packet: Uint8Array, error: Ipv6InputError & { mtu?: number }, context: { link: Ipv6Link; toMulticast: boolean }): void;
 }
 
-/** IPv6 fixed header, then TCP's Data Offset (high nibble of byte 12, RFC 9293 §3.1): a super-packet's headers. */
+/** IPv6 fixed header length: where a super-packet's TCP header starts (the device took none with extension headers). */
 const IPV6_HEADER = 40;
 
 export class Ipv6Forwarder {
