@@ -158,18 +158,22 @@ interface NativeTapAddon {
   VNET_HDR_SIZE: number;
 }
 
-const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/tapnet_tap.node', import.meta.url));
+/** native/: its build/Release (a local build) is preferred, then prebuilds/linux-ARCH (shipped; native/README.md). */
+const NATIVE_DIR = fileURLToPath(new URL('../../native', import.meta.url));
 let addon: NativeTapAddon | undefined;
 
 /** Loads the addon on first use, so code that never opens a TAP runs without it (unit tests, other OSes). */
 function loadAddon(): NativeTapAddon {
   if (addon) return addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeTapAddon;
+    // node-gyp-build: the prebuildify layout's loader (a local build first, then a matching prebuilt binary).
+    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => NativeTapAddon;
+    addon = load(NATIVE_DIR);
   } catch (cause) {
-    throw new Error(`tapnet's TAP addon is not built (${ADDON_PATH}); run \`npm run install\``, { cause });
+    const why = (cause as Error).message.split('\n')[0];
+    throw new Error(`tapnet's TAP addon does not load (${why}); rebuild it: \`node scripts/build-native.mjs --from-source\` (needs g++, make, python3)`, { cause });
   }
-  if (addon.VNET_HDR_SIZE !== VNET_HDR_SIZE) throw new Error('tapnet TAP addon is out of date; run `npm run install`');
+  if (addon.VNET_HDR_SIZE !== VNET_HDR_SIZE) throw new Error('tapnet TAP addon is out of date; rebuild it with `node scripts/build-native.mjs --from-source`');
   return addon;
 }
 

@@ -9,9 +9,16 @@ import { existsSync } from 'node:fs';
 
 export class HostCommandError extends Error {}
 
+/** The Debian/Ubuntu package of each tool tapnet runs, for the sentence when one is missing. */
+const PACKAGE_OF: Readonly<Record<string, string>> = { ip: 'iproute2', sysctl: 'procps', nft: 'nftables' };
+
 /** Runs a command, returns its stdout; throws HostCommandError with the command and stderr. */
 export function run(command: string, args: readonly string[]): string {
   const r = spawnSync(command, args, { encoding: 'utf8' });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    const pkg = PACKAGE_OF[command];
+    throw new HostCommandError(`\`${command}\` is not installed; tapnet configures the kernel with it${pkg ? ` (Debian/Ubuntu: apt-get install ${pkg})` : ''}`);
+  }
   if (r.error) throw new HostCommandError(`${command} ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) {
     throw new HostCommandError(`${command} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);

@@ -48,10 +48,18 @@ export interface RawIcmpSocket {
 
 /** Opens a raw IPv4 ICMP socket with the raw-socket addon; throws when it is missing or not allowed (EPERM). */
 export function openRawIcmpSocket(): RawIcmpSocket {
-  const raw = createRequire(import.meta.url)('raw-socket') as {
-    createSocket(options: { protocol: number; bufferSize?: number }): RawIcmpSocket;
-    Protocol: { ICMP: number };
-  };
+  let raw: { createSocket(options: { protocol: number; bufferSize?: number }): RawIcmpSocket; Protocol: { ICMP: number } };
+  try {
+    raw = createRequire(import.meta.url)('raw-socket') as typeof raw;
+  } catch (e) {
+    // An optional dependency: `npm install` skips it where it cannot be compiled (no g++, make, python3).
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'MODULE_NOT_FOUND'
+        ? 'the optional raw-socket addon is not installed (npm install builds it with g++, make and python3)'
+        : `the raw-socket addon does not load: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
   return raw.createSocket({ protocol: raw.Protocol.ICMP, bufferSize: RAW_RECEIVE_BUFFER_BYTES });
 }
 
@@ -203,6 +211,7 @@ export class HostEcho {
       this.socket = socket;
     } catch (e) {
       this.unavailable = (e as Error).message;
+      this.ctx.trace.log.warn(`uplink: ICMP echo to the outside is off: ${this.unavailable}`);
     }
     return this.socket;
   }
