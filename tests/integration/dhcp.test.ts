@@ -103,7 +103,9 @@ exit 0
     const requestsBefore = t!.stats().dhcpInRequests!;
     await waitFor('dhclient RENEW', () => /^RENEW /m.test(read(events)), 20_000, () => log);
     const renewedAt = Date.now();
-    expect(log).toMatch(new RegExp(`DHCPREQUEST for ${address.replace(/\./g, '\\.')} on \\S+ to 10\\.77\\.0\\.1 port 67`));
+    // dhclient logged the REQUEST before its script wrote RENEW, but node may read the file before the pipe.
+    const unicast = new RegExp(`DHCPREQUEST for ${address.replace(/\./g, '\\.')} on \\S+ to 10\\.77\\.0\\.1 port 67`);
+    await waitFor('dhclient to log the unicast REQUEST', () => unicast.test(log), 5_000, () => log);
     expect(t!.stats().dhcpInRequests).toBeGreaterThan(requestsBefore);
     // The ACK restarted the lease at RENEW (T1 = 10 s in): a full LEASE_TIME from then, less the time these
     // checks took (each `tapnet show` is a process; seconds on a loaded machine). Not renewed: ~LEASE_TIME - 10.
@@ -164,7 +166,7 @@ exit 0
     const acksBefore = t!.stats().dhcpOutAcks!;
     child.kill('SIGUSR1');
     await waitFor('udhcpc renew', () => /^renew /m.test(read(events)), 10_000, () => log);
-    expect(log).toMatch(/sending renew to (server )?10\.77\.0\.1/);
+    await waitFor('udhcpc to log the renew', () => /sending renew to (server )?10\.77\.0\.1/.test(log), 5_000, () => log);
     expect(t!.stats().dhcpOutAcks).toBeGreaterThan(acksBefore);
 
     child.kill('SIGUSR2');
