@@ -12,7 +12,7 @@ import type { CounterName } from '../../../../src/core/stats.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
-import { hasDsack, prrEnter, prrOnAck, rackOnDsack, rackOnRecoveryEnd, RackTlp, reorderingWindow } from '../../../../src/l4/tcp/rack.js';
+import { hasDsack, prrEnter, prrOnAck, rackOnDsack, rackOnRecoveryEnd, rackUpdate, RackTlp, reorderingWindow } from '../../../../src/l4/tcp/rack.js';
 import { SackScoreboard } from '../../../../src/l4/tcp/scoreboard.js';
 import { Segment } from '../../../../src/l4/tcp/segment.js';
 import { seq } from '../../../../src/l4/tcp/seq.js';
@@ -256,6 +256,54 @@ describe('the reordering window and DSACK (RFC 8985 §6.2 step 4, RFC 2883)', ()
     expect(sb.lastHoleEnd(seq(1000), seq(8500))).toBe(8000); // [7000, 8000) is the last unSACKed range
     expect(sb.lastHoleEnd(seq(2000), seq(7000))).toBeUndefined();
     expect(sb.lastHoleEnd(seq(1000), seq(7000))).toBe(2000);
+  });
+});
+
+describe('RACK.xmit_ts and an ambiguous retransmission (RFC 8985 §6.2 step 2)', () => {
+  /**
+   * Segments 0-9 (1000 bytes each) went out at t = 0-9 ms; segment 2 was retransmitted at t = 30 ms. Now (t = 31)
+   * a cumulative ACK for 0-3 arrives: did the original or the retransmission move it? The echoed TSval tells.
+   */
+  function afterRetransmission(echo: number) {
+    const rack = new RackTlp();
+    for (let i = 0; i < 10; i++) rack.sent.push(seq(i * 1000), seq((i + 1) * 1000), i, i);
+    rack.retransmits.push(seq(2000), seq(3000), 30, 10, 10_000);
+    rack.transmissions = 11;
+    const c = {
+      rack,
+      rtt: { minRtt: 0.5, srtt: 1 },
+      recoveryState: 'recovery',
+      scoreboard: new SackScoreboard(),
+      mss: 1000,
+      sndUna: seq(0),
+      sndNxt: seq(10_000),
+      highRxt: seq(3000),
+      tsOk: true,
+      tsOffset: 7000,
+      now: () => 31,
+      layer: { ctx: { stats: { inc: () => undefined } } },
+    } as unknown as TcpConnection;
+    const ack = new Segment();
+    ack.ack = seq(4000);
+    ack.hasTimestamps = true;
+    ack.tsEcr = 7000 + echo;
+    rackUpdate(c, ack, seq(4000), undefined);
+    return rack;
+  }
+
+  it("an ACK echoing the original's TSval does not make the retransmission the latest delivery", () => {
+    // Taken as delivered, the retransmission (sent at 30) would declare 4-9 (sent at 4-9 ms, their ACKs still on
+    // their way) lost at once: against Linux under 3% loss that fed itself, 20x the real losses retransmitted.
+    const rack = afterRetransmission(3); // TSval of segment 3, sent at 3 ms
+    expect(rack.xmitTs).toBe(3);
+    expect(rack.endSeq).toBe(4000);
+  });
+
+  it("an ACK echoing the retransmission's own TSval takes it as delivered", () => {
+    const rack = afterRetransmission(30);
+    expect(rack.xmitTs).toBe(30);
+    expect(rack.endSeq).toBe(3000);
+    expect(rack.rtt).toBe(1);
   });
 });
 
