@@ -55,5 +55,6 @@ describe('labs/vpc.yaml: subnets, gateways, security group vs network ACL', () =
     const acl = lab.cli(['show', 'firewall', '--lab', lab.file, '--node', lab.node('natgw')]).stdout;
     expect(acl).toMatch(/4\s+[1-9]\d*\s+\d+\s+out priv tcp dport 32768-60999 accept/);
     expect(acl).toMatch(/2\s+[1-9]\d*\s+\d+\s+out priv from 10\.0\.0\.10 tcp dport 3306 accept/);
+    expect(lab.cli(['show', 'conntrack', '--lab', lab.file, '--node', lab.node('igw')]).stdout).toMatch(/SNAT/);
   });
 });
