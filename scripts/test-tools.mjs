@@ -38,6 +38,8 @@ export const TOOLS = [
   { pkg: 'wireguard-go', check: 'wireguard-go', why: 'WireGuard peer' },
   { pkg: 'wireguard-tools', check: 'wg', why: 'WireGuard peer configuration' },
   { pkg: 'psmisc', check: 'fuser', why: 'lab commands (fuser -k)' },
+  { pkg: 'socat', check: 'socat', why: 'services in the VM, Docker and VPC labs' },
+  { pkg: 'nmap', check: 'nmap', why: 'the VPC lab\'s port scans' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

@@ -35,6 +35,7 @@ import type { ImpairmentOptions } from '../device/impairment.js';
 import { capture } from '../device/pcap-device.js';
 import { openTap, TunOffload, type TapDevice } from '../device/tap.js';
 import { VnetDevice } from '../device/vnet.js';
+import { Hub } from '../l2/switch/hub.js';
 import { LearningSwitch } from '../l2/switch/learning-switch.js';
 import { formatMac } from '../l2/mac-address.js';
 import { formatIpv4, formatIpv4Cidr, type Ipv4Cidr } from '../l3/ipv4/address.js';
@@ -248,6 +249,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     const routers = new Map<string, Router>();
     const services = new Map<string, RouterServices>();
     const switches = new Map<string, LearningSwitch>();
+    const hubs = new Map<string, Hub>();
     const loadBalancers = new Map<string, LoadBalancer>();
     for (const node of topology.nodes) {
       if (node.kind === 'router') {
@@ -345,6 +347,10 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         const sw = new LearningSwitch(contextFor(node.name), { name: node.name, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTimeMs });
         for (const port of node.ports) sw.addPort(deviceAt.get(`${node.name}:${port.name}`)!, { name: port.name, vlan: port.vlan });
         switches.set(node.name, sw);
+      } else if (node.kind === 'hub') {
+        const hub = new Hub(contextFor(node.name), { name: node.name });
+        for (const port of node.ports) hub.addPort(deviceAt.get(`${node.name}:${port.name}`)!, port.name);
+        hubs.set(node.name, hub);
       }
     }
 
@@ -386,8 +392,8 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       routers,
       switches,
       loadBalancers,
-      status: () => labStatus(topology, routers, switches, running, contexts),
-      show: (what, node, json) => (what === 'lb' ? showLb(topology, loadBalancers, node, json) : showNode(topology, { routers, switches, contexts, services }, what, node, json)),
+      status: () => labStatus(topology, routers, { switches, hubs }, running, contexts),
+      show: (what, node, json) => (what === 'lb' ? showLb(topology, loadBalancers, node, json) : showNode(topology, { routers, switches, hubs, contexts, services }, what, node, json)),
       stop,
     };
 
@@ -660,7 +666,7 @@ const PROBABILITIES = new Set(['loss', 'duplicate', 'reorder', 'corrupt']);
 function labStatus(
   topology: Topology,
   routers: ReadonlyMap<string, Router>,
-  switches: ReadonlyMap<string, LearningSwitch>,
+  { switches, hubs }: { readonly switches: ReadonlyMap<string, LearningSwitch>; readonly hubs: ReadonlyMap<string, Hub> },
   running: readonly RunningLink[],
   contexts: ReadonlyMap<string, StackContext>,
 ): LabStatus {
@@ -683,6 +689,10 @@ function labStatus(
         ].join(', '),
         counters: Object.fromEntries(pick.map((k) => [k, stats.get(k)])),
       };
+    }
+    if (n.kind === 'hub') {
+      const hub = hubs.get(n.name)!;
+      return { name: n.name, kind: 'hub', detail: `${hub.ports.length} ports, no MAC table`, counters: Object.fromEntries((['hubInFrames', 'hubOutFrames'] as const).map((k) => [k, stats.get(k)])) };
     }
     const sw = switches.get(n.name)!;
     return {
@@ -732,6 +742,7 @@ interface RouterServices {
 interface LabNodes {
   readonly routers: ReadonlyMap<string, Router>;
   readonly switches: ReadonlyMap<string, LearningSwitch>;
+  readonly hubs: ReadonlyMap<string, Hub>;
   readonly contexts: ReadonlyMap<string, StackContext>;
   readonly services: ReadonlyMap<string, RouterServices>;
 }
@@ -749,7 +760,10 @@ function routerTables(router: Router, services: RouterServices | undefined): str
 }
 
 function showNode(topology: Topology, nodes: LabNodes, what: string, node: string | undefined, json: boolean): unknown {
-  const { routers, switches, contexts, services } = nodes;
+  const { routers, switches, hubs, contexts, services } = nodes;
+  const hub = node === undefined ? undefined : hubs.get(node);
+  if (hub && what === 'ports') return json ? { [hub.name]: hub.ports.map((p) => ({ name: p.name, ...p.counters })) } : hub.show();
+  if (hub && what === 'mac') throw new Error(`${hub.name} is a hub: it has no MAC table (it learns nothing and repeats every frame to every port)`);
   if (what === 'mac' || what === 'ports') {
     const targets = node === undefined ? [...switches.values()] : [switches.get(node)];
     if (targets.length === 0 || targets[0] === undefined) {
@@ -758,7 +772,7 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
     if (json) return Object.fromEntries(targets.map((sw) => [sw!.name, what === 'mac' ? sw!.macRows() : sw!.ports.map((p) => ({ name: p.name, ...p.counters }))]));
     return targets.map((sw) => sw!.show(what)).join('\n');
   }
-  const names = [...routers.keys(), ...switches.keys()];
+  const names = [...routers.keys(), ...switches.keys(), ...hubs.keys()];
   const name = node ?? (routers.size === 1 ? [...routers.keys()][0] : undefined);
   if (name === undefined) throw new Error(`which node? add --node NAME (tapnet nodes of lab ${topology.name}: ${names.join(', ')})`);
   const ctx = contexts.get(name);
@@ -779,7 +793,7 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
     return json ? router.showJson(what) : router.show(what);
   }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
-  throw new Error(`a switch shows mac, ports or stats, not '${what}'`);
+  throw new Error(`a ${hub ? 'hub shows ports' : 'switch shows mac, ports'} or stats, not '${what}'`);
 }
 
 /** `tapnet lab up FILE` from the CLI: stop cleanly on SIGINT/SIGTERM with exit code 0, during start-up too. */

@@ -43,6 +43,9 @@
  *       ports:
  *         p1: { vlan: 10 }         # access port in VLAN 10 (default: VLAN 1)
  *         p2: { trunk: [10, 20], native: 1 }   # trunk: a list or "all"
+ *     hub1:                        # a repeater hub: every frame out of every other port, nothing learnt
+ *       kind: hub
+ *       ports: { p1: , p2: , p3: }
  *   links:
  *     - [lan1-pc:eth0, r1:eth0]    # NODE:INTERFACE (or NODE:PORT) at each end
  *     - endpoints: [r1:eth1, r2:eth0]
@@ -214,7 +217,14 @@ export interface SwitchNodeSpec {
   readonly at: SourcePosition;
 }
 
-export type NodeSpec = HostNodeSpec | RouterNodeSpec | SwitchNodeSpec;
+export interface HubNodeSpec {
+  readonly kind: 'hub';
+  readonly name: string;
+  readonly ports: readonly { readonly name: string; readonly at: SourcePosition }[];
+  readonly at: SourcePosition;
+}
+
+export type NodeSpec = HostNodeSpec | RouterNodeSpec | SwitchNodeSpec | HubNodeSpec;
 
 export interface Endpoint {
   readonly node: string;
@@ -255,7 +265,7 @@ export class TopologyError extends Error {
   }
 }
 
-const NODE_KINDS = ['host', 'router', 'switch', 'lb'] as const;
+const NODE_KINDS = ['host', 'router', 'switch', 'hub', 'lb'] as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -550,6 +560,19 @@ const switchSchema = fields(
   'not a field of a switch',
 );
 
+/** A hub's ports have nothing to configure (no VLANs: a repeater does not read the frame). */
+const hubSchema = fields(
+  {
+    kind: z.literal('hub'),
+    ports: z.record(
+      portName,
+      z.null({ error: 'a hub port has no settings (write it as `p1:` with nothing after it)' }),
+      { error: (issue) => (issue.input === undefined ? 'missing (a hub needs ports)' : undefined) },
+    ),
+  },
+  'not a field of a hub',
+);
+
 /** Reports a missing or unknown kind (for a node whose kind picks no schema); it never succeeds. */
 const kindOnly = z.looseObject({
   kind: z.string({ error: `missing (one of: ${NODE_KINDS.join(', ')})` }).refine(() => false, { abort: true, error: (issue) => `unknown kind '${String(issue.input)}' (one of: ${NODE_KINDS.join(', ')})` }),
@@ -563,9 +586,10 @@ function nodeSchema(raw: unknown) {
   if (raw.kind === 'router') return routerSchema(interfaces);
   if (raw.kind === 'lb') return routerSchema(interfaces, 'lb');
   if (raw.kind === 'switch') return switchSchema;
+  if (raw.kind === 'hub') return hubSchema;
   return kindOnly;
 }
-type ParsedNode = z.output<ReturnType<typeof hostSchema>> | z.output<ReturnType<typeof routerSchema>> | z.output<typeof switchSchema>;
+type ParsedNode = z.output<ReturnType<typeof hostSchema>> | z.output<ReturnType<typeof routerSchema>> | z.output<typeof switchSchema> | z.output<typeof hubSchema>;
 
 // ---- The file ------------------------------------------------------------------
 
@@ -589,7 +613,9 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
     if (!NAME_PATTERN.test(name)) problem(['nodes', name], `node name '${name}': use lower-case letters, digits and '-' (it names a namespace)`, 'key');
     else if (node) usable.set(name, node);
   }
-  const ends = (node: ParsedNode): Record<string, unknown> => (node.kind === 'switch' ? node.ports : node.interfaces);
+  const hasPorts = (node: ParsedNode): node is Extract<ParsedNode, { kind: 'switch' | 'hub' }> => node.kind === 'switch' || node.kind === 'hub';
+  // A hub port is written `p1:` (null): present, so `in` finds it; `used` marks it connected.
+  const ends = (node: ParsedNode): Record<string, unknown> => (hasPorts(node) ? (node.kind === 'hub' ? Object.fromEntries(Object.keys(node.ports).map((p) => [p, true])) : node.ports) : node.interfaces);
   const used = new Map<string, number>();
   t.links.forEach((link, i) => {
     if (!link) return;
@@ -599,7 +625,7 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
       if (!(e.node in t.nodes)) return problem(path, `no node '${e.node}'`);
       if (!node) return;
       const names = Object.keys(ends(node)).filter((n) => ends(node)[n] !== undefined);
-      if (!(e.port in ends(node))) return problem(path, `${node.kind} '${e.node}' has no ${node.kind === 'switch' ? 'port' : 'interface'} '${e.port}' (it has: ${names.join(', ') || 'none'})`);
+      if (!(e.port in ends(node))) return problem(path, `${node.kind} '${e.node}' has no ${hasPorts(node) ? 'port' : 'interface'} '${e.port}' (it has: ${names.join(', ') || 'none'})`);
       if (ends(node)[e.port] === undefined) return;
       if ((ends(node)[e.port] as InterfaceFields).wireguard) return problem(path, `${e.node}:${e.port} is a WireGuard interface: it runs over the node's other interfaces, no link connects it`);
       const key = `${e.node}:${e.port}`;
@@ -610,7 +636,7 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
     if (a.node === b.node && a.port === b.port) problem(['links', i], 'a link cannot connect an interface to itself');
   });
   for (const [name, node] of usable) {
-    const group = node.kind === 'switch' ? 'ports' : 'interfaces';
+    const group = hasPorts(node) ? 'ports' : 'interfaces';
     for (const [port, spec] of Object.entries(ends(node))) {
       if (spec !== undefined && !(spec as InterfaceFields).wireguard && !used.has(`${name}:${port}`)) problem(['nodes', name, group, port], `not connected: add a link to ${name}:${port} under links`, 'key');
     }
@@ -656,7 +682,7 @@ function loadWireGuardFiles(topology: Topology, locate: (path: ConfigPath) => So
   const problems: TopologyProblem[] = [];
   const hostWg = new Map<string, string>();
   for (const node of topology.nodes) {
-    if (node.kind === 'switch') continue;
+    if (node.kind === 'switch' || node.kind === 'hub') continue;
     node.interfaces.forEach((iface, i) => {
       const spec = iface.wireguard;
       if (!spec) return;
@@ -699,6 +725,7 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
       const ports = Object.entries(node.ports).map(([port, vlan]): SwitchPortSpec => ({ name: port, vlan: present(vlan), at: key('nodes', name, 'ports', port) }));
       return { kind: 'switch', name, ports, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTime === undefined ? undefined : node.ageingTime * 1000, at };
     }
+    if (node.kind === 'hub') return { kind: 'hub', name, ports: Object.keys(node.ports).map((port) => ({ name: port, at: key('nodes', name, 'ports', port) })), at };
     const interfaces = Object.entries(node.interfaces).map(([iface, spec]): InterfaceSpec => ({ name: iface, ...present(spec), at: key('nodes', name, 'interfaces', iface) }));
     const routes: RouteSpec[] = [];
     const routes6: Route6Spec[] = [];

@@ -115,7 +115,7 @@ describe('topology files', () => {
       problems(`name: x
 nodes:
   a: { kind: host, interfaces: { eth0: {} }, colour: red }
-  b: { kind: hub }
+  b: { kind: bridge }
   s: { kind: switch, ports: { p1: {}, p2: {} } }
 links:
   - [a:eth0, s:p1]
@@ -125,7 +125,7 @@ extra: 1
 `),
     ).toEqual([
       '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes, run, resolvers)',
-      "4:14 nodes.b.kind: unknown kind 'hub' (one of: host, router, switch, lb)",
+      "4:14 nodes.b.kind: unknown kind 'bridge' (one of: host, router, switch, hub, lb)",
       '8:6 links.1.endpoints.0: a:eth0 is already connected by links.0',
       "9:6 links.2.endpoints.0: no node 'nobody'",
       '9:19 links.2.endpoints.1: s:p2 is already connected by links.1',
@@ -163,7 +163,7 @@ links: [[pc:eth0, gw:lan]]
     expect(lab('{ dhcp: true }', '{ dhcp: true }')[0]).toMatch(/nodes\.gw\.interfaces\.lan\.dhcp: a router serves DHCP from its own address/);
     expect(lab('{ dhcp: yes please }', '{ address: 192.168.1.1/24 }')[0]).toMatch(/eth0\.dhcp: expected true or false/);
     const ok = parseTopology(readFileSync(join(LABS, 'home-nat.yaml'), 'utf8'), 'home-nat.yaml');
-    expect(ok.ok && ok.topology.nodes.flatMap((n) => (n.kind === 'switch' ? [] : n.interfaces.filter((i) => i.dhcp).map((i) => `${n.name}:${i.name}`)))).toEqual([
+    expect(ok.ok && ok.topology.nodes.flatMap((n) => (n.kind === 'switch' || n.kind === 'hub' ? [] : n.interfaces.filter((i) => i.dhcp).map((i) => `${n.name}:${i.name}`)))).toEqual([
       'hn-laptop:eth0',
       'hn-phone:eth0',
       'home:lan',
@@ -187,6 +187,43 @@ links: [[pc:eth0, gw:lan]]
     const ok = parseTopology(readFileSync(join(LABS, 'home-nat.yaml'), 'utf8'), 'home-nat.yaml');
     const home = ok.ok ? ok.topology.nodes.find((n) => n.name === 'home') : undefined;
     expect(home?.kind === 'router' && home.dns && [home.dns.zone, home.dns.records]).toEqual(['home.', ['hn-server A 192.168.1.10']]);
+  });
+
+  it('hub: ports with nothing to configure, each linked once', () => {
+    const r = parseTopology(`name: h
+nodes:
+  a: { kind: host, interfaces: { eth0: {} } }
+  b: { kind: host, interfaces: { eth0: {} } }
+  h:
+    kind: hub
+    ports:
+      p1:
+      p2:
+links:
+  - [a:eth0, h:p1]
+  - [b:eth0, h:p2]
+`, 'h.yaml');
+    expect(r.ok && r.topology.nodes[2]).toMatchObject({ kind: 'hub', name: 'h', ports: [{ name: 'p1' }, { name: 'p2' }] });
+    expect(
+      problems(`name: h
+nodes:
+  a: { kind: host, interfaces: { eth0: {} } }
+  h: { kind: hub, ports: { p1: , p2: { vlan: 10 }, p3: }, macTableMax: 5 }
+links:
+  - [a:eth0, h:p1]
+  - [h:p3, h:p9]
+`),
+    ).toEqual([
+      '4:38 nodes.h.ports.p2: a hub port has no settings (write it as `p1:` with nothing after it)',
+      '4:59 nodes.h.macTableMax: not a field of a hub (expected one of: kind, ports)',
+    ]);
+    expect(problems(`name: h
+nodes:
+  a: { kind: host, interfaces: { eth0: {} } }
+  h: { kind: hub, ports: { p1: , p2: } }
+links:
+  - [a:eth0, h:p9]
+`)).toEqual(['4:28 nodes.h.ports.p1: not connected: add a link to h:p1 under links', '4:34 nodes.h.ports.p2: not connected: add a link to h:p2 under links', "6:14 links.0.endpoints.1: hub 'h' has no port 'p9' (it has: p1, p2)"]);
   });
 
   it('iperf3 and smallServices: on a router, checked, off by default; not on a host', () => {
