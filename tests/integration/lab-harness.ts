@@ -207,7 +207,18 @@ export async function startLab(relativeFile: string, options: StartLabOptions = 
 /** Kills the lab process if it still runs and removes its namespaces and run directory. */
 export function cleanupLab(lab: { hosts: readonly string[]; runDir: string; child?: ChildProcess }): void {
   if (lab.child && lab.child.exitCode === null && lab.child.signalCode === null) lab.child.kill('SIGKILL');
-  for (const ns of lab.hosts) if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
+  for (const ns of lab.hosts) {
+    if (!netnsExists(ns)) continue;
+    // The lab's `run:` servers and whatever a test started there: a deleted namespace does not end its processes.
+    for (const pid of sh('ip', ['netns', 'pids', ns]).stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 1)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    sh('ip', ['netns', 'delete', ns]);
+  }
   rmSync(lab.runDir, { recursive: true, force: true });
 }
 
