@@ -108,6 +108,8 @@ export class DnsResolver {
   private readonly inFlight = new Map<string, Array<(answer: ForwardedAnswer) => void>>();
   private readonly sockets = new Set<{ close(): void }>();
   private closed = false;
+  /** Answers given from cached address RRsets: the next rotation. */
+  private rotation = 0;
 
   constructor(
     private readonly ctx: StackContext,
@@ -143,7 +145,22 @@ export class DnsResolver {
 
   /** The cached answer to `q`, TTLs counted down, or undefined (RFC 1034 §5.3.3 step 1, for the server). */
   cached(q: DnsQuestion): ForwardedAnswer | undefined {
-    return this.cache.get(q);
+    const hit = this.cache.get(q);
+    return hit && (q.type === DnsType.A || q.type === DnsType.AAAA) ? this.rotated(q, hit) : hit;
+  }
+
+  /**
+   * The cached address RRset rotated by one per answer, as BIND's resolver
+   * does with rrset-order cyclic: a cached round robin keeps spreading clients.
+   */
+  private rotated(q: DnsQuestion, answer: ForwardedAnswer): ForwardedAnswer {
+    const at: number[] = [];
+    answer.answers.forEach((r, i) => r.type === q.type && at.push(i));
+    if (at.length < 2) return answer;
+    const shift = this.rotation++ % at.length;
+    const answers = [...answer.answers];
+    at.forEach((pos, i) => (answers[pos] = answer.answers[at[(i + shift) % at.length]!]!));
+    return { ...answer, answers };
   }
 
   /**
