@@ -12,7 +12,7 @@ import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair } from '../../../../src/device/link.js';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
 import { Host } from '../../../../src/node/host.js';
-import { DnsType, DnsRcode, parseDnsMessage, type DnsMessage } from '../../../../src/services/dns/message.js';
+import { DnsClass, DnsType, DnsRcode, encodeDnsMessage, parseDnsMessage, type DnsMessage, type DnsRecord } from '../../../../src/services/dns/message.js';
 import { DnsResolver, RESOLVER_QUERY_TIMEOUT_MS } from '../../../../src/services/dns/resolver.js';
 import { DNS_SERVER_UDP_PAYLOAD, DnsServer } from '../../../../src/services/dns/server.js';
 import { Zone } from '../../../../src/services/dns/zone.js';
@@ -48,7 +48,7 @@ function setup(options: { roots?: string[]; allow?: string[] } = {}) {
   b.addInterface(db, {
     name: 'b0',
     mac: 0x020000000002,
-    ipv4: ['10.0.0.2', '10.0.0.3', '10.0.0.4'].map((t) => ({ address: ip(t), prefixLength: 24 })),
+    ipv4: ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].map((t) => ({ address: ip(t), prefixLength: 24 })),
   });
   const root = zone('.', ['a.root. A 10.0.0.2', 'test. NS ns.test.', 'ns.test. A 10.0.0.3']);
   const tld = zone('test.', [
@@ -116,7 +116,7 @@ function setup(options: { roots?: string[]; allow?: string[] } = {}) {
   };
   const stat = (n: Parameters<typeof ctxA.stats.get>[0]) => ctxA.stats.get(n);
   const advance = (ms: number) => ctxA.timers.advanceTo(ctxA.clock, ctxA.clock.now() + ms);
-  return { ask, askSync, stat, resolver, server, run, advance, auth, ctxA };
+  return { ask, askSync, stat, resolver, server, run, advance, auth, ctxA, b };
 }
 
 const addresses = (m: DnsMessage) => m.answers.filter((r) => r.type === DnsType.A).map((r) => (r.data.kind === 'A' ? r.data.address : 0));
@@ -214,5 +214,37 @@ describe('Zone: referrals and round robin', () => {
     const third = s.auth.lookup('www.example.test.', DnsType.A)!.answers.map((r) => (r.data.kind === 'A' ? r.data.address : 0));
     expect(second).toEqual([first[1], first[0]]);
     expect(third).toEqual(first);
+  });
+});
+
+describe('DnsResolver: forged and out-of-bailiwick replies (RFC 5452)', () => {
+  it('drops a reply with the wrong ID, and caches nothing an authority says about names outside its zone', async () => {
+    const s = setup({ roots: ['10.0.0.5'] });
+    // A scripted "root" at 10.0.0.5: first a reply with a wrong ID, then a real-looking answer that also
+    // carries records for a name it was not asked about (a poisoning attempt).
+    const evil = s.b.udp.createSocket('udp4');
+    evil.bind(53, '10.0.0.5');
+    const a = (name: string, address: string): DnsRecord => ({ name, type: DnsType.A, class: DnsClass.IN, ttl: 300, data: { kind: 'A', address: ip(address) } });
+    evil.on('message', (msg, rinfo) => {
+      const q = parseDnsMessage(msg);
+      if (!q.ok) return;
+      const reply = (id: number, answers: DnsRecord[], additionals: DnsRecord[]): Uint8Array =>
+        encodeDnsMessage({ ...q.value, id, flags: { ...q.value.flags, qr: true, aa: true }, answers, authorities: [], additionals, edns: undefined });
+      evil.send(reply((q.value.id + 1) & 0xffff, [a('www.example.test.', '6.6.6.6')], []), rinfo.port, rinfo.address);
+      evil.send(reply(q.value.id, [a('www.example.test.', '10.0.0.20'), a('www.bank.test.', '6.6.6.6')], [a('mail.bank.test.', '6.6.6.6')]), rinfo.port, rinfo.address);
+    });
+    const m = await s.ask('www.example.test.');
+    expect(addresses(m)).toEqual([ip('10.0.0.20')]);
+    expect(s.stat('dnsRecBadReplies')).toBe(1);
+    expect(s.resolver.cached({ name: 'www.bank.test.', type: DnsType.A, class: DnsClass.IN })).toBeUndefined();
+    expect(s.resolver.cached({ name: 'mail.bank.test.', type: DnsType.A, class: DnsClass.IN })).toBeUndefined();
+  });
+
+  it('a silent root ends in SERVFAIL within the work budget, and the next question still resolves', async () => {
+    const s = setup({ roots: ['10.0.0.9'] });
+    const m = await s.ask('www.example.test.');
+    expect(m.flags.rcode).toBe(DnsRcode.SERVFAIL);
+    expect(s.stat('dnsRecTimeouts')).toBe(4); // RESOLVER_MAX_TRIES_PER_STEP
+    expect(s.stat('dnsRecServFail')).toBe(1);
   });
 });
