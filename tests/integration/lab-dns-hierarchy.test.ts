@@ -114,6 +114,7 @@ describe('labs/dns-hierarchy.yaml: root, TLD, authority and a recursive resolver
           '  do-ip6: no',
           '  do-not-query-localhost: no',
           '  module-config: "iterator"',
+          '  local-zone: "test." nodefault', // unbound answers the RFC 6761 special-use name test. itself by default
           '  verbosity: 0',
           'remote-control:',
           '  control-enable: no',
