@@ -12,7 +12,8 @@
  * No sockets here: the caller receives on UDP port 547 (ff02::1:2, the
  * All_DHCP_Relay_Agents_and_Servers group) and sends the reply to the
  * client's link-local address, port 546. Not wired into `tapnet up` or labs
- * yet (see labs/README.md's DHCPv6 note).
+ * yet: that step (the socket, the RA's M/O flags, `show leases` rows, tests
+ * with dhclient -6 and dhcpcd) is still to do.
  *
  * Caps: bindings in all (the pool's size, and DHCP6_MAX_BINDINGS), IAs per
  * client (DHCP6_MAX_IA_PER_CLIENT); a declined address is kept out of the
@@ -44,14 +45,13 @@ export const DHCP6_VALID_LIFETIME_S = 3600;
 export const DHCP6_PREFERRED_LIFETIME_S = 3000;
 /** A declined address stays out of the pool this long (RFC 8415 §18.3.8 leaves it to the server; ISC's is 24 h, a lab's is shorter). */
 export const DHCP6_DECLINE_HOLD_S = 600;
-/** An Advertise holds nothing (§18.3.1): the address offered is only reserved once Request comes. */
 
 export interface Dhcp6ServerConfig {
   /** This server's DUID (its Server Identifier, §21.3). */
   readonly duid: Uint8Array;
   /** The link's prefix: Confirm checks addresses against it (§18.3.3). */
   readonly prefix: Ipv6Cidr;
-  /** Stateful: addresses from `first` to `last` (inclusive, same /64); undefined: stateless only. */
+  /** Stateful: addresses from `first` to `last` (inclusive; they differ in the last 16 bits only); undefined: stateless only. An Advertise reserves nothing (§18.3.1): an address is bound at Request. */
   readonly pool?: { readonly first: Ipv6Address; readonly last: Ipv6Address };
   readonly dnsServers: readonly Ipv6Address[];
   readonly domains: readonly string[];
