@@ -75,6 +75,10 @@ export class Dhcp6Server {
     private readonly ctx: StackContext,
     readonly config: Dhcp6ServerConfig,
   ) {
+    const pool = config.pool;
+    if (pool && (!pool.first.subarray(0, 14).every((b, i) => b === pool.last[i]) || pool.first[14]! * 256 + pool.first[15]! > pool.last[14]! * 256 + pool.last[15]!)) {
+      throw new RangeError(`DHCPv6 pool ${formatIpv6(pool.first)}-${formatIpv6(pool.last)}: the ends must differ in the last 16 bits only, first ≤ last`);
+    }
     ctx.stats.declare('dhcp6InMessages', 'dhcp6InErrors', 'dhcp6InDiscards', 'dhcp6OutReplies', 'dhcp6OutAdvertises', 'dhcp6NoAddrsAvail', 'dhcp6Bindings');
   }
 

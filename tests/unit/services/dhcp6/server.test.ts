@@ -114,3 +114,14 @@ describe('Dhcp6Server', () => {
     expect(s.ctx.stats.get('dhcp6InErrors')).toBe(1);
   });
 });
+
+describe('Dhcp6Server config', () => {
+  it('refuses a pool whose ends differ above the last 16 bits, or run backwards', () => {
+    const ctx = createTestContext(1);
+    const make = (first: string, last: string) => () =>
+      new Dhcp6Server(ctx, { duid: SERVER_DUID, prefix: parseIpv6Cidr('fd00:1::/64')!, pool: { first: ip6(first), last: ip6(last) }, dnsServers: [], domains: [] });
+    expect(make('fd00:1::100', 'fd00:1::1:100')).toThrow(/last 16 bits/);
+    expect(make('fd00:1::200', 'fd00:1::100')).toThrow(/first ≤ last/);
+    expect(make('fd00:1::100', 'fd00:1::1ff')).not.toThrow();
+  });
+});
