@@ -40,6 +40,8 @@ export const TOOLS = [
   { pkg: 'psmisc', check: 'fuser', why: 'lab commands (fuser -k)' },
   { pkg: 'socat', check: 'socat', why: 'services in the VM, Docker and VPC labs' },
   { pkg: 'nmap', check: 'nmap', why: 'the VPC lab\'s port scans' },
+  { pkg: 'unbound', check: 'unbound', why: 'the DNS hierarchy lab\'s second resolver' },
+  { pkg: 'knot-dnsutils', check: 'kdig', why: 'DNS tests (kdig)' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

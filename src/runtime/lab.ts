@@ -44,6 +44,7 @@ import { Router } from '../node/router.js';
 import { DhcpServer } from '../services/dhcp/server.js';
 import { buildLabZone } from '../services/dns/config.js';
 import { DnsForwarder } from '../services/dns/forwarder.js';
+import { DnsResolver } from '../services/dns/resolver.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Iperf3Server } from '../services/iperf3/server.js';
 import { startSmallServices } from '../services/small/index.js';
@@ -543,7 +544,12 @@ function startRouterDns(topology: Topology, node: RouterNodeSpec, router: Router
   if (!first) throw where(topology, spec.at, `nodes.${node.name}.dns`, 'a DNS server needs an interface with an IPv4 address');
   const zone = buildLabZone({ tapnet: first.address, subnet: first }, { zone: spec.zone, records: spec.records });
   if (!zone.ok) throw where(topology, spec.at, `nodes.${node.name}.dns`, zone.error);
-  const forwarder = spec.upstreams.length > 0 ? new DnsForwarder(router.ctx, router.udp, spec.upstreams) : undefined;
+  // recursion: resolves from the root hints (RFC 1034 §5.3.3); upstreams: forwards; neither: its zone only.
+  const forwarder = spec.recursion
+    ? new DnsResolver(router.ctx, router.udp, spec.recursion)
+    : spec.upstreams.length > 0
+      ? new DnsForwarder(router.ctx, router.udp, spec.upstreams)
+      : undefined;
   const dns = new DnsServer(router.ctx, { zone: zone.value, forwarder });
   dns.listen(
     router.udp,

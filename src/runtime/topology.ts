@@ -29,6 +29,7 @@
  *         wg0: { kind: wireguard, config: office.conf }   # a wg-quick file, beside the lab file
  *      tapnet's own WireGuard on a router, wireguard-go + wg on a host: src/services/wireguard/config.ts)
  *       dns: { zone: home, upstreams: [10.0.2.3], records: ["nas A 10.1.0.10"] }   # a DNS server (src/services/dns)
+ *       dns: { zone: home, recursion: { roots: [10.53.0.1], allow: [10.1.0.0/24] } }   # or a recursive resolver
  *       iperf3: true               # an iperf3 server on port 5201 of the router's addresses (src/services/iperf3)
  *       smallServices: [echo, discard, chargen, daytime, time]   # RFC 862-868 over TCP and UDP (src/services/small), or: all
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
@@ -101,6 +102,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { SMALL_SERVICE_NAMES, type SmallServiceName } from '../services/small/index.js';
 import { lbSchema, type LbServiceConfig } from '../services/lb/config.js';
 import type { Upstream } from '../services/dns/forwarder.js';
+import type { RecursionConfig } from '../services/dns/resolver.js';
 import { YamlLocator, configErrorMap, element, fields, formatProblem, integer, problemsFromIssues, text, type ConfigPath, type ConfigProblem, type SourcePosition } from './config-errors.js';
 
 export { formatProblem, type SourcePosition } from './config-errors.js';
@@ -199,6 +201,8 @@ export interface RouterDnsSpec {
   readonly upstreams: readonly Upstream[];
   /** Master-file lines, names relative to the zone ("nas A 192.168.1.10"). */
   readonly records: readonly string[];
+  /** `recursion: { roots, allow }`: a recursive resolver from these root servers (src/services/dns/resolver.ts). */
+  readonly recursion?: RecursionConfig;
   readonly at: SourcePosition;
 }
 

@@ -12,7 +12,7 @@
  * `lab.file` (the rewritten copy) to `--lab`.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, parse, parseDocument, visit, type Node as YamlNode } from 'yaml';
@@ -142,6 +142,8 @@ export async function startLab(relativeFile: string, options: StartLabOptions = 
     names = rewritten.names;
     file = join(runDir, basename(source));
     writeFileSync(file, rewritten.text);
+    // `run:` commands start in the lab file's directory: link the helper scripts beside the original next to the copy.
+    for (const f of readdirSync(dirname(source))) if (f.endsWith('.py')) symlinkSync(join(dirname(source), f), join(runDir, f));
   }
   const hosts = labHosts(file);
   const realName = (name: string): string => {

@@ -26,6 +26,7 @@ import { formatIpv4Cidr, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from '
 import { formatIpv6Cidr, parseIpv6Cidr, type Ipv6Address, type Ipv6Cidr } from '../../l3/ipv6/address.js';
 import { DnsClass, DnsType } from './constants.js';
 import { parseUpstream, type Upstream } from './forwarder.js';
+import { parseAllow, parseRootHint, type RecursionConfig } from './resolver.js';
 import type { DnsRecord } from './message.js';
 import { canonicalName, nameToLabels } from './name.js';
 import { reverseZoneV4, reverseZoneV6 } from './reverse.js';
@@ -71,9 +72,32 @@ export interface LabDnsConfig {
   readonly zone: string;
   readonly upstreams: readonly Upstream[];
   readonly records: readonly string[];
+  /** `recursion: { roots, allow }`: resolve other names from these root servers (resolver.ts). */
+  readonly recursion?: RecursionConfig;
 }
 
-const ZONE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i;
+/** A domain name, or "." for the root zone (a lab's root server). */
+const ZONE_NAME = /^(\.|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)$/i;
+
+const labRootHint = z.string().transform((text, ctx) => {
+  const address = parseRootHint(text);
+  if (address === undefined) ctx.addIssue({ code: 'custom', message: `'${text}': expected a root server's IPv4 address, like 10.53.0.1` });
+  return address!;
+});
+
+const labAllow = z.string().transform((text, ctx) => {
+  const net = parseAllow(text);
+  if (!net) ctx.addIssue({ code: 'custom', message: `'${text}': expected a network like 10.1.0.0/24 or an address` });
+  return net!;
+});
+
+const labRecursion = z.strictObject(
+  {
+    roots: z.array(labRootHint).min(1, { error: 'at least one root server address' }),
+    allow: z.array(labAllow).default([]),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field (expected one of: roots, allow)' : undefined) },
+);
 
 const labUpstream = z.string().transform((text, ctx) => {
   const upstream = parseUpstream(text);
@@ -91,10 +115,14 @@ const labDnsBlock = z
         .default(DEFAULT_LAB_ZONE),
       upstreams: z.array(labUpstream).default([]),
       records: z.array(z.string()).default([]),
+      recursion: labRecursion.optional(),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field (expected one of: zone, upstreams, records)' : undefined) },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field (expected one of: zone, upstreams, records, recursion)' : undefined) },
   )
   .superRefine((dns, ctx) => {
+    if (dns.recursion && dns.upstreams.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['recursion'], message: 'a server forwards to upstreams or recurses from the roots, not both' });
+    }
     // Records are read relative to the zone, so they are checked once the zone is known.
     dns.records.forEach((line, i) => {
       const r = checkRecordText(line, dns.zone);
@@ -133,8 +161,9 @@ export function buildLabZone(hosts: LabHosts, config: DnsZoneConfig = {}, serial
     else if (v6 && v6.prefixLength >= 4) reverseZones.push(reverseZoneV6(v6));
     else return { ok: false, error: `bad reverse network "${text}": expected a CIDR like 10.77.0.0/24 or fd77::/64` };
   }
-  const gateway = `gateway.${origin}`;
-  const soa: SoaFields = { mname: gateway, rname: `hostmaster.${origin}`, serial, ...LAB_SOA_TIMERS };
+  const under = (label: string): string => (origin === '.' ? `${label}.` : `${label}.${origin}`);
+  const gateway = under('gateway');
+  const soa: SoaFields = { mname: gateway, rname: under('hostmaster'), serial, ...LAB_SOA_TIMERS };
   const zone = new Zone({ origin, soa, nameServers: [gateway], reverseZones });
   const a = (name: string, address: Ipv4Address): DnsRecord => ({
     name,
@@ -147,7 +176,7 @@ export function buildLabZone(hosts: LabHosts, config: DnsZoneConfig = {}, serial
   if (hosts.tapnet6) {
     records.push({ name: gateway, type: DnsType.AAAA, class: DnsClass.IN, ttl: ZONE_DEFAULT_TTL, data: { kind: 'AAAA', address: hosts.tapnet6 } });
   }
-  if (hosts.kernel !== undefined) records.push(a(`host.${origin}`, hosts.kernel));
+  if (hosts.kernel !== undefined) records.push(a(under('host'), hosts.kernel));
   for (const line of config.records ?? []) {
     const r = parseRecordText(line, origin, ZONE_DEFAULT_TTL);
     if (!r.ok) return { ok: false, error: `bad record "${line}": ${r.error}` };

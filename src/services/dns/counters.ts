@@ -36,6 +36,20 @@ export const DNS_COUNTERS = [
   'dnsOutResponses',
   'dnsOutServFail',
   'dnsOutTruncated',
+  'dnsRecBadReplies',
+  'dnsRecBudgetExceeded',
+  'dnsRecCnames',
+  'dnsRecDropped',
+  'dnsRecGlueless',
+  'dnsRecLame',
+  'dnsRecMerged',
+  'dnsRecOutOfBailiwick',
+  'dnsRecQueries',
+  'dnsRecReferrals',
+  'dnsRecSent',
+  'dnsRecServFail',
+  'dnsRecTimeouts',
+  'dnsOutRecursionRefused',
 ] as const;
 
 declare module '../../core/stats.js' {

@@ -26,6 +26,7 @@ import { answerChaos } from './chaos.js';
 import { ServerCookies } from './cookies.js';
 import { ExtendedDnsError, cookieOption, extendedErrorOption, parseCookieOption, type DnsCookie, type ExtendedError } from './edns-options.js';
 import type { DnsForwarder } from './forwarder.js';
+import type { DnsResolver } from './resolver.js';
 import { DNS_PORT } from './forwarder.js';
 import {
   DNS_HEADER_LENGTH,
@@ -75,15 +76,19 @@ function isUnansweredMetaType(type: number): boolean {
 
 export interface DnsServerOptions {
   readonly zone: Zone;
-  /** Upstreams for names outside the zone; without one those get REFUSED. */
-  readonly forwarder?: DnsForwarder;
+  /**
+   * Names outside the zone: asked of configured upstreams (DnsForwarder) or
+   * resolved from the root (DnsResolver, RFC 1034 §5.3.3); without either
+   * those get REFUSED.
+   */
+  readonly forwarder?: DnsForwarder | DnsResolver;
   /** Encoded answers kept (default ANSWER_CACHE_MAX_ENTRIES); 0 turns the answer cache off (bench/dns-server.ts). */
   readonly answerCacheEntries?: number;
 }
 
 export class DnsServer {
   readonly zone: Zone;
-  readonly forwarder: DnsForwarder | undefined;
+  readonly forwarder: DnsForwarder | DnsResolver | undefined;
   private readonly sockets: UdpSocket[] = [];
   /** Encoded local answers by query shape (answer-cache.ts): a repeated question skips parse, lookup and encode. */
   private readonly answers: AnswerCache;
@@ -105,6 +110,7 @@ export class DnsServer {
       'dnsOutTruncated',
       'dnsAuthAnswers',
       'dnsForwarded',
+      'dnsOutRecursionRefused',
       'dnsInCookies',
       'dnsInCookiesValid',
       ...Object.values(RCODE_COUNTERS),
@@ -241,14 +247,21 @@ export class DnsServer {
     const local = this.zone.lookup(question.name, question.type);
     if (local) {
       ctx.stats.inc('dnsAuthAnswers');
-      const bytes = this.respond(request, local.rcode, maxSize, transport, local, true);
-      // A response with a server cookie is for one client only: not reusable by the answer cache.
-      if (bytes && key !== undefined && !request.cookie) this.answers.put(key, { bytes, rcode: local.rcode, truncated: isTruncated(bytes) }, this.zone.serial);
+      // A referral (RFC 1034 §4.3.2 step 3b) is not an authoritative answer: AA clear.
+      const bytes = this.respond(request, local.rcode, maxSize, transport, local, !local.referral);
+      // A response with a server cookie is for one client only, and a rotated RRset (round robin) must
+      // come out in the next order next time: neither is reusable by the answer cache.
+      if (bytes && key !== undefined && !request.cookie && !local.rotated) this.answers.put(key, { bytes, rcode: local.rcode, truncated: isTruncated(bytes) }, this.zone.serial);
       return bytes;
     }
     const forwarder = this.forwarder;
     // RFC 8914 §4.21: Not Authoritative, for a name outside our zones when we will not recurse for it.
     if (!forwarder) return this.respond(withError(request, ExtendedDnsError.NOT_AUTHORITATIVE, 'not in a local zone and no upstream configured'), DnsRcode.REFUSED, maxSize, transport);
+    if ('allows' in forwarder && !forwarder.allows(client)) {
+      // RFC 8914 §4.19 Prohibited: recursion is offered to the configured networks only (BIND's allow-recursion).
+      ctx.stats.inc('dnsOutRecursionRefused');
+      return this.respond(withError(request, ExtendedDnsError.PROHIBITED, 'recursion is not offered to this client'), DnsRcode.REFUSED, maxSize, transport);
+    }
     const hit = forwarder.cached(question);
     if (hit) return this.respond(request, hit.rcode, maxSize, transport, hit, false);
     // RFC 1034 §4.3.1: without RD the client asked us not to recurse.

@@ -13,8 +13,16 @@
  * falls in a reverse zone gets a PTR there automatically. Hosts that DHCP
  * leases come and go through `registerLease` / `unregisterLease`.
  *
- * Not here: wildcards (RFC 4592), delegations below the apex, DNSSEC, zone
- * transfers. An NS record below the apex is served as plain data.
+ * An NS RRset below an apex is a zone cut (RFC 1034 §4.2.1): names at and
+ * below it are answered with a referral (§4.3.2 step 3b: the NS RRset in the
+ * authority section, the servers' addresses, the "glue", in the additional
+ * section, AA clear), which is how a root or TLD server sends a resolver on.
+ *
+ * Round robin: an A or AAAA RRset of several records comes out rotated by one
+ * on every answer (BIND's rrset-order cyclic), so clients that take the first
+ * address spread over the servers.
+ *
+ * Not here: wildcards (RFC 4592), DNSSEC (and so DS at a cut), zone transfers.
  */
 import type { Ipv4Address } from '../../l3/ipv4/address.js';
 import { DnsClass, DnsType, dnsTypeName } from './constants.js';
@@ -75,6 +83,10 @@ export interface ZoneAnswer {
   readonly answers: readonly DnsRecord[];
   readonly authorities: readonly DnsRecord[];
   readonly additionals: readonly DnsRecord[];
+  /** A referral to a child zone (RFC 1034 §4.3.2 step 3b): not authoritative, AA clear. */
+  readonly referral?: boolean;
+  /** An A/AAAA RRset of several records came out rotated (round robin): the next answer differs. */
+  readonly rotated?: boolean;
 }
 
 interface Node {
@@ -141,6 +153,8 @@ export class Zone {
   private readonly leaseAddresses = new Map<string, Ipv4Address>();
   private soa: SoaFields;
   private readonly ttl: number;
+  /** Per RRset ("key|type"), answers given from it so far: its next rotation (round robin). Bounded by the zone's own data. */
+  private readonly rotations = new Map<string, number>();
 
   constructor(options: ZoneOptions) {
     this.origin = canonicalName(options.origin);
@@ -350,7 +364,7 @@ export class Zone {
   }
 
   // -------------------------------------------------------------------------
-  // Lookup (RFC 1034 §4.3.2, for an authoritative server without delegations)
+  // Lookup (RFC 1034 §4.3.2, for an authoritative server)
 
   /**
    * Answers `name`/`type` (class IN) from local data, or undefined when the
@@ -365,6 +379,13 @@ export class Zone {
     const answers: DnsRecord[] = [];
     const seen = new Set<string>();
     for (let hop = 0; ; hop++) {
+      const cut = this.cutAbove(key, apex);
+      if (cut) {
+        // Step 3b: a referral, unless a CNAME chain led here: then the chain so far is the answer.
+        if (hop > 0) return { rcode: 0, answers, authorities: [], additionals: [] };
+        const ns = cut.sets.get(DnsType.NS)!;
+        return { rcode: 0, answers, authorities: ns, additionals: this.additionalFor(ns), referral: true };
+      }
       const node = this.nodes.get(key);
       if (!node) {
         // RFC 8020: a name with names below it exists, it just has no data.
@@ -373,8 +394,15 @@ export class Zone {
       }
       const matched = type === DnsType.ANY ? anyAnswer(node.sets) : node.sets.get(type);
       if (matched && matched.length > 0) {
-        answers.push(...matched);
-        return { rcode: 0, answers, authorities: [], additionals: this.additionalFor(matched) };
+        const rotate = matched.length > 1 && (matched[0]!.type === DnsType.A || matched[0]!.type === DnsType.AAAA);
+        if (rotate) {
+          const setKey = `${key}|${matched[0]!.type}`;
+          const n = this.rotations.get(setKey) ?? 0;
+          this.rotations.set(setKey, n + 1);
+          const first = n % matched.length;
+          answers.push(...matched.slice(first), ...matched.slice(0, first));
+        } else answers.push(...matched);
+        return { rcode: 0, answers, authorities: [], additionals: this.additionalFor(matched), ...(rotate ? { rotated: true } : {}) };
       }
       const cname = type !== DnsType.CNAME ? node.sets.get(DnsType.CNAME)?.[0] : undefined;
       if (!cname || cname.data.kind !== 'CNAME') {
@@ -390,6 +418,16 @@ export class Zone {
       }
       apex = next;
     }
+  }
+
+  /** RFC 1034 §4.2.1: the highest zone cut (a node below `apex` holding NS) at or above `key`, if any. */
+  private cutAbove(key: string, apex: string): Node | undefined {
+    let found: Node | undefined;
+    for (let k: string | undefined = key; k !== undefined && k !== apex; k = parentKey(k)) {
+      const node = this.nodes.get(k);
+      if (node?.sets.has(DnsType.NS)) found = node;
+    }
+    return found;
   }
 
   /** RFC 2308 §3: the SOA in a negative answer, its TTL the smaller of its own and MINIMUM. */

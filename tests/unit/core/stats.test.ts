@@ -16,6 +16,7 @@ import { ICMPV6_COUNTERS } from '../../../src/l3/icmpv6/counters.js';
 import { NETFILTER_COUNTERS } from '../../../src/netfilter/counters.js';
 import { DHCP_COUNTERS } from '../../../src/services/dhcp/counters.js';
 import { DNS_COUNTERS } from '../../../src/services/dns/counters.js';
+import { DHCP6_COUNTERS } from '../../../src/services/dhcp6/counters.js';
 import { UPLINK_COUNTERS } from '../../../src/services/uplink/counters.js';
 
 const TABLES = {
@@ -30,6 +31,7 @@ const TABLES = {
   NETFILTER_COUNTERS,
   DHCP_COUNTERS,
   DNS_COUNTERS,
+  DHCP6_COUNTERS,
   UPLINK_COUNTERS,
 };
 

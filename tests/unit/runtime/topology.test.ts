@@ -224,6 +224,24 @@ nodes:
 links:
   - [a:eth0, h:p9]
 `)).toEqual(['4:28 nodes.h.ports.p1: not connected: add a link to h:p1 under links', '4:34 nodes.h.ports.p2: not connected: add a link to h:p2 under links', "6:14 links.0.endpoints.1: hub 'h' has no port 'p9' (it has: p1, p2)"]);
+  it('dns recursion: root hints and an allow-list, checked; the root zone "."; not with upstreams', () => {
+    const lab = (dns: string): string[] =>
+      problems(`name: x
+nodes:
+  pc: { kind: host, interfaces: { eth0: { dhcp: true } } }
+  gw: { kind: router, interfaces: { lan: { address: 192.168.1.1/24, dhcp: true } }, dns: ${dns} }
+links: [[pc:eth0, gw:lan]]
+`);
+    expect(lab('{ zone: home, recursion: { roots: [10.53.0.2], allow: [192.168.1.0/24, 10.0.0.7] } }')).toEqual([]);
+    expect(lab('{ zone: ".", records: ["test. NS ns.test.", "ns.test. A 10.53.0.3"] }')).toEqual([]);
+    expect(lab('{ recursion: { roots: [] } }')[0]).toMatch(/nodes\.gw\.dns\.recursion\.roots: at least one root server address/);
+    expect(lab('{ recursion: { roots: [10.53.0.300] } }')[0]).toMatch(/nodes\.gw\.dns\.recursion\.roots\.0: '10\.53\.0\.300': expected a root server's IPv4 address/);
+    expect(lab('{ recursion: { roots: [10.53.0.2], allow: [10.0.0.0/33] } }')[0]).toMatch(/nodes\.gw\.dns\.recursion\.allow\.0: '10\.0\.0\.0\/33': expected a network/);
+    expect(lab('{ recursion: { roots: [10.53.0.2], hints: [] } }')[0]).toMatch(/nodes\.gw\.dns\.recursion\.hints: unknown field \(expected one of: roots, allow\)/);
+    expect(lab('{ upstreams: [10.0.2.3], recursion: { roots: [10.53.0.2] } }')[0]).toMatch(/nodes\.gw\.dns\.recursion: a server forwards to upstreams or recurses from the roots, not both/);
+    const ok = parseTopology(readFileSync(join(LABS, 'dns-hierarchy.yaml'), 'utf8'), 'dns-hierarchy.yaml');
+    const home = ok.ok ? ok.topology.nodes.find((n) => n.name === 'dh-home') : undefined;
+    expect(home?.kind === 'router' && home.dns?.recursion?.roots).toEqual([0x0a350002]);
   });
 
   it('iperf3 and smallServices: on a router, checked, off by default; not on a host', () => {
