@@ -224,6 +224,8 @@ nodes:
 links:
   - [a:eth0, h:p9]
 `)).toEqual(['4:28 nodes.h.ports.p1: not connected: add a link to h:p1 under links', '4:34 nodes.h.ports.p2: not connected: add a link to h:p2 under links', "6:14 links.0.endpoints.1: hub 'h' has no port 'p9' (it has: p1, p2)"]);
+  });
+
   it('dns recursion: root hints and an allow-list, checked; the root zone "."; not with upstreams', () => {
     const lab = (dns: string): string[] =>
       problems(`name: x
