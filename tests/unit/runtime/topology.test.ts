@@ -124,7 +124,7 @@ links:
 extra: 1
 `),
     ).toEqual([
-      '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes, run, resolvers)',
+      '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes, run, resolvers, part)',
       "4:14 nodes.b.kind: unknown kind 'hub' (one of: host, router, switch, lb)",
       '8:6 links.1.endpoints.0: a:eth0 is already connected by links.0',
       "9:6 links.2.endpoints.0: no node 'nobody'",
