@@ -473,11 +473,13 @@ type EndpointFields = { node: string; port: string } | { vxlan: VxlanSpec };
 
 /** `NODE:INTERFACE`, or `{ vxlan: {...} }` (a VXLAN tunnel: runtime/vxlan.ts). */
 const endpoint = z.unknown().transform((raw, ctx): EndpointFields => {
-  const schema = (isRecord(raw) ? vxlanEndpointSchema.transform((vxlan) => ({ vxlan })) : nodeEndpoint) as z.ZodType<EndpointFields>;
-  // The chosen schema's own run (as element() in config-errors.ts); its issues keep their paths and fail the link.
+  const vxlan = isRecord(raw);
+  const schema = (vxlan ? vxlanEndpointSchema.transform((spec) => ({ vxlan: spec })) : nodeEndpoint) as z.ZodType<EndpointFields>;
+  // The chosen schema's own run (as element() in config-errors.ts): its issues keep their paths. A wrong VXLAN
+  // end still leaves its link usable for the wiring check (its node end is connected), as a wrong mtu: does.
   const result = schema._zod.run({ value: raw, issues: [] }, {}) as z.core.ParsePayload<EndpointFields>;
-  ctx.issues.push(...result.issues);
-  return result.value;
+  for (const issue of result.issues) ctx.issues.push(vxlan ? { ...issue, continue: true } : issue);
+  return vxlan && result.issues.length > 0 ? ({ vxlan: undefined } as unknown as EndpointFields) : result.value;
 });
 
 function isVxlanEnd(e: EndpointFields): e is { vxlan: VxlanSpec } {
