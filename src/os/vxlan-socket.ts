@@ -36,8 +36,17 @@ import { HostCommandError, run } from './run.js';
 
 /** Sender sockets per underlay: distinct source ports the flow hash spreads over. */
 export const VXLAN_SENDERS = 4;
-/** Datagrams in flight per sender socket (its ring of slots). */
-export const VXLAN_SEND_RING = 256;
+/**
+ * Datagrams in flight per sender socket (its ring of slots, allocated as first used). One TAP batch of TSO
+ * super-frames becomes thousands of datagrams in one turn, before the first send completes.
+ */
+export const VXLAN_SEND_RING = 4096;
+/**
+ * Socket buffers asked for (SO_RCVBUF/SO_SNDBUF; the kernel caps them at net.core.rmem_max/wmem_max). A TCP
+ * burst arrives as a train of datagrams while this process is busy: with the 208 KB default, bench/vxlan.sh lost
+ * ~19 000 datagrams in 5 s to UdpRcvbufErrors. (Linux's own vxlan has no socket queue: it runs in softirq.)
+ */
+export const VXLAN_SOCKET_BUFFER = 4 * 1024 * 1024;
 /** How long the helper child may take to hand over the sockets. */
 const OPEN_TIMEOUT_MS = 10_000;
 
@@ -56,11 +65,11 @@ export interface VxlanUnderlayOptions {
 /** The code the helper child runs inside the namespace: bind, hand over, exit. Plain JS for `node -e`. */
 const CHILD = `
 const dgram = require('node:dgram');
-const [family, local, port, senders] = JSON.parse(process.argv[1]);
+const [family, local, port, senders, buffer] = JSON.parse(process.argv[1]);
 const type = family === 6 ? 'udp6' : 'udp4';
 const any = family === 6 ? '::' : '0.0.0.0';
 const open = (p) => new Promise((resolve, reject) => {
-  const s = dgram.createSocket({ type, ipv6Only: family === 6 });
+  const s = dgram.createSocket({ type, ipv6Only: family === 6, recvBufferSize: buffer, sendBufferSize: buffer });
   s.once('error', reject);
   s.bind(p, local || any, () => resolve(s));
 });
@@ -78,7 +87,7 @@ async function openSockets(o: VxlanUnderlayOptions): Promise<Socket[]> {
   if (o.netns === undefined) {
     const open = (port: number): Promise<Socket> =>
       new Promise((resolve, reject) => {
-        const s = createSocket({ type, ipv6Only: o.family === 6 });
+        const s = createSocket({ type, ipv6Only: o.family === 6, recvBufferSize: VXLAN_SOCKET_BUFFER, sendBufferSize: VXLAN_SOCKET_BUFFER });
         s.once('error', reject);
         s.bind(port, o.local ?? (o.family === 6 ? '::' : '0.0.0.0'), () => {
           s.removeListener('error', reject);
@@ -96,7 +105,7 @@ async function openSockets(o: VxlanUnderlayOptions): Promise<Socket[]> {
   }
   return new Promise((resolve, reject) => {
     const sockets: Socket[] = [];
-    const args = ['netns', 'exec', o.netns!, process.execPath, '-e', CHILD, JSON.stringify([o.family, o.local ?? '', o.port, VXLAN_SENDERS])];
+    const args = ['netns', 'exec', o.netns!, process.execPath, '-e', CHILD, JSON.stringify([o.family, o.local ?? '', o.port, VXLAN_SENDERS, VXLAN_SOCKET_BUFFER])];
     const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -124,6 +133,7 @@ async function openSockets(o: VxlanUnderlayOptions): Promise<Socket[]> {
 /** One sender socket with its ring of slots. */
 class Sender {
   private readonly slots: Buffer[];
+  private readonly slotSize: number;
   private next = 0;
   private inFlight = 0;
   /** Bound once: the send callback allocates no closure per datagram. */
@@ -134,7 +144,8 @@ class Sender {
     slotSize: number,
     onError: (error: Error) => void,
   ) {
-    this.slots = Array.from({ length: VXLAN_SEND_RING }, () => Buffer.allocUnsafe(slotSize));
+    this.slots = [];
+    this.slotSize = slotSize;
     this.sent = (error) => {
       this.inFlight--;
       if (error) onError(error);
@@ -143,7 +154,7 @@ class Sender {
 
   send(header: Uint8Array, frame: Uint8Array, remote: string, port: number): 'sent' | 'full' {
     if (this.inFlight >= VXLAN_SEND_RING) return 'full';
-    const slot = this.slots[this.next]!;
+    const slot = this.slots[this.next] ?? (this.slots[this.next] = Buffer.allocUnsafe(this.slotSize));
     this.next = (this.next + 1) % VXLAN_SEND_RING;
     slot.set(header, 0);
     slot.set(frame, header.length);
