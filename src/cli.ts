@@ -377,7 +377,7 @@ export function buildProgram(): Command {
     .action(async (file: string, opts: { json?: boolean; part?: string }) => {
       const topology = loadLabFile(file, opts.part);
       const status = await queryLabStatus(topology);
-      if (!status) throw new CliError(`lab ${topology.name} is not running (start it with \`tapnet lab up ${file}\`)`);
+      if (!status) throw new CliError(`lab ${topology.name} is not running (start it with \`tapnet lab up ${file}${opts.part ? ` --part ${opts.part}` : ''}\`)`);
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatLabStatus(status));
     });
 
