@@ -57,7 +57,7 @@ import { controlRequest, controlSocketAlive, controlSocketPath, startControlServ
 import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
-import { openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
+import { VxlanLinkError, openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
@@ -193,8 +193,8 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     try {
       vxlanLinks = await openVxlanLinks(topology.vxlanLinks, contextFor, cleanup);
     } catch (e) {
-      const spec = topology.vxlanLinks[0]!;
-      throw where(topology, spec.at, 'links', `VXLAN: ${(e as Error).message}`);
+      if (!(e instanceof VxlanLinkError)) throw e;
+      throw where(topology, e.spec.at, `links (${e.spec.end.node}:${e.spec.end.port})`, `VXLAN: ${e.message}`);
     }
     signal?.throwIfAborted();
     for (const v of vxlanLinks) {

@@ -135,6 +135,16 @@ export function selectPart(topology: Topology, part: string | undefined): Topolo
   };
 }
 
+/** Opening a VXLAN link failed: `spec` says which (its position in the file). */
+export class VxlanLinkError extends Error {
+  constructor(
+    readonly spec: VxlanLinkSpec,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A running VXLAN link, for `lab status` and `show mac`. */
 export interface RunningVxlanLink {
   readonly spec: VxlanLinkSpec;
@@ -154,14 +164,21 @@ export interface RunningVxlanLink {
  * to `cleanup` as soon as each thing exists.
  */
 export async function openVxlanLinks(links: readonly VxlanLinkSpec[], contextFor: (node: string) => StackContext, cleanup: (() => void)[]): Promise<RunningVxlanLink[]> {
+  const attempt = <T>(spec: VxlanLinkSpec, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new VxlanLinkError(spec, (e as Error).message);
+    }
+  };
   const keyOf = (v: VxlanSpec): string => `${v.netns ?? ''}|${v.family}|${v.local ?? ''}|${v.port}`;
   // First every MTU (a shared socket's send slots fit its largest frame), then the sockets, then the tunnels.
   const mtus = links.map((spec) => {
     const v = spec.vxlan;
     if (spec.mtu !== undefined) return { mtu: spec.mtu, note: 'set in the file' };
     const overhead = v.family === 6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
-    const below = underlayMtu(v.remotes[0]!, v.netns);
-    if (below - overhead < IPV4_MIN_MTU) throw new Error(`the underlay MTU ${below} leaves ${below - overhead} for the inner link, below IPv4's minimum ${IPV4_MIN_MTU}`);
+    const below = attempt(spec, () => underlayMtu(v.remotes[0]!, v.netns));
+    if (below - overhead < IPV4_MIN_MTU) throw new VxlanLinkError(spec, `the underlay MTU ${below} leaves ${below - overhead} for the inner link, below IPv4's minimum ${IPV4_MIN_MTU}`);
     return { mtu: below - overhead, note: `underlay mtu ${below} - ${overhead} (IPv${v.family})` };
   });
   const underlays = new Map<string, { underlay: HostVxlanUnderlay; receiver: VxlanReceiver }>();
@@ -174,7 +191,9 @@ export async function openVxlanLinks(links: readonly VxlanLinkSpec[], contextFor
     if (!shared) {
       const ctx = contextFor(spec.end.node);
       const largest = Math.max(...links.map((l, j) => (keyOf(l.vxlan) === key ? mtus[j]!.mtu : 0)));
-      const underlay = await HostVxlanUnderlay.open(ctx, { netns: v.netns, family: v.family, local: v.local, port: v.port, maxDatagram: VXLAN_HEADER_LENGTH + largest + FRAME_OVERHEAD });
+      const underlay = await HostVxlanUnderlay.open(ctx, { netns: v.netns, family: v.family, local: v.local, port: v.port, maxDatagram: VXLAN_HEADER_LENGTH + largest + FRAME_OVERHEAD }).catch((e: Error) => {
+        throw new VxlanLinkError(spec, e.message);
+      });
       cleanup.push(() => underlay.close());
       const receiver = new VxlanReceiver(ctx);
       underlay.setReceiver((datagram, remote) => receiver.receive(datagram, remote));
@@ -182,7 +201,7 @@ export async function openVxlanLinks(links: readonly VxlanLinkSpec[], contextFor
       underlays.set(key, shared);
     }
     const tunnel = new VxlanTunnel(contextFor(spec.end.node), { name: `${spec.end.node}:${spec.end.port}`, vni: v.vni, remotes: v.remotes, mtu, underlay: shared.underlay });
-    shared.receiver.add(tunnel);
+    attempt(spec, () => shared.receiver.add(tunnel));
     cleanup.push(() => tunnel.close());
     let device: Device = tunnel;
     if (spec.capture) {

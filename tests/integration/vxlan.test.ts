@@ -28,6 +28,7 @@ const Y = `${p}y`;
 const HA = `${p}ha`;
 const SWA = `${p}swa`;
 const RB = `${p}rb`;
+const HB = `${p}hb`;
 const runDir = mkdtempSync(join(tmpdir(), 'tapnet-vxlan-'));
 const env = tapnetEnv(runDir);
 
@@ -126,13 +127,17 @@ links:
     `name: ${p}s
 nodes:
   ${HA}: { kind: host, part: a, interfaces: { eth0: { address: 10.43.0.1/24 } } }
-  ${SWA}: { kind: switch, part: a, ports: { p1: {}, wan: {} } }
+  ${SWA}: { kind: switch, part: a, ports: { p1: {}, wan: {}, wan2: {} } }
   ${RB}: { kind: router, part: b, interfaces: { eth0: { address: 10.43.0.2/24 } } }
+  ${HB}: { kind: host, part: b, interfaces: { eth0: { address: 10.43.0.3/24 } } }
 links:
   - endpoints: [${HA}:eth0, ${SWA}:p1]
     mtu: 1430
   - [${SWA}:wan, { vxlan: { vni: 4242, remote: "fd99::2", local: "fd99::1", netns: ${X} } }]
   - [${RB}:eth0, { vxlan: { vni: 4242, remote: "fd99::1", local: "fd99::2", netns: ${Y} } }]
+  # A second segment on the same sockets (told apart by VNI), ending on a host's interface.
+  - [${SWA}:wan2, { vxlan: { vni: 4243, remote: "fd99::2", local: "fd99::1", netns: ${X} } }]
+  - [${HB}:eth0, { vxlan: { vni: 4243, remote: "fd99::1", local: "fd99::2", netns: ${Y} } }]
 `,
   );
   await Promise.all([labUp(KERNEL_LAB), labUp(SPLIT_LAB, 'a'), labUp(SPLIT_LAB, 'b')]);
@@ -141,7 +146,7 @@ links:
 afterAll(async () => {
   for (const [file, part] of [[KERNEL_LAB], [SPLIT_LAB, 'a'], [SPLIT_LAB, 'b']] as const) spawnSyncEnv(['lab', 'down', file, ...(part ? ['--part', part] : [])]);
   await Promise.all(parts.map((l) => (l.child.exitCode === null ? new Promise((r) => l.child.on('exit', r)) : undefined)));
-  for (const ns of [K, U, X, Y, PC, HA]) if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
+  for (const ns of [K, U, X, Y, PC, HA, HB]) if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
   rmSync(runDir, { recursive: true, force: true });
 }, 30_000);
 
@@ -211,6 +216,15 @@ print(n, h.hexdigest(), flush=True)
     expect(delta('vxlanInBadFlags')).toBe(1);
   });
 
+  it('a tunnel whose port is taken: one line naming the file, line and link; nothing left behind', () => {
+    const file = join(runDir, 'taken.yaml');
+    writeFileSync(file, `name: ${p}t\nnodes:\n  ${p}ts: { kind: switch, ports: { wan: {} } }\nlinks:\n  - [${p}ts:wan, { vxlan: { vni: 9, remote: 192.0.2.1, local: 192.0.2.2, netns: ${U} } }]\n`);
+    const r = spawnSyncEnv(['lab', 'up', file]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${file}:5:5: links (${p}ts:wan): VXLAN: VXLAN underlay in namespace ${U}: cannot bind 192.0.2.2 port 4789`);
+    expect(spawnSyncEnv(['lab', 'status', file]).stderr).toContain('is not running');
+  });
+
   it('says the MTU and where it came from in the lab status', () => {
     const status = envCli(['lab', 'status', KERNEL_LAB]);
     expect(status).toMatch(/:wan — vxlan vni 42 → 192\.0\.2\.1\s+mtu 1450\s+\(underlay mtu 1500 - 50 \(IPv4\)/);
@@ -225,6 +239,11 @@ describe('tapnet to tapnet: one lab file, two parts, two processes, an IPv6 unde
     const status = envCli(['lab', 'status', SPLIT_LAB, '--part', 'b']);
     expect(status).toContain('underlay mtu 1500 - 70 (IPv6)');
     expect(envCli(['show', 'mac', '--lab', SPLIT_LAB, '--part', 'a'])).toMatch(/dst fd99::2/);
+  });
+
+  it('reaches a host interface whose other end is a second VNI on the same underlay sockets', () => {
+    must(HA, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.43.0.3']);
+    must(HB, 'ping', ['-c', '1', '-W', '2', '10.43.0.2']); // hb ─ VNI 4243 ─ swa ─ VNI 4242 ─ rb: both segments
   });
 
   it('refuses a split lab without --part', () => {
