@@ -23,6 +23,7 @@
  */
 import { z } from 'zod';
 import type { StackContext } from '../core/context.js';
+import type { CounterName } from '../core/stats.js';
 import { PcapWriter } from '../core/pcap.js';
 import type { Device } from '../device/device.js';
 import { capture } from '../device/pcap-device.js';
@@ -219,12 +220,17 @@ export function vxlanLinkStatus(running: readonly RunningVxlanLink[], contexts: 
   return running.map(({ spec, tunnel, underlay, mtuNote }) => {
     const v = spec.vxlan;
     const stats = contexts.get(spec.end.node)?.stats;
-    const names = ['vxlanInDatagrams', 'vxlanInFrames', 'vxlanInTruncated', 'vxlanInBadFlags', 'vxlanInUnknownVni', 'vxlanOutDatagrams', 'vxlanOutFlooded', 'vxlanOutQueueFull', 'vxlanOutErrors'] as const;
+    // Grouped like the impaired links' (formatLabStatus prints one line per group).
+    const group = (names: readonly CounterName[]): Record<string, number> => Object.fromEntries(names.map((n) => [n, stats!.get(n)]));
+    const counters = stats && {
+      in: group(['vxlanInDatagrams', 'vxlanInFrames', 'vxlanInTruncated', 'vxlanInBadFlags', 'vxlanInUnknownVni']),
+      out: group(['vxlanOutDatagrams', 'vxlanOutFlooded', 'vxlanOutOversize', 'vxlanOutQueueFull', 'vxlanOutErrors']),
+    };
     return {
       ends: `${spec.end.node}:${spec.end.port} — vxlan vni ${v.vni} → ${v.remotes.join(', ')}`,
       mtu: tunnel.mtu,
       note: `${mtuNote}; udp ${v.local ?? (v.family === 6 ? '[::]' : '0.0.0.0')}:${v.port}, source ports ${underlay.sourcePorts.join(',')}${v.netns ? `, underlay netns ${v.netns}` : ''}`,
-      counters: stats ? Object.fromEntries(names.map((n) => [n, stats.get(n)])) : undefined,
+      counters,
     };
   });
 }
