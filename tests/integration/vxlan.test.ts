@@ -4,6 +4,7 @@
  *   kernel side                         underlay veth                tapnet lab (part a)
  *   ns K: vx0 (type vxlan id 42) ── vK 192.0.2.1 ═══ 192.0.2.2 vU ── ns U: the lab's UDP socket
  *         10.42.0.1, fd42::1                                        sw1:wan { vxlan } ── sw1:p1 ── pc (10.42.0.10)
+ *   then vx0 moves into a Linux bridge with a veth to ns KP (10.42.0.5): a PC behind the kernel's bridge
  *
  * Linux's vxlan only answers across two namespaces (never over loopback in one), hence K and U joined by a veth.
  * The second lab is split into two parts, each its own `tapnet lab up --part` process, whose underlays are two
@@ -21,6 +22,7 @@ import { tapnetEnv } from './lab-harness.js';
 const p = uniqueName('vx'); // 8 characters: every name below starts with it
 const K = `${p}k`;
 const U = `${p}u`;
+const KP = `${p}kp`;
 const PC = `${p}pc`;
 const SW = `${p}sw`;
 const X = `${p}x`; // the tapnet-to-tapnet underlays
@@ -146,7 +148,7 @@ links:
 afterAll(async () => {
   for (const [file, part] of [[KERNEL_LAB], [SPLIT_LAB, 'a'], [SPLIT_LAB, 'b']] as const) spawnSyncEnv(['lab', 'down', file, ...(part ? ['--part', part] : [])]);
   await Promise.all(parts.map((l) => (l.child.exitCode === null ? new Promise((r) => l.child.on('exit', r)) : undefined)));
-  for (const ns of [K, U, X, Y, PC, HA, HB]) if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
+  for (const ns of [K, KP, U, X, Y, PC, HA, HB]) if (netnsExists(ns)) sh('ip', ['netns', 'delete', ns]);
   rmSync(runDir, { recursive: true, force: true });
 }, 30_000);
 
@@ -223,6 +225,21 @@ print(n, h.hexdigest(), flush=True)
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`${file}:5:5: links (${p}ts:wan): VXLAN: VXLAN underlay in namespace ${U}: cannot bind 192.0.2.2 port 4789`);
     expect(spawnSyncEnv(['lab', 'status', file]).stderr).toContain('is not running');
+  });
+
+  it('reaches a PC behind a Linux bridge the kernel vxlan device is a port of', () => {
+    must(undefined, 'ip', ['netns', 'add', KP]);
+    must(undefined, 'ip', ['link', 'add', `${p}vp`, 'netns', KP, 'type', 'veth', 'peer', 'name', `${p}vb`, 'netns', K]);
+    must(KP, 'ip', ['addr', 'add', '10.42.0.5/24', 'dev', `${p}vp`]);
+    must(KP, 'ip', ['link', 'set', `${p}vp`, 'up']);
+    must(K, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+    must(K, 'ip', ['link', 'set', 'vx0', 'master', 'br0']);
+    must(K, 'ip', ['link', 'set', `${p}vb`, 'master', 'br0']);
+    must(K, 'ip', ['link', 'set', `${p}vb`, 'up']);
+    must(K, 'ip', ['link', 'set', 'br0', 'up']);
+    must(PC, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.42.0.5']);
+    const kpMac = JSON.parse(must(KP, 'ip', ['-j', 'link', 'show', `${p}vp`]))[0].address as string;
+    expect(envCli(['show', 'mac', '--lab', KERNEL_LAB, '--node', SW])).toContain(`${kpMac} dst 192.0.2.1`);
   });
 
   it('says the MTU and where it came from in the lab status', () => {
