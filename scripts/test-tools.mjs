@@ -42,6 +42,7 @@ export const TOOLS = [
   { pkg: 'nmap', check: 'nmap', why: 'the VPC lab\'s port scans' },
   { pkg: 'unbound', check: 'unbound', why: 'the DNS hierarchy lab\'s second resolver' },
   { pkg: 'knot-dnsutils', check: 'kdig', why: 'DNS tests (kdig)' },
+  { pkg: 'ethtool', check: 'ethtool', why: 'the VXLAN tests turn off tx checksum offload on the kernel vxlan\'s veth' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

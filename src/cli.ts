@@ -27,6 +27,7 @@ import { sanitizeHostname, type StaticLease } from './services/dhcp/lease-store.
 import { SMALL_SERVICE_NAMES, parseSmallServices, type SmallServiceName } from './services/small/index.js';
 import { parseUpstream, type Upstream } from './services/dns/forwarder.js';
 import { checkRecordText } from './services/dns/config.js';
+import { PartError, selectPart } from './runtime/vxlan.js';
 import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
 import { TopologyError, loadTopology, type Topology } from './runtime/topology.js';
 import { BUSY_POLL_US_DEFAULT } from './device/tap.js';
@@ -290,9 +291,10 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of a table')
     .option('--lab <file>', 'ask the lab started from this topology file instead of `tapnet up`')
     .addOption(new Option('--node <name>', 'which switch or router of the lab').argParser(netnsName))
-    .action(async (what: string, opts: { tap: string; json?: boolean; lab?: string; node?: string }) => {
+    .addOption(partOption())
+    .action(async (what: string, opts: { tap: string; json?: boolean; lab?: string; node?: string; part?: string }) => {
       if (opts.lab !== undefined) {
-        const topology = loadLabFile(opts.lab);
+        const topology = loadLabFile(opts.lab, opts.part);
         const result = await askLab(topology.name, { command: 'show', args: [what, opts.node ?? '', opts.json ? 'json' : ''] });
         if (opts.json || typeof result !== 'string') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else process.stdout.write(result);
@@ -337,9 +339,10 @@ export function buildProgram(): Command {
     .argument('[arg]', 'add: ADDRESS:PORT[,WEIGHT]; weight: the new weight (0 drains)')
     .requiredOption('--lab <file>', 'the lab started from this topology file')
     .addOption(new Option('--node <name>', 'which lb node (needed when the lab has more than one)').argParser(netnsName))
-    .action(async (op: string, service: string, backend: string, arg: string | undefined, opts: { lab: string; node?: string }) => {
+    .addOption(partOption())
+    .action(async (op: string, service: string, backend: string, arg: string | undefined, opts: { lab: string; node?: string; part?: string }) => {
       if (op === 'weight' && (arg === undefined || !/^\d+$/.test(arg))) throw Object.assign(new Error(`lb weight: expected a weight, e.g. tapnet lb weight ${service} ${backend} 3`), { name: 'UsageError' });
-      const topology = loadLabFile(opts.lab);
+      const topology = loadLabFile(opts.lab, opts.part);
       const result = await askLab(topology.name, { command: 'lb', args: [opts.node ?? '', op, service, backend, arg ?? ''] });
       process.stdout.write(String(result));
     });
@@ -351,8 +354,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'topology file (see labs/*.yaml)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(logFormatOption())
-    .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat }) => {
-      const topology = loadLabFile(file);
+    .addOption(partOption())
+    .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat; part?: string }) => {
+      const topology = loadLabFile(file, opts.part);
       requirePrivileges([Capability.netAdmin, Capability.sysAdmin], 'tapnet lab up (TAP devices and network namespaces)');
       await runLab(topology, { logLevel: opts.logLevel, logFormat: opts.logFormat });
     });
@@ -360,30 +364,40 @@ export function buildProgram(): Command {
     .command('down')
     .description('stop a running lab and remove its namespaces (also cleans up after a lab that crashed)')
     .argument('<file>', 'topology file')
-    .action(async (file: string) => {
-      process.stdout.write(`${await labDown(loadLabFile(file))}\n`);
+    .addOption(partOption())
+    .action(async (file: string, opts: { part?: string }) => {
+      process.stdout.write(`${await labDown(loadLabFile(file, opts.part))}\n`);
     });
   lab
     .command('status')
     .description('nodes, links, impairment and forwarding counters of a running lab')
     .argument('<file>', 'topology file')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const topology = loadLabFile(file);
+    .addOption(partOption())
+    .action(async (file: string, opts: { json?: boolean; part?: string }) => {
+      const topology = loadLabFile(file, opts.part);
       const status = await queryLabStatus(topology);
-      if (!status) throw new CliError(`lab ${topology.name} is not running (start it with \`tapnet lab up ${file}\`)`);
+      if (!status) throw new CliError(`lab ${topology.name} is not running (start it with \`tapnet lab up ${file}${opts.part ? ` --part ${opts.part}` : ''}\`)`);
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatLabStatus(status));
     });
 
   return program;
 }
 
-/** Loads a topology file; a bad one prints every problem (FILE:LINE:COL: field: message) and exits 2. */
-function loadLabFile(file: string): Topology {
+/** `--part NAME`: the part of a split lab this machine runs (nodes with `part: NAME`, runtime/vxlan.ts). */
+function partOption(): Option {
+  return new Option('--part <name>', 'the part of a lab split across machines (nodes with part: NAME)');
+}
+
+/**
+ * Loads a topology file (and picks `part` of it); a bad one prints every problem (FILE:LINE:COL: field: message),
+ * a wrong or missing --part one line, and exits 2.
+ */
+function loadLabFile(file: string, part?: string): Topology {
   try {
-    return loadTopology(file);
+    return selectPart(loadTopology(file), part);
   } catch (e) {
-    if (!(e instanceof TopologyError)) throw e;
+    if (!(e instanceof TopologyError) && !(e instanceof PartError)) throw e;
     for (const line of e.message.split('\n')) process.stderr.write(`tapnet: ${line}\n`);
     process.exit(EXIT_USAGE);
   }

@@ -59,6 +59,7 @@ import { controlRequest, controlSocketAlive, controlSocketPath, startControlServ
 import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
+import { VxlanLinkError, openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
@@ -106,7 +107,7 @@ export interface LabStatus {
   readonly file: string;
   readonly pid: number;
   readonly nodes: { name: string; kind: string; detail: string; counters?: Record<string, number> }[];
-  readonly links: { ends: string; mtu: number; impairment?: string; counters?: Record<string, unknown> }[];
+  readonly links: { ends: string; mtu: number; impairment?: string; counters?: Record<string, unknown>; note?: string }[];
 }
 
 class LabSetupError extends Error {}
@@ -189,6 +190,19 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       if (tap.offloadFlags !== LAB_OFFLOADS) log.info(`${e.node}:${e.port}: the kernel refused some offloads; using flags 0x${tap.offloadFlags.toString(16)}`);
       return new VnetDevice(tap, ctx.stats, ctx.trace);
     };
+    // VXLAN links (runtime/vxlan.ts): the tunnel is the device at the node's end; a host's TAP is spliced to it.
+    let vxlanLinks: RunningVxlanLink[];
+    try {
+      vxlanLinks = await openVxlanLinks(topology.vxlanLinks, contextFor, cleanup);
+    } catch (e) {
+      if (!(e instanceof VxlanLinkError)) throw e;
+      throw where(topology, e.spec.at, `links (${e.spec.end.node}:${e.spec.end.port})`, `VXLAN: ${e.message}`);
+    }
+    signal?.throwIfAborted();
+    for (const v of vxlanLinks) {
+      if (isHost(v.spec.end)) splice(linkCtx, openHostTap(v.spec.end, v.tunnel.mtu, false), v.device);
+      else deviceAt.set(key(v.spec.end), v.device);
+    }
     topology.links.forEach((link, i) => {
       let withCapture = (d: Device): Device => d;
       if (link.capture) {
@@ -393,8 +407,15 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       routers,
       switches,
       loadBalancers,
-      status: () => labStatus(topology, routers, { switches, hubs }, running, contexts),
-      show: (what, node, json) => (what === 'lb' ? showLb(topology, loadBalancers, node, json) : showNode(topology, { routers, switches, hubs, contexts, services }, what, node, json)),
+      status: () => {
+        const s = labStatus(topology, routers, { switches, hubs }, running, contexts);
+        return { ...s, links: [...s.links, ...vxlanLinkStatus(vxlanLinks, contexts)] };
+      },
+      show: (what, node, json) => {
+        if (what === 'lb') return showLb(topology, loadBalancers, node, json);
+        if (what === 'mac' && vxlanLinks.length > 0) return showMacAndVxlan(topology, { routers, switches, hubs, contexts, services }, vxlanLinks, node, json);
+        return showNode(topology, { routers, switches, hubs, contexts, services }, what, node, json);
+      },
       stop,
     };
 
@@ -458,7 +479,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
 
     log.info(
       { lab: topology.name, hosts: hosts.map((h) => h.name), routers: [...routers.keys()], switches: [...switches.keys()], control: socketPath },
-      `tapnet lab ${topology.name} ready: ${hosts.length} hosts, ${routers.size} routers, ${switches.size} switches, ${topology.links.length} links`,
+      `tapnet lab ${topology.name} ready: ${hosts.length} hosts, ${routers.size} routers, ${switches.size} switches, ${topology.links.length + topology.vxlanLinks.length} links`,
     );
     return lab;
   } catch (e) {
@@ -726,7 +747,7 @@ export function formatLabStatus(s: LabStatus): string {
   }
   out += '\nlinks:\n';
   for (const l of s.links) {
-    out += `  ${l.ends}  mtu ${l.mtu}${l.impairment ? `  impairment: ${l.impairment}` : ''}\n`;
+    out += `  ${l.ends}  mtu ${l.mtu}${l.impairment ? `  impairment: ${l.impairment}` : ''}${l.note ? `  (${l.note})` : ''}\n`;
     if (l.counters) {
       for (const [dir, c] of Object.entries(l.counters)) {
         const counters = c as Record<string, number>;
@@ -800,6 +821,16 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
   }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
   throw new Error(`a ${hub ? 'hub shows ports' : 'switch shows mac, ports'} or stats, not '${what}'`);
+}
+
+/** `show mac` in a lab with VXLAN links: the switches' MAC tables (when any matches `node`), then the tunnels' FDBs. */
+function showMacAndVxlan(topology: Topology, nodes: LabNodes, vxlan: readonly RunningVxlanLink[], node: string | undefined, json: boolean): unknown {
+  const switches = node === undefined ? nodes.switches.size > 0 : nodes.switches.has(node);
+  const tunnels = vxlan.some((v) => node === undefined || v.spec.end.node === node);
+  if (!tunnels) return showNode(topology, nodes, 'mac', node, json);
+  const fdb = showVxlanFdb(vxlan, node, json);
+  const tables = switches ? showNode(topology, nodes, 'mac', node, json) : json ? {} : '';
+  return json ? { ...(tables as object), vxlan: fdb } : `${tables as string}${fdb as string}`;
 }
 
 /** `tapnet lab up FILE` from the CLI: stop cleanly on SIGINT/SIGTERM with exit code 0, during start-up too. */

@@ -54,6 +54,9 @@
  *       impairment: { loss: 1%, delayMs: 20, jitterMs: 5, rate: 10mbit }   # both directions
  *       capture: wan.pcap          # every frame, both directions, for tcpdump -r / Wireshark (path relative to the current directory)
  *       offload: false             # no virtio-net offload (TSO, partial checksums) on this link's ports (default on)
+ *     - [sw1:p9, { vxlan: { vni: 42, remote: 192.0.2.10, local: 192.0.2.1 } }]   # the other end is a VXLAN tunnel
+ *                                  # (RFC 7348) over this machine's UDP; mtu: defaults to the underlay's - 50/70
+ *   (nodes may say `part: NAME`: the machine that runs them, `tapnet lab up FILE --part NAME`; src/runtime/vxlan.ts)
  *
  * Impairments are tapnet's own element (src/device/impairment.ts, netem's
  * model): loss, duplicate, reorder, corrupt (0..1 or "N%"), delayMs,
@@ -103,6 +106,7 @@ import { SMALL_SERVICE_NAMES, type SmallServiceName } from '../services/small/in
 import { lbSchema, type LbServiceConfig } from '../services/lb/config.js';
 import type { Upstream } from '../services/dns/forwarder.js';
 import type { RecursionConfig } from '../services/dns/resolver.js';
+import { partName, vxlanEndpointSchema, type VxlanLinkSpec, type VxlanSpec } from './vxlan.js';
 import { YamlLocator, configErrorMap, element, fields, formatProblem, integer, problemsFromIssues, text, type ConfigPath, type ConfigProblem, type SourcePosition } from './config-errors.js';
 
 export { formatProblem, type SourcePosition } from './config-errors.js';
@@ -165,6 +169,8 @@ export interface HostNodeSpec {
   readonly run: readonly string[];
   /** `resolvers:`: name servers for programs run with `ip netns exec` there (/etc/netns/NAME/resolv.conf). */
   readonly resolvers: readonly Ipv4Address[];
+  /** `part:`: the machine that runs it when the lab is split (runtime/vxlan.ts). */
+  readonly part?: string;
   readonly at: SourcePosition;
 }
 
@@ -190,6 +196,7 @@ export interface RouterNodeSpec {
   /** `lb:`: virtual services (src/services/lb); undefined when the router balances nothing. */
   readonly lb?: readonly LbServiceConfig[];
   readonly lbAt?: SourcePosition;
+  readonly part?: string;
   readonly at: SourcePosition;
 }
 
@@ -218,6 +225,7 @@ export interface SwitchNodeSpec {
   readonly ports: readonly SwitchPortSpec[];
   readonly macTableMax?: number;
   readonly ageingTimeMs?: number;
+  readonly part?: string;
   readonly at: SourcePosition;
 }
 
@@ -225,6 +233,8 @@ export interface HubNodeSpec {
   readonly kind: 'hub';
   readonly name: string;
   readonly ports: readonly { readonly name: string; readonly at: SourcePosition }[];
+  /** `part:`: the machine that runs it when the lab is split (runtime/vxlan.ts). */
+  readonly part?: string;
   readonly at: SourcePosition;
 }
 
@@ -254,6 +264,8 @@ export interface Topology {
   readonly file: string;
   readonly nodes: readonly NodeSpec[];
   readonly links: readonly LinkSpec[];
+  /** Links whose other end is a VXLAN tunnel (runtime/vxlan.ts); not in `links`. */
+  readonly vxlanLinks: readonly VxlanLinkSpec[];
 }
 
 export type TopologyResult = { readonly ok: true; readonly topology: Topology } | { readonly ok: false; readonly problems: readonly TopologyProblem[] };
@@ -467,11 +479,28 @@ const impairment = element((raw) => (isRecord(raw) && ('aToB' in raw || 'bToA' i
 
 // ---- Links -------------------------------------------------------------------
 
-const endpoint = text.transform((t, ctx) => {
+const nodeEndpoint = text.transform((t, ctx) => {
   const m = /^([^:\s]+):([^:\s]+)$/.exec(t);
   if (!m) ctx.addIssue({ code: 'custom', message: `'${t}': expected NODE:INTERFACE, like r1:eth0` });
   return { node: m?.[1] ?? '', port: m?.[2] ?? '' };
 });
+
+type EndpointFields = { node: string; port: string } | { vxlan: VxlanSpec };
+
+/** `NODE:INTERFACE`, or `{ vxlan: {...} }` (a VXLAN tunnel: runtime/vxlan.ts). */
+const endpoint = z.unknown().transform((raw, ctx): EndpointFields => {
+  const vxlan = isRecord(raw);
+  const schema = (vxlan ? vxlanEndpointSchema.transform((spec) => ({ vxlan: spec })) : nodeEndpoint) as z.ZodType<EndpointFields>;
+  // The chosen schema's own run (as element() in config-errors.ts): its issues keep their paths. A wrong VXLAN
+  // end still leaves its link usable for the wiring check (its node end is connected), as a wrong mtu: does.
+  const result = schema._zod.run({ value: raw, issues: [] }, {}) as z.core.ParsePayload<EndpointFields>;
+  for (const issue of result.issues) ctx.issues.push(vxlan ? { ...issue, continue: true } : issue);
+  return vxlan && result.issues.length > 0 ? ({ vxlan: undefined } as unknown as EndpointFields) : result.value;
+});
+
+function isVxlanEnd(e: EndpointFields): e is { vxlan: VxlanSpec } {
+  return 'vxlan' in e;
+}
 
 const endpoints = z
   .array(z.unknown(), { error: (issue) => (issue.input === undefined ? 'missing: [NODE:INTERFACE, NODE:INTERFACE]' : 'expected a list') })
@@ -507,6 +536,7 @@ function hostSchema(interfaces: readonly string[]) {
       routes: z.array(element(routeSchema(false, interfaces))).default([]),
       run: z.union([z.string(), z.array(z.string())], { error: 'expected a command, or a list of commands' }).optional(),
       resolvers: z.array(resolverAddress, { error: 'expected a list of IPv4 addresses, like [10.1.0.1]' }).max(3, { error: 'at most 3 name servers (resolv.conf MAXNS)' }).optional(),
+      part: partName.optional(),
     },
     'not a field of a host',
   ).superRefine((node, ctx) => checkGateways(node, false, ctx));
@@ -535,6 +565,7 @@ function routerSchema(interfaces: readonly string[], kind: 'router' | 'lb' = 'ro
       iperf3: z.boolean({ error: 'expected true or false' }).default(false),
       smallServices: smallServicesSchema.default([]),
       lb: kind === 'lb' ? lbSchema : lbSchema.optional(),
+      part: partName.optional(),
     },
     kind === 'lb' ? 'not a field of an lb node' : 'not a field of a router',
   ).superRefine((node, ctx) => {
@@ -560,6 +591,7 @@ const switchSchema = fields(
     ports: z.record(portName, element(portSchema), { error: (issue) => (issue.input === undefined ? 'missing (a switch needs ports)' : undefined) }),
     macTableMax: integer(1, 1_000_000).optional(),
     ageingTime: integer(10, 1_000_000).optional(), // seconds; 802.1Q Table 8-6: 10 s .. 1 000 000 s
+    part: partName.optional(),
   },
   'not a field of a switch',
 );
@@ -573,6 +605,7 @@ const hubSchema = fields(
       z.null({ error: 'a hub port has no settings (write it as `p1:` with nothing after it)' }),
       { error: (issue) => (issue.input === undefined ? 'missing (a hub needs ports)' : undefined) },
     ),
+    part: partName.optional(),
   },
   'not a field of a hub',
 );
@@ -623,7 +656,9 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
   const used = new Map<string, number>();
   t.links.forEach((link, i) => {
     if (!link) return;
+    if (link.endpoints.every(isVxlanEnd)) return problem(['links', i], 'a VXLAN link needs a node at its other end (NODE:INTERFACE)');
     link.endpoints.forEach((e, end) => {
+      if (isVxlanEnd(e)) return;
       const path = ['links', i, 'endpoints', end];
       const node = usable.get(e.node);
       if (!(e.node in t.nodes)) return problem(path, `no node '${e.node}'`);
@@ -637,8 +672,21 @@ function checkWiring(t: { nodes: Record<string, ParsedNode | undefined>; links: 
       else used.set(key, i);
     });
     const [a, b] = link.endpoints;
+    if (isVxlanEnd(a) || isVxlanEnd(b)) {
+      if (link.impairment) problem(['links', i, 'impairment'], 'a VXLAN link has no impairment here (impair the underlay, or a link inside the lab)', 'key');
+      if (link.offload !== undefined) problem(['links', i, 'offload'], 'a VXLAN link never takes offload (frames are cut to the MTU before the tunnel)', 'key');
+      return;
+    }
     if (a.node === b.node && a.port === b.port) problem(['links', i], 'a link cannot connect an interface to itself');
+    const [partA, partB] = [usable.get(a.node)?.part, usable.get(b.node)?.part];
+    if (partA !== partB && partA !== undefined && partB !== undefined) {
+      problem(['links', i], `${a.node} (part ${partA}) and ${b.node} (part ${partB}) run on different machines: join them with a VXLAN link in each part ([${a.node}:${a.port}, { vxlan: {...} }])`);
+    }
   });
+  const split = [...usable.values()].some((n) => n.part !== undefined);
+  for (const [name, node] of usable) {
+    if (split && node.part === undefined) problem(['nodes', name], `this lab is split into parts: give ${name} one (part: NAME)`, 'key');
+  }
   for (const [name, node] of usable) {
     const group = hasPorts(node) ? 'ports' : 'interfaces';
     for (const [port, spec] of Object.entries(ends(node))) {
@@ -718,6 +766,8 @@ function loadWireGuardFiles(topology: Topology, locate: (path: ConfigPath) => So
   return problems;
 }
 
+const part = (node: { part?: string }): { part?: string } => (node.part === undefined ? {} : { part: node.part });
+
 /** The checked file as the model lab.ts builds from, with the source position of each part. */
 function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anchor?: 'key' | 'value') => SourcePosition): Topology {
   const key = (...path: ConfigPath): SourcePosition => locate(path, 'key');
@@ -727,9 +777,9 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
     const at = key('nodes', name);
     if (node.kind === 'switch') {
       const ports = Object.entries(node.ports).map(([port, vlan]): SwitchPortSpec => ({ name: port, vlan: present(vlan), at: key('nodes', name, 'ports', port) }));
-      return { kind: 'switch', name, ports, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTime === undefined ? undefined : node.ageingTime * 1000, at };
+      return { kind: 'switch', name, ports, macTableMax: node.macTableMax, ageingTimeMs: node.ageingTime === undefined ? undefined : node.ageingTime * 1000, ...part(node), at };
     }
-    if (node.kind === 'hub') return { kind: 'hub', name, ports: Object.keys(node.ports).map((port) => ({ name: port, at: key('nodes', name, 'ports', port) })), at };
+    if (node.kind === 'hub') return { kind: 'hub', name, ports: Object.keys(node.ports).map((port) => ({ name: port, at: key('nodes', name, 'ports', port) })), ...part(node), at };
     const interfaces = Object.entries(node.interfaces).map(([iface, spec]): InterfaceSpec => ({ name: iface, ...present(spec), at: key('nodes', name, 'interfaces', iface) }));
     const routes: RouteSpec[] = [];
     const routes6: Route6Spec[] = [];
@@ -738,7 +788,7 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
       if (isRoute6(r)) routes6.push({ ...r, at: value('nodes', name, 'routes', i) });
       else routes.push({ ...r, at: value('nodes', name, 'routes', i) });
     });
-    if (node.kind === 'host') return { kind: 'host', name, interfaces, routes, routes6, run: node.run === undefined ? [] : typeof node.run === 'string' ? [node.run] : node.run, resolvers: node.resolvers ?? [], at };
+    if (node.kind === 'host') return { kind: 'host', name, interfaces, routes, routes6, run: node.run === undefined ? [] : typeof node.run === 'string' ? [node.run] : node.run, resolvers: node.resolvers ?? [], ...part(node), at };
     const netfilter = toNetfilterConfig({ nat: node.nat, firewall: node.firewall, conntrack: node.conntrack });
     const dns = node.dns ? { ...node.dns, at: key('nodes', name, 'dns') } : undefined;
     const lb = node.lb && node.lb.length > 0 ? { lb: node.lb, lbAt: key('nodes', name, 'lb') } : {};
@@ -756,15 +806,23 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
       ...(node.uplink ? { uplink: node.uplink } : {}),
       ...(dns ? { dns } : {}),
       ...lb,
+      ...part(node),
       at,
     };
   });
-  const links = t.links.map((parsed, i): LinkSpec => {
+  const links: LinkSpec[] = [];
+  const vxlanLinks: VxlanLinkSpec[] = [];
+  t.links.forEach((parsed, i) => {
     const link = present(parsed);
     const [a, b] = link.endpoints.map((e, end) => ({ ...e, at: value('links', i, 'endpoints', end) }));
-    return { a: a!, b: b!, mtu: link.mtu ?? 1500, impairment: link.impairment, capture: link.capture, offload: link.offload ?? true, at: value('links', i) };
+    if (isVxlanEnd(a!) || isVxlanEnd(b!)) {
+      const [end, tunnel] = (isVxlanEnd(a!) ? [b, a] : [a, b]) as [Endpoint, { vxlan: VxlanSpec }];
+      vxlanLinks.push({ end: { node: end.node, port: end.port, at: end.at }, vxlan: tunnel.vxlan, mtu: link.mtu, capture: link.capture, at: value('links', i) });
+      return;
+    }
+    links.push({ a: a as Endpoint, b: b as Endpoint, mtu: link.mtu ?? 1500, impairment: link.impairment, capture: link.capture, offload: link.offload ?? true, at: value('links', i) });
   });
-  return { name: present(t.name), file, nodes, links };
+  return { name: present(t.name), file, nodes, links, vxlanLinks };
 }
 /** Reads and validates a topology file; throws TopologyError (every problem) or the I/O error. */
 export function loadTopology(file: string): Topology {

@@ -124,7 +124,7 @@ links:
 extra: 1
 `),
     ).toEqual([
-      '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes, run, resolvers)',
+      '3:46 nodes.a.colour: not a field of a host (expected one of: kind, interfaces, routes, run, resolvers, part)',
       "4:14 nodes.b.kind: unknown kind 'bridge' (one of: host, router, switch, hub, lb)",
       '8:6 links.1.endpoints.0: a:eth0 is already connected by links.0',
       "9:6 links.2.endpoints.0: no node 'nobody'",
@@ -215,7 +215,7 @@ links:
 `),
     ).toEqual([
       '4:38 nodes.h.ports.p2: a hub port has no settings (write it as `p1:` with nothing after it)',
-      '4:59 nodes.h.macTableMax: not a field of a hub (expected one of: kind, ports)',
+      '4:59 nodes.h.macTableMax: not a field of a hub (expected one of: kind, ports, part)',
     ]);
     expect(problems(`name: h
 nodes:
