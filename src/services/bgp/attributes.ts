@@ -235,7 +235,7 @@ function decodeKnown(a: PathAttributes, type: number, value: Uint8Array, asWidth
   return undefined;
 }
 
-/** The attributes as raw (flags, type, value) triples, in type order (RFC 4271 §5: "SHOULD be ordered by type code"). */
+/** The attributes as raw (flags, type, value) triples, MP attributes first, then in type order (RFC 4271 §5: "SHOULD be ordered by type code"). */
 export function encodeAttributes(a: PathAttributes, asWidth: 2 | 4): RawAttribute[] {
   const out: RawAttribute[] = [];
   const u32 = (n: number): Uint8Array => {
@@ -275,7 +275,9 @@ export function encodeAttributes(a: PathAttributes, asWidth: 2 | 4): RawAttribut
     add(AttributeType.mpUnreachNlri, v);
   }
   out.push(...a.other);
-  return out.sort((x, y) => x.type - y.type);
+  // RFC 7606 §5.1: MP_REACH_NLRI / MP_UNREACH_NLRI "SHALL be encoded as the very first path attribute".
+  const rank = (t: number) => (t === AttributeType.mpReachNlri || t === AttributeType.mpUnreachNlri ? -1 : t);
+  return out.sort((x, y) => rank(x.type) - rank(y.type));
 }
 
 function concatU32(values: readonly number[]): Uint8Array {
