@@ -225,14 +225,14 @@ export class BgpSession {
       case MessageType.keepalive:
         this.ctx.stats.inc('bgpInKeepalives');
         if (c.phase === 'OpenSent') return this.fsmError(c, 'KEEPALIVE');
-        c.hold.armIn(c.holdMs);
+        this.restartHold(c);
         if (c.phase === 'OpenConfirm') this.becomeEstablished(c);
         return true;
       case MessageType.update: {
         this.ctx.stats.inc('bgpInUpdates');
         this.counts.inUpdates++;
         if (c.phase !== 'Established') return this.fsmError(c, 'UPDATE');
-        c.hold.armIn(c.holdMs);
+        this.restartHold(c);
         const update = parseUpdate(body, this.asWidth);
         if (!update.ok) return this.fail(c, update.error, 'bgpInUpdateErrors');
         if (update.value.treatAsWithdraw) this.ctx.trace.dropped('bgpInTreatAsWithdraw', `${this.config.peerAddress}: ${update.value.treatAsWithdraw.detail}`);
@@ -337,6 +337,11 @@ export class BgpSession {
     this.ctx.trace.dropped(counter, `${this.config.peerAddress}: ${error.detail}`);
     this.closeWith(c, { code: error.code, subcode: error.subcode, data: error.data }, `sent NOTIFICATION ${describeErrorCode(error.code, error.subcode)} (${error.detail})`);
     return false;
+  }
+
+  /** RFC 4271 §8.2.2: KEEPALIVE or UPDATE restarts the HoldTimer, "if the negotiated HoldTime value is non-zero". */
+  private restartHold(c: ConnectionState): void {
+    if (c.holdMs > 0) c.hold.armIn(c.holdMs);
   }
 
   private holdTimerExpired(c: ConnectionState): void {
