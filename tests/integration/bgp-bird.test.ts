@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inNetns, sh } from './harness.js';
+import { ROOT, inNetns, sh } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -166,4 +166,40 @@ describe('BGP: tapnet and BIRD 2', () => {
     await until('b2 routes back', () => showJson().routes.some((x) => x.prefix === '10.72.0.0/16' && x.best));
     expect(r().stats(r().node('bb-r1')).bgpInNotifications).toBeGreaterThanOrEqual(1); // BIRD's Cease
   }, 30_000);
+
+  it('bad input from a raw peer on kernel TCP: the right NOTIFICATION each time, counted, and b2 keeps its session and traffic', async () => {
+    const b1 = r().ns('bb-b1');
+    const raw = (mode: string) => inNetns(b1, 'python3', [join(ROOT, 'tests/integration/bgp-raw.py'), mode, '10.61.1.2', '10.61.1.1'], { timeoutMs: 20_000 }).stdout;
+    birdc('b1', 'disable', 'r1');
+    await until('b1 session down', () => showJson().neighbors.find((n) => n.address === '10.61.1.2')!.state !== 'Established');
+    expect(raw('holdtime1')).toMatch(/^OPEN\nNOTIFICATION 2\/6 /); // OPEN Message Error / Unacceptable Hold Time
+    expect(raw('badversion')).toMatch(/^OPEN\nNOTIFICATION 2\/1 /); // Unsupported Version Number
+    expect(raw('silent')).toMatch(/^OPEN\nKEEPALIVE\n[\s\S]*NOTIFICATION 4\/0 after [234]\.\d+s/); // Hold Timer Expired after the negotiated 3 s
+    const stats = r().stats(r().node('bb-r1'));
+    expect(stats.bgpInOpenErrors).toBeGreaterThanOrEqual(2);
+    expect(stats.bgpHoldTimerExpired).toBeGreaterThanOrEqual(1);
+
+    // UPDATE errors: treat-as-withdraw and an AS_PATH loop keep the session; a length overrun resets it.
+    const child = spawn('ip', ['netns', 'exec', b1, 'python3', join(ROOT, 'tests/integration/bgp-raw.py'), 'badupdate', '10.61.1.2', '10.61.1.1']);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await until('the raw peer sent its UPDATEs', () => out.includes('SENT'));
+    const prefixes = showJson().routes.map((x) => x.prefix);
+    expect(prefixes).toContain('192.168.97.0/24');
+    expect(prefixes).not.toContain('192.168.98.0/24'); // AS_PATH 65010 65001: our own AS
+    expect(prefixes).not.toContain('192.168.99.0/24'); // no NEXT_HOP: treat-as-withdraw
+    await exited;
+    expect(out).toMatch(/SENT\n[\s\S]*NOTIFICATION 3\/1 /); // UPDATE Message Error / Malformed Attribute List
+    const after = r().stats(r().node('bb-r1'));
+    expect(after.bgpInTreatAsWithdraw).toBeGreaterThanOrEqual(1);
+    expect(after.bgpInAsPathLoop).toBeGreaterThanOrEqual(1);
+    expect(after.bgpInUpdateErrors).toBeGreaterThanOrEqual(1);
+    await until('the raw peer route withdrawn', () => !showJson().routes.some((x) => x.prefix === '192.168.97.0/24'));
+    // Through all of it the b2 session stayed up and tapnet kept forwarding.
+    expect(showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state).toBe('Established');
+    expect(inNetns(r().ns('bb-b2'), 'ping', ['-c', '1', '-W', '2', '10.61.1.2']).stdout).toMatch(/1 received/);
+    birdc('b1', 'enable', 'r1');
+    await until('b1 back', () => showJson().neighbors.every((n) => n.state === 'Established'));
+  }, 60_000);
 });
