@@ -4,12 +4,14 @@
  * (tapnet passive). IPv4 and IPv6 (MP-BGP over the IPv4 session) prefixes,
  * the decision process on a prefix both BIRDs announce, withdrawals, a
  * session reset, route refresh (BIRD's `reload in`), and traffic: b2 pings
- * b1's network through the route tapnet chose and installed.
+ * b1's network through the route tapnet chose and installed. FRR's bgpd
+ * (run without zebra, -Z: it installs nothing, it speaks BGP) peers too, both
+ * sides connecting at once.
  * Lab: tests/integration/fixtures/bgp-bird.yaml.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, inNetns, sh } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
@@ -38,7 +40,21 @@ protocol bgp r1 {
 `;
 }
 
-describe('BGP: tapnet and BIRD 2', () => {
+const FRR_CONFIG = `frr defaults traditional
+hostname f1
+router bgp 65030
+ bgp router-id 10.61.3.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ timers bgp 3 9
+ neighbor 10.61.3.1 remote-as 65001
+ neighbor 10.61.3.1 timers connect 1
+ address-family ipv4 unicast
+  network 10.74.0.0/16
+ exit-address-family
+`;
+
+describe('BGP: tapnet, BIRD 2 and FRR', () => {
   let lab: LabProcess | undefined;
   const birds: ChildProcess[] = [];
   const r = (): LabProcess => lab!;
@@ -99,6 +115,16 @@ describe('BGP: tapnet and BIRD 2', () => {
       child.on('exit', (code) => code && code !== 0 && console.error(`bird ${name} exited ${code}: ${out}`));
       birds.push(child);
     }
+    // FRR drops to user frr: its directory must be frr's.
+    const frrDir = join(r().runDir, 'frr');
+    mkdirSync(frrDir);
+    writeFileSync(join(frrDir, 'bgpd.conf'), FRR_CONFIG);
+    const frr = Number(sh('id', ['-u', 'frr']).stdout.trim());
+    const frrGroup = Number(sh('id', ['-g', 'frr']).stdout.trim());
+    chownSync(frrDir, frr, frrGroup);
+    chmodSync(r().runDir, 0o711); // mkdtemp made it 0700: user frr must pass through
+    const bgpd = ['netns', 'exec', r().ns('bb-f1'), '/usr/lib/frr/bgpd', '-Z', '-f', join(frrDir, 'bgpd.conf'), '-i', join(frrDir, 'bgpd.pid'), '--vty_socket', frrDir, '-u', 'frr', '-g', 'frr'];
+    birds.push(spawn('ip', bgpd, { stdio: 'ignore' }));
   }, 60_000);
 
   afterAll(async () => {
@@ -111,7 +137,7 @@ describe('BGP: tapnet and BIRD 2', () => {
   });
 
   it('sessions establish both ways (tapnet active to b1, passive for b2); IPv4 and IPv6 prefixes are exchanged', async () => {
-    await until('both sessions Established', () => showJson().neighbors.every((n) => n.state === 'Established'));
+    await until('both BIRD sessions Established', () => showJson().neighbors.filter((n) => n.address !== '10.61.3.2').every((n) => n.state === 'Established'));
     await until('routes from both', () => showJson().routes.some((x) => x.prefix === '2001:db8:72::/48'));
     const routes = showJson().routes;
     expect(routes.filter((x) => x.best).map((x) => x.prefix)).toEqual(expect.arrayContaining(['10.71.0.0/16', '10.72.0.0/16', '10.73.0.0/16', '2001:db8:71::/48', '2001:db8:72::/48']));
@@ -125,6 +151,17 @@ describe('BGP: tapnet and BIRD 2', () => {
     await until('b2 has 2001:db8:71::/48', () => /2001:db8:71::\/48/.test(birdc('b2', 'show', 'route', '2001:db8:71::/48', 'all')));
     expect(birdc('b2', 'show', 'route', '2001:db8:71::/48', 'all')).toMatch(/BGP.as_path: 65001 65010[\s\S]*next_hop: fd61:2::1/);
   }, 40_000);
+
+  it('FRR bgpd: the session establishes (both sides connect; one connection survives), routes go both ways, route refresh', async () => {
+    const vtysh = (cmd: string) => inNetns(r().ns('bb-f1'), 'vtysh', ['--vty_socket', join(r().runDir, 'frr'), '-c', cmd]).stdout;
+    await until('FRR session Established', () => showJson().neighbors.find((n) => n.address === '10.61.3.2')?.state === 'Established', 30_000);
+    await until('10.74/16 from FRR', () => showJson().routes.some((x) => x.prefix === '10.74.0.0/16' && x.best && x.peer === '10.61.3.2'));
+    await until('FRR has 10.71/16', () => /65001 65010/.test(vtysh('show bgp ipv4 unicast 10.71.0.0/16')));
+    expect(vtysh('show bgp ipv4 unicast summary')).toMatch(/10\.61\.3\.1 +4 +65001 /);
+    const before = r().stats(r().node('bb-r1')).bgpInRouteRefreshes ?? 0;
+    vtysh('clear bgp 10.61.3.1 soft in');
+    await until('FRR refresh counted', () => (r().stats(r().node('bb-r1')).bgpInRouteRefreshes ?? 0) > before);
+  }, 45_000);
 
   it('the decision process: the shorter AS path wins (65010 over 65020 65020), as BIRD would choose', () => {
     const r73 = showJson().routes.filter((x) => x.prefix === '10.73.0.0/16');
@@ -162,7 +199,7 @@ describe('BGP: tapnet and BIRD 2', () => {
   it('a session reset recovers: BIRD restarts its session to tapnet', async () => {
     const transitions = r().stats(r().node('bb-r1')).bgpEstablishedTransitions!;
     birdc('b2', 'restart', 'r1');
-    await until('re-established', () => (r().stats(r().node('bb-r1')).bgpEstablishedTransitions ?? 0) > transitions && showJson().neighbors.every((n) => n.state === 'Established'));
+    await until('re-established', () => (r().stats(r().node('bb-r1')).bgpEstablishedTransitions ?? 0) > transitions && showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state === 'Established');
     await until('b2 routes back', () => showJson().routes.some((x) => x.prefix === '10.72.0.0/16' && x.best));
     expect(r().stats(r().node('bb-r1')).bgpInNotifications).toBeGreaterThanOrEqual(1); // BIRD's Cease
   }, 30_000);
@@ -200,6 +237,6 @@ describe('BGP: tapnet and BIRD 2', () => {
     expect(showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state).toBe('Established');
     expect(inNetns(r().ns('bb-b2'), 'ping', ['-c', '1', '-W', '2', '10.61.1.2']).stdout).toMatch(/1 received/);
     birdc('b1', 'enable', 'r1');
-    await until('b1 back', () => showJson().neighbors.every((n) => n.state === 'Established'));
+    await until('b1 back', () => showJson().neighbors.find((n) => n.address === '10.61.1.2')!.state === 'Established');
   }, 60_000);
 });

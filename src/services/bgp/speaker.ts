@@ -241,7 +241,9 @@ export class BgpSpeaker implements SessionOwner {
           this.ctx.trace.dropped('bgpInBadNextHop', `${peer.config.address} ${formatPrefix(r.prefix)}: next hop ${r.nextHop} is our own address`);
           continue;
         }
-        const attrs = applyPolicy(peer.config.import ?? [], r.prefix, { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined }, this.config.as);
+        // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
+        const received: PathAttributes = { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined, localPref: session.external ? undefined : a.localPref };
+        const attrs = applyPolicy(peer.config.import ?? [], r.prefix, received, this.config.as);
         if (!attrs) {
           this.ctx.stats.inc('bgpInPolicyRejected');
           continue;
@@ -263,7 +265,6 @@ export class BgpSpeaker implements SessionOwner {
     if (peer.session.external && firstAs(path) !== peer.config.as) return ['bgpInTreatAsWithdraw', `AS_PATH does not start with the peer's AS ${peer.config.as}`];
     if (a.originatorId === this.config.routerId) return ['bgpInClusterLoop', 'ORIGINATOR_ID is our router ID'];
     if (a.clusterList?.includes(this.clusterId)) return ['bgpInClusterLoop', 'CLUSTER_LIST holds our cluster ID'];
-    if (peer.session.external) delete a.localPref; // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded
     return undefined;
   }
 
