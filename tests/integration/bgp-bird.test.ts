@@ -222,8 +222,10 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((resolve) => child.on('exit', resolve));
     await until('the raw peer sent its UPDATEs', () => out.includes('SENT'));
+    await until('the raw peer route', () => showJson().routes.some((x) => x.prefix === '192.168.97.0/24'), 3000).catch((e: Error) => {
+      throw new Error(`${e.message}\nraw peer: ${out}`);
+    });
     const prefixes = showJson().routes.map((x) => x.prefix);
-    expect(prefixes).toContain('192.168.97.0/24');
     expect(prefixes).not.toContain('192.168.98.0/24'); // AS_PATH 65010 65001: our own AS
     expect(prefixes).not.toContain('192.168.99.0/24'); // no NEXT_HOP: treat-as-withdraw
     await exited;

@@ -60,6 +60,20 @@ def report(s, timeout):
         else:
             print({1: 'OPEN', 2: 'UPDATE', 4: 'KEEPALIVE', 5: 'ROUTE-REFRESH'}.get(t, f'type {t}'))
 
+def drain(s):
+    """Prints the types of the messages already received, without waiting."""
+    names = []
+    while True:
+        try:
+            m = read_msg(s, 0.2)
+        except socket.timeout:
+            break
+        if m is None:
+            names.append('CLOSED')
+            break
+        names.append({1: 'OPEN', 2: 'UPDATE', 3: f'NOTIFICATION {m[1][:2].hex()}', 4: 'KEEPALIVE'}.get(m[0], str(m[0])))
+    print('RECEIVED ' + ' '.join(names))
+
 def main():
     mode, src, dst = sys.argv[1], sys.argv[2], sys.argv[3]
     s = socket.socket()
@@ -84,6 +98,7 @@ def main():
         s.sendall(update(origin + loop + nh, nlri=bytes.fromhex('18c0a862')))  # 192.168.98.0/24, loop
         s.sendall(update(origin + path + nh, nlri=bytes.fromhex('18c0a861')))  # 192.168.97.0/24, fine
         time.sleep(1.0)
+        drain(s)
         print('SENT')
         sys.stdout.flush()
         s.sendall(msg(2, bytes.fromhex('00ff0000')))

@@ -41,8 +41,10 @@ describe('labs/bgp.yaml: transit, two ISPs, a multihomed customer', () => {
   it('traceroute follows the AS path both ways: home → cust → ISP A → transit → server', () => {
     const trace = inNetns(r().ns('bg-home'), 'traceroute', ['-n', '-w', '2', '-q', '1', '10.10.0.10'], { timeoutMs: 30_000 }).stdout;
     expect(trace).toMatch(/\n 1 {2}10\.40\.0\.1 .*\n 2 {2}100\.64\.3\.1 .*\n 3 {2}100\.64\.1\.1 .*\n 4 {2}10\.10\.0\.10 /);
-    // The transit sees the customer via A (65200 65400) and via B, prepended (65300 65400 65400 65400).
-    expect(showBgp('bg-t1')).toMatch(/\*> 10\.40\.0\.0\/24 +100\.64\.1\.2 .*65200 65400 i +\(as-path length\)/);
+    // The customer prepends towards B: even ISP B goes through the transit and A (3 ASes beat 4).
+    const b = showBgp('bg-isp-b');
+    expect(b).toMatch(/\*> 10\.40\.0\.0\/24 +100\.64\.2\.1 .*65100 65200 65400 i +\(as-path length\)/);
+    expect(b).toMatch(/\*  10\.40\.0\.0\/24 +100\.64\.4\.2 .*65400 65400 65400 65400 i/);
     expect(inNetns(r().ns('bg-home'), 'ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', 'fd10::10']).stdout).toMatch(/2 received/);
   });
 });
