@@ -228,6 +228,7 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
     const prefixes = showJson().routes.map((x) => x.prefix);
     expect(prefixes).not.toContain('192.168.98.0/24'); // AS_PATH 65010 65001: our own AS
     expect(prefixes).not.toContain('192.168.99.0/24'); // no NEXT_HOP: treat-as-withdraw
+    child.stdin.write('\n'); // now the malformed one
     await exited;
     expect(out).toMatch(/SENT\n[\s\S]*NOTIFICATION 3\/1 /); // UPDATE Message Error / Malformed Attribute List
     const after = r().stats(r().node('bb-r1'));

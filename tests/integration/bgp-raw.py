@@ -8,7 +8,7 @@ and plays one MODE; prints what tapnet answered, one line per event:
   silent      OPEN hold 3, one KEEPALIVE, then nothing -> NOTIFICATION 4/0 after ~3 s
   badupdate   establish; UPDATE without NEXT_HOP (treat-as-withdraw: no NOTIFICATION),
               UPDATE whose AS_PATH holds 65001 (ignored), then a withdrawn-length
-              overrun -> NOTIFICATION 3/1
+              overrun (after a line on stdin) -> NOTIFICATION 3/1
 """
 import socket, struct, sys, time
 
@@ -101,6 +101,7 @@ def main():
         drain(s)
         print('SENT')
         sys.stdout.flush()
+        sys.stdin.readline()  # the test looks at tapnet's table, then lets us go on
         s.sendall(msg(2, bytes.fromhex('00ff0000')))
     report(s, 5)
 
