@@ -236,10 +236,13 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
     expect(after.bgpInAsPathLoop).toBeGreaterThanOrEqual(1);
     expect(after.bgpInUpdateErrors).toBeGreaterThanOrEqual(1);
     await until('the raw peer route withdrawn', () => !showJson().routes.some((x) => x.prefix === '192.168.97.0/24'));
-    // Through all of it the b2 session stayed up and tapnet kept forwarding.
+    // Through all of it the b2 session stayed up and tapnet kept answering.
     expect(showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state).toBe('Established');
-    expect(inNetns(r().ns('bb-b2'), 'ping', ['-c', '1', '-W', '2', '10.61.1.2']).stdout).toMatch(/1 received/);
+    expect(inNetns(r().ns('bb-b2'), 'ping', ['-c', '1', '-W', '2', '10.61.1.1']).stdout).toMatch(/1 received/);
     birdc('b1', 'enable', 'r1');
     await until('b1 back', () => showJson().neighbors.find((n) => n.address === '10.61.1.2')!.state === 'Established');
+    // and forwarding b2 → b1 again once b1 has its routes back.
+    const ping = () => inNetns(r().ns('bb-b2'), 'ping', ['-c', '1', '-W', '1', '-I', '10.72.0.1', '10.71.0.1']).stdout;
+    await until('b2 reaches b1 through tapnet again', () => /1 received/.test(ping()));
   }, 60_000);
 });
