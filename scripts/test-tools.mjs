@@ -43,6 +43,8 @@ export const TOOLS = [
   { pkg: 'unbound', check: 'unbound', why: 'the DNS hierarchy lab\'s second resolver' },
   { pkg: 'knot-dnsutils', check: 'kdig', why: 'DNS tests (kdig)' },
   { pkg: 'ethtool', check: 'ethtool', why: 'the VXLAN tests turn off tx checksum offload on the kernel vxlan\'s veth' },
+  { pkg: 'bird2', check: 'bird', why: 'BGP peer' },
+  { pkg: 'frr', check: '/usr/lib/frr/bgpd', why: 'BGP peer (bgpd)' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

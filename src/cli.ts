@@ -85,7 +85,7 @@ export function ipv4Address(value: string): Ipv4Address {
 }
 
 /** The tables `tapnet show` knows (a node shows those it has: a switch has mac and ports, a router leases if it serves DHCP). */
-export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg', 'iperf3', 'lb'] as const;
+export const SHOW_TABLES = ['stats', 'arp', 'neigh', 'routes', 'interfaces', 'mac', 'ports', 'hooks', 'dns', 'leases', 'conntrack', 'nat', 'firewall', 'uplink', 'tcp', 'wg', 'iperf3', 'lb', 'bgp'] as const;
 
 /** Levenshtein distance, for "did you mean" (only ever on a few short words). */
 function editDistance(a: string, b: string): number {

@@ -47,6 +47,7 @@ import { DnsForwarder } from '../services/dns/forwarder.js';
 import { DnsResolver } from '../services/dns/resolver.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Iperf3Server } from '../services/iperf3/server.js';
+import { BgpSpeaker } from '../services/bgp/speaker.js';
 import { startSmallServices } from '../services/small/index.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
@@ -351,6 +352,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           cleanup.push(() => small.close());
         }
         router.start();
+        if (node.bgp) {
+          const bgp = new BgpSpeaker(router, node.bgp);
+          cleanup.push(() => bgp.close());
+          services.set(node.name, { ...services.get(node.name), bgp });
+        }
         for (const wg of tunnels) wg.start();
         routers.set(node.name, router);
         if (lb) {
@@ -763,6 +769,7 @@ interface RouterServices {
   readonly dns?: DnsServer;
   readonly dhcp?: DhcpServer;
   readonly iperf3?: Iperf3Server;
+  readonly bgp?: BgpSpeaker;
 }
 
 /** Everything `tapnet show --lab` can look at. */
@@ -782,6 +789,7 @@ function routerTables(router: Router, services: RouterServices | undefined): str
   if (services?.dhcp) tables.push('leases');
   if (services?.dns) tables.push('dns');
   if (services?.iperf3) tables.push('iperf3');
+  if (services?.bgp) tables.push('bgp');
   tables.push(...router.shows.keys()); // a service's own table (`wg`)
   return tables;
 }
@@ -811,12 +819,13 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
     const tables = routerTables(router, own);
     if (!tables.includes(what)) {
       const hint =
-        what === 'leases' ? ' (no interface of it has dhcp: true)' : what === 'dns' ? ' (it has no dns:)' : what === 'iperf3' ? ` (add iperf3: true to it in ${topology.file})` : '';
+        what === 'leases' ? ' (no interface of it has dhcp: true)' : what === 'dns' ? ' (it has no dns:)' : what === 'iperf3' ? ` (add iperf3: true to it in ${topology.file})` : what === 'bgp' ? ` (add bgp: to it in ${topology.file})` : '';
       throw new Error(`router ${name} has no table '${what}'${hint}; it shows: ${tables.join(', ')}`);
     }
     if (what === 'leases') return json ? own!.dhcp!.leases() : own!.dhcp!.show();
     if (what === 'dns') return json ? own!.dns!.showJson() : own!.dns!.show();
     if (what === 'iperf3') return json ? own!.iperf3!.status() : own!.iperf3!.show();
+    if (what === 'bgp') return json ? own!.bgp!.showJson() : own!.bgp!.show();
     return json ? router.showJson(what) : router.show(what);
   }
   if (what === 'stats') return Object.entries(ctx.stats.snapshot()).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');

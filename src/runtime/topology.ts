@@ -32,6 +32,7 @@
  *       dns: { zone: home, recursion: { roots: [10.53.0.1], allow: [10.1.0.0/24] } }   # or a recursive resolver
  *       iperf3: true               # an iperf3 server on port 5201 of the router's addresses (src/services/iperf3)
  *       smallServices: [echo, discard, chargen, daytime, time]   # RFC 862-868 over TCP and UDP (src/services/small), or: all
+ *       bgp: { as: 65001, routerId: 10.0.0.1, networks: [...], neighbors: [{ address: 10.0.12.2, as: 65002 }] }   # BGP-4 (src/services/bgp/config.ts)
  *                                  # on the dhcp: interfaces (all when none), handed out by DHCP; leases get names
  *       lb: { web: { listen: 10.1.0.1:80, mode: proxy, backends: { web1: 10.2.0.11:80 } } }   # load balancer (src/services/lb/config.ts)
  *     lb1:                         # a load balancer: a router whose job is its lb: block (required here)
@@ -104,6 +105,8 @@ import { parseWgQuick, wireguardInterfaceSchema, type WireGuardSpec } from '../s
 import { dirname, resolve as resolvePath } from 'node:path';
 import { SMALL_SERVICE_NAMES, type SmallServiceName } from '../services/small/index.js';
 import { lbSchema, type LbServiceConfig } from '../services/lb/config.js';
+import { bgpSchema } from '../services/bgp/config.js';
+import type { BgpConfig } from '../services/bgp/speaker.js';
 import type { Upstream } from '../services/dns/forwarder.js';
 import type { RecursionConfig } from '../services/dns/resolver.js';
 import { partName, vxlanEndpointSchema, type VxlanLinkSpec, type VxlanSpec } from './vxlan.js';
@@ -197,6 +200,8 @@ export interface RouterNodeSpec {
   readonly lb?: readonly LbServiceConfig[];
   readonly lbAt?: SourcePosition;
   readonly part?: string;
+  /** `bgp:` (src/services/bgp/config.ts): the router speaks BGP-4; undefined when it does not. */
+  readonly bgp?: BgpConfig;
   readonly at: SourcePosition;
 }
 
@@ -566,6 +571,7 @@ function routerSchema(interfaces: readonly string[], kind: 'router' | 'lb' = 'ro
       smallServices: smallServicesSchema.default([]),
       lb: kind === 'lb' ? lbSchema : lbSchema.optional(),
       part: partName.optional(),
+      bgp: bgpSchema.optional(),
     },
     kind === 'lb' ? 'not a field of an lb node' : 'not a field of a router',
   ).superRefine((node, ctx) => {
@@ -807,6 +813,7 @@ function toModel(t: ParsedTopology, file: string, locate: (path: ConfigPath, anc
       ...(dns ? { dns } : {}),
       ...lb,
       ...part(node),
+      ...(node.bgp ? { bgp: node.bgp } : {}),
       at,
     };
   });
