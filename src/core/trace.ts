@@ -139,7 +139,7 @@ export class WalkWatch {
     if (!sink) return;
     const walk = this.open.at(-1);
     const id = sink.frame(point, 'tx', bytes, walk?.id);
-    if (walk) walk.steps.push({ kind: 'tx', node: point.split(':')[0] ?? '', text: `sent on ${point}`, packet: id });
+    if (walk) walk.steps.push({ kind: 'tx', node: point.split(':')[0] ?? '', text: `sent on ${point}`, packet: id, ...callerOf(new Error().stack ?? '') });
   }
 
   record(node: string, kind: WalkStepKind, text: string, counter?: string): void {
