@@ -57,15 +57,22 @@ export class Tracer {
     if (walkWatch.on) walkWatch.record(this.node, 'event', describe ? `${what}: ${describe()}` : what);
   }
 
+  /** A browser watches: guard a step whose text must be built (`if (trace.watching) trace.step(`...`)`), so an unwatched stack builds nothing. */
+  get watching(): boolean {
+    return walkWatch.on;
+  }
+
   /**
    * One step of the walk of the packet being handled: the decision the calling
-   * function took ("RFC 9293 §3.10.7.4 step 1: sequence acceptable"). Costs
-   * one boolean test unless a browser watches (src/runtime/ui); then the
-   * caller's file, line and function come from the call stack, so the walk
-   * names the code that really ran.
+   * function took ("RFC 9293 §3.10.7.4 step 1: sequence acceptable"). A
+   * literal costs one boolean test unless a browser watches (src/runtime/ui);
+   * text built from values goes under `if (trace.watching)`, so no string
+   * or closure is made for an unwatched packet. When watched, the caller's
+   * file, line and function come from the call stack, so the walk names the
+   * code that really ran.
    */
-  step(decision: string | (() => string)): void {
-    if (walkWatch.on) walkWatch.record(this.node, 'step', typeof decision === 'string' ? decision : decision());
+  step(decision: string): void {
+    if (walkWatch.on) walkWatch.record(this.node, 'step', decision);
   }
 }
 

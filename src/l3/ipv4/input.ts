@@ -155,7 +155,7 @@ export class Ipv4Input {
     const toMulticast = isMulticastIpv4(destination);
     if (header.headerLength > IPV4_MIN_HEADER_LENGTH && !this.optionsAcceptable(header, datagram, link, toBroadcast || toMulticast || linkBroadcast)) return;
     if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
-      ctx.trace.step(() => `RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is not ours: ${this.hooks.forward ? 'forward (RFC 1812 §5.2)' : 'discard'}`);
+      if (ctx.trace.watching) ctx.trace.step(`RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is not ours: ${this.hooks.forward ? 'forward (RFC 1812 §5.2)' : 'discard'}`);
       if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast, offload);
       // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.
       ctx.trace.dropped('ipInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
@@ -186,7 +186,7 @@ export class Ipv4Input {
     r.toBroadcastOrMulticast = toBroadcast || toMulticast || linkBroadcast;
     r.checksumValid = checksumValid;
 
-    ctx.trace.step(() => `RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is ${toBroadcast || toMulticast ? 'broadcast/multicast' : 'ours'}: deliver protocol ${r.protocol} (RFC 791 §3.2 demultiplexing)`);
+    if (ctx.trace.watching) ctx.trace.step(`RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is ${toBroadcast || toMulticast ? 'broadcast/multicast' : 'ours'}: deliver protocol ${r.protocol} (RFC 791 §3.2 demultiplexing)`);
     const handler = this.handlers.get(r.protocol);
     if (!handler) {
       ctx.trace.dropped('ipInUnknownProtos', 'no handler for protocol', () => `protocol ${r.protocol} from ${formatIpv4(source)}`);

@@ -116,7 +116,7 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   c.lastReceivedAt = c.now();
   c.setState(TcpState.SYN_RECEIVED);
   ctx.stats.inc('tcpPassiveOpens');
-  ctx.trace.step(() => `RFC 9293 §3.10.7.2 LISTEN third: SYN to port ${seg.destinationPort}: IRS ${seg.seq}, MSS ${seg.hasMss ? seg.mss : 'none'}; enter SYN-RECEIVED and send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`);
+  if (ctx.trace.watching) ctx.trace.step(`RFC 9293 §3.10.7.2 LISTEN third: SYN to port ${seg.destinationPort}: IRS ${seg.seq}, MSS ${seg.hasMss ? seg.mss : 'none'}; enter SYN-RECEIVED and send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`);
   c.user = listener.accept(c);
   sendSyn(c);
   c.rttSentAt = c.now();
@@ -328,7 +328,7 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
   if (!checkSyn(c, seg)) return 'done';
   trace.step('RFC 9293 §3.10.7.4 fourth: SYN bit not set');
   if (!checkAck(c, seg)) return 'done';
-  trace.step(() => `RFC 9293 §3.10.7.4 fifth: ACK acceptable (SND.UNA ${c.sndUna}); state ${c.state}`);
+  if (trace.watching) trace.step(`RFC 9293 §3.10.7.4 fifth: ACK acceptable (SND.UNA ${c.sndUna}); state ${c.state}`);
   if (c.ecnOk) {
     // RFC 3168 §6.1.2 (an ECE: reduce cwnd once per window) and §6.1.3 (CWR stops our echo, CE starts it).
     ecnOnEce(c, seg);
@@ -338,10 +338,10 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
   const hadText = seg.payload.length > 0;
   if (hadText) {
     processSegmentText(c, seg);
-    trace.step(() => `RFC 9293 §3.10.7.4 seventh: ${seg.payload.length} bytes of segment text; RCV.NXT ${c.rcvNxt}`);
+    if (trace.watching) trace.step(`RFC 9293 §3.10.7.4 seventh: ${seg.payload.length} bytes of segment text; RCV.NXT ${c.rcvNxt}`);
   }
   checkFin(c, seg);
-  if (seg.fin) trace.step(() => `RFC 9293 §3.10.7.4 eighth: FIN: state ${c.state}`);
+  if (seg.fin && trace.watching) trace.step(`RFC 9293 §3.10.7.4 eighth: FIN: state ${c.state}`);
   if (c.state !== TcpState.CLOSED) {
     if (c.ackNow || c.ackPending) c.layer.scheduleAck(c);
     output(c);
