@@ -177,4 +177,10 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     // The lab still runs.
     expect(lab!.cli(['lab', 'status', lab!.file]).status).toBe(0);
   });
+
+  it('`tapnet ui --lab FILE` names the view the lab already serves', () => {
+    const r = lab!.cli(['ui', '--lab', lab!.file, '--listen', '127.0.0.1:0']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(url);
+  });
 });
