@@ -4,7 +4,7 @@
  * compile (core/stats.ts).
  */
 export const UI_COUNTERS = [
-  'uiClients',
+  'uiConnections',
   'uiWsMalformed',
   'uiPacketsSkipped',
   'uiHttpRefused',

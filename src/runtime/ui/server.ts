@@ -124,7 +124,7 @@ export class UiServer {
     private readonly model: UiModel,
     private readonly options: UiOptions,
   ) {
-    model.stats.declare('uiClients', 'uiWsMalformed', 'uiPacketsSkipped', 'uiHttpRefused');
+    model.stats.declare('uiConnections', 'uiWsMalformed', 'uiPacketsSkipped', 'uiHttpRefused');
     this.monitor.onPacket = (p) => this.queue(p);
     this.http = createServer((req, res) => this.serveHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_MAX_BYTES });
@@ -194,7 +194,7 @@ export class UiServer {
   connected(ws: WebSocket): Client {
     const client = new Client(ws);
     this.clients.add(client);
-    this.model.stats.inc('uiClients');
+    this.model.stats.inc('uiConnections');
     walkWatch.attach(this.monitor);
     ws.on('message', (data) => this.received(client, data));
     ws.on('close', () => {
