@@ -137,8 +137,7 @@ export function parseFilter(text: string): FilterResult {
     }
     return left;
   };
-  const or = (depth = 0): FilterNode => {
-    if (depth > 0) return fail('too deep');
+  const or = (): FilterNode => {
     let left = and();
     while (peek() === 'or' || peek() === '||') {
       i++;
