@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { ROOT } from '../integration/harness.js';
 import { cleanupLab, startLab, type LabProcess } from '../integration/lab-harness.js';
@@ -136,6 +136,7 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
   it('filters with pcap-filter words', async () => {
     await page.fill('#filter', 'icmp and host 10.2.0.10');
     await page.press('#filter', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#packets tbody tr').length === 0);
     spawnSync('ip', ['netns', 'exec', lab!.ns('lan1-pc'), 'ping', '-c', '1', '10.2.0.10'], { timeout: 5000 });
     spawnSync('ip', ['netns', 'exec', lab!.ns('lan1-pc'), 'curl', '-s', '-o', '/dev/null', 'http://10.2.0.10:8080/'], { timeout: 5000 });
     await waitRow((c) => c[6] === 'ICMP');
@@ -144,6 +145,10 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     await page.fill('#filter', 'tcp port');
     await page.press('#filter', 'Enter');
     await page.waitForFunction(() => document.getElementById('filter-error')?.textContent?.includes('expected a port'));
+  });
+
+  afterEach(async () => {
+    // Each test starts from the unfiltered list, whatever the one before left.
     await page.fill('#filter', '');
     await page.press('#filter', 'Enter');
   });

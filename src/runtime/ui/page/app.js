@@ -31,7 +31,8 @@ function connect() {
   };
 }
 const send = (m) => ws && ws.readyState === 1 && ws.send(JSON.stringify(m));
-const sendView = () => send({ type: 'view', scope: state.scope, filter: state.filter });
+// Packets already on their way under the old view are ignored until the server confirms the new one.
+const sendView = () => { state.awaitingView = true; send({ type: 'view', scope: state.scope, filter: state.filter }); };
 
 const handlers = {
   topology(m) { state.topology = m.topology; drawTopology(); fillScopes(); },
@@ -39,8 +40,8 @@ const handlers = {
   rates(m) { state.rates = m.rates; drawRates(); $('malformed').textContent = m.malformed ? `${m.malformed} malformed messages ignored` : ''; },
   packet(m) { showPacket(m); },
   tables(m) { if (m.node === state.node) showTables(m); },
-  filterError(m) { $('filter-error').textContent = `filter: ${m.error} (at ${m.offset})`; },
-  filterOk() { $('filter-error').textContent = ''; },
+  filterError(m) { state.awaitingView = false; $('filter-error').textContent = `filter: ${m.error} (at ${m.offset})`; },
+  filterOk() { state.awaitingView = false; $('filter-error').textContent = ''; },
   malformed(m) { $('malformed').textContent = `${m.count} malformed messages ignored`; },
 };
 
@@ -131,7 +132,7 @@ function selectNode(n) {
 
 const t0 = Date.now();
 function addPackets(list) {
-  if (state.paused) return;
+  if (state.paused || state.awaitingView) return;
   const body = $('packets').tBodies[0];
   const wrap = $('packets-wrap');
   const atBottom = wrap.scrollTop + wrap.clientHeight >= wrap.scrollHeight - 20;
