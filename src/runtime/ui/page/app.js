@@ -218,7 +218,12 @@ async function openSource(file, line) {
 
 // --- tables -------------------------------------------------------------------
 
+/** A nested value in one cell: `src=10.1.0.10 dport=80` rather than JSON. */
+const cellText = (v) => (v === undefined || v === null ? '' : typeof v !== 'object' ? String(v) : Array.isArray(v) ? v.map(cellText).join(', ') : Object.entries(v).map(([k, x]) => `${k}=${cellText(x)}`).join(' '));
+
 function rowsTable(title, rows) {
+  // A table that is an object holding one list of rows (conntrack: { max, entries }) shows that list.
+  if (rows && typeof rows === 'object' && !Array.isArray(rows) && Array.isArray(rows.entries)) rows = rows.entries;
   const box = el('div', { class: 'table', 'data-table': title }, el('h4', { text: title }));
   if (!Array.isArray(rows)) rows = typeof rows === 'object' && rows !== null ? Object.entries(rows).map(([k, v]) => ({ name: k, value: typeof v === 'object' ? JSON.stringify(v) : v })) : [{ value: rows }];
   if (rows.length === 0) { box.append(el('div', { class: 'hint', text: '(empty)' })); return box; }
@@ -226,7 +231,7 @@ function rowsTable(title, rows) {
   const table = el('table', {}, el('tr', {}, ...keys.map((k) => el('th', { text: k }))));
   for (const r of rows) {
     const o = typeof r === 'object' && r !== null ? r : { value: r };
-    table.append(el('tr', {}, ...keys.map((k) => el('td', { text: o[k] === undefined || o[k] === null ? '' : typeof o[k] === 'object' ? JSON.stringify(o[k]) : String(o[k]) }))));
+    table.append(el('tr', {}, ...keys.map((k) => el('td', { text: cellText(o[k]) }))));
   }
   box.append(table);
   return box;
