@@ -45,6 +45,7 @@ export const TOOLS = [
   { pkg: 'ethtool', check: 'ethtool', why: 'the VXLAN tests turn off tx checksum offload on the kernel vxlan\'s veth' },
   { pkg: 'bird2', check: 'bird', why: 'BGP peer' },
   { pkg: 'frr', check: '/usr/lib/frr/bgpd', why: 'BGP peer (bgpd)' },
+  { pkg: 'chromium', check: 'chromium', why: 'the browser tests of tapnet ui (headless)' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

@@ -7,7 +7,8 @@
  *             [--no-iperf3] [--small-services all|echo,discard,chargen,daytime,time]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
- *   tapnet lab up|down|status FILE
+ *   tapnet lab up|down|status FILE [--ui [ADDR:]PORT [--ui-token TOKEN]]
+ *   tapnet ui [--lab FILE | --tap NAME] [--listen [ADDR:]PORT] [--ui-token TOKEN]
  *   tapnet show mac|ports|routes|lb|... --lab FILE [--node NODE]
  *   tapnet lb add|remove|weight|drain SERVICE BACKEND [ADDRESS:PORT[,WEIGHT] | WEIGHT] --lab FILE [--node NODE]
  *
@@ -182,6 +183,56 @@ export function busyPollUs(value: string): number {
   return Number(value);
 }
 
+/** The browser view's default port (`tapnet ui`). */
+export const UI_PORT_DEFAULT = 8077;
+
+export interface UiListen {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `--ui [ADDR:]PORT`: PORT alone is 127.0.0.1:PORT; an IPv6 ADDR is written in brackets, [::1]:8077. Port 0: any free port. */
+export function uiListen(value: string): UiListen {
+  const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[0-9.]+|localhost):)?([0-9]{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected [ADDR:]PORT, e.g. 8077, 127.0.0.1:8077 or [::1]:8077');
+  let host = m[1] ?? '127.0.0.1';
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  if (host === 'localhost') host = '127.0.0.1';
+  if (parseIpv4(host) === undefined && parseIpv6(host) === undefined) throw new InvalidArgumentError(`'${host}' is not an IPv4 or IPv6 address`);
+  return { host, port: Number(m[2]) };
+}
+
+/** 127.0.0.0/8 and ::1: only this machine can reach the view. */
+export function isLoopbackHost(host: string): boolean {
+  const v4 = parseIpv4(host);
+  if (v4 !== undefined) return v4 >>> 24 === 127;
+  return host === '::1';
+}
+
+/** The UI options, or a usage error: an address other machines reach needs a token (the view shows every packet). */
+export function uiOptions(listen: UiListen | undefined, token: string | undefined): { host: string; port: number; token?: string } | undefined {
+  if (listen === undefined) {
+    if (token !== undefined) throw Object.assign(new Error('--ui-token needs --ui [ADDR:]PORT'), { name: 'UsageError' });
+    return undefined;
+  }
+  if (!isLoopbackHost(listen.host) && token === undefined) {
+    throw Object.assign(new Error(`--ui ${listen.host}: refusing a non-loopback address without --ui-token TOKEN (anyone who reaches it would see every packet of the lab)`), { name: 'UsageError' });
+  }
+  return { host: listen.host, port: listen.port, token };
+}
+
+export function uiToken(value: string): string {
+  if (!/^[A-Za-z0-9_.~-]{16,128}$/.test(value)) throw new InvalidArgumentError('expected 16-128 characters of letters, digits, "_", ".", "~" or "-"');
+  return value;
+}
+
+function uiOption(): Option {
+  return new Option('--ui <[addr:]port>', 'serve the browser view (packets, their walk through the code, tables) on this address, 127.0.0.1 by default').argParser(uiListen);
+}
+function uiTokenOption(): Option {
+  return new Option('--ui-token <token>', 'required to serve the browser view on a non-loopback address; the URL carries it').argParser(uiToken);
+}
+
 /** `--log-format`: readable lines on a terminal, JSON lines otherwise (pipes, files, tests), unless forced. */
 function logFormatOption(): Option {
   return new Option('--log-format <format>', 'log lines: readable on a terminal and JSON otherwise (auto), or always json / pretty')
@@ -233,6 +284,8 @@ export function buildProgram(): Command {
         'dhcp',
       ]),
     )
+    .addOption(uiOption())
+    .addOption(uiTokenOption())
     .action(async (opts: {
       tap: string;
       subnet: Ipv4Cidr;
@@ -254,6 +307,8 @@ export function buildProgram(): Command {
       dhcpClient?: boolean;
       iperf3: boolean;
       smallServices?: SmallServiceName[];
+      ui?: UiListen;
+      uiToken?: string;
     }) => {
       const outside = opts.dhcpHost?.find((h) => !inCidr(h.address, opts.subnet));
       if (outside) throw Object.assign(new Error(`--dhcp-host: ${formatIpv4(outside.address)} is not in ${formatIpv4Cidr(opts.subnet)}`), { name: 'UsageError' });
@@ -273,6 +328,7 @@ export function buildProgram(): Command {
         dnsRecords: opts.dnsRecord,
         iperf3: opts.iperf3,
         smallServices: opts.smallServices,
+        ui: uiOptions(opts.ui, opts.uiToken),
         dhcp: opts.dhcpClient
           ? { mode: 'client' }
           : opts.dhcp
@@ -347,6 +403,20 @@ export function buildProgram(): Command {
       process.stdout.write(String(result));
     });
 
+  program
+    .command('ui')
+    .description('serve the browser view of a running `tapnet up` or lab: its packets, their walk through tapnet\'s code, its tables (read-only)')
+    .addOption(tapOption())
+    .option('--lab <file>', 'the lab started from this topology file instead of `tapnet up`')
+    .addOption(new Option('--listen <[addr:]port>', 'where to serve it').argParser(uiListen).default(uiListen(String(UI_PORT_DEFAULT)), `127.0.0.1:${UI_PORT_DEFAULT}`))
+    .addOption(uiTokenOption())
+    .action(async (opts: { tap: string; lab?: string; listen: UiListen; uiToken?: string }) => {
+      const ui = uiOptions(opts.listen, opts.uiToken)!;
+      const request = { command: 'ui', args: [ui.host, String(ui.port), ui.token ?? ''] };
+      const url = opts.lab !== undefined ? await askLab(loadLabFile(opts.lab).name, request) : await ask(opts.tap, request);
+      process.stdout.write(`${String(url)}\n`);
+    });
+
   const lab = program.command('lab').description('topology labs: host namespaces, tapnet switches and routers, impaired links, from a YAML file');
   lab
     .command('up')
@@ -355,10 +425,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(logFormatOption())
     .addOption(partOption())
-    .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat; part?: string }) => {
+    .addOption(uiOption())
+    .addOption(uiTokenOption())
+    .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat; part?: string; ui?: UiListen; uiToken?: string }) => {
+      const ui = uiOptions(opts.ui, opts.uiToken);
       const topology = loadLabFile(file, opts.part);
       requirePrivileges([Capability.netAdmin, Capability.sysAdmin], 'tapnet lab up (TAP devices and network namespaces)');
-      await runLab(topology, { logLevel: opts.logLevel, logFormat: opts.logFormat });
+      await runLab(topology, { logLevel: opts.logLevel, logFormat: opts.logFormat, ui });
     });
   lab
     .command('down')

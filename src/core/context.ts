@@ -22,14 +22,14 @@ export const cryptoRandom: Random = {
   float: () => randomBytes(4).readUInt32BE(0) / 0x1_0000_0000,
 };
 
-export function createContext(options: { clock?: Clock; random?: Random; log?: Logger; stats?: Stats } = {}): StackContext {
+export function createContext(options: { clock?: Clock; random?: Random; log?: Logger; stats?: Stats; node?: string } = {}): StackContext {
   const clock = options.clock ?? systemClock;
   const stats = options.stats ?? new Stats();
   return {
     clock,
     timers: new Timers(clock),
     stats,
-    trace: new Tracer(options.log ?? silentLogger, stats),
+    trace: new Tracer(options.log ?? silentLogger, stats, options.node),
     random: options.random ?? cryptoRandom,
   };
 }

@@ -174,6 +174,7 @@ export class NetworkInterface {
       ctx.trace.dropped('ethInOtherHost', 'unicast for another MAC', () => describeEthernet(frame));
       return;
     }
+    if (ctx.trace.watching) ctx.trace.step(`IEEE 802.3 §3.2.3: destination ${linkBroadcast ? 'broadcast/multicast' : 'our MAC'}; EtherType 0x${frame.etherType.toString(16).padStart(4, '0')}`);
     if (frame.hasVlan) {
       // A host interface is an access port: tagged frames belong to a switch or a VLAN sub-interface.
       ctx.trace.dropped('ethInTagged', '802.1Q tagged frame on an untagged interface', () => describeEthernet(frame));

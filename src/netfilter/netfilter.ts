@@ -145,6 +145,7 @@ export class Netfilter {
       c.inLink = p.inLink.name;
     }
     this.current = { bytes: p.bytes, cls, result };
+    if (this.ctx.trace.watching) this.ctx.trace.step(`netfilter PREROUTING conntrack (nf_conntrack_in): ${v.describe()}: ${c ? `${result.state}, ${c.confirmed ? 'known connection' : 'new connection'}` : 'not tracked'}`);
     return 'accept';
   }
 
@@ -165,6 +166,7 @@ export class Netfilter {
     const v = this.inView;
     if (v.wrap(p.bytes, false)) return 'accept';
     const verdict = fw.filter(chain, v, { state: cur.result.state, inInterface: p.inLink.name, outInterface: p.outLink?.name });
+    if (this.ctx.trace.watching) this.ctx.trace.step(`netfilter ${chain} filter: ${'rule' in verdict && verdict.rule !== undefined ? `rule ${verdict.rule + 1}` : 'policy or accepting rule'}: ${verdict.action}`);
     if (verdict.action === 'accept') return 'accept';
     if (verdict.action === 'drop') return 'drop'; // counted by the firewall (fw<Chain>Dropped) and by the router
     const code = rejectIcmpCode(verdict.with);

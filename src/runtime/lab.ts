@@ -61,12 +61,16 @@ import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '..
 import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { VxlanLinkError, openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
+import { observe } from '../device/observe.js';
+import { UiServer, type UiOptions, type UiTopology } from './ui/server.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
   readonly logLevel: LogLevel;
   /** Readable lines on a terminal, JSON otherwise (`auto`, the default), or forced. */
   readonly logFormat?: LogFormat;
+  /** `--ui [ADDR:]PORT`: serve the browser view (src/runtime/ui) from the start. */
+  readonly ui?: UiOptions;
 }
 
 /** What lab TAPs ask of the kernel: as `tapnet up` (checksum offload and TSO for IPv4 and IPv6). */
@@ -158,7 +162,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       let ctx = contexts.get(name);
       if (!ctx) {
         const stats = new Stats();
-        ctx = { ...base, stats, trace: new Tracer(log.child({ node: name }) as Logger, stats) };
+        ctx = { ...base, stats, trace: new Tracer(log.child({ node: name }) as Logger, stats, name) };
         contexts.set(name, ctx);
       }
       return ctx;
@@ -245,6 +249,8 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       }
       running.push({ spec: link, impaired: pair });
     });
+    // Every tapnet-side end is watchable by the browser view (one boolean test per frame while nobody watches).
+    for (const [k, d] of deviceAt) deviceAt.set(k, observe(d, k));
 
     // Hosts: the kernel does the rest (addresses, routes).
     for (const h of hosts) {
@@ -454,11 +460,27 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       }
     }
 
+    let ui: UiServer | undefined;
+    const startUi = async (options: UiOptions): Promise<string> => {
+      if (ui) return ui.url;
+      const model = labUiModel(topology, lab, [...deviceAt.keys()], contextFor('(ui)').stats);
+      const server = new UiServer(model, options);
+      const url = await server.listen();
+      ui = server;
+      cleanup.push(() => server.close());
+      log.info({ ui: url }, `browser view on ${url}`);
+      return url;
+    };
+    if (options.ui) await startUi(options.ui);
+
     const server = await startControlServer(socketPath, async (request) => {
       const args = request.args ?? [];
       switch (request.command) {
         case 'status':
           return lab.status();
+        case 'ui':
+          // args: HOST, PORT, [TOKEN] (cli.ts checked them: loopback, or a token)
+          return startUi({ host: args[0] ?? '127.0.0.1', port: Number(args[1] ?? 0), token: args[2] || undefined });
         case 'show':
           return lab.show(args[0] ?? 'stats', args[1] || undefined, args[2] === 'json');
         case 'lb': {
@@ -493,6 +515,44 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
     undo();
     throw e;
   }
+}
+
+/** Tables the browser view shows of a lab node: `tapnet show --json` for each it has. */
+const UI_TABLES = ['arp', 'neigh', 'routes', 'conntrack', 'nat', 'leases', 'dns', 'tcp', 'mac'] as const;
+
+/** What the browser view shows of a running lab: its nodes and links, and each tapnet node's tables. */
+function labUiModel(topology: Topology, lab: RunningLab, watched: readonly string[], stats: Stats): ConstructorParameters<typeof UiServer>[0] {
+  const key = (e: Endpoint): string => `${e.node}:${e.port}`;
+  const view: UiTopology = {
+    name: topology.name,
+    nodes: topology.nodes.map((n) => ({
+      name: n.name,
+      kind: n.kind,
+      interfaces:
+        n.kind === 'switch' || n.kind === 'hub'
+          ? n.ports.map((p) => ({ name: p.name, addresses: [] }))
+          : n.interfaces.map((i) => ({ name: i.name, addresses: [...i.addresses.map(formatIpv4Cidr), ...i.addresses6.map(formatIpv6Cidr)] })),
+    })),
+    links: topology.links.map((l) => ({ a: key(l.a), b: key(l.b), watch: [key(l.a), key(l.b)].find((e) => watched.includes(e)) })),
+  };
+  return {
+    topology: view,
+    stats,
+    tables(node) {
+      const out: Record<string, unknown> = {};
+      const isSwitch = lab.switches.has(node);
+      if (!isSwitch && !lab.routers.has(node)) throw new Error(`'${node}' is not a tapnet node`);
+      for (const what of isSwitch ? (['mac', 'ports'] as const) : UI_TABLES.filter((t) => t !== 'mac')) {
+        try {
+          const rows = lab.show(what, node, true);
+          out[what] = isSwitch ? (rows as Record<string, unknown>)[node] : rows;
+        } catch {
+          // a table this node does not have (no netfilter, no DHCP, ...)
+        }
+      }
+      return out;
+    },
+  };
 }
 
 /** The load balancer of NODE, or the lab's only one. */

@@ -33,6 +33,8 @@ import { startSmallServices, type SmallServiceName } from '../services/small/ind
 import { tcpFetch } from './tcp-fetch.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
+import { observe } from '../device/observe.js';
+import { UiServer, type UiOptions } from './ui/server.js';
 import type { StaticLease } from '../services/dhcp/lease-store.js';
 
 export interface UpOptions {
@@ -63,6 +65,8 @@ export interface UpOptions {
   readonly smallServices?: readonly SmallServiceName[];
   /** DHCP: serve leases from the pool (the CLI's default), or take tapnet's own address from a server on the kernel side; absent: none. */
   readonly dhcp?: UpDhcpOptions;
+  /** `--ui [ADDR:]PORT`: serve the browser view (src/runtime/ui) from the start. */
+  readonly ui?: UiOptions;
 }
 
 export type UpDhcpOptions =
@@ -173,7 +177,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     if (options.hostAddress) ip(['addr', 'add', `${formatIpv4(kernelAddress)}/${prefix}`, 'dev', tap.name], ns);
     ip(['link', 'set', tap.name, 'up'], ns);
 
-    const ctx = createContext({ log });
+    const ctx = createContext({ log, node: 'tapnet' });
     // With offload the kernel hands over 64 KB TCP segments and takes ours whole (TSO); the layer strips
     // and adds the virtio-net header, so the stack (and the pcap file) see plain Ethernet frames.
     let device: Device = tap.vnetHdr ? new VnetDevice(tap, ctx.stats, ctx.trace) : tap;
@@ -185,6 +189,9 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       cleanup.push(() => writer.close());
       device = capture(device, writer);
     }
+    // Watchable by the browser view: one boolean test per frame while nobody watches.
+    const point = `tapnet:${tap.name}`;
+    device = observe(device, point);
 
     const driver = new RealTimeDriver(ctx.timers);
     cleanup.push(() => driver.stop());
@@ -245,7 +252,44 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       showLeases = () => client.describe();
     }
 
-    const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases, iperf3));
+    let ui: UiServer | undefined;
+    const startUi = async (uiOptions: UiOptions): Promise<string> => {
+      if (ui) return ui.url;
+      const kernelEnd = `${ns ?? 'kernel'}:${tap.name}`;
+      const server = new UiServer(
+        {
+          topology: {
+            name: tap.name,
+            nodes: [
+              { name: 'tapnet', kind: 'router', interfaces: [{ name: tap.name, addresses: [formatIpv4Cidr({ address: tapnetAddress, prefixLength: prefix }), formatIpv6Cidr({ address: tapnet6, prefixLength: 64 })] }] },
+              { name: ns ?? 'kernel', kind: 'host', interfaces: [{ name: tap.name, addresses: options.hostAddress ? [`${formatIpv4(kernelAddress)}/${prefix}`] : [] }] },
+            ],
+            links: [{ a: point, b: kernelEnd, watch: point }],
+          },
+          stats: ctx.stats,
+          tables: () => {
+            const out: Record<string, unknown> = {};
+            for (const what of ['arp', 'neigh', 'routes', 'tcp']) out[what] = host.showJson(what);
+            out.dns = dns.showJson();
+            if (showLeases) out.leases = showLeases(true);
+            return out;
+          },
+        },
+        uiOptions,
+      );
+      const url = await server.listen();
+      ui = server;
+      cleanup.push(() => server.close());
+      log.info({ ui: url }, `browser view on ${url}`);
+      return url;
+    };
+    if (options.ui) await startUi(options.ui);
+
+    const server = await startControlServer(socketPath, (request) =>
+      request.command === 'ui'
+        ? startUi({ host: request.args?.[0] ?? '127.0.0.1', port: Number(request.args?.[1] ?? 0), token: request.args?.[2] || undefined })
+        : handleControl(host, request.command, request.args ?? [], dns, showLeases, iperf3),
+    );
     cleanup.push(() => {
       server.close();
       rmSync(socketPath, { force: true });

@@ -114,6 +114,8 @@ export interface StartLabOptions {
    * itself with names from `uniqueName`. Refused for the shipped labs.
    */
   readonly keepNames?: boolean;
+  /** More arguments for `tapnet lab up FILE` (e.g. `--ui 127.0.0.1:0`). */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -153,7 +155,7 @@ export async function startLab(relativeFile: string, options: StartLabOptions = 
     return renamed;
   };
   const env = tapnetEnv(runDir);
-  const child = spawn(process.execPath, [TAPNET, 'lab', 'up', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [TAPNET, 'lab', 'up', file, ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

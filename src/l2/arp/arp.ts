@@ -184,6 +184,7 @@ export class Arp implements NeighbourResolver<number> {
       // Merge, or add the triplet: the sender is about to talk to us, and we will answer it.
       // STALE, not REACHABLE: the request proves its address, not that it hears us.
       this.cache.update(spa, sha, { state: NudState.Stale, create: true, override: true });
+      if (ctx.trace.watching) ctx.trace.step(`RFC 826 "Packet reception": request for our ${formatIpv4(tpa)}: sender ${formatIpv4(spa)} is ${formatMac(sha)} (merged, STALE); reply`);
       this.sendReply(sha, spa, tpa);
       return;
     }
@@ -209,6 +210,7 @@ export class Arp implements NeighbourResolver<number> {
       create: false,
       override,
     });
+    if (ctx.trace.watching) ctx.trace.step(`RFC 826 "Packet reception": merge ${formatIpv4(spa)} is ${formatMac(sha)} (${confirmed ? 'REACHABLE: a reply to us' : 'STALE'})`);
     if (outcome === 'locked') {
       ctx.trace.dropped(ArpCounter.inLocked, `address change within ${ARP_LOCKTIME_MS} ms`, describe);
     } else if (operation === ArpOperation.Request && spa !== tpa) {

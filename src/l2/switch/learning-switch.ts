@@ -195,20 +195,24 @@ export class LearningSwitch {
       ctx.stats.inc(SwitchCounter.macMoves);
       ctx.trace.event('switch MAC moved', () => `${this.name}: ${formatMac(source)} vlan ${vid} now on ${port.name}`);
     } else if (learnt === 'full') ctx.stats.inc(SwitchCounter.macTableFull);
+    if (ctx.trace.watching) ctx.trace.step(`IEEE 802.1Q §8.8.3 learning: ${formatMac(source)} vlan ${vid} on ${port.name} (${learnt})`);
 
     if (isMulticastMac(destination)) {
+      ctx.trace.step('IEEE 802.1Q §8.8.6: group destination: flood to every other port of the VLAN');
       ctx.stats.inc(SwitchCounter.floodsGroup);
       counters.rxFlooded++;
       return this.flood(port, frame, vid, cls.tagged, cls.pcp, offload);
     }
     const out = this.macTable.lookup(vid, destination, now);
     if (out === undefined || !out.up) {
+      ctx.trace.step('IEEE 802.1Q §8.8.6: unknown unicast destination: flood to every other port of the VLAN');
       ctx.stats.inc(SwitchCounter.floodsUnknownUnicast);
       counters.rxFlooded++;
       return this.flood(port, frame, vid, cls.tagged, cls.pcp, offload);
     }
     if (out === port) return this.drop(port, SwitchCounter.inFilteredSamePort, `${formatMac(destination)} is on the ingress port`, frame);
     ctx.stats.inc(SwitchCounter.forwarded);
+    if (ctx.trace.watching) ctx.trace.step(`IEEE 802.1Q §8.8.6: ${formatMac(destination)} learnt on ${out.name}: forward there`);
     this.transmit(out, frame, vid, cls.tagged, cls.pcp, offload);
   }
 

@@ -106,6 +106,7 @@ export class Icmpv4 {
           ctx.trace.dropped('icmpInEchoBroadcastIgnored', 'echo to broadcast', () => `from ${formatIpv4(d.source)}`);
           return 'dropped';
         }
+        ctx.trace.step('RFC 792 "Echo or Echo Reply Message": echo request for us: reply with the same identifier, sequence and data');
         this.sendEchoReply(d);
         return 'delivered';
       case Icmpv4Type.EchoReply:

@@ -141,6 +141,7 @@ export class Icmpv6 {
 
     switch (type) {
       case Icmpv6Type.EchoRequest:
+        this.ctx.trace.step('RFC 4443 §4.1-4.2: echo request for us: reply with the same identifier, sequence and data');
         this.sendEchoReply(d);
         return 'delivered';
       case Icmpv6Type.EchoReply:

@@ -155,6 +155,7 @@ export class Ipv4Input {
     const toMulticast = isMulticastIpv4(destination);
     if (header.headerLength > IPV4_MIN_HEADER_LENGTH && !this.optionsAcceptable(header, datagram, link, toBroadcast || toMulticast || linkBroadcast)) return;
     if (!toBroadcast && !toMulticast && !this.isLocalAddress(destination)) {
+      if (ctx.trace.watching) ctx.trace.step(`RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is not ours: ${this.hooks.forward ? 'forward (RFC 1812 §5.2)' : 'discard'}`);
       if (this.hooks.forward) return this.hooks.forward(datagram, link, linkBroadcast, offload);
       // RFC 1122 §3.2.1.3: a host discards datagrams not addressed to it.
       ctx.trace.dropped('IpInAddrErrors', 'not for us and not forwarding', () => describeIpv4(header));
@@ -185,6 +186,7 @@ export class Ipv4Input {
     r.toBroadcastOrMulticast = toBroadcast || toMulticast || linkBroadcast;
     r.checksumValid = checksumValid;
 
+    if (ctx.trace.watching) ctx.trace.step(`RFC 1122 §3.2.1: header checks pass; ${formatIpv4(destination)} is ${toBroadcast || toMulticast ? 'broadcast/multicast' : 'ours'}: deliver protocol ${r.protocol} (RFC 791 §3.2 demultiplexing)`);
     const handler = this.handlers.get(r.protocol);
     if (!handler) {
       ctx.trace.dropped('IpInUnknownProtos', 'no handler for protocol', () => `protocol ${r.protocol} from ${formatIpv4(source)}`);
@@ -193,7 +195,10 @@ export class Ipv4Input {
     }
     const disposition = handler(r);
     if (disposition === 'delivered') ctx.stats.inc('IpInDelivers');
-    else if (disposition === 'portUnreachable') this.hooks.unreachable(r, 'port');
+    else if (disposition === 'portUnreachable') {
+      ctx.trace.step('RFC 1122 §3.2.2.1: port unreachable: answer ICMP destination unreachable (code 3)');
+      this.hooks.unreachable(r, 'port');
+    }
     else if (disposition === 'protocolUnreachable') this.hooks.unreachable(r, 'protocol');
   }
 }

@@ -259,6 +259,7 @@ export class Ipv6Input {
       if (!link.hasGroup(destination)) return this.drop('ip6InMcastNotJoined', 'multicast group not joined');
     } else if (!this.isLocalAddress(destination)) {
       if (this.hooks.forward) {
+        if (this.ctx.trace.watching) this.ctx.trace.step(`RFC 8200 §3: ${formatIpv6(destination)} is not ours: forward`);
         this.hooks.forward(this.header.packet, link, linkMulticast, offload);
         return false;
       }
@@ -436,6 +437,7 @@ export class Ipv6Input {
     // A partial checksum (NEEDS_CSUM) was never computed: the sender on this machine vouches for the data.
     r.checksumValid = !this.fragmented && ((link.rxChecksumValid ?? false) || partialChecksum);
 
+    if (ctx.trace.watching) ctx.trace.step(`RFC 8200 §4: extension headers done; ${formatIpv6(r.destination)} is ours: deliver next header ${nextHeader}`);
     const handler = this.handlers.get(nextHeader);
     if (!handler) {
       ctx.trace.dropped('Ip6InUnknownProtos', 'no handler for next header', () => `next header ${nextHeader} from ${formatIpv6(r.source)}`);

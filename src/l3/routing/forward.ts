@@ -201,6 +201,7 @@ export class Ipv4Forwarder {
 
     // 8. RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum; no full recomputation.
     header.decrementTtl();
+    if (ctx.trace.watching) ctx.trace.step(`RFC 1812 §5.2.4.3: longest match for ${formatIpv4(destination)}: out ${out.name}${route.nextHop !== destination ? ` via ${formatIpv4(route.nextHop)}` : ' (on link)'}; §5.3.1 TTL ${ttl} → ${ttl - 1}`);
 
     // 9. Hooks: the firewall (forward), then SNAT (postrouting).
     let bytes = packet;
@@ -222,6 +223,7 @@ export class Ipv4Forwarder {
     // 10. Out it goes, in fragments if the link is smaller (DF was handled in step 7), a super-packet whole.
     const result = this.deps.transmit(bytes, route, offload);
     if (result === 'sent') ctx.stats.inc(ForwardCounter.forwDatagrams);
+    if (ctx.trace.watching) ctx.trace.step(`RFC 1812 §5.2.1 forwarded on ${out.name}: ${result}`);
   }
 
   /** Runs one hook point; false when the packet is gone (dropped, rejected or stolen). */

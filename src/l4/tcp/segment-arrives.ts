@@ -52,6 +52,7 @@ export type ArrivalResult = 'done' | 'reopen';
 export function closedSegmentArrives(layer: TcpLayer, seg: Segment, net: TcpNetwork, local: IpAddress, remote: IpAddress): void {
   layer.ctx.trace.dropped('tcpInNoSocket', seg.rst ? 'RST for no connection' : 'no connection or listener: reset', () => `${net.format(remote)} ${seg.describe()}`);
   sendResetFor(layer, net, local, remote, seg);
+  if (!seg.rst) layer.ctx.trace.step(`RFC 9293 §3.10.7.1 CLOSED: RST sent, no listener on port ${seg.destinationPort}`);
 }
 
 // --- §3.10.7.2 LISTEN ------------------------------------------------------
@@ -115,6 +116,7 @@ export function listenSegmentArrives(layer: TcpLayer, listener: Listener, seg: S
   c.lastReceivedAt = c.now();
   c.setState(TcpState.SYN_RECEIVED);
   ctx.stats.inc('TcpPassiveOpens');
+  if (ctx.trace.watching) ctx.trace.step(`RFC 9293 §3.10.7.2 LISTEN third: SYN to port ${seg.destinationPort}: IRS ${seg.seq}, MSS ${seg.hasMss ? seg.mss : 'none'}; enter SYN-RECEIVED and send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`);
   c.user = listener.accept(c);
   sendSyn(c);
   c.rttSentAt = c.now();
@@ -281,6 +283,7 @@ function synSentSegmentArrives(c: TcpConnection, seg: Segment): void {
     // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED, form an ACK segment
     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
     establish(c);
+    c.layer.ctx.trace.step('RFC 9293 §3.10.7.3 SYN-SENT fourth: SYN,ACK acknowledges our SYN: ESTABLISHED, send ACK');
     c.ackNow = true;
     if (seg.payload.length > 0 || seg.fin) {
       processSegmentText(c, seg);
@@ -316,11 +319,16 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
     seg.flags &= ~TcpFlags.SYN;
     seg.seq = seqAdd(seg.seq, 1);
   }
+  const trace = c.layer.ctx.trace;
   if (!checkSequenceNumber(c, seg)) return 'done';
+  trace.step('RFC 9293 §3.10.7.4 first: sequence number acceptable');
   if (!checkRst(c, seg)) return 'done';
+  trace.step('RFC 9293 §3.10.7.4 second: RST bit not set');
   // Third: "check security" (IP security compartments): not implemented.
   if (!checkSyn(c, seg)) return 'done';
+  trace.step('RFC 9293 §3.10.7.4 fourth: SYN bit not set');
   if (!checkAck(c, seg)) return 'done';
+  if (trace.watching) trace.step(`RFC 9293 §3.10.7.4 fifth: ACK acceptable (SND.UNA ${c.sndUna}); state ${c.state}`);
   if (c.ecnOk) {
     // RFC 3168 §6.1.2 (an ECE: reduce cwnd once per window) and §6.1.3 (CWR stops our echo, CE starts it).
     ecnOnEce(c, seg);
@@ -328,8 +336,12 @@ function synchronizedSegmentArrives(c: TcpConnection, seg: Segment): ArrivalResu
   }
   // Sixth: "check the URG bit": urgent data is not signalled; it arrives in line (RFC 6093 §6).
   const hadText = seg.payload.length > 0;
-  if (hadText) processSegmentText(c, seg);
+  if (hadText) {
+    processSegmentText(c, seg);
+    if (trace.watching) trace.step(`RFC 9293 §3.10.7.4 seventh: ${seg.payload.length} bytes of segment text; RCV.NXT ${c.rcvNxt}`);
+  }
   checkFin(c, seg);
+  if (seg.fin && trace.watching) trace.step(`RFC 9293 §3.10.7.4 eighth: FIN: state ${c.state}`);
   if (c.state !== TcpState.CLOSED) {
     if (c.ackNow || c.ackPending) c.layer.scheduleAck(c);
     output(c);

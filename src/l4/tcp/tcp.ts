@@ -185,6 +185,7 @@ export class TcpLayer {
     segment.ecn = ecn;
     // RFC 1122 §4.2.3.10: a segment to or from a broadcast/multicast address is discarded (IP filters those).
     const c = this.lookup(net, destination, segment.destinationPort, source, segment.sourcePort);
+    if (ctx.trace.watching) ctx.trace.step(`RFC 9293 §3.10.7: checksum good; ${segment.describe()}: ${c ? `connection in ${c.state}` : 'no connection: look for a listener'}`);
     if (c) {
       const result = segmentArrives(c, segment);
       if (result === 'reopen') {

@@ -237,6 +237,7 @@ export class UdpLayer {
       return 'portUnreachable';
     }
     ctx.stats.inc('UdpInDatagrams');
+    if (ctx.trace.watching) ctx.trace.step(`RFC 768 / RFC 1122 §4.1.3.5: checksum good; demultiplexed to the socket on port ${header.destinationPort}: delivered`);
     const payload = header.payload;
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv4(d.source),
@@ -311,6 +312,7 @@ export class UdpLayer {
       return 'portUnreachable';
     }
     ctx.stats.inc('UdpInDatagrams');
+    if (ctx.trace.watching) ctx.trace.step(`RFC 768 / RFC 8200 §8.1: checksum good; demultiplexed to the socket on port ${header.destinationPort}: delivered`);
     const payload = header.payload;
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv6(d.source),
