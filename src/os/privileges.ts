@@ -12,7 +12,7 @@
  * /dev/net/tun`, drops NET_ADMIN and SYS_ADMIN unless `--cap-add`ed, and mounts /proc/sys read-only unless
  * `--security-opt systempaths=unconfined` (docker/README.md). There the sentence names the flags.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export const Capability = {
   /** CAP_NET_ADMIN: TAP devices, addresses, routes, moving links between namespaces. */
@@ -57,20 +57,40 @@ export interface Environment {
 }
 
 export function probeEnvironment(): Environment {
-  let procSysReadOnly = false;
-  try {
-    // access(2) answers EROFS for W_OK on a read-only mount, whoever asks (Docker's /proc/sys).
-    accessSync('/proc/sys/net', constants.W_OK);
-  } catch (e) {
-    procSysReadOnly = (e as NodeJS.ErrnoException).code === 'EROFS';
-  }
   return {
     capabilities: effectiveCapabilities(),
     tun: existsSync('/dev/net/tun'),
-    procSysReadOnly,
+    procSysReadOnly: mountedReadOnly('/proc/sys/net', readMountInfo()),
     container: existsSync('/.dockerenv') || existsSync('/run/.containerenv'),
     root: typeof process.geteuid === 'function' && process.geteuid() === 0,
   };
+}
+
+function readMountInfo(): string | undefined {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is `path` on a read-only mount, by /proc/self/mountinfo (proc(5): field 5 the mount point, field 6 the
+ * per-mount options)? The deepest mount point containing the path wins, the later of equal ones (stacked
+ * mounts). Docker's /proc/sys is such a read-only bind mount; access(2) cannot tell, as procfs answers
+ * EACCES before the mount is looked at.
+ */
+export function mountedReadOnly(path: string, mountInfo: string | undefined): boolean {
+  let best: { point: string; readOnly: boolean } | undefined;
+  for (const line of (mountInfo ?? '').split('\n')) {
+    const fields = line.split(' ');
+    if (fields.length < 6) continue;
+    const point = fields[4]!.replace(/\\040/g, ' ');
+    const inside = point === '/' || path === point || path.startsWith(`${point}/`);
+    if (!inside || (best && point.length < best.point.length)) continue;
+    best = { point, readOnly: fields[5]!.split(',').includes('ro') };
+  }
+  return best?.readOnly ?? false;
 }
 
 interface Problem {

@@ -1,6 +1,6 @@
 /** os/privileges.ts: the capability check behind "tapnet up needs CAP_NET_ADMIN: run it as root". */
 import { describe, expect, it } from 'vitest';
-import { Capability, effectiveCapabilities, missingPrivileges, startProblem, type Environment } from '../../../src/os/privileges.js';
+import { Capability, effectiveCapabilities, missingPrivileges, mountedReadOnly, startProblem, type Environment } from '../../../src/os/privileges.js';
 
 describe('privileges', () => {
   it('reads CapEff from /proc/self/status text', () => {
@@ -52,5 +52,19 @@ describe('privileges', () => {
       expect(startProblem(up, 'up', { ...ok, capabilities: undefined })).toBeUndefined();
       expect(startProblem({ capabilities: [] }, 'x', { ...ok, tun: false, procSysReadOnly: true })).toBeUndefined();
     });
+  });
+
+  it('finds a read-only /proc/sys in mountinfo (the deepest mount, the last of stacked ones)', () => {
+    const docker = [
+      '600 500 0:50 / / rw,relatime master:1 - overlay overlay rw',
+      '601 600 0:52 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw',
+      '602 601 0:52 /bus /proc/bus ro,nosuid,nodev,noexec,relatime - proc proc rw',
+      '603 601 0:52 /sys /proc/sys ro,nosuid,nodev,noexec,relatime - proc proc rw',
+    ].join('\n');
+    expect(mountedReadOnly('/proc/sys/net', docker)).toBe(true);
+    expect(mountedReadOnly('/proc/net', docker)).toBe(false);
+    expect(mountedReadOnly('/proc/sysrq-trigger', docker)).toBe(false);
+    expect(mountedReadOnly('/proc/sys/net', `${docker}\n604 603 0:52 /sys /proc/sys rw,relatime - proc proc rw`)).toBe(false);
+    expect(mountedReadOnly('/proc/sys/net', undefined)).toBe(false);
   });
 });
