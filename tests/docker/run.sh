@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docker/Dockerfile, built and run against a real Docker daemon (issue 15). Run by .ci/run after `npm test`;
-# by hand: `sudo bash tests/docker/run.sh` (needs docker.io, debootstrap, python3; about 6 minutes clean,
+# by hand: `sudo bash tests/docker/run.sh` (needs docker.io, docker-compose, debootstrap, python3; about 6 minutes clean,
 # about 1 minute when the base image and the build cache are still there).
 #
 # - A private dockerd (its own socket, data root and exec root; no bridge, no iptables, no forwarding), so
@@ -12,8 +12,8 @@
 #   and its extra CA certificates (/usr/local/share/ca-certificates) are passed on as build arguments.
 # - The containers run with --network none and the minimal flags docker/README.md gives (--privileged fails
 #   on sandboxed hosts): `tapnet up` answers ping, ping -6 and curl, and `docker stop` ends it with exit 0;
-#   `tapnet up --netns` removes its TAP, namespace and mount on SIGTERM; `tapnet lab up` (lab file mounted
-#   from the host) gives the traceroute 10.1.0.1, 10.2.0.10 and stops with exit 0; each missing flag gives
+#   `tapnet up --netns` removes its TAP, namespace and mount on SIGTERM; docker/compose.yaml's `tapnet lab
+#   up` (lab file mounted from the host) gives the traceroute 10.1.0.1, 10.2.0.10 and stops with exit 0; each missing flag gives
 #   one line naming it, exit 1.
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -euo pipefail
@@ -57,7 +57,7 @@ stop_daemon() {
 cleanup() {
   local rc=$?
   if [ -S "$SOCK" ]; then
-    docker ps -aq --filter "name=^$PREFIX" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
+    docker ps -aq --filter "name=^tapnet-ci" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
   fi
   stop_daemon
   if mountpoint -q "$WORK/rootfs/proc" 2>/dev/null; then umount -l "$WORK/rootfs/proc" || true; fi
@@ -67,8 +67,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for tool in dockerd "$DOCKER" debootstrap python3; do
-  command -v "$tool" >/dev/null || { say "missing $tool (apt-get install docker.io debootstrap python3)"; exit 1; }
+for tool in dockerd "$DOCKER" docker-compose debootstrap python3; do
+  command -v "$tool" >/dev/null || { say "missing $tool (apt-get install docker.io docker-compose debootstrap python3)"; exit 1; }
 done
 
 # --- the private daemon ---
@@ -188,18 +188,20 @@ else
 fi
 docker rm -f "$c" >/dev/null
 
-# --- tapnet lab up, the lab file mounted from the host, with --init ---
-c=${PREFIX}lab
-docker run -d --init --name "$c" --network none "${TUN[@]}" "${NET[@]}" "${SYS[@]}" "${PROC[@]}" \
-  -v "$PWD/labs/two-lans.yaml:/labs/two-lans.yaml:ro" "$IMAGE" lab up /labs/two-lans.yaml >/dev/null
+# --- tapnet lab up through docker/compose.yaml (the lab file mounted from the host, --init) ---
+COMPOSE=(docker-compose -p tapnet-ci -f docker/compose.yaml)
+export TAPNET_IMAGE=$IMAGE LAB_DIR=$PWD/labs LAB=two-lans.yaml
+"${COMPOSE[@]}" up -d --no-build >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; exit 1; }
+c=$("${COMPOSE[@]}" ps -q lab)
 if wait_ready "$c"; then
   hops=$(docker exec "$c" ip netns exec lan1-pc traceroute -n -q 1 -w 2 10.2.0.10 | awk 'NR > 1 { print $2 }' | paste -sd ' ')
-  if [ "$hops" = "10.1.0.1 10.2.0.10" ]; then ok "lab: traceroute 10.2.0.10 from lan1-pc: $hops"; else not_ok "lab: traceroute hops '$hops'"; fi
-  if docker exec "$c" ip netns exec lan1-pc ping -6 -c 1 -W 2 fd00:2::10 >/dev/null; then ok "lab: ping -6 fd00:2::10"; else not_ok "lab: ping -6 fd00:2::10"; fi
+  if [ "$hops" = "10.1.0.1 10.2.0.10" ]; then ok "compose lab: traceroute 10.2.0.10 from lan1-pc: $hops"; else not_ok "compose lab: traceroute hops '$hops'"; fi
+  if docker exec "$c" ip netns exec lan1-pc ping -6 -c 1 -W 2 fd00:2::10 >/dev/null; then ok "compose lab: ping -6 fd00:2::10"; else not_ok "compose lab: ping -6 fd00:2::10"; fi
 else
-  not_ok "lab: ready"
+  not_ok "compose lab: ready"
 fi
 stop_check "$c"
+"${COMPOSE[@]}" down >/dev/null 2>&1
 
 printf '%s passed, %s failed\n' "$pass" "$fail"
 [ "$fail" = 0 ]
