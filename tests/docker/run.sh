@@ -15,7 +15,7 @@
 #   `tapnet up --netns` removes its TAP, namespace and mount on SIGTERM; docker/compose.yaml's `tapnet lab
 #   up` (lab file mounted from the host) gives the traceroute 10.1.0.1, 10.2.0.10 and stops with exit 0; each missing flag gives
 #   one line naming it, exit 1.
-# Prints "N passed, N failed" last; exits non-zero on any failure.
+# Prints "docker: N passed, N failed" last; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -203,5 +203,5 @@ fi
 stop_check "$c"
 "${COMPOSE[@]}" down >/dev/null 2>&1
 
-printf '%s passed, %s failed\n' "$pass" "$fail"
+printf 'docker: %s passed, %s failed\n' "$pass" "$fail"
 [ "$fail" = 0 ]
