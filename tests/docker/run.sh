@@ -12,7 +12,8 @@
 #   and its extra CA certificates (/usr/local/share/ca-certificates) are passed on as build arguments.
 # - The containers run with --network none and the minimal flags docker/README.md gives (--privileged fails
 #   on sandboxed hosts): `tapnet up` answers ping, ping -6 and curl, and `docker stop` ends it with exit 0;
-#   `tapnet up --netns` removes its TAP, namespace and mount on SIGTERM; docker/compose.yaml's `tapnet lab
+#   `tapnet up --netns` removes its TAP, namespace and mount on SIGTERM; docker/README.md's nft rules publish
+#   tapnet's HTTP and DNS on the container's eth0; docker/compose.yaml's `tapnet lab
 #   up` (lab file mounted from the host) gives the traceroute 10.1.0.1, 10.2.0.10 and stops with exit 0; each missing flag gives
 #   one line naming it, exit 1.
 # Prints "docker: N passed, N failed" last; exits non-zero on any failure.
@@ -46,11 +47,9 @@ stop_daemon() {
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   fi
-  # The daemon leaves its containers' network namespace files mounted under netns/.
-  if [ -d "$EXEC_ROOT" ]; then
-    grep -o " $EXEC_ROOT/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
-    rm -rf "$EXEC_ROOT"
-  fi
+  # The daemon leaves its containers' network namespace files mounted under netns/ (and, killed, overlays).
+  grep -oE " ($EXEC_ROOT|$DATA_ROOT)/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf "$EXEC_ROOT"
   rm -f "$SOCK" "$PIDFILE"
 }
 
@@ -185,6 +184,25 @@ if wait_ready "$c" /tmp/up.log; then
   else not_ok "up --netns: SIGTERM -> exit '$rc', left: $left"; docker exec "$c" tail -5 /tmp/up.log; fi
 else
   not_ok "up --netns: ready"
+fi
+docker rm -f "$c" >/dev/null
+
+# --- publishing tapnet's HTTP and DNS the way docker/README.md says (its nft rules, taken from there) ---
+# Docker's own part of `-p` (the host's DNAT to the container's eth0) needs a bridge, which this daemon has
+# not; a veth eth0 whose peer sits in a namespace "outside" plays it, and the packets take the same path in.
+c=${PREFIX}publish
+docker run -d --name "$c" --network none --sysctl net.ipv4.ip_forward=1 "${TUN[@]}" "${NET[@]}" "${SYS[@]}" "${PROC[@]}" "$IMAGE" up >/dev/null
+rules=$(awk '/nft -f - <<.EOF.$/ { on = 1; next } on && /^EOF$/ { exit } on' docker/README.md)
+if wait_ready "$c" && [ -n "$rules" ] &&
+  docker exec "$c" sh -c 'ip netns add outside && ip link add eth0 type veth peer name out0 netns outside &&
+    ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up &&
+    ip -n outside addr add 192.0.2.1/24 dev out0 && ip -n outside link set out0 up' &&
+  printf '%s\n' "$rules" | docker exec -i "$c" nft -f -; then
+  if docker exec "$c" ip netns exec outside curl -sSf --max-time 5 http://192.0.2.2/ >/dev/null; then ok "publish: HTTP through eth0's DNAT"; else not_ok "publish: HTTP through eth0's DNAT"; fi
+  a=$(docker exec "$c" ip netns exec outside dig +short +time=2 +tries=1 @192.0.2.2 gateway.lab || true)
+  if [ "$a" = 10.77.0.1 ]; then ok "publish: DNS through eth0's DNAT: gateway.lab $a"; else not_ok "publish: DNS through eth0's DNAT: '$a'"; fi
+else
+  not_ok "publish: set-up"
 fi
 docker rm -f "$c" >/dev/null
 
