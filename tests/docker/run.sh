@@ -48,7 +48,7 @@ stop_daemon() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   fi
   # The daemon leaves its containers' network namespace files mounted under netns/ (and, killed, overlays).
-  grep -oE " ($EXEC_ROOT|$DATA_ROOT)/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+  { grep -oE " ($EXEC_ROOT|$DATA_ROOT)/[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
   rm -rf "$EXEC_ROOT"
   rm -f "$SOCK" "$PIDFILE"
 }
