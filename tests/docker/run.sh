@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docker/Dockerfile, built and run against a real Docker daemon (issue 15). Run by .ci/run after `npm test`;
-# by hand: `sudo bash tests/docker/run.sh` (needs docker.io, docker-compose, debootstrap, python3; about 6 minutes clean,
-# about 1 minute when the base image and the build cache are still there).
+# by hand: `sudo bash tests/docker/run.sh` (needs docker.io, docker-compose, debootstrap, python3; 3-4 minutes clean,
+# under a minute when the base image and the build cache are still there).
 #
 # - A private dockerd (its own socket, data root and exec root; no bridge, no iptables, no forwarding), so
 #   the machine's network and any other Docker are not touched. Stopped by its PID at the end, always.
