@@ -19,7 +19,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatIpv4, formatIpv4Cidr, inCidr, parseIpv4, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from './l3/ipv4/address.js';
 import { formatIpv6, isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr, type Ipv6Cidr } from './l3/ipv6/address.js';
-import { Capability, missingPrivileges } from './os/privileges.js';
+import { Capability, startProblem, type Needs } from './os/privileges.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './core/trace.js';
 import { controlRequest, controlSocketPath } from './runtime/control.js';
 import { runUp, type UpOptions } from './runtime/up.js';
@@ -335,7 +335,10 @@ export function buildProgram(): Command {
             ? { mode: 'server', leaseFile: opts.leaseFile, leaseTimeSeconds: opts.leaseTime, staticLeases: opts.dhcpHost }
             : undefined,
       };
-      requirePrivileges(opts.netns ? [Capability.netAdmin, Capability.sysAdmin] : [Capability.netAdmin], 'tapnet up (a TAP device' + (opts.netns ? ' and a network namespace)' : ')'));
+      requirePrivileges(
+        { capabilities: opts.netns ? [Capability.netAdmin, Capability.sysAdmin] : [Capability.netAdmin], tun: true, procSys: true },
+        'tapnet up (a TAP device' + (opts.netns ? ' and a network namespace)' : ')'),
+      );
       await runUp(options);
     });
 
@@ -430,7 +433,7 @@ export function buildProgram(): Command {
     .action(async (file: string, opts: { logLevel: LogLevel; logFormat: LogFormat; part?: string; ui?: UiListen; uiToken?: string }) => {
       const ui = uiOptions(opts.ui, opts.uiToken);
       const topology = loadLabFile(file, opts.part);
-      requirePrivileges([Capability.netAdmin, Capability.sysAdmin], 'tapnet lab up (TAP devices and network namespaces)');
+      requirePrivileges({ capabilities: [Capability.netAdmin, Capability.sysAdmin], tun: true, procSys: true }, 'tapnet lab up (TAP devices and network namespaces)');
       await runLab(topology, { logLevel: opts.logLevel, logFormat: opts.logFormat, ui });
     });
   lab
@@ -502,9 +505,9 @@ async function ask(tap: string, request: { command: string; args: string[] }): P
 
 export class CliError extends Error {}
 
-/** Stops with one sentence when the process lacks a capability the command needs (os/privileges.ts). */
-function requirePrivileges(needs: readonly Capability[], what: string): void {
-  const missing = missingPrivileges(needs, what);
+/** Stops with one sentence when the process lacks what the command needs: capabilities, /dev/net/tun, a writable /proc/sys (os/privileges.ts). */
+function requirePrivileges(needs: Needs, what: string): void {
+  const missing = startProblem(needs, what);
   if (missing) throw new CliError(missing);
 }
 
