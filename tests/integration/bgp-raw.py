@@ -10,7 +10,7 @@ and plays one MODE; prints what tapnet answered, one line per event:
               UPDATE whose AS_PATH holds 65001 (ignored), then a withdrawn-length
               overrun (after a line on stdin) -> NOTIFICATION 3/1
 """
-import socket, struct, sys, time
+import select, socket, struct, sys, time
 
 MARKER = b'\xff' * 16
 
@@ -101,7 +101,11 @@ def main():
         drain(s)
         print('SENT')
         sys.stdout.flush()
-        sys.stdin.readline()  # the test looks at tapnet's table, then lets us go on
+        # The test looks at tapnet's table, then lets us go on (a line on stdin). Meanwhile, a KEEPALIVE each
+        # second: tapnet's hold time may be short, and on a loaded machine the test's checks take seconds.
+        while not select.select([sys.stdin], [], [], 1.0)[0]:
+            s.sendall(msg(4))
+        sys.stdin.readline()
         s.sendall(msg(2, bytes.fromhex('00ff0000')))
     report(s, 5)
 

@@ -295,7 +295,10 @@ describe('DHCP starvation from the kernel side (perfdhcp, thousands of MACs)', (
     const r = inNetns(t!.netns, 'perfdhcp', ['-4', '-i', '-R', '3000', '-n', '3000', '-r', '1000', '-l', '10.77.0.2', '10.77.0.1'], { timeoutMs: 60_000 });
     expect(r.stdout).toMatch(/DISCOVER-OFFER/);
     const s = t!.stats();
-    expect(s.dhcpOutOffers).toBe(100);
+    // 100 addresses; a few more offers when a client's DISCOVER is retransmitted or an offer's hold ran out on
+    // a loaded machine (both answered as RFC 2131 §4.3.1 says), never one per MAC.
+    expect(s.dhcpOutOffers).toBeGreaterThanOrEqual(100);
+    expect(s.dhcpOutOffers).toBeLessThan(150);
     expect(s.dhcpPoolExhausted).toBeGreaterThanOrEqual(2000);
     expect(s.dhcpInDiscovers).toBe(s.dhcpOutOffers! + s.dhcpPoolExhausted!);
     const shown = t!.cli(['show', 'leases']).stdout;
