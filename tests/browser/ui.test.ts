@@ -166,7 +166,10 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     await page.click(`#packets tr[data-id="${id}"]`);
     await page.waitForSelector('#detail details[data-layer="TCP"]');
     await page.click('#detail .field[data-field="Maximum Segment Size (kind 2)"]');
-    await page.screenshot({ path: join(ROOT, 'docs/ui.png'), fullPage: true });
+    // Into the run's own directory; TAPNET_UPDATE_SCREENSHOT=1 refreshes the README's picture (docs/ui.png).
+    const shot = process.env.TAPNET_UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs/ui.png') : join(dir, 'ui.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
   });
 
   it('ignores malformed WebSocket messages and counts them', async () => {
