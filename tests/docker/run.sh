@@ -187,6 +187,24 @@ else
 fi
 docker rm -f "$c" >/dev/null
 
+# --- SIGKILL (docker kill) of a running lab: nothing of it is left on the host ---
+# Its TAPs and namespaces (lan1-pc, lan2-pc: the shipped lab's names, which no test on the host uses) live in
+# the container's network namespace and go with it: none may appear on the host, before or after the kill.
+lab_on_host() { { ip -o link show; ip netns list; cat /proc/self/mountinfo; } | grep -E 'lan1-pc|lan2-pc' || true; }
+c=${PREFIX}kill
+docker run -d --name "$c" --network none "${TUN[@]}" "${NET[@]}" "${SYS[@]}" "${PROC[@]}" "$IMAGE" lab up labs/two-lans.yaml >/dev/null
+if wait_ready "$c"; then
+  inside=$(docker exec "$c" ip netns list | grep -c 'lan[12]-pc' || true)
+  during=$(lab_on_host)
+  docker kill -s KILL "$c" >/dev/null
+  docker rm -f "$c" >/dev/null
+  after=$(lab_on_host)
+  if [ "$inside" = 2 ] && [ -z "$during$after" ]; then ok "lab up, then docker kill (SIGKILL): its namespaces were in the container, nothing of it on the host"
+  else not_ok "lab up, docker kill: namespaces inside: $inside; on the host while running: '$during', after: '$after'"; fi
+else
+  not_ok "kill: ready"; docker rm -f "$c" >/dev/null
+fi
+
 # --- publishing tapnet's HTTP and DNS the way docker/README.md says (its nft rules, taken from there) ---
 # Docker's own part of `-p` (the host's DNAT to the container's eth0) needs a bridge, which this daemon has
 # not; a veth eth0 whose peer sits in a namespace "outside" plays it, and the packets take the same path in.
