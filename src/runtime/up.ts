@@ -33,6 +33,7 @@ import { startSmallServices, type SmallServiceName } from '../services/small/ind
 import { tcpFetch } from './tcp-fetch.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
+import { Dhcp6Service, dhcp6RaFlags, type Dhcp6Mode } from '../services/dhcp6/service.js';
 import type { StaticLease } from '../services/dhcp/lease-store.js';
 
 export interface UpOptions {
@@ -63,6 +64,8 @@ export interface UpOptions {
   readonly smallServices?: readonly SmallServiceName[];
   /** DHCP: serve leases from the pool (the CLI's default), or take tapnet's own address from a server on the kernel side; absent: none. */
   readonly dhcp?: UpDhcpOptions;
+  /** DHCPv6 (`--dhcp6`, RFC 8415): addresses from PREFIX::100-1ff and DNS (stateful, RA M flag), or DNS only (stateless, RA O flag); absent: none. */
+  readonly dhcp6?: Dhcp6Mode;
 }
 
 export type UpDhcpOptions =
@@ -198,7 +201,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       ipv6: {
         addresses: [{ address: tapnet6, prefixLength: 64 }],
         // A default router only inside a lab namespace: in the host namespace it would compete with the real one.
-        router: { dnsServers: [tapnet6], routerLifetimeSeconds: ns ? undefined : 0 },
+        router: { dnsServers: [tapnet6], routerLifetimeSeconds: ns ? undefined : 0, ...dhcp6RaFlags(options.dhcp6) },
       },
     });
     host.start();
@@ -243,6 +246,20 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       client.start();
       cleanup.push(() => client.stop());
       showLeases = () => client.describe();
+    }
+    // DHCPv6 (RFC 8415) on UDP 547, ff02::1:2; the RA above carries its M/O flags.
+    if (options.dhcp6) {
+      const link6 = host.ipv6.on(iface);
+      if (!link6) throw new Error(`DHCPv6: IPv6 is off on ${tap.name}`);
+      const dhcp6 = new Dhcp6Service(host, link6, { mode: options.dhcp6, prefix: subnet6, dnsServers: [tapnet6], domains: [DEFAULT_LAB_ZONE.replace(/\.$/, '')] });
+      cleanup.push(() => dhcp6.stop());
+      const v4 = showLeases;
+      showLeases = (json = false) => {
+        if (!json) return `${v4 ? String(v4(false)) : ''}${dhcp6.show()}`;
+        // One list, IPv4 rows then IPv6 rows (each IPv6 row says family: 'ipv6'); tapnet as a DHCP client describes itself instead.
+        const base = v4?.(true) ?? [];
+        return Array.isArray(base) ? [...(base as unknown[]), ...dhcp6.leases()] : { ipv4: base, ipv6: dhcp6.leases() };
+      };
     }
 
     const server = await startControlServer(socketPath, (request) => handleControl(host, request.command, request.args ?? [], dns, showLeases, iperf3));
