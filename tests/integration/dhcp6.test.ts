@@ -107,7 +107,8 @@ exit 0
     expect(stats.dhcp6OutAdvertises).toBeGreaterThanOrEqual(1);
     expect(stats.dhcp6OutReplies).toBeGreaterThanOrEqual(1);
     expect(stats.dhcp6Bindings).toBe(1);
-    // The address works: tapnet answers a ping from it.
+    // The address works (once the kernel's DAD for it is over): tapnet answers a ping from it.
+    await waitFor('DAD of the leased address', () => !/tentative/.test(inNetns(t.netns, 'ip', ['-6', '-o', 'addr', 'show', 'dev', t.tap, 'to', `${address}/128`]).stdout), 5_000);
     expect(inNetns(t.netns, 'ping', ['-6', '-c', '1', '-W', '2', '-I', address!, 'fd77::1']).stdout).toContain('1 received');
 
     // dhclient -6 -r: Release (the server frees the binding), and the running dhclient stops.
