@@ -245,7 +245,8 @@ export class Dhcp6Server {
   /** Bindings for `tapnet show leases`: DUID, IAID, address, seconds left. */
   leases(): Array<{ duid: string; iaid: number; address: string; expiresIn: number }> {
     const now = this.ctx.clock.now();
-    return [...this.bindings.values()].map((b) => ({ duid: b.duid, iaid: b.iaid, address: formatIpv6(b.address), expiresIn: Math.max(0, Math.floor((b.expiresAt - now) / 1000)) }));
+    // A binding past its valid lifetime is gone (expire() deletes it at the next message): not listed.
+    return [...this.bindings.values()].filter((b) => b.expiresAt > now).map((b) => ({ duid: b.duid, iaid: b.iaid, address: formatIpv6(b.address), expiresIn: Math.max(0, Math.floor((b.expiresAt - now) / 1000)) }));
   }
 }
 
