@@ -3,7 +3,7 @@
  *
  *   tapnet up [--tap NAME] [--subnet CIDR] [--subnet6 CIDR] [--netns NS] [--mtu N] [--no-host-addr] [--no-offload] [--pcap FILE] [--log-level L]
  *             [--dns-upstream ADDR[:PORT]]... [--dns-record RR]...
- *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client]
+ *             [--lease-file FILE] [--lease-time SECONDS] [--dhcp-host MAC,ADDRESS[,NAME]]... [--no-dhcp | --dhcp-client] [--dhcp6 stateful|stateless]
  *             [--no-iperf3] [--small-services all|echo,discard,chargen,daytime,time]
  *   tapnet show stats|arp|routes|interfaces [--tap NAME]
  *   tapnet ping ADDRESS [--tap NAME] [-c COUNT]
@@ -274,6 +274,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--lease-time <seconds>', 'DHCP lease time').argParser(leaseSeconds).default(3600))
     .addOption(new Option('--dhcp-host <mac,address[,name]>', 'a static DHCP lease (repeatable)').argParser(dhcpHost))
     .option('--no-dhcp', 'do not serve DHCP (pool .100-.199 of the subnet by default)')
+    .addOption(new Option('--dhcp6 <mode>', 'serve DHCPv6 (RFC 8415): stateful = addresses PREFIX::100-1ff and DNS (RA M flag), stateless = DNS only (RA O flag)').choices(['stateful', 'stateless']))
     .option('--no-iperf3', 'do not run the iperf3-compatible server (TCP and UDP port 5201)')
     .addOption(new Option('--small-services <list>', `serve RFC small services over TCP and UDP: all, or some of ${SMALL_SERVICE_NAMES.join(',')}`).argParser(smallServices))
     .addOption(
@@ -305,6 +306,7 @@ export function buildProgram(): Command {
       dhcpHost?: StaticLease[];
       dhcp: boolean;
       dhcpClient?: boolean;
+      dhcp6?: 'stateful' | 'stateless';
       iperf3: boolean;
       smallServices?: SmallServiceName[];
       ui?: UiListen;
@@ -334,6 +336,7 @@ export function buildProgram(): Command {
           : opts.dhcp
             ? { mode: 'server', leaseFile: opts.leaseFile, leaseTimeSeconds: opts.leaseTime, staticLeases: opts.dhcpHost }
             : undefined,
+        dhcp6: opts.dhcp6,
       };
       requirePrivileges(
         { capabilities: opts.netns ? [Capability.netAdmin, Capability.sysAdmin] : [Capability.netAdmin], tun: true, procSys: true },

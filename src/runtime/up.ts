@@ -35,6 +35,7 @@ import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
 import { observe } from '../device/observe.js';
 import { UiServer, type UiOptions } from './ui/server.js';
+import { Dhcp6Service, dhcp6RaFlags, type Dhcp6Mode } from '../services/dhcp6/service.js';
 import type { StaticLease } from '../services/dhcp/lease-store.js';
 
 export interface UpOptions {
@@ -67,6 +68,8 @@ export interface UpOptions {
   readonly dhcp?: UpDhcpOptions;
   /** `--ui [ADDR:]PORT`: serve the browser view (src/runtime/ui) from the start. */
   readonly ui?: UiOptions;
+  /** DHCPv6 (`--dhcp6`, RFC 8415): addresses from PREFIX::100-1ff and DNS (stateful, RA M flag), or DNS only (stateless, RA O flag); absent: none. */
+  readonly dhcp6?: Dhcp6Mode;
 }
 
 export type UpDhcpOptions =
@@ -205,7 +208,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       ipv6: {
         addresses: [{ address: tapnet6, prefixLength: 64 }],
         // A default router only inside a lab namespace: in the host namespace it would compete with the real one.
-        router: { dnsServers: [tapnet6], routerLifetimeSeconds: ns ? undefined : 0 },
+        router: { dnsServers: [tapnet6], routerLifetimeSeconds: ns ? undefined : 0, ...dhcp6RaFlags(options.dhcp6) },
       },
     });
     host.start();
@@ -250,6 +253,20 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       client.start();
       cleanup.push(() => client.stop());
       showLeases = () => client.describe();
+    }
+    // DHCPv6 (RFC 8415) on UDP 547, ff02::1:2; the RA above carries its M/O flags.
+    if (options.dhcp6) {
+      const link6 = host.ipv6.on(iface);
+      if (!link6) throw new Error(`DHCPv6: IPv6 is off on ${tap.name}`);
+      const dhcp6 = new Dhcp6Service(host, link6, { mode: options.dhcp6, prefix: subnet6, dnsServers: [tapnet6], domains: [DEFAULT_LAB_ZONE.replace(/\.$/, '')] });
+      cleanup.push(() => dhcp6.stop());
+      const v4 = showLeases;
+      showLeases = (json = false) => {
+        if (!json) return `${v4 ? String(v4(false)) : ''}${dhcp6.show()}`;
+        // One list, IPv4 rows then IPv6 rows (each IPv6 row says family: 'ipv6'); tapnet as a DHCP client describes itself instead.
+        const base = v4?.(true) ?? [];
+        return Array.isArray(base) ? [...(base as unknown[]), ...dhcp6.leases()] : { ipv4: base, ipv6: dhcp6.leases() };
+      };
     }
 
     let ui: UiServer | undefined;

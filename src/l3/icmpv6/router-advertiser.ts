@@ -43,6 +43,10 @@ export interface RouterAdvertisementConfig {
   readonly maxIntervalMs?: number;
   /** Include the MTU option (default true). */
   readonly advertiseMtu?: boolean;
+  /** RFC 4861 §4.2 M flag: addresses are available via DHCPv6 (RFC 8415 §5); default false. */
+  readonly managed?: boolean;
+  /** RFC 4861 §4.2 O flag: other configuration (DNS) is available via DHCPv6; default false. */
+  readonly otherConfig?: boolean;
 }
 
 export class RouterAdvertiser {
@@ -111,8 +115,8 @@ export class RouterAdvertiser {
     return {
       type: Icmpv6Type.RouterAdvertisement,
       curHopLimit: ADV_CUR_HOP_LIMIT,
-      managed: false,
-      other: false,
+      managed: this.config.managed ?? false,
+      other: this.config.otherConfig ?? false,
       routerPreference: RouterPreference.Medium,
       routerLifetime: this.config.routerLifetimeSeconds ?? Math.min(9000, Math.ceil((3 * this.maxIntervalMs) / 1000)),
       reachableTime: 0,

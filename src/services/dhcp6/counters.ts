@@ -10,6 +10,7 @@ export const DHCP6_COUNTERS = [
   'dhcp6InMessages',
   'dhcp6NoAddrsAvail',
   'dhcp6OutAdvertises',
+  'dhcp6OutErrors',
   'dhcp6OutReplies',
 ] as const;
 

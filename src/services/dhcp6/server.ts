@@ -11,9 +11,7 @@
  *
  * No sockets here: the caller receives on UDP port 547 (ff02::1:2, the
  * All_DHCP_Relay_Agents_and_Servers group) and sends the reply to the
- * client's link-local address, port 546. Not wired into `tapnet up` or labs
- * yet: that step (the socket, the RA's M/O flags, `show leases` rows, tests
- * with dhclient -6 and dhcpcd) is still to do.
+ * client's link-local address, port 546 (service.ts does that for `tapnet up`).
  *
  * Caps: bindings in all (the pool's size, and DHCP6_MAX_BINDINGS), IAs per
  * client (DHCP6_MAX_IA_PER_CLIENT); a declined address is kept out of the
@@ -79,7 +77,7 @@ export class Dhcp6Server {
     if (pool && (!pool.first.subarray(0, 14).every((b, i) => b === pool.last[i]) || pool.first[14]! * 256 + pool.first[15]! > pool.last[14]! * 256 + pool.last[15]!)) {
       throw new RangeError(`DHCPv6 pool ${formatIpv6(pool.first)}-${formatIpv6(pool.last)}: the ends must differ in the last 16 bits only, first ≤ last`);
     }
-    ctx.stats.declare('dhcp6InMessages', 'dhcp6InErrors', 'dhcp6InDiscards', 'dhcp6OutReplies', 'dhcp6OutAdvertises', 'dhcp6NoAddrsAvail', 'dhcp6Bindings');
+    ctx.stats.declare('dhcp6InMessages', 'dhcp6InErrors', 'dhcp6InDiscards', 'dhcp6OutReplies', 'dhcp6OutAdvertises', 'dhcp6NoAddrsAvail', 'dhcp6Bindings', 'dhcp6OutErrors');
   }
 
   /** RFC 8415 §18.3: the reply to one message from a client, or undefined (discarded, counted and traced). */
@@ -247,7 +245,8 @@ export class Dhcp6Server {
   /** Bindings for `tapnet show leases`: DUID, IAID, address, seconds left. */
   leases(): Array<{ duid: string; iaid: number; address: string; expiresIn: number }> {
     const now = this.ctx.clock.now();
-    return [...this.bindings.values()].map((b) => ({ duid: b.duid, iaid: b.iaid, address: formatIpv6(b.address), expiresIn: Math.max(0, Math.floor((b.expiresAt - now) / 1000)) }));
+    // A binding past its valid lifetime is gone (expire() deletes it at the next message): not listed.
+    return [...this.bindings.values()].filter((b) => b.expiresAt > now).map((b) => ({ duid: b.duid, iaid: b.iaid, address: formatIpv6(b.address), expiresIn: Math.max(0, Math.floor((b.expiresAt - now) / 1000)) }));
   }
 }
 

@@ -83,6 +83,7 @@ describe('Dhcp6Server', () => {
     const s = setup();
     s.send(s.message(Dhcp6MessageType.REQUEST, [CLIENT_ID, SERVER_ID, iaNaOption({ iaid: 1, t1: 0, t2: 0, addresses: [] })]));
     s.ctx.clock.advance(DHCP6_VALID_LIFETIME_S * 1000 + 1);
+    expect(s.server.leases()).toHaveLength(0); // not listed once past its lifetime, before any message deletes it
     const renew = s.send(s.message(Dhcp6MessageType.RENEW, [CLIENT_ID, SERVER_ID, iaNaOption({ iaid: 1, t1: 0, t2: 0, addresses: [{ address: ip6('fd00:1::100'), preferredLifetime: 0, validLifetime: 0 }] })]))!;
     expect(s.ia(renew).addresses[0]!.validLifetime).toBe(0);
     expect(s.server.leases()).toHaveLength(0);
