@@ -46,6 +46,7 @@ export const TOOLS = [
   { pkg: 'bird2', check: 'bird', why: 'BGP peer' },
   { pkg: 'frr', check: '/usr/lib/frr/bgpd', why: 'BGP peer (bgpd)' },
   { pkg: 'chromium', check: 'chromium', why: 'the browser tests of tapnet ui (headless)' },
+  { pkg: 'dhcpcd-base', check: 'dhcpcd', why: 'DHCPv6 client test peer' },
 ];
 
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"; // root's, which has the sbin directories

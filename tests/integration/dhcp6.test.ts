@@ -1,5 +1,5 @@
 /**
- * DHCPv6 (RFC 8415) against ISC dhclient -6 in the kernel end's namespace:
+ * DHCPv6 (RFC 8415) against ISC dhclient -6 (and dhcpcd) in the kernel end's namespace:
  * `tapnet up --dhcp6 stateful` hands an address from PREFIX::100-1ff and the
  * DNS server, lists the binding in `show leases`, frees it on Release, and
  * advertises M=1 in its RAs; `--dhcp6 stateless` answers an
@@ -117,6 +117,34 @@ exit 0
     await waitFor('the release', () => !leases(t).some((l) => l.address === address), 10_000, () => `${r.stderr}\n${t.output()}`);
     await waitFor('dhclient to exit', () => child.exitCode !== null || child.signalCode !== null);
     expect(t.stats().dhcp6Bindings).toBe(0);
+  });
+
+  it('stateful with dhcpcd: an address from the pool and the DNS server, listed in show leases', async () => {
+    const t = await startTapnet({ extraArgs: ['--dhcp6', 'stateful'] });
+    instances.push(t);
+    await waitFor('the kernel end\'s link-local address', () => linkLocalReady(t), 10_000);
+    // dhcpcd keeps its DUID and leases under /var/lib/dhcpcd and its sockets under /run/dhcpcd: tmpfs over both,
+    // inside the mount namespace `ip netns exec` gives the command, so the machine's own files are never touched.
+    // Its script only logs the environment it was given (no resolv.conf, no hooks). No router solicitation: the
+    // Solicit goes at once (`ia_na`), and -1 makes it exit once bound.
+    const conf = join(dir, 'dhcpcd.conf');
+    writeFileSync(conf, 'noipv6rs\nia_na 1\noption dhcp6_name_servers, dhcp6_domain_search\n');
+    const env = join(dir, 'dhcpcd.env');
+    const script = join(dir, 'dhcpcd-script');
+    writeFileSync(script, `#!/bin/sh\n{ echo "reason=$reason"; env | grep '^new_dhcp6'; } >> ${env}\nexit 0\n`);
+    chmodSync(script, 0o755);
+    const r = inNetns(
+      t.netns,
+      'sh',
+      ['-c', `mount -t tmpfs none /run && mount -t tmpfs none /var/lib && exec dhcpcd -6 -B -1 -t 15 --noipv4 -c ${script} -f ${conf} ${t.tap}`],
+      { timeoutMs: 25_000 },
+    );
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(read(env)).toMatch(/^reason=BOUND6$/m);
+    expect(read(env)).toMatch(/^new_dhcp6_name_servers=fd77::1$/m);
+    const address = /inet6 (fd77::1[0-9a-f]{2})\/128/.exec(inNetns(t.netns, 'ip', ['-6', '-o', 'addr', 'show', 'dev', t.tap]).stdout)?.[1];
+    expect(address).toBeDefined();
+    expect(leases(t)).toContainEqual(expect.objectContaining({ family: 'ipv6', address, state: 'bound' }));
   });
 
   it('stateless: RA O=1, M=0; dhclient -6 -S gets the DNS server and no address', async () => {
