@@ -15,16 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupTapnet, inNetns, startTapnet, type TapnetProcess } from './harness.js';
+import { cleanupTapnet, inNetns, startTapnet, waitFor, type TapnetProcess } from './harness.js';
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000, detail: () => string = () => ''): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}\n${detail()}`);
-}
 
 const read = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
 type LeaseRow = { family?: string; address: string; state: string; duid?: string; iaid?: number; expiresInSeconds: number };

@@ -140,3 +140,13 @@ export function cleanupTapnet(p: { tap: string; netns: string; runDir: string; c
   if (linkExists(p.tap)) sh('ip', ['link', 'delete', p.tap]);
   rmSync(p.runDir, { recursive: true, force: true });
 }
+
+/** Real clients run in real time: poll every 100 ms until `check` holds (or fail with what we saw). */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000, detail: () => string = () => ''): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}\n${detail()}`);
+}

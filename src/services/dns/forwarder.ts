@@ -79,8 +79,8 @@ interface InFlight {
   readonly waiters: Array<(answer: ForwardedAnswer) => void>;
 }
 
-/** A SERVFAIL that says why (RFC 8914 §4.23 No Reachable Authority: no upstream answered, or every one refused). */
-function servfail(extraText: string): ForwardedAnswer {
+/** A SERVFAIL that says why (RFC 8914 §4.23 No Reachable Authority: no server answered, or every one refused). */
+export function servfail(extraText: string): ForwardedAnswer {
   return {
     rcode: DnsRcode.SERVFAIL,
     answers: [],

@@ -28,7 +28,7 @@ import type { UdpLayer } from '../../l4/udp/udp.js';
 import { DNS_CACHE_MAX_TTL_S, DnsCache, questionKey, type ForwardedAnswer } from './cache.js';
 import { DnsClass, DnsOpcode, DnsRcode, DnsType, rcodeName } from './constants.js';
 import { ExtendedDnsError } from './edns-options.js';
-import { DNS_PORT, FORWARD_MAX_OUTSTANDING, FORWARD_MAX_WAITERS, FORWARD_UDP_PAYLOAD } from './forwarder.js';
+import { DNS_PORT, FORWARD_MAX_OUTSTANDING, FORWARD_MAX_WAITERS, FORWARD_UDP_PAYLOAD, servfail } from './forwarder.js';
 import { describeQuestion, encodeDnsMessage, fullRcode, parseDnsMessage, type DnsMessage, type DnsQuestion, type DnsRecord } from './message.js';
 import { canonicalName, isSubdomain, namesEqual } from './name.js';
 
@@ -90,17 +90,6 @@ interface Work {
 
 /** Why a resolution failed: the SERVFAIL's Extended DNS Error text (RFC 8914). */
 class ResolveError extends Error {}
-
-function servfail(extraText: string): ForwardedAnswer {
-  return {
-    rcode: DnsRcode.SERVFAIL,
-    answers: [],
-    authorities: [],
-    additionals: [],
-    truncated: false,
-    extendedError: { infoCode: ExtendedDnsError.NO_REACHABLE_AUTHORITY, extraText },
-  };
-}
 
 export class DnsResolver {
   readonly cache: DnsCache;
