@@ -37,7 +37,12 @@ const sendView = () => { state.awaitingView = true; send({ type: 'view', scope: 
 const handlers = {
   topology(m) { state.topology = m.topology; drawTopology(); fillScopes(); },
   packets(m) { addPackets(m.list); $('skipped').textContent = m.skipped ? `${m.skipped} packets skipped` : ''; },
-  rates(m) { state.rates = m.rates; drawRates(); $('malformed').textContent = m.malformed ? `${m.malformed} malformed messages ignored` : ''; },
+  rates(m) {
+    state.rates = m.rates; drawRates();
+    $('malformed').textContent = m.malformed ? `${m.malformed} malformed messages ignored` : '';
+    // The view's own counters under the names `tapnet show stats` prints (uiWsMalformed, uiPacketsSkipped, ...).
+    $('counters').replaceChildren(...Object.entries(m.counters ?? {}).map(([k, v]) => el('span', { class: 'counter', 'data-counter': k, text: `${k} ${v}` })));
+  },
   packet(m) { showPacket(m); },
   tables(m) { if (m.node === state.node) showTables(m); },
   filterError(m) { state.awaitingView = false; $('filter-error').textContent = `filter: ${m.error} (at ${m.offset})`; },
@@ -245,7 +250,12 @@ function showTables(m) {
       box.append(rowsTable('tcp listeners', rows.listeners ?? []));
       box.append(rowsTable('tcp connections', (rows.connections ?? []).map((c) => ({ state: c.state, local: c.local, remote: c.remote, cwnd: c.cwnd, ssthresh: c.ssthresh, srtt: c.srtt, rto: c.rto, retransmits: c.retransmits, inflight: c.bytesInFlight, mss: c.mss }))));
       box.append(tcpChart(rows.connections ?? [], m.time));
-    } else box.append(rowsTable(name, rows));
+    } else if (name === 'dns' && rows && typeof rows === 'object') {
+      // The zone tapnet serves, and the answers its forwarder or resolver holds (name, type, records, TTL left).
+      box.append(rowsTable('dns cache', (rows.cache ?? []).map((c) => ({ name: c.name, type: c.type, result: c.result, answers: c.answers, 'ttl left': c.ttlLeft }))));
+      box.append(rowsTable('dns zone', (rows.records ?? []).map((r) => ({ record: r.record, source: r.source }))));
+    } else if (name === 'leases') box.append(rowsTable('dhcp leases', rows));
+    else box.append(rowsTable(name, rows));
   }
 }
 
