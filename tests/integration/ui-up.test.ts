@@ -62,7 +62,8 @@ describe('tapnet ui --tap: the view of tapnet up', () => {
 
     await waitFor('the tables', () => messages.some((m) => m.type === 'tables'));
     const tables = (messages.find((m) => m.type === 'tables') as { tables: Record<string, unknown> }).tables;
-    expect(Object.keys(tables).sort()).toEqual(['arp', 'dns', 'neigh', 'routes', 'tcp']);
+    // leases: tapnet up serves DHCP unless --no-dhcp.
+    expect(Object.keys(tables).sort()).toEqual(['arp', 'dns', 'leases', 'neigh', 'routes', 'tcp']);
     expect(JSON.stringify(tables.arp)).toContain('10.77.0.2');
     ws.close();
 
