@@ -27,7 +27,8 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 /** Linux tcp_select_initial_window: the window scale a SYN offers for the netns's largest receive buffer. */
 /**
  * A hub with a DHCP client and a static host, a router serving DHCP, DNS and
- * iperf3 on the hub, and behind a switch the DNS upstream (dnsmasq).
+ * iperf3 on the hub, and behind a switch the DNS upstream (dnsmasq; its
+ * own records have TTL 0 unless --local-ttl, and TTL 0 is not cached).
  */
 const HUB_LAB = `name: uihub
 nodes:
@@ -55,7 +56,7 @@ nodes:
     kind: host
     interfaces: { eth0: { address: 10.8.0.10/24 } }
     routes: [default via 10.8.0.1]
-    run: dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.8.0.10 --pid-file= --address=/www.example.test/10.8.0.99
+    run: dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.8.0.10 --pid-file= --local-ttl=300 --address=/www.example.test/10.8.0.99
 links:
   - [hpc1:eth0, hub:p1]
   - [hpc2:eth0, hub:p2]
