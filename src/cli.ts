@@ -210,13 +210,14 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** The UI options, or a usage error: an address other machines reach needs a token (the view shows every packet). */
-export function uiOptions(listen: UiListen | undefined, token: string | undefined): { host: string; port: number; token?: string } | undefined {
+export function uiOptions(listen: UiListen | undefined, token: string | undefined, flag = '--ui'): { host: string; port: number; token?: string } | undefined {
   if (listen === undefined) {
-    if (token !== undefined) throw Object.assign(new Error('--ui-token needs --ui [ADDR:]PORT'), { name: 'UsageError' });
+    if (token !== undefined) throw Object.assign(new Error(`--ui-token needs ${flag} [ADDR:]PORT`), { name: 'UsageError' });
     return undefined;
   }
   if (!isLoopbackHost(listen.host) && token === undefined) {
-    throw Object.assign(new Error(`--ui ${listen.host}: refusing a non-loopback address without --ui-token TOKEN (anyone who reaches it would see every packet of the lab)`), { name: 'UsageError' });
+    const address = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+    throw Object.assign(new Error(`${flag} ${address}: refusing a non-loopback address without --ui-token TOKEN (anyone who reaches it would see every packet of the lab)`), { name: 'UsageError' });
   }
   return { host: listen.host, port: listen.port, token };
 }
@@ -417,7 +418,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--listen <[addr:]port>', 'where to serve it').argParser(uiListen).default(uiListen(String(UI_PORT_DEFAULT)), `127.0.0.1:${UI_PORT_DEFAULT}`))
     .addOption(uiTokenOption())
     .action(async (opts: { tap: string; lab?: string; listen: UiListen; uiToken?: string }) => {
-      const ui = uiOptions(opts.listen, opts.uiToken)!;
+      const ui = uiOptions(opts.listen, opts.uiToken, '--listen')!;
       const request = { command: 'ui', args: [ui.host, String(ui.port), ui.token ?? ''] };
       const url = opts.lab !== undefined ? await askLab(loadLabFile(opts.lab).name, request) : await ask(opts.tap, request);
       process.stdout.write(`${String(url)}\n`);

@@ -62,7 +62,7 @@ import { createWirePair, splice } from '../device/wire.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { VxlanLinkError, openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
 import { observe } from '../device/observe.js';
-import { UiServer, type UiOptions, type UiTopology } from './ui/server.js';
+import { uiStarter, type UiModel, type UiOptions, type UiTopology } from './ui/server.js';
 import { formatProblem, type Endpoint, type HostNodeSpec, type LinkSpec, type NodeSpec, type RouteSpec, type RouterNodeSpec, type SourcePosition, type Topology } from './topology.js';
 
 export interface LabOptions {
@@ -168,6 +168,8 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       return ctx;
     };
     const linkCtx = contextFor('(links)');
+    // The lab's own counters, of no node: the browser view's (ui*), in `tapnet show stats --lab FILE`.
+    const labStats = new Stats();
     const nodes = new Map(topology.nodes.map((n) => [n.name, n]));
 
     for (const h of hosts) {
@@ -425,8 +427,8 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       },
       show: (what, node, json) => {
         if (what === 'lb') return showLb(topology, loadBalancers, node, json);
-        if (what === 'mac' && vxlanLinks.length > 0) return showMacAndVxlan(topology, { routers, switches, hubs, contexts, services }, vxlanLinks, node, json);
-        return showNode(topology, { routers, switches, hubs, contexts, services }, what, node, json);
+        if (what === 'mac' && vxlanLinks.length > 0) return showMacAndVxlan(topology, { routers, switches, hubs, contexts, services, labStats }, vxlanLinks, node, json);
+        return showNode(topology, { routers, switches, hubs, contexts, services, labStats }, what, node, json);
       },
       stop,
     };
@@ -460,17 +462,7 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
       }
     }
 
-    let ui: UiServer | undefined;
-    const startUi = async (options: UiOptions): Promise<string> => {
-      if (ui) return ui.url;
-      const model = labUiModel(topology, lab, [...deviceAt.keys()], contextFor('(ui)').stats);
-      const server = new UiServer(model, options);
-      const url = await server.listen();
-      ui = server;
-      cleanup.push(() => server.close());
-      log.info({ ui: url }, `browser view on ${url}`);
-      return url;
-    };
+    const startUi = uiStarter(() => labUiModel(topology, lab, [...deviceAt.keys()], labStats), log, cleanup);
     if (options.ui) await startUi(options.ui);
 
     const server = await startControlServer(socketPath, async (request) => {
@@ -517,11 +509,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
   }
 }
 
-/** Tables the browser view shows of a lab node: `tapnet show --json` for each it has. */
-const UI_TABLES = ['arp', 'neigh', 'routes', 'conntrack', 'nat', 'leases', 'dns', 'tcp', 'mac'] as const;
+/** Tables the browser view shows of a lab router: `tapnet show --json` for each it has. */
+const UI_ROUTER_TABLES = ['arp', 'neigh', 'routes', 'conntrack', 'nat', 'leases', 'dns', 'tcp'] as const;
 
 /** What the browser view shows of a running lab: its nodes and links, and each tapnet node's tables. */
-function labUiModel(topology: Topology, lab: RunningLab, watched: readonly string[], stats: Stats): ConstructorParameters<typeof UiServer>[0] {
+export function labUiModel(topology: Topology, lab: Pick<RunningLab, 'show'>, watched: readonly string[], stats: Stats): UiModel {
   const key = (e: Endpoint): string => `${e.node}:${e.port}`;
   const view: UiTopology = {
     name: topology.name,
@@ -539,15 +531,18 @@ function labUiModel(topology: Topology, lab: RunningLab, watched: readonly strin
     topology: view,
     stats,
     tables(node) {
+      const kind = topology.nodes.find((n) => n.name === node)?.kind;
+      if (kind === undefined || kind === 'host') throw new Error(`'${node}' is not a tapnet node`);
+      // A switch shows its MAC table and ports, a hub its ports (it has no MAC table), a router what it runs.
+      const tables = kind === 'switch' ? (['mac', 'ports'] as const) : kind === 'hub' ? (['ports'] as const) : UI_ROUTER_TABLES;
       const out: Record<string, unknown> = {};
-      const isSwitch = lab.switches.has(node);
-      if (!isSwitch && !lab.routers.has(node)) throw new Error(`'${node}' is not a tapnet node`);
-      for (const what of isSwitch ? (['mac', 'ports'] as const) : UI_TABLES.filter((t) => t !== 'mac')) {
+      for (const what of tables) {
         try {
           const rows = lab.show(what, node, true);
-          out[what] = isSwitch ? (rows as Record<string, unknown>)[node] : rows;
+          // mac and ports answer for several switches at once: { NODE: rows }.
+          out[what] = what === 'mac' || what === 'ports' ? (rows as Record<string, unknown>)[node] : rows;
         } catch {
-          // a table this node does not have (no netfilter, no DHCP, ...)
+          // a table this router does not have (no netfilter, no DHCP, ...)
         }
       }
       return out;
@@ -839,6 +834,8 @@ interface LabNodes {
   readonly hubs: ReadonlyMap<string, Hub>;
   readonly contexts: ReadonlyMap<string, StackContext>;
   readonly services: ReadonlyMap<string, RouterServices>;
+  /** Counters of the lab itself (the browser view's), shown by `show stats` without --node. */
+  readonly labStats: Stats;
 }
 
 /** What `show` offers on a router, given what it runs: the list an unknown table's error names. */
@@ -855,7 +852,7 @@ function routerTables(router: Router, services: RouterServices | undefined): str
 }
 
 function showNode(topology: Topology, nodes: LabNodes, what: string, node: string | undefined, json: boolean): unknown {
-  const { routers, switches, hubs, contexts, services } = nodes;
+  const { routers, switches, hubs, contexts, services, labStats } = nodes;
   const hub = node === undefined ? undefined : hubs.get(node);
   if (hub && what === 'ports') return json ? { [hub.name]: hub.ports.map((p) => ({ name: p.name, ...p.counters })) } : hub.show();
   if (hub && what === 'mac') throw new Error(`${hub.name} is a hub: it has no MAC table (it learns nothing and repeats every frame to every port)`);
@@ -869,6 +866,15 @@ function showNode(topology: Topology, nodes: LabNodes, what: string, node: strin
   }
   const names = [...routers.keys(), ...switches.keys(), ...hubs.keys()];
   const name = node ?? (routers.size === 1 ? [...routers.keys()][0] : undefined);
+  // `show stats --lab FILE`: the lab's own counters (the browser view's) too, after the only router's or alone.
+  if (what === 'stats' && node === undefined && (name !== undefined || Object.keys(labStats.snapshot()).length > 0)) {
+    const own = labStats.snapshot();
+    const of = name === undefined ? {} : contexts.get(name)!.stats.snapshot();
+    if (json) return { ...of, ...own };
+    const lines = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k.padEnd(32)} ${v}\n`).join('');
+    if (name !== undefined) return lines(of) + lines(own);
+    return `${lines(own)}# each node's counters: --node NAME (${names.join(', ')})\n`;
+  }
   if (name === undefined) throw new Error(`which node? add --node NAME (tapnet nodes of lab ${topology.name}: ${names.join(', ')})`);
   const ctx = contexts.get(name);
   if (!ctx) throw new Error(`'${name}' is not a tapnet node of lab ${topology.name} (hosts are Linux: use ip netns exec ${name} ...); tapnet nodes: ${names.join(', ')}`);

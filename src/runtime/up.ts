@@ -34,7 +34,7 @@ import { tcpFetch } from './tcp-fetch.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { DhcpClient } from '../services/dhcp/client.js';
 import { observe } from '../device/observe.js';
-import { UiServer, type UiOptions } from './ui/server.js';
+import { uiStarter, type UiOptions } from './ui/server.js';
 import { Dhcp6Service, dhcp6RaFlags, type Dhcp6Mode } from '../services/dhcp6/service.js';
 import type { StaticLease } from '../services/dhcp/lease-store.js';
 
@@ -269,37 +269,29 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
       };
     }
 
-    let ui: UiServer | undefined;
-    const startUi = async (uiOptions: UiOptions): Promise<string> => {
-      if (ui) return ui.url;
-      const kernelEnd = `${ns ?? 'kernel'}:${tap.name}`;
-      const server = new UiServer(
-        {
-          topology: {
-            name: tap.name,
-            nodes: [
-              { name: 'tapnet', kind: 'router', interfaces: [{ name: tap.name, addresses: [formatIpv4Cidr({ address: tapnetAddress, prefixLength: prefix }), formatIpv6Cidr({ address: tapnet6, prefixLength: 64 })] }] },
-              { name: ns ?? 'kernel', kind: 'host', interfaces: [{ name: tap.name, addresses: options.hostAddress ? [`${formatIpv4(kernelAddress)}/${prefix}`] : [] }] },
-            ],
-            links: [{ a: point, b: kernelEnd, watch: point }],
-          },
-          stats: ctx.stats,
-          tables: () => {
-            const out: Record<string, unknown> = {};
-            for (const what of ['arp', 'neigh', 'routes', 'tcp']) out[what] = host.showJson(what);
-            out.dns = dns.showJson();
-            if (showLeases) out.leases = showLeases(true);
-            return out;
-          },
+    const kernelEnd = `${ns ?? 'kernel'}:${tap.name}`;
+    const startUi = uiStarter(
+      () => ({
+        topology: {
+          name: tap.name,
+          nodes: [
+            { name: 'tapnet', kind: 'router', interfaces: [{ name: tap.name, addresses: [formatIpv4Cidr({ address: tapnetAddress, prefixLength: prefix }), formatIpv6Cidr({ address: tapnet6, prefixLength: 64 })] }] },
+            { name: ns ?? 'kernel', kind: 'host', interfaces: [{ name: tap.name, addresses: options.hostAddress ? [`${formatIpv4(kernelAddress)}/${prefix}`] : [] }] },
+          ],
+          links: [{ a: point, b: kernelEnd, watch: point }],
         },
-        uiOptions,
-      );
-      const url = await server.listen();
-      ui = server;
-      cleanup.push(() => server.close());
-      log.info({ ui: url }, `browser view on ${url}`);
-      return url;
-    };
+        stats: ctx.stats,
+        tables: () => {
+          const out: Record<string, unknown> = {};
+          for (const what of ['arp', 'neigh', 'routes', 'tcp']) out[what] = host.showJson(what);
+          out.dns = dns.showJson();
+          if (showLeases) out.leases = showLeases(true);
+          return out;
+        },
+      }),
+      log,
+      cleanup,
+    );
     if (options.ui) await startUi(options.ui);
 
     const server = await startControlServer(socketPath, (request) =>

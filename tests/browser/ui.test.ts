@@ -5,7 +5,11 @@
  * so that conntrack tracks the flows) carries a real ping and a real curl; the
  * page must show them, decode the SYN's options with the values the sender's
  * kernel chose, show the walk of a SYN to a closed port ending at the RST,
- * and show the conntrack entry. Skipped, naming the tool, without chromium.
+ * and show the conntrack entry. A second small lab has what two-lans lacks:
+ * a hub and a switch (their port and MAC tables), and a router serving DHCP,
+ * DNS (forwarding to a dnsmasq, so its cache fills) and iperf3 (a TCP
+ * connection of its own: the cwnd/srtt chart). Skipped, naming the tool,
+ * without chromium.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +25,46 @@ const haveChromium = existsSync(CHROMIUM);
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Linux tcp_select_initial_window: the window scale a SYN offers for the netns's largest receive buffer. */
+/**
+ * A hub with a DHCP client and a static host, a router serving DHCP, DNS and
+ * iperf3 on the hub, and behind a switch the DNS upstream (dnsmasq; its
+ * own records have TTL 0 unless --local-ttl, and TTL 0 is not cached).
+ */
+const HUB_LAB = `name: uihub
+nodes:
+  hpc1:
+    kind: host
+    interfaces: { eth0: { dhcp: true } }
+  hpc2:
+    kind: host
+    interfaces: { eth0: { address: 10.9.0.20/24 } }
+    routes: [default via 10.9.0.1]
+  hub:
+    kind: hub
+    ports: { p1: , p2: , p3: }
+  gw:
+    kind: router
+    interfaces:
+      eth0: { address: 10.9.0.1/24, dhcp: true }
+      eth1: { address: 10.8.0.1/24 }
+    dns: { zone: home, upstreams: [10.8.0.10] }
+    iperf3: true
+  sw:
+    kind: switch
+    ports: { p1: , p2: }
+  ups:
+    kind: host
+    interfaces: { eth0: { address: 10.8.0.10/24 } }
+    routes: [default via 10.8.0.1]
+    run: dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.8.0.10 --pid-file= --local-ttl=300 --address=/www.example.test/10.8.0.99
+links:
+  - [hpc1:eth0, hub:p1]
+  - [hpc2:eth0, hub:p2]
+  - [gw:eth0, hub:p3]
+  - [gw:eth1, sw:p1]
+  - [ups:eth0, sw:p2]
+`;
+
 function kernelWindowScale(ns: string): number {
   const read = (name: string): number[] => spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', name], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
   let space = Math.max(read('net.ipv4.tcp_rmem')[2]!, read('net.core.rmem_max')[0]!);
@@ -34,7 +78,9 @@ function kernelWindowScale(ns: string): number {
 
 describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install chromium)`, () => {
   let lab: LabProcess | undefined;
+  let hubLab: LabProcess | undefined;
   let url = '';
+  let hubUrl = '';
   let server: ChildProcess | undefined;
   let context: import('playwright-core').BrowserContext | undefined;
   let page: import('playwright-core').Page;
@@ -46,10 +92,19 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     doc.setIn(['nodes', 'r1', 'firewall'], doc.createNode({ rules: ['forward accept'] }));
     const file = join(dir, 'two-lans.yaml');
     writeFileSync(file, doc.toString());
-    lab = await startLab(file, { args: ['--ui', '127.0.0.1:0'] });
-    const m = /browser view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(lab.output());
-    if (!m) throw new Error(`no UI address in the lab output:\n${lab.output()}`);
-    url = m[1]!;
+    const hubFile = join(dir, 'uihub.yaml');
+    writeFileSync(hubFile, HUB_LAB);
+    const [started, hubStarted] = await Promise.allSettled([startLab(file, { args: ['--ui', '127.0.0.1:0'] }), startLab(hubFile, { args: ['--ui', '127.0.0.1:0'] })]);
+    if (started.status === 'fulfilled') lab = started.value;
+    if (hubStarted.status === 'fulfilled') hubLab = hubStarted.value;
+    if (!lab || !hubLab) throw (started.status === 'rejected' ? started.reason : (hubStarted as PromiseRejectedResult).reason) as Error;
+    const uiAddress = (l: LabProcess): string => {
+      const m = /browser view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(l.output());
+      if (!m) throw new Error(`no UI address in the lab output:\n${l.output()}`);
+      return m[1]!;
+    };
+    url = uiAddress(lab);
+    hubUrl = uiAddress(hubLab);
     const { chromium } = await import('playwright-core');
     context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
     page = context.pages()[0] ?? (await context.newPage());
@@ -71,9 +126,10 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
   afterAll(async () => {
     await context?.close();
     server?.kill('SIGKILL');
-    if (lab) {
-      await lab.down();
-      cleanupLab(lab);
+    for (const l of [lab, hubLab]) {
+      if (!l) continue;
+      await l.down();
+      cleanupLab(l);
     }
     rmSync(dir, { recursive: true, force: true });
   });
@@ -142,6 +198,15 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     await waitRow((c) => c[6] === 'ICMP');
     await page.waitForTimeout(500);
     expect((await rows()).every((r) => r.cells[6] === 'ICMP')).toBe(true);
+    // pcap-filter's protocol-qualified host and net: the forwarded HTTP request's packets, none of the pings.
+    await page.fill('#filter', 'ip host 10.2.0.10 and tcp dst portrange 8000-8099 and src net 10.1.0.0/24');
+    await page.press('#filter', 'Enter');
+    await page.waitForFunction(() => document.getElementById('filter-error')?.textContent === '');
+    spawnSync('ip', ['netns', 'exec', lab!.ns('lan1-pc'), 'ping', '-c', '1', '10.2.0.10'], { timeout: 5000 });
+    spawnSync('ip', ['netns', 'exec', lab!.ns('lan1-pc'), 'curl', '-s', '-o', '/dev/null', 'http://10.2.0.10:8080/'], { timeout: 5000 });
+    await waitRow((c) => c[6] === 'TCP' && c[8]!.includes('→ 8080 [S]'));
+    await page.waitForTimeout(500);
+    expect((await rows()).every((r) => r.cells[4] === '10.1.0.10' && /→ 8080|^GET/.test(r.cells[8]!))).toBe(true);
     await page.fill('#filter', 'tcp port');
     await page.press('#filter', 'Enter');
     await page.waitForFunction(() => document.getElementById('filter-error')?.textContent?.includes('expected a port'));
@@ -184,11 +249,68 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     await page.waitForFunction(() => /[3-9] malformed/.test(document.getElementById('malformed')?.textContent ?? ''));
     // The lab still runs.
     expect(lab!.cli(['lab', 'status', lab!.file]).status).toBe(0);
+    // The view's own counters, under their names: in the page's header, and in the lab's `show stats` (after r1's).
+    await page.waitForFunction(() => /^uiWsMalformed [3-9]$/.test(document.querySelector('#counters [data-counter="uiWsMalformed"]')?.textContent ?? ''));
+    expect(await page.$eval('#counters [data-counter="uiConnections"]', (e) => e.textContent)).toMatch(/^uiConnections [1-9]/);
+    const text = lab!.cli(['show', 'stats', '--lab', lab!.file]).stdout;
+    expect(text).toMatch(/^uiWsMalformed +[3-9]$/m);
+    expect(text).toMatch(/^IpForwDatagrams +[1-9]/m);
+    const json = JSON.parse(lab!.cli(['show', 'stats', '--json', '--lab', lab!.file]).stdout) as Record<string, number>;
+    expect(json.uiWsMalformed).toBeGreaterThanOrEqual(3);
+    expect(json.uiPacketsSkipped).toBe(0);
   });
 
   it('`tapnet ui --lab FILE` names the view the lab already serves', () => {
     const r = lab!.cli(['ui', '--lab', lab!.file, '--listen', '127.0.0.1:0']);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(url);
+  });
+  describe('a lab with a hub, a switch, and a router serving DHCP, DNS and iperf3', () => {
+    let hubPage: import('playwright-core').Page;
+    const tableText = (name: string): Promise<string> => hubPage.$eval(`#tables [data-table="${name}"]`, (e) => e.textContent ?? '');
+    const rowCount = (name: string): Promise<number> => hubPage.$$eval(`#tables [data-table="${name}"] tr`, (trs) => trs.length - 1);
+
+    beforeAll(async () => {
+      hubPage = await context!.newPage();
+      await hubPage.goto(hubUrl);
+      await hubPage.waitForSelector('#topology g.node');
+      await hubPage.waitForFunction(() => document.getElementById('status')?.textContent === 'live');
+    });
+
+    it("shows the hub's ports and the switch's MAC table", async () => {
+      const run = (ns: string, args: string[]): string => spawnSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 10_000 }).stdout;
+      expect(run(hubLab!.ns('hpc2'), ['ping', '-c', '2', '-i', '0.2', '10.8.0.10'])).toContain('2 received');
+      await hubPage.click(`#topology g.node[data-node="${hubLab!.node('hub')}"]`);
+      await hubPage.waitForSelector('#tables [data-table="ports"] table');
+      expect(await rowCount('ports')).toBe(3);
+      expect(await tableText('ports')).toContain('rxFrames');
+      expect(await hubPage.$('#tables [data-table="error"]')).toBeNull();
+      await hubPage.click(`#topology g.node[data-node="${hubLab!.node('sw')}"]`);
+      await hubPage.waitForSelector('#tables [data-table="mac"] table');
+      expect(await rowCount('mac')).toBeGreaterThanOrEqual(2);
+      expect(await rowCount('ports')).toBe(2);
+    });
+
+    it("shows the router's DHCP leases, DNS cache, and TCP connection with its cwnd/srtt chart", async () => {
+      const ns = hubLab!.ns('hpc2');
+      expect(spawnSync('ip', ['netns', 'exec', ns, 'dig', '+short', '+time=2', '@10.9.0.1', 'www.example.test'], { encoding: 'utf8', timeout: 10_000 }).stdout.trim()).toBe('10.8.0.99');
+      // gw sends (iperf3 -R): its own connection, whose cwnd grows.
+      const iperf = spawn('ip', ['netns', 'exec', ns, 'iperf3', '-c', '10.9.0.1', '-R', '-t', '4', '-b', '20M'], { stdio: 'ignore' });
+      const done = new Promise((r) => iperf.on('exit', r));
+      await hubPage.click(`#topology g.node[data-node="${hubLab!.node('gw')}"]`);
+      // Each link drawn with its rate, and the ones iperf3 runs over busy (rates come once a second).
+      expect(await hubPage.$$eval('#topology [data-rate]', (ts) => ts.length)).toBe(5);
+      await hubPage.waitForFunction(() => [...document.querySelectorAll('#topology [data-rate]')].filter((t) => /^[1-9][\d.]*k? pkt\/s/.test(t.textContent ?? '')).length >= 2, undefined, { timeout: 10_000 });
+      await hubPage.waitForSelector('#tables [data-table="dhcp leases"] table');
+      expect(await tableText('dhcp leases')).toContain('10.9.0.100');
+      await hubPage.waitForSelector('#tables [data-table="dns cache"] table');
+      const cache = await tableText('dns cache');
+      expect(cache).toContain('www.example.test');
+      expect(cache).toContain('A 10.8.0.99');
+      await hubPage.waitForFunction(() => /ESTABLISHED.*10\.9\.0\.1:5201/s.test(document.querySelector('#tables [data-table="tcp connections"]')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      // Two lines a connection (cwnd, srtt), with a point each second it has been watched.
+      await hubPage.waitForFunction(() => [...document.querySelectorAll('#tables svg[data-table="tcp chart"] polyline')].some((p) => p.getAttribute('points')!.split(' ').length >= 3), undefined, { timeout: 10_000 });
+      await done;
+    });
   });
 });

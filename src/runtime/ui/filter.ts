@@ -6,11 +6,15 @@
  *   expr    := and ('or' | '||') and ...
  *   and     := unary ('and' | '&&') unary ...
  *   unary   := ('not' | '!') unary | '(' expr ')' | primitive
- *   primitive := PROTO [PORTQ]          arp ip ip6 icmp icmp6 tcp udp ndp dns dhcp http vlan
- *              | [src|dst] host ADDR    an IPv4 or IPv6 address (also bare: `10.1.0.10`)
+ *   primitive := PROTO [QUALIFIED]      arp ip ip6 icmp icmp6 tcp udp ndp dns dhcp http vlan
+ *              | QUALIFIED
+ *   QUALIFIED := [src|dst] host ADDR    an IPv4 or IPv6 address (also bare: `10.1.0.10`, `src 10.1.0.10`)
+ *              | [src|dst] net CIDR     10.1.0.0/24, fd00:1::/64
  *              | [src|dst] port N       TCP or UDP port
+ *              | [src|dst] portrange N-M
  *
- * `tcp port 80` is `tcp and port 80`, as in pcap-filter. Parsing returns an
+ * `tcp port 80` is `tcp and port 80` and `ip host 10.1.0.10` is `ip and host
+ * 10.1.0.10`, as in pcap-filter. Parsing returns an
  * error with the offending word's offset, never throws: the text comes from
  * the browser.
  */
@@ -21,7 +25,8 @@ export type FilterNode =
   | { readonly op: 'not'; readonly operand: FilterNode }
   | { readonly op: 'proto'; readonly name: string }
   | { readonly op: 'host'; readonly dir: Direction; readonly address: string }
-  | { readonly op: 'port'; readonly dir: Direction; readonly port: number }
+  | { readonly op: 'net'; readonly dir: Direction; readonly family: 4 | 6; readonly bits: bigint; readonly prefixLength: number }
+  | { readonly op: 'port'; readonly dir: Direction; readonly port: number; readonly last?: number }
   | { readonly op: 'all' };
 
 type Direction = 'src' | 'dst' | 'any';
@@ -78,41 +83,62 @@ export function parseFilter(text: string): FilterResult {
     i++;
     return Number(w);
   };
+  const net = (dir: Direction): FilterNode => {
+    const w = peek();
+    const n = w === undefined ? undefined : parseNet(w);
+    if (n === undefined) return fail(`expected a network ADDRESS/LENGTH, e.g. 10.1.0.0/24 or fd00:1::/64${w ? `, not '${w}'` : ''}`);
+    i++;
+    return { op: 'net', dir, ...n };
+  };
+  const portRange = (dir: Direction): FilterNode => {
+    const w = peek();
+    const m = w === undefined ? null : /^(\d{1,5})-(\d{1,5})$/.exec(w);
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) > 65535) return fail(`expected a port range N-M within 0-65535${w ? `, not '${w}'` : ''}`);
+    i++;
+    return { op: 'port', dir, port: Number(m[1]), last: Number(m[2]) };
+  };
   const qualified = (dir: Direction): FilterNode => {
     const w = peek();
     if (w === 'host') {
       i++;
       return { op: 'host', dir, address: address() };
     }
+    if (w === 'net') {
+      i++;
+      return net(dir);
+    }
     if (w === 'port') {
       i++;
       return { op: 'port', dir, port: port() };
     }
+    if (w === 'portrange') {
+      i++;
+      return portRange(dir);
+    }
     if (dir !== 'any') return { op: 'host', dir, address: address() };
-    return fail(`expected host or port${w ? `, not '${w}'` : ''}`);
+    return fail(`expected host, net, port or portrange${w ? `, not '${w}'` : ''}`);
   };
+  const QUALIFIERS = ['host', 'net', 'port', 'portrange', 'src', 'dst'];
   const primitive = (): FilterNode => {
     const w = peek();
     if (w === undefined) return fail('expression ends too early');
     if (isProto(w)) {
       i++;
       const proto: FilterNode = { op: 'proto', name: w };
-      // pcap-filter: `tcp port 80`, `udp src port 53`
-      if (peek() === 'port' || ((peek() === 'src' || peek() === 'dst') && tokens[i + 1]?.text === 'port')) {
-        return { op: 'and', left: proto, right: primitive() };
-      }
+      // pcap-filter: `tcp port 80`, `udp src port 53`, `ip host 10.1.0.10`, `ip6 src net fd00:1::/64`
+      if (QUALIFIERS.includes(peek() ?? '')) return { op: 'and', left: proto, right: primitive() };
       return proto;
     }
     if (w === 'src' || w === 'dst') {
       i++;
       return qualified(w);
     }
-    if (w === 'host' || w === 'port') return qualified('any');
+    if (w === 'host' || w === 'net' || w === 'port' || w === 'portrange') return qualified('any');
     if (IPV4.test(w) || IPV6.test(w)) {
       i++;
       return { op: 'host', dir: 'any', address: w };
     }
-    return fail(`unknown word '${w}' (protocols: ${FILTER_PROTOCOLS.join(' ')}; host ADDR, port N, src/dst, and, or, not)`);
+    return fail(`unknown word '${w}' (protocols: ${FILTER_PROTOCOLS.join(' ')}; host ADDR, net CIDR, port N, portrange N-M, src/dst, and, or, not)`);
   };
   const unary = (): FilterNode => {
     const w = peek();
@@ -171,9 +197,44 @@ export function matchFilter(f: FilterNode, p: PacketSummary): boolean {
       return hasProtocol(p, f.name);
     case 'host':
       return (f.dir !== 'dst' && sameAddress(p.source, f.address)) || (f.dir !== 'src' && sameAddress(p.destination, f.address));
-    case 'port':
-      return (f.dir !== 'dst' && p.sourcePort === f.port) || (f.dir !== 'src' && p.destinationPort === f.port);
+    case 'net':
+      return (f.dir !== 'dst' && inNet(p.source, f)) || (f.dir !== 'src' && inNet(p.destination, f));
+    case 'port': {
+      const last = f.last ?? f.port;
+      const hit = (port: number | undefined): boolean => port !== undefined && port >= f.port && port <= last;
+      return (f.dir !== 'dst' && hit(p.sourcePort)) || (f.dir !== 'src' && hit(p.destinationPort));
+    }
   }
+}
+
+/** `10.1.0.0/24` or `fd00:1::/64` as address bits; undefined for anything else. Host bits set are ignored, as tcpdump masks them. */
+function parseNet(text: string): { family: 4 | 6; bits: bigint; prefixLength: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (!m) return undefined;
+  const prefixLength = Number(m[2]);
+  const bits = addressBits(m[1]!);
+  if (bits === undefined || prefixLength > (bits.family === 4 ? 32 : 128)) return undefined;
+  return { family: bits.family, bits: mask(bits.value, bits.family, prefixLength), prefixLength };
+}
+
+function mask(value: bigint, family: 4 | 6, prefixLength: number): bigint {
+  const width = family === 4 ? 32n : 128n;
+  const host = width - BigInt(prefixLength);
+  return (value >> host) << host;
+}
+
+function inNet(address: string | undefined, net: { family: 4 | 6; bits: bigint; prefixLength: number }): boolean {
+  const a = address === undefined ? undefined : addressBits(address);
+  return a !== undefined && a.family === net.family && mask(a.value, a.family, net.prefixLength) === net.bits;
+}
+
+/** An address as a number: IPv4 dotted quad, or IPv6 text (`::` shorthand, no embedded IPv4). */
+function addressBits(text: string): { family: 4 | 6; value: bigint } | undefined {
+  if (IPV4.test(text)) return { family: 4, value: text.split('.').reduce((v, o) => (v << 8n) | BigInt(o), 0n) };
+  if (!/^[0-9a-f:]+$/i.test(text) || !text.includes(':')) return undefined;
+  const groups = expand6(text.toLowerCase()).split(':');
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g)) || (text.match(/::/g)?.length ?? 0) > 1) return undefined;
+  return { family: 6, value: groups.reduce((v, g) => (v << 16n) | BigInt(parseInt(g, 16)), 0n) };
 }
 
 const PROTOCOL_ALIASES: Record<string, string> = { ip: 'ipv4', ip6: 'ipv6', icmp6: 'icmpv6', ether: 'ethernet', vlan: 'vlan' };

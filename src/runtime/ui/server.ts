@@ -20,12 +20,13 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
 import type { Stats } from '../../core/stats.js';
 import { walkWatch } from '../../core/trace.js';
 import { decodeFrame } from './decode.js';
 import { matchFilter, parseFilter, type FilterNode } from './filter.js';
 import { Monitor, type CapturedPacket } from './monitor.js';
-import './counters.js';
+import { UI_COUNTERS } from './counters.js';
 
 /** What the view shows of a running lab or `tapnet up`. */
 export interface UiTopology {
@@ -47,6 +48,38 @@ export interface UiOptions {
   readonly host: string;
   readonly port: number;
   readonly token?: string;
+}
+
+/**
+ * The one way `tapnet up` and `tapnet lab up` start their browser view, at
+ * start-up (`--ui`) or later (`tapnet ui` over the control socket): the first
+ * call builds the model and listens, every later one (also one that comes
+ * while the first is still starting) answers the same URL. The server's close
+ * goes into `cleanup` with the rest of the lab.
+ */
+export function uiStarter(model: () => UiModel, log: Logger, cleanup: Array<() => void>): (options: UiOptions) => Promise<string> {
+  let started: Promise<string> | undefined;
+  return (options) => {
+    started ??= (async () => {
+      const server = new UiServer(model(), options);
+      try {
+        const url = await server.listen();
+        cleanup.push(() => server.close());
+        log.info({ ui: url }, `browser view on ${url}`);
+        return url;
+      } catch (e) {
+        server.close();
+        started = undefined;
+        throw e;
+      }
+    })();
+    return started;
+  };
+}
+
+/** The view's own counters out of STATS (all of a `tapnet up` node's, or a lab's), for the page. */
+export function uiCounters(stats: Stats): Record<string, number> {
+  return Object.fromEntries(UI_COUNTERS.map((name) => [name, stats.get(name)]));
 }
 
 /** Packets waiting for one browser; beyond this the oldest go (uiPacketsSkipped). */
@@ -124,7 +157,7 @@ export class UiServer {
     private readonly model: UiModel,
     private readonly options: UiOptions,
   ) {
-    model.stats.declare('uiConnections', 'uiWsMalformed', 'uiPacketsSkipped', 'uiHttpRefused');
+    model.stats.declare(...UI_COUNTERS);
     this.monitor.onPacket = (p) => this.queue(p);
     this.http = createServer((req, res) => this.serveHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_MAX_BYTES });
@@ -308,7 +341,7 @@ export class UiServer {
     }
     this.lastRateAt = now;
     for (const c of this.clients) {
-      this.send(c, { type: 'rates', rates, malformed: this.model.stats.get('uiWsMalformed') });
+      this.send(c, { type: 'rates', rates, malformed: this.model.stats.get('uiWsMalformed'), counters: uiCounters(this.model.stats) });
       this.sendTables(c);
     }
   }

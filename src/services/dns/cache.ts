@@ -17,7 +17,7 @@ import type { ExtendedError } from './edns-options.js';
 import type { Clock } from '../../core/time.js';
 import type { Stats } from '../../core/stats.js';
 import { DnsRcode, DnsType, dnsClassName, dnsTypeName, rcodeName } from './constants.js';
-import type { DnsQuestion, DnsRecord } from './message.js';
+import { describeRdata, type DnsQuestion, type DnsRecord } from './message.js';
 
 /** Entries kept; the least recently used goes first. tapnet's choice (dnsmasq's default cache-size is 150 names). */
 export const DNS_CACHE_MAX_ENTRIES = 10_000;
@@ -134,6 +134,27 @@ export class DnsCache {
   clear(): void {
     this.entries.clear();
     this.stats.set('dnsCacheEntries', 0);
+  }
+
+  /** `tapnet show dns --json`: one row per live entry, the records' data with the TTL it has left. */
+  rows(): { name: string; class: string; type: string; result: string; rcode: string; answers: string[]; ttlLeft: number }[] {
+    const now = this.clock.now();
+    const out = [];
+    for (const [key, e] of this.entries) {
+      const left = e.ttl - Math.floor((now - e.storedAt) / 1000);
+      if (left <= 0) continue;
+      const [name = '', type, klass] = key.split('|');
+      out.push({
+        name,
+        class: dnsClassName(Number(klass)),
+        type: dnsTypeName(Number(type)),
+        result: e.negative ? (e.answer.rcode === DnsRcode.NXDOMAIN ? 'NXDOMAIN' : 'NODATA') : `${e.answer.answers.length} records`,
+        rcode: rcodeName(e.answer.rcode),
+        answers: e.answer.answers.map((r) => `${dnsTypeName(r.type)} ${describeRdata(r.data)}`),
+        ttlLeft: left,
+      });
+    }
+    return out;
   }
 
   /** One line per entry for `tapnet show dns`: question, result, seconds left. */

@@ -346,6 +346,8 @@ export class DnsServer {
       records: this.zone.records().map((r) => ({ record: describeRecord(r), source: r.source })),
       leases: this.zone.leases().map((l) => ({ name: l.name, address: formatIpv4(l.address) })),
       forwarder: this.forwarder ? this.forwarder.describe().split('\n').filter(Boolean) : null,
+      // The forwarder's or resolver's answer cache (services/dns/cache.ts), one row per question.
+      cache: this.forwarder ? this.forwarder.cache.rows() : [],
     };
   }
 

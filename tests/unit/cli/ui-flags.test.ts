@@ -30,5 +30,11 @@ describe('--ui [ADDR:]PORT', () => {
     expect(r.stderr.trim().split('\n')).toEqual([
       'tapnet: --ui 0.0.0.0: refusing a non-loopback address without --ui-token TOKEN (anyone who reaches it would see every packet of the lab)',
     ]);
+    // `tapnet ui` names its own flag; an IPv6 address is written as on the command line.
+    const ui = spawnSync(process.execPath, [TAPNET, 'ui', '--lab', 'labs/two-lans.yaml', '--listen', '[::]:8077'], { encoding: 'utf8', cwd: join(import.meta.dirname, '../../..') });
+    expect(ui.status).toBe(2);
+    expect(ui.stderr.trim().split('\n')).toEqual([
+      'tapnet: --listen [::]: refusing a non-loopback address without --ui-token TOKEN (anyone who reaches it would see every packet of the lab)',
+    ]);
   });
 });

@@ -37,7 +37,12 @@ const sendView = () => { state.awaitingView = true; send({ type: 'view', scope: 
 const handlers = {
   topology(m) { state.topology = m.topology; drawTopology(); fillScopes(); },
   packets(m) { addPackets(m.list); $('skipped').textContent = m.skipped ? `${m.skipped} packets skipped` : ''; },
-  rates(m) { state.rates = m.rates; drawRates(); $('malformed').textContent = m.malformed ? `${m.malformed} malformed messages ignored` : ''; },
+  rates(m) {
+    state.rates = m.rates; drawRates();
+    $('malformed').textContent = m.malformed ? `${m.malformed} malformed messages ignored` : '';
+    // The view's own counters under the names `tapnet show stats` prints (uiWsMalformed, uiPacketsSkipped, ...).
+    $('counters').replaceChildren(...Object.entries(m.counters ?? {}).map(([k, v]) => el('span', { class: 'counter', 'data-counter': k, text: `${k} ${v}` })));
+  },
   packet(m) { showPacket(m); },
   tables(m) { if (m.node === state.node) showTables(m); },
   filterError(m) { state.awaitingView = false; $('filter-error').textContent = `filter: ${m.error} (at ${m.offset})`; },
@@ -84,9 +89,11 @@ function drawTopology() {
     const p = pos.get(n.name);
     const tapnet = n.kind !== 'host';
     const g = el('g', { class: `node ${n.kind}${tapnet ? ' tapnet' : ''}${state.node === n.name ? ' selected' : ''}`, 'data-node': n.name, onclick: () => selectNode(n) });
-    g.append(el('rect', { x: p.x - 46, y: p.y - 16, width: 92, height: 32, rx: tapnet ? 3 : 14 }));
-    g.append(el('text', { x: p.x, y: p.y - 2, 'text-anchor': 'middle', text: n.name }));
     const addresses = n.interfaces.flatMap((i) => i.addresses).filter((a) => !a.includes(':')).slice(0, 2).join(' ');
+    // Wide enough for the addresses line (10px text, about 5.6px a character).
+    const half = Math.max(46, Math.ceil(Math.max(n.name.length * 6.5, (addresses || n.kind).length * 5.6) / 2) + 6);
+    g.append(el('rect', { x: p.x - half, y: p.y - 16, width: 2 * half, height: 32, rx: tapnet ? 3 : 14 }));
+    g.append(el('text', { x: p.x, y: p.y - 2, 'text-anchor': 'middle', text: n.name }));
     g.append(el('text', { x: p.x, y: p.y + 11, 'text-anchor': 'middle', class: 'rate', text: addresses || n.kind }));
     g.append(el('title', { text: `${n.name} (${n.kind})\n${n.interfaces.map((i) => `${i.name}: ${i.addresses.join(', ')}`).join('\n')}` }));
     svg.append(g);
@@ -225,6 +232,7 @@ function rowsTable(title, rows) {
   // A table that is an object holding one list of rows (conntrack: { max, entries }) shows that list.
   if (rows && typeof rows === 'object' && !Array.isArray(rows) && Array.isArray(rows.entries)) rows = rows.entries;
   const box = el('div', { class: 'table', 'data-table': title }, el('h4', { text: title }));
+  if (rows === null || rows === undefined) { box.append(el('div', { class: 'hint', text: '(none on this node)' })); return box; }
   if (!Array.isArray(rows)) rows = typeof rows === 'object' && rows !== null ? Object.entries(rows).map(([k, v]) => ({ name: k, value: typeof v === 'object' ? JSON.stringify(v) : v })) : [{ value: rows }];
   if (rows.length === 0) { box.append(el('div', { class: 'hint', text: '(empty)' })); return box; }
   const keys = [...new Set(rows.flatMap((r) => (typeof r === 'object' && r !== null ? Object.keys(r) : ['value'])))];
@@ -245,7 +253,12 @@ function showTables(m) {
       box.append(rowsTable('tcp listeners', rows.listeners ?? []));
       box.append(rowsTable('tcp connections', (rows.connections ?? []).map((c) => ({ state: c.state, local: c.local, remote: c.remote, cwnd: c.cwnd, ssthresh: c.ssthresh, srtt: c.srtt, rto: c.rto, retransmits: c.retransmits, inflight: c.bytesInFlight, mss: c.mss }))));
       box.append(tcpChart(rows.connections ?? [], m.time));
-    } else box.append(rowsTable(name, rows));
+    } else if (name === 'dns' && rows && typeof rows === 'object') {
+      // The zone tapnet serves, and the answers its forwarder or resolver holds (name, type, records, TTL left).
+      box.append(rowsTable('dns cache', (rows.cache ?? []).map((c) => ({ name: c.name, type: c.type, result: c.result, answers: c.answers, 'ttl left': c.ttlLeft }))));
+      box.append(rowsTable('dns zone', (rows.records ?? []).map((r) => ({ record: r.record, source: r.source }))));
+    } else if (name === 'leases') box.append(rowsTable('dhcp leases', rows));
+    else box.append(rowsTable(name, rows));
   }
 }
 

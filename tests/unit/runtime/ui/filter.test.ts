@@ -36,6 +36,30 @@ describe('filter language (pcap-filter subset)', () => {
     expect(matches('', arp)).toBe(true);
   });
 
+  it('takes a protocol before host, net and port, networks and port ranges, as pcap-filter does', () => {
+    expect(matches('ip host 10.2.0.10', syn)).toBe(true);
+    expect(matches('ip host 10.2.0.10', arp)).toBe(false);
+    expect(matches('ip6 host fd00:1::1', dns6)).toBe(true);
+    expect(matches('arp host 10.1.0.1', arp)).toBe(true);
+    expect(matches('ip src 10.1.0.10 and tcp dst port 80', syn)).toBe(true);
+    expect(matches('net 10.2.0.0/24', syn)).toBe(true);
+    expect(matches('src net 10.2.0.0/24', syn)).toBe(false);
+    expect(matches('dst net 10.2.0.0/16', syn)).toBe(true);
+    expect(matches('ip and net 10.0.0.0/8 and not net 10.3.0.0/24', syn)).toBe(true);
+    expect(matches('not net 10.1.0.0/24', syn)).toBe(false);
+    expect(matches('net 10.1.0.0/24', dns6)).toBe(false);
+    expect(matches('ip6 src net fd00:1::/64', dns6)).toBe(true);
+    expect(matches('net fd00:2::/64', dns6)).toBe(false);
+    expect(matches('net 0.0.0.0/0', ping)).toBe(true);
+    expect(matches('portrange 79-81', syn)).toBe(true);
+    expect(matches('tcp dst portrange 1-79', syn)).toBe(false);
+    expect(matches('udp portrange 50-60', dns6)).toBe(true);
+    expect(parseFilter('net 10.1.0.0')).toMatchObject({ ok: false, offset: 4 });
+    expect(parseFilter('net 10.1.0.0/33')).toMatchObject({ ok: false, offset: 4 });
+    expect(parseFilter('net fd00::1::/64')).toMatchObject({ ok: false, offset: 4 });
+    expect(parseFilter('portrange 90-80')).toMatchObject({ ok: false, offset: 10 });
+  });
+
   it('names the bad word and where it is', () => {
     expect(parseFilter('tcp and port')).toMatchObject({ ok: false, offset: 12 });
     expect(parseFilter('tcp and port 99999')).toMatchObject({ ok: false, error: "expected a port 0-65535, not '99999'", offset: 13 });

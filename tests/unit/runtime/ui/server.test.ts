@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Stats } from '../../../../src/core/stats.js';
 import { walkWatch } from '../../../../src/core/trace.js';
-import { CLIENT_QUEUE_MAX, UiServer, parseUiRequest, sourceFile } from '../../../../src/runtime/ui/server.js';
+import pino from 'pino';
+import { CLIENT_QUEUE_MAX, UiServer, parseUiRequest, sourceFile, uiStarter } from '../../../../src/runtime/ui/server.js';
 import { decodeFrame } from '../../../../src/runtime/ui/decode.js';
 
 function model(stats = new Stats()) {
@@ -85,6 +86,31 @@ describe('browser view requests', () => {
     expect(client.skipped).toBe(10);
     expect(client.queue[0]!.id).toBe(11);
     walkWatch.attach(undefined);
+  });
+
+  it('starts once however often it is asked (tapnet up --ui, then tapnet ui twice at once), closed with the lab', async () => {
+    const cleanup: Array<() => void> = [];
+    let models = 0;
+    const start = uiStarter(() => (models++, model()), pino({ level: 'silent' }), cleanup);
+    const [a, b] = await Promise.all([start({ host: '127.0.0.1', port: 0 }), start({ host: '127.0.0.1', port: 0 })]);
+    expect(a).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(b).toBe(a);
+    expect(await start({ host: '127.0.0.1', port: 0 })).toBe(a);
+    expect(models).toBe(1);
+    expect(cleanup).toHaveLength(1);
+    expect((await fetch(a)).status).toBe(200);
+    cleanup[0]!();
+    await expect(fetch(a)).rejects.toThrow();
+  });
+
+  it('sends the view its own counters under their show-stats names', async () => {
+    const stats = new Stats();
+    server = new UiServer(model(stats), { host: '127.0.0.1', port: 0 });
+    const { ws, messages } = await open(await server.listen());
+    ws.send('not json');
+    await until(() => messages.some((m) => m.type === 'rates'));
+    expect((messages.find((m) => m.type === 'rates') as { counters: unknown }).counters).toEqual({ uiConnections: 1, uiWsMalformed: 1, uiPacketsSkipped: 0, uiHttpRefused: 0 });
+    ws.close();
   });
 
   it('serves only files under src/', () => {

@@ -173,6 +173,20 @@ describe('the cache', () => {
     expect(t.seen).toHaveLength(2);
   });
 
+  it('show dns --json lists the cache: question, records, and the TTL left', async () => {
+    const t = setup();
+    t.scripts.set(53, (q) => (q.questions[0]!.name.startsWith('nx') ? reply(q, DnsRcode.NXDOMAIN, [], [soa(300, 30)]) : reply(q, 0, [a('c.example.com.', 0x0a080063, 60)])));
+    await t.ask(query('c.example.com.', DnsType.A));
+    await t.ask(query('nx.example.com.', DnsType.A));
+    t.advance(10_000);
+    expect((t.server.showJson() as { cache: unknown }).cache).toEqual([
+      { name: 'c.example.com.', class: 'IN', type: 'A', result: '1 records', rcode: 'NOERROR', answers: ['A 10.8.0.99'], ttlLeft: 50 },
+      { name: 'nx.example.com.', class: 'IN', type: 'A', result: 'NXDOMAIN', rcode: 'NXDOMAIN', answers: [], ttlLeft: 20 },
+    ]);
+    t.advance(50_000);
+    expect((t.server.showJson() as { cache: unknown }).cache).toEqual([]);
+  });
+
   it('NXDOMAIN is cached for min(SOA TTL, MINIMUM) with its SOA (RFC 2308 §5)', async () => {
     const t = setup();
     t.scripts.set(53, (q) => reply(q, DnsRcode.NXDOMAIN, [], [soa(300, 30)]));
