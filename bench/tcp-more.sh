@@ -5,10 +5,12 @@
 #   2. connections per second: wrk with "Connection: close" (one request per connection);
 #   3. memory per idle connection with 10 000 open.
 #
-#   bash bench/tcp-more.sh [MEGABYTES] [RUNS]      (env: CONNS=10000, TAPNET_ARGS="--no-offload")
+#   bash bench/tcp-more.sh [MEGABYTES] [RUNS]      (env: CONNS=10000, TAPNET_ARGS="--no-offload",
+#                                                   TAPNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR")
 #
 # Download: curl GET of MEGABYTES (tapnet: /bytes/N; others: python3 -m http.server serving a file).
-# Upload: tapnet: curl POST to /sha256; others: `nc -N` into a python sink (recv_into, discards).
+# Upload: tapnet: curl POST to /sha256, and `nc -N` into its discard service (port 9, the row "nc into
+# discard": the same client and no hashing, like the others); others: `nc -N` into a python sink (recv_into, discards).
 # pasta refuses to run as root (it drops to nobody, which may not write uid_map), so it runs as an
 # unprivileged user `benchpasta` (created if absent); /dev/net/tun is 0600 here, so it is made 0666
 # only while pasta starts and put back afterwards.
@@ -63,10 +65,13 @@ id -u benchpasta >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin benchpasta
 declare -A R
 for MTU in 1500 65520; do
   # tapnet
-  TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" ${TAPNET_ARGS:-} --mtu "$MTU" --log-level warn 2>"$RUN/log" & tp=$!
+  TAPNET_RUN_DIR=$RUN node ${TAPNET_NODE_ARGS:-} bin/tapnet.js up --tap "$TAP" --netns "$NS" --small-services discard ${TAPNET_ARGS:-} --mtu "$MTU" --log-level warn 2>"$RUN/log" & tp=$!
   for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
   R[tap,$MTU,down]=$(for _ in $(seq "$RUNS"); do ip netns exec "$NS" sh "$RUN/down.sh" "http://10.77.0.1/bytes/$N"; done | median | mbps "$N")
   R[tap,$MTU,up]=$(for _ in $(seq "$RUNS"); do ip netns exec "$NS" curl -s -o /dev/null -H 'Expect:' --data-binary "@$RUN/file.bin" -w '%{time_total}\n' http://10.77.0.1/sha256; done | median | mbps "$N")
+  # The same upload as the other peers': nc into a sink (tapnet's discard service, RFC 863, port 9), no hashing.
+  R[tapd,$MTU,down]=n/a
+  R[tapd,$MTU,up]=$(for _ in $(seq "$RUNS"); do ip netns exec "$NS" sh "$RUN/up.sh" 10.77.0.1 9 "$RUN/file.bin"; done | median | mbps "$N")
   kill "$tp"; wait "$tp" 2>/dev/null
 
   # kernel <-> kernel over veth
@@ -103,7 +108,7 @@ echo
 echo "| peer | MTU | download Mbit/s | upload Mbit/s | download vs kernel | upload vs kernel |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for MTU in 1500 65520; do
-  for p in k:"kernel ↔ kernel (veth)" tap:tapnet sl:slirp4netns pa:pasta; do
+  for p in k:"kernel ↔ kernel (veth)" tap:tapnet tapd:"tapnet (upload: nc into discard)" sl:slirp4netns pa:pasta; do
     k=${p%%:*}; name=${p#*:}
     echo "| $name | $MTU | ${R[$k,$MTU,down]} | ${R[$k,$MTU,up]} | $(ratio "${R[$k,$MTU,down]}" "${R[k,$MTU,down]}") | $(ratio "${R[$k,$MTU,up]}" "${R[k,$MTU,up]}") |"
   done

@@ -5,7 +5,10 @@
 
 /**
  * Called once per received frame. `frame` is a view into the device's batch
- * buffer and is valid only during the call: copy what must outlive it.
+ * buffer and is valid only during the call: copy what must outlive it. The
+ * receiver owns the bytes until it returns and may rewrite them (a router
+ * decrements the TTL in place and frames the packet it forwards over the
+ * received link header: l2/headroom.ts).
  * `offload` is the frame's virtio-net metadata when it has any (a GSO
  * super-frame, a partial checksum: `TxOffload` read the other way), a record
  * the device reuses for every frame, so it too is valid only during the

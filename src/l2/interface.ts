@@ -26,6 +26,7 @@ import { EtherType, type KnownEtherType } from './ethernet/ether-type.js';
 import { ETHERNET_HEADER_LENGTH, EthernetField, EthernetFrameView, describeEthernet, emitEthernet } from './ethernet/frame.js';
 import { Arp, type ArpDependencies } from './arp/arp.js';
 import type { NeighbourResolver } from './neighbour/resolver.js';
+import { arriving } from './headroom.js';
 
 /**
  * IPv6 on this link, as the interface sees it: NDP to resolve next hops,
@@ -79,7 +80,10 @@ export class NetworkInterface {
   private readonly receivers: InterfaceReceivers;
   private readonly ipv6: Ipv6OnLink | undefined;
   private readonly frame = new EthernetFrameView();
-  /** Frames are built here, then handed to the device (which copies). The MACs are written once. */
+  /**
+   * Frames are built here, then handed to the device (which copies). The MACs are written once. The packet
+   * being forwarded skips it: it is framed in place, in its received link header (./headroom.ts).
+   */
   private scratch = new Uint8Array(0);
   private headerLength = 0;
   /** The frame offload, filled in place for each offloaded frame. */
@@ -185,26 +189,44 @@ export class NetworkInterface {
         this.arp.receive(frame.payload, destination);
         return;
       case EtherType.IPv4:
-        if (this.receivers.ipv4) {
-          const rx = offload === undefined ? undefined : this.packetOffload(bytes, offload, frame.payload.byteOffset - bytes.byteOffset);
-          if (rx !== null) this.receivers.ipv4(frame.payload, this, linkBroadcast, rx);
-          return;
-        }
-        break;
-      case EtherType.IPv6:
-        if (this.ipv6) {
-          const rx = offload === undefined ? undefined : this.packetOffload(bytes, offload, frame.payload.byteOffset - bytes.byteOffset);
-          if (rx !== null) this.ipv6.receive(frame.payload, linkBroadcast, rx);
-          return;
-        }
-        break;
+      case EtherType.IPv6: {
+        const v4 = frame.etherType === EtherType.IPv4;
+        if (v4 ? this.receivers.ipv4 === undefined : this.ipv6 === undefined) break;
+        const packet = frame.payload;
+        const linkHeader = packet.byteOffset - bytes.byteOffset;
+        const rx = offload === undefined ? undefined : this.packetOffload(bytes, offload, linkHeader);
+        if (rx === null) return;
+        return this.dispatch(packet, linkHeader, v4, linkBroadcast, rx);
+      }
     }
     ctx.trace.dropped('ethInUnknownType', 'no protocol for EtherType', () => describeEthernet(frame));
   }
 
   /**
+   * Hands an IP packet up with its link header marked as free headroom
+   * (./headroom.ts): a router sends it on framed in place. The previous
+   * arriving packet is restored afterwards (a device that delivers inside
+   * another receive: a VXLAN tunnel's inner frame).
+   */
+  private dispatch(packet: Uint8Array, linkHeader: number, v4: boolean, linkBroadcast: boolean, rx: TransportOffload | undefined): void {
+    const { buffer, offset, room } = arriving;
+    arriving.buffer = packet.buffer;
+    arriving.offset = packet.byteOffset;
+    arriving.room = linkHeader;
+    try {
+      if (v4) this.receivers.ipv4!(packet, this, linkBroadcast, rx);
+      else this.ipv6!.receive(packet, linkBroadcast, rx);
+    } finally {
+      arriving.buffer = buffer;
+      arriving.offset = offset;
+      arriving.room = room;
+    }
+  }
+
+  /**
    * Sends an IPv4 packet to `nextHop` on this link (ARP resolves it). The
-   * bytes are copied. `offload` (offsets from the IP header) asks the device
+   * bytes are copied (the packet being forwarded is framed in place, over its
+   * received link header: ./headroom.ts). `offload` (offsets from the IP header) asks the device
    * to segment the packet or finish its checksum (device/offload.ts).
    */
   sendIpv4(packet: Uint8Array, nextHop: number, offload?: TransportOffload): void {
@@ -276,14 +298,27 @@ export class NetworkInterface {
    */
   private transmit(etherType: KnownEtherType, mac: MacAddress, packet: Uint8Array, offload: TransportOffload | undefined, family: IpFamily): void {
     const header = this.headerLength;
-    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
-    const buf = this.scratch;
-    writeMac(buf, EthernetField.DESTINATION, mac);
-    setU16(buf, EthernetField.ETHER_TYPE, etherType);
-    buf.set(packet, header);
-    const frame = buf.subarray(0, header + packet.length);
+    let frame: Uint8Array;
+    let payload: Uint8Array;
+    if (arriving.headroom(packet) >= header) {
+      // The packet being forwarded: its received link header becomes ours (./headroom.ts), no copy here.
+      frame = new Uint8Array(packet.buffer, packet.byteOffset - header, header + packet.length);
+      writeMac(frame, EthernetField.DESTINATION, mac);
+      writeMac(frame, EthernetField.SOURCE, this.mac);
+      setU16(frame, EthernetField.ETHER_TYPE, etherType);
+      payload = packet;
+    } else {
+      if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+      const buf = this.scratch;
+      writeMac(buf, EthernetField.DESTINATION, mac);
+      setU16(buf, EthernetField.ETHER_TYPE, etherType);
+      buf.set(packet, header);
+      frame = buf.subarray(0, header + packet.length);
+      if (offload === undefined) return this.device.send(frame);
+      payload = frame.subarray(header);
+    }
     if (offload === undefined) return this.device.send(frame);
-    const tx = frameOffload(this.device, frame.subarray(header), offload, family, header, this.txOffload);
+    const tx = frameOffload(this.device, payload, offload, family, header, this.txOffload);
     if (tx === undefined || !isGso(tx)) return this.device.send(frame, tx);
     // A super-packet the device cannot take whole (no TSO, or larger than it segments) is cut here: the one routine.
     const refused = (this.segmenter ??= new Segmenter()).sendTo(this.device, frame, tx);
