@@ -255,9 +255,6 @@ describe.skipIf(!haveChromium)(`browser view (needs ${CHROMIUM}: apt-get install
     const text = lab!.cli(['show', 'stats', '--lab', lab!.file]).stdout;
     expect(text).toMatch(/^uiWsMalformed +[3-9]$/m);
     expect(text).toMatch(/^IpForwDatagrams +[1-9]/m);
-    const json = JSON.parse(lab!.cli(['show', 'stats', '--json', '--lab', lab!.file]).stdout) as Record<string, number>;
-    expect(json.uiWsMalformed).toBeGreaterThanOrEqual(3);
-    expect(json.uiPacketsSkipped).toBe(0);
   });
 
   it('`tapnet ui --lab FILE` names the view the lab already serves', () => {
