@@ -16,9 +16,9 @@ import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './he
 import type { IpAddress, TcpNetwork } from './network.js';
 import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from './options.js';
 import { rackOnTransmit } from './rack.js';
-import { nextLostHole, nextRelost, pipeSize } from './recovery.js';
+import { lostEnd, nextLostHole, nextRelost, pipeSize } from './recovery.js';
 import type { Segment } from './segment.js';
-import { seq, seqAdd, seqGe, seqGt, seqLt, seqSub, type SeqNum } from './seq.js';
+import { seq, seqAdd, seqGe, seqGt, seqLt, seqMin, seqSub, type SeqNum } from './seq.js';
 import { TcpState } from './state.js';
 import type { TcpLayer } from './tcp.js';
 import { armDelayedAck, armPersistIfNeeded, armRetransmit, cancelDelayedAck, scheduleLossProbe } from './timers.js';
@@ -76,7 +76,11 @@ function transmitNext(c: TcpConnection): boolean {
         c.cwndLimited = true;
         return false;
       }
-      const len = Math.min(mss, seqSub(hole.end, hole.start));
+      // RFC 6675 NextSeg picks one segment at a time and the send loop asks again while cwnd - pipe allows; the
+      // same run of segments goes out as one TSO super-frame when the link takes them (a whole lost super-frame
+      // is one hole). A hole found by RACK is lost only below lostEnd: the rest may still be on its way.
+      const holeEnd = again ? hole.end : seqMin(hole.end, lostEnd(c));
+      const len = segmentRun(c, mss, seqSub(holeEnd, hole.start), room, c.cc.cwnd);
       transmitRange(c, hole.start, len, true, false);
       const end = seqAdd(hole.start, len);
       if (again) {
@@ -102,9 +106,9 @@ function transmitNext(c: TcpConnection): boolean {
     return false;
   }
   const windowRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
-  let len = Math.max(0, Math.min(avail, windowRoom, c.tsoMax > mss ? c.tsoMax : mss));
-  // A TSO super-segment is whole segments, and no more of them than cwnd allows.
-  if (len > mss) len = Math.max(mss, Math.min(len, Math.floor(Math.max(room, mss) / mss) * mss));
+  let len = Math.max(0, Math.min(avail, windowRoom));
+  // The flight this transmission joins: cwnd, or less when the application has less to send.
+  if (len > mss) len = segmentRun(c, mss, len, room, Math.min(c.cc.cwnd, c.flight + avail));
   const isTail = len === avail;
   const fin = wantFin && isTail && windowRoom > len;
   if (len === 0 && !fin) return false; // window closed: the persist timer probes (timers.ts)
@@ -119,6 +123,18 @@ function transmitNext(c: TcpConnection): boolean {
   }
   transmitRange(c, c.sndNxt, len, false, fin);
   return true;
+}
+
+/**
+ * How many of `available` bytes go in one transmission: one segment, or with
+ * TSO a super-frame of whole segments, no more of them than cwnd - pipe
+ * (`room`) allows, and at most `flight` / tsoFramesPerWindow (config.ts), so
+ * that the flight they belong to is several frames.
+ */
+export function segmentRun(c: TcpConnection, mss: number, available: number, room: number, flight: number): number {
+  if (available <= mss || c.tsoMax <= mss) return Math.min(available, mss);
+  const cap = Math.min(c.tsoMax, room, flight / Math.max(1, c.config.tsoFramesPerWindow));
+  return Math.min(available, Math.max(mss, Math.floor(cap / mss) * mss));
 }
 
 /** Sends [start, start + len) from the send buffer (and the FIN if it falls there). */
