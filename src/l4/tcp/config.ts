@@ -89,7 +89,6 @@ export const TCP_DUPTHRESH = 3;
 /** RFC 6928 initial window: 10 segments. */
 export const TCP_INITIAL_WINDOW_SEGMENTS = 10;
 
-
 /** RFC 8985 §7.2 WCDelAckT: the peer's worst-case delayed ACK, added to the probe timeout when one segment is in flight. */
 export const TCP_TLP_MAX_ACK_DELAY_MS = 200;
 /** Added to 2*SRTT for the probe timeout otherwise (Linux tcp_schedule_loss_probe: TCP_TIMEOUT_MIN, 2 jiffies). */
@@ -155,16 +154,6 @@ export interface TcpConfig {
    * it off. Only used on links that say they can (Ipv4Link.tsoMaxSize).
    */
   readonly tsoMaxSize: number;
-  /**
-   * A TSO super-frame carries at most cwnd / this (never less than one
-   * segment), so a flight is several frames. A lossy hop drops a super-frame
-   * whole (nft, a full queue): when one frame is the whole flight, its loss
-   * leaves nothing to be SACKed, RACK (RFC 8985 §6) has no later delivery to
-   * detect it by, and only the TLP probe is left (§7); when the probe or its
-   * one ACK is lost too, the RTO. With several frames in flight the others'
-   * SACKs start recovery within a round trip. 1: the whole window in one frame.
-   */
-  readonly tsoFramesPerWindow: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -200,5 +189,4 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepaliveIntervalMs: TCP_KEEPALIVE_INTERVAL_MS,
   keepaliveProbes: TCP_KEEPALIVE_PROBES,
   tsoMaxSize: 65_535 - 20 - 60,
-  tsoFramesPerWindow: Number(process.env.TAPNET_TSO_FRAMES ?? 4),
 };

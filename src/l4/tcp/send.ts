@@ -80,7 +80,7 @@ function transmitNext(c: TcpConnection): boolean {
       // same run of segments goes out as one TSO super-frame when the link takes them (a whole lost super-frame
       // is one hole). A hole found by RACK is lost only below lostEnd: the rest may still be on its way.
       const holeEnd = again ? hole.end : seqMin(hole.end, lostEnd(c));
-      const len = segmentRun(c, mss, seqSub(holeEnd, hole.start), room, c.cc.cwnd);
+      const len = segmentRun(mss, c.tsoMax, seqSub(holeEnd, hole.start), room);
       transmitRange(c, hole.start, len, true, false);
       const end = seqAdd(hole.start, len);
       if (again) {
@@ -107,8 +107,7 @@ function transmitNext(c: TcpConnection): boolean {
   }
   const windowRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
   let len = Math.max(0, Math.min(avail, windowRoom));
-  // The flight this transmission joins: cwnd, or less when the application has less to send.
-  if (len > mss) len = segmentRun(c, mss, len, room, Math.min(c.cc.cwnd, c.flight + avail));
+  if (len > mss) len = segmentRun(mss, c.tsoMax, len, room);
   const isTail = len === avail;
   const fin = wantFin && isTail && windowRoom > len;
   if (len === 0 && !fin) return false; // window closed: the persist timer probes (timers.ts)
@@ -127,14 +126,12 @@ function transmitNext(c: TcpConnection): boolean {
 
 /**
  * How many of `available` bytes go in one transmission: one segment, or with
- * TSO a super-frame of whole segments, no more of them than cwnd - pipe
- * (`room`) allows, and at most `flight` / tsoFramesPerWindow (config.ts), so
- * that the flight they belong to is several frames.
+ * TSO (`tsoMax` > 0) a super-frame of whole segments, no more of them than
+ * cwnd - pipe (`room`) allows (at least one).
  */
-export function segmentRun(c: TcpConnection, mss: number, available: number, room: number, flight: number): number {
-  if (available <= mss || c.tsoMax <= mss) return Math.min(available, mss);
-  const cap = Math.min(c.tsoMax, room, flight / Math.max(1, c.config.tsoFramesPerWindow));
-  return Math.min(available, Math.max(mss, Math.floor(cap / mss) * mss));
+export function segmentRun(mss: number, tsoMax: number, available: number, room: number): number {
+  if (available <= mss || tsoMax <= mss) return Math.min(available, mss);
+  return Math.min(available, Math.max(mss, Math.floor(Math.min(tsoMax, room) / mss) * mss));
 }
 
 /** Sends [start, start + len) from the send buffer (and the FIN if it falls there). */

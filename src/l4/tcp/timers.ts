@@ -182,7 +182,7 @@ export function describeRecovery(c: TcpConnection): string {
     `pipe ${pipeSize(c)} rto ${c.rtt.rto} srtt ${c.rtt.srtt} minRtt ${c.rtt.minRtt} rack.rtt ${r.rtt} xmitTs ${r.xmitTs} ` +
     `sentHead ${r.sent.length > 0 ? `${r.sent.start(0)}@-${c.now() - r.sent.time(0)}` : '-'} ` +
     `rxHead ${r.retransmits.length > 0 ? `${r.retransmits.start(0)}-${r.retransmits.end(0)}@-${c.now() - r.retransmits.time(0)}${r.retransmits.isDone(0) ? 'done' : ''}` : '-'} ` +
-    `now ${c.now()} timer ${r.timerMode} tlpEnd ${r.tlpEndSeq ?? '-'} retransmits ${c.retransmits} sndWnd ${c.sndWnd}`
+    `lastRx -${c.now() - c.lastReceivedAt} now ${c.now()} timer ${r.timerMode} tlpEnd ${r.tlpEndSeq ?? '-'} retransmits ${c.retransmits} sndWnd ${c.sndWnd}`
   );
 }
 
