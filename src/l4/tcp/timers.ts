@@ -179,7 +179,7 @@ export function describeRecovery(c: TcpConnection): string {
     `${c.localPort}>${c.remotePort} state ${c.recoveryState} una ${c.sndUna} nxt ${c.sndNxt} flight ${c.flight} ` +
     `sacked ${sb.sackedBytes} ranges ${sb.rangeCount} highSack ${sb.highestSacked ?? '-'} highRxt ${c.highRxt} lostEnd ${r.lostEnd} ` +
     `relost ${c.relost.length} rxlog ${r.retransmits.length} sentlog ${r.sent.length} cwnd ${c.cc.cwnd} ssthresh ${c.cc.ssthresh} ` +
-    `pipe ${pipeSize(c)} rto ${c.rtt.rto} srtt ${c.rtt.srtt} minRtt ${c.rtt.minRtt} rack.rtt ${r.rtt} xmitTs ${r.xmitTs} ` +
+    `pipe ${pipeSize(c)} rto ${c.rtt.rto} srtt ${c.rtt.srtt} minRtt ${c.rtt.minRtt} rack.minRtt ${r.minRtt} rack.rtt ${r.rtt} xmitTs ${r.xmitTs} ` +
     `sentHead ${r.sent.length > 0 ? `${r.sent.start(0)}@-${c.now() - r.sent.time(0)}` : '-'} ` +
     `rxHead ${r.retransmits.length > 0 ? `${r.retransmits.start(0)}-${r.retransmits.end(0)}@-${c.now() - r.retransmits.time(0)}${r.retransmits.isDone(0) ? 'done' : ''}` : '-'} ` +
     `lastRx -${c.now() - c.lastReceivedAt} now ${c.now()} timer ${r.timerMode} tlpEnd ${r.tlpEndSeq ?? '-'} retransmits ${c.retransmits} sndWnd ${c.sndWnd}`
