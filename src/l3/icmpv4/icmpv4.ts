@@ -16,7 +16,7 @@ import { IpProtocol } from '../ip-protocol.js';
 import type { ReceivedIpv4 } from '../ipv4/input.js';
 import type { Ipv4Output, Ipv4SendResult } from '../ipv4/output.js';
 import type { Disposition } from '../dispositions.js';
-import { Icmpv4MessageView, Icmpv4Type, emitIcmpv4Echo, emitIcmpv4Error, icmpv4ErrorQuote } from './message.js';
+import { Icmpv4MessageView, Icmpv4Type, emitIcmpv4Echo, emitIcmpv4Error, icmpv4ErrorQuote, turnEchoRequestIntoReply } from './message.js';
 
 /** Linux net.ipv4.icmp_msgs_per_sec and icmp_msgs_burst: the global error budget. */
 export const ICMP_ERRORS_PER_SECOND = 1000;
@@ -57,6 +57,8 @@ export class Icmpv4 {
   private readonly view = new Icmpv4MessageView();
   private readonly quoted = new Ipv4HeaderView();
   private readonly scratch = new Uint8Array(65_535);
+  /** The output request of every echo reply, reused. */
+  private readonly replyRequest = { destination: 0, source: 0, protocol: IpProtocol.ICMP };
   private readonly errorBudget: TokenBucket;
   /** Echo replies for `ping` callers, keyed by identifier. */
   readonly echoListeners = new Map<number, (reply: EchoReplyEvent) => void>();
@@ -131,14 +133,18 @@ export class Icmpv4 {
     }
   }
 
-  /** RFC 792: the reply carries the request's identifier, sequence number and data, from the address pinged. */
+  /**
+   * RFC 792: the reply carries the request's identifier, sequence number and
+   * data, from the address pinged. It is the request itself, turned around in
+   * place (type 8 -> 0, the checksum patched per RFC 1624): nothing is copied
+   * or summed before IP output, and nothing is allocated.
+   */
   private sendEchoReply(d: ReceivedIpv4): void {
-    const n = emitIcmpv4Echo(
-      { type: Icmpv4Type.EchoReply, identifier: this.view.identifier, sequence: this.view.sequence, data: this.view.data },
-      this.scratch,
-      0,
-    );
-    const result = this.output.send({ destination: d.source, source: d.destination, protocol: IpProtocol.ICMP }, this.scratch.subarray(0, n));
+    turnEchoRequestIntoReply(d.payload);
+    const request = this.replyRequest;
+    request.destination = d.source;
+    request.source = d.destination;
+    const result = this.output.send(request, d.payload);
     if (result === 'sent') {
       this.ctx.stats.inc('IcmpOutMsgs');
       this.ctx.stats.inc('IcmpOutEchoReps');

@@ -54,6 +54,14 @@ export class RackTlp {
   transmissions = 0;
   /** RACK.rtt: the RTT of that segment. */
   rtt = 0;
+  /**
+   * The smallest RACK.rtt measured on a never-retransmitted segment, from the
+   * send times above (sub-millisecond). The RTT estimator's samples come from
+   * TCP timestamps in whole milliseconds and read 0 on a fast path, which
+   * would turn §6.2 step 2's "faster than min_RTT" test and the reordering
+   * window (min_RTT / 4) off.
+   */
+  minRtt = Infinity;
   /** RACK.fack: the highest sequence number delivered. */
   fack = seq(0);
   /** RACK.reord: reordering was seen on this connection. */
@@ -131,7 +139,7 @@ export function hasDsack(seg: Segment): boolean {
 export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | undefined, sackTop: SeqNum | undefined): void {
   const r = c.rack;
   const now = c.now();
-  const minRtt = c.rtt.minRtt;
+  const minRtt = rackMinRtt(c);
   let bestTs = -Infinity;
   let bestOrder = -1;
   let bestEnd = seq(0);
@@ -179,6 +187,8 @@ export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | unde
         bestOrder = order;
         bestEnd = r.sent.end(i);
       }
+      // An unambiguous RTT sample (never retransmitted): the precise min_RTT.
+      if (!retransmitted && now - t < r.minRtt) r.minRtt = now - t;
       // §6.2 step 3: a never-retransmitted segment delivered below RACK.fack arrived out of order.
       if (!retransmitted && seqLt(top, r.fack)) {
         if (!r.reord) c.layer.ctx.stats.inc('TcpExtTCPSACKReorder');
@@ -194,6 +204,12 @@ export function rackUpdate(c: TcpConnection, seg: Segment, ackTop: SeqNum | unde
     r.xmitOrder = bestOrder;
     r.endSeq = bestEnd;
   }
+}
+
+/** min_RTT for RACK: its own sub-millisecond samples, else the RTT estimator's. */
+export function rackMinRtt(c: TcpConnection): number {
+  const own = c.rack.minRtt;
+  return Number.isFinite(own) ? own : c.rtt.minRtt;
 }
 
 /** TSecr `echo` is from before TSval `tsval` (32-bit timestamps compare modulo 2^32, RFC 7323 §5.2). */
@@ -229,7 +245,7 @@ function indexOfByte(log: SegmentLog, b: SeqNum): number {
 export function reorderingWindow(c: TcpConnection): number {
   const r = c.rack;
   if (!r.reord && (c.recoveryState !== 'open' || c.scoreboard.sackedBytes >= TCP_DUPTHRESH * c.mss)) return 0;
-  const minRtt = c.rtt.minRtt;
+  const minRtt = rackMinRtt(c);
   if (!Number.isFinite(minRtt)) return 0;
   return Math.min((r.reoWndMult * minRtt) / 4, c.rtt.srtt ?? minRtt);
 }

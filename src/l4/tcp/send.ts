@@ -76,6 +76,11 @@ function transmitNext(c: TcpConnection): boolean {
         c.cwndLimited = true;
         return false;
       }
+      // RFC 6675 NextSeg: one segment per transmission, never a TSO super-frame, even for a hole that was one lost
+      // super-frame. A Linux receiver ACKs a GSO packet once and a lossy hop drops it whole, so a run retransmitted
+      // as one frame is lost, or goes unanswered, all at once: with that frame the whole pipe, recovery stalls until
+      // the RTO (seen against Linux under 3% loss: 32-62 timeouts per 256 MiB download instead of 10-13). As
+      // separate segments, each is delivered and ACKed on its own and RACK sees the later ones arrive.
       const len = Math.min(mss, seqSub(hole.end, hole.start));
       transmitRange(c, hole.start, len, true, false);
       const end = seqAdd(hole.start, len);

@@ -84,6 +84,7 @@ function onRetransmitTimer(c: TcpConnection): void {
     return;
   }
   layer.ctx.stats.inc('TcpExtTCPTimeouts');
+  layer.ctx.trace.event('tcp retransmission timeout', () => describeRecovery(c));
   cancelLossTimer(c);
   enterLoss(c);
   c.retransmits++;
@@ -168,6 +169,21 @@ function onLossTimer(c: TcpConnection): void {
     }
   }
   armRetransmit(c);
+}
+
+/** The loss-recovery state, for the trace of a retransmission timeout (why did RACK, TLP and PRR not repair it?). */
+export function describeRecovery(c: TcpConnection): string {
+  const r = c.rack;
+  const sb = c.scoreboard;
+  return (
+    `${c.localPort}>${c.remotePort} state ${c.recoveryState} una ${c.sndUna} nxt ${c.sndNxt} flight ${c.flight} ` +
+    `sacked ${sb.sackedBytes} ranges ${sb.rangeCount} highSack ${sb.highestSacked ?? '-'} highRxt ${c.highRxt} lostEnd ${r.lostEnd} ` +
+    `relost ${c.relost.length} rxlog ${r.retransmits.length} sentlog ${r.sent.length} cwnd ${c.cc.cwnd} ssthresh ${c.cc.ssthresh} ` +
+    `pipe ${pipeSize(c)} rto ${c.rtt.rto} srtt ${c.rtt.srtt} minRtt ${c.rtt.minRtt} rack.minRtt ${r.minRtt} rack.rtt ${r.rtt} xmitTs ${r.xmitTs} ` +
+    `sentHead ${r.sent.length > 0 ? `${r.sent.start(0)}@-${c.now() - r.sent.time(0)}` : '-'} ` +
+    `rxHead ${r.retransmits.length > 0 ? `${r.retransmits.start(0)}-${r.retransmits.end(0)}@-${c.now() - r.retransmits.time(0)}${r.retransmits.isDone(0) ? 'done' : ''}` : '-'} ` +
+    `lastRx -${c.now() - c.lastReceivedAt} now ${c.now()} timer ${r.timerMode} tlpEnd ${r.tlpEndSeq ?? '-'} retransmits ${c.retransmits} sndWnd ${c.sndWnd}`
+  );
 }
 
 function userTimedOut(c: TcpConnection, now: number): boolean {

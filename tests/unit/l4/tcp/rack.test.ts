@@ -264,14 +264,15 @@ describe('RACK.xmit_ts and an ambiguous retransmission (RFC 8985 §6.2 step 2)',
    * Segments 0-9 (1000 bytes each) went out at t = 0-9 ms; segment 2 was retransmitted at t = 30 ms. Now (t = 31)
    * a cumulative ACK for 0-3 arrives: did the original or the retransmission move it? The echoed TSval tells.
    */
-  function afterRetransmission(echo: number) {
+  function afterRetransmission(echo: number, at = 31, estimatorMinRtt = 0.5, rackMinRtt = Infinity) {
     const rack = new RackTlp();
+    rack.minRtt = rackMinRtt;
     for (let i = 0; i < 10; i++) rack.sent.push(seq(i * 1000), seq((i + 1) * 1000), i, i);
     rack.retransmits.push(seq(2000), seq(3000), 30, 10, 10_000);
     rack.transmissions = 11;
     const c = {
       rack,
-      rtt: { minRtt: 0.5, srtt: 1 },
+      rtt: { minRtt: estimatorMinRtt, srtt: 1 },
       recoveryState: 'recovery',
       scoreboard: new SackScoreboard(),
       mss: 1000,
@@ -280,7 +281,7 @@ describe('RACK.xmit_ts and an ambiguous retransmission (RFC 8985 §6.2 step 2)',
       highRxt: seq(3000),
       tsOk: true,
       tsOffset: 7000,
-      now: () => 31,
+      now: () => at,
       layer: { ctx: { stats: { inc: () => undefined } } },
     } as unknown as TcpConnection;
     const ack = new Segment();
@@ -304,6 +305,18 @@ describe('RACK.xmit_ts and an ambiguous retransmission (RFC 8985 §6.2 step 2)',
     expect(rack.xmitTs).toBe(30);
     expect(rack.endSeq).toBe(3000);
     expect(rack.rtt).toBe(1);
+  });
+
+  it('min_RTT is measured from send times, below the millisecond: a retransmission "delivered" sooner is ignored', () => {
+    // Timestamps tick in whole milliseconds, so on a fast path the RTT estimator's minimum reads 0 and step 2's
+    // "ACK sooner than min_RTT after the retransmission" test would never fire; RACK's own min_RTT (0.5 ms here)
+    // does. Without it (below), the retransmission sent 0.2 ms ago becomes RACK.xmit_ts.
+    const rack = afterRetransmission(30, 30.2, 0, 0.5);
+    expect(rack.xmitTs).toBe(3);
+    expect(afterRetransmission(30, 30.2, 0, Infinity).xmitTs).toBe(30);
+    // An original's delivery is a sample: segment 3, sent at 3 ms, delivered at 30.2 ms.
+    expect(rack.minRtt).toBe(0.5);
+    expect(afterRetransmission(3, 30.2, 0, Infinity).minRtt).toBeCloseTo(27.2);
   });
 });
 

@@ -1,0 +1,126 @@
+/**
+ * TSO super-frames and loss, on the manual clock: a whole super-frame lost at
+ * once (as nft drops a GSO packet) is one hole, and its retransmission goes
+ * out one segment per transmission (RFC 6675 NextSeg), never as a super-frame:
+ * a Linux receiver ACKs a GSO packet once and a lossy hop drops it whole, so a
+ * retransmitted run in one frame would be lost or unanswered all at once.
+ *
+ * The in-memory link has no offload, so the sender's network is wrapped by a
+ * "NIC" that records each transmission as the stack handed it over (one
+ * super-frame = one record, dropped or passed whole, as nft drops a GSO
+ * packet) and then cuts it into MSS-sized segments with their own checksums.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { finishChecksum, sumWords } from '../../../../src/core/checksum.js';
+import type { CounterName } from '../../../../src/core/stats.js';
+import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
+import type { IpAddress } from '../../../../src/l4/tcp/network.js';
+import type { Socket } from '../../../../src/l4/tcp/socket.js';
+import { B, onlyConnection, pattern, tcpPair, type PairOptions } from './harness.js';
+
+const MSS = 1448;
+const TSO_MAX = 65_000;
+
+interface Frame {
+  seq: number;
+  len: number;
+  at: number;
+  cwnd: number;
+  retransmit: boolean;
+}
+
+async function established(options: PairOptions = {}) {
+  const p = tcpPair({ impairment: { delayMs: 10 }, ...options });
+  let serverSocket: Socket | undefined;
+  p.b.tcp.createServer((s) => (serverSocket = s)).listen(80);
+  const client = p.a.tcp.connect({ host: B, port: 80 });
+  await p.runUntil(() => serverSocket !== undefined && !client.connecting);
+  await p.runFor(100);
+  let got = 0;
+  const hash = createHash('sha256');
+  client.on('data', (d: Buffer) => {
+    got += d.length;
+    hash.update(d);
+  });
+  const c = onlyConnection(p.b);
+  c.tsoMax = TSO_MAX;
+  return { ...p, c, client, serverSocket: serverSocket!, received: () => got, sha256: () => hash.digest('hex') };
+}
+
+type Pair = Awaited<ReturnType<typeof established>>;
+const stat = (t: Pair, name: CounterName): number => t.b.ctx.stats.get(name);
+
+/** Wraps the sender's network: records every data transmission, drops those `drop` names, segments the rest. */
+function nic(c: TcpConnection, drop: (index: number, f: Frame) => boolean = () => false): Frame[] {
+  const frames: Frame[] = [];
+  let sentEnd: number | undefined;
+  const net = c.net;
+  const send = net.send.bind(net);
+  net.send = (source: IpAddress, destination: IpAddress, segment: Uint8Array, gsoSize: number, _partial: boolean, ecn?: number): boolean => {
+    const headerLength = (segment[12]! >> 4) * 4;
+    const dataLen = segment.length - headerLength;
+    const seqNum = new DataView(segment.buffer, segment.byteOffset).getUint32(4);
+    if (dataLen > 0) {
+      // Below the highest end sent so far: a retransmission (sequence numbers compare modulo 2^32).
+      const retransmit = sentEnd !== undefined && ((seqNum - sentEnd) | 0) < 0;
+      if (!retransmit) sentEnd = (seqNum + dataLen) >>> 0;
+      const f: Frame = { seq: seqNum, len: dataLen, at: c.now(), cwnd: c.cc.cwnd, retransmit };
+      frames.push(f);
+      if (drop(frames.length - 1, f)) return true;
+    }
+    const piece = gsoSize > 0 ? gsoSize : Math.max(dataLen, 1);
+    for (let off = 0; off < Math.max(dataLen, 1); off += piece) {
+      const n = Math.min(piece, Math.max(dataLen - off, 0));
+      const out = new Uint8Array(headerLength + n);
+      out.set(segment.subarray(0, headerLength));
+      out.set(segment.subarray(headerLength + off, headerLength + off + n), headerLength);
+      const view = new DataView(out.buffer);
+      view.setUint32(4, (seqNum + off) >>> 0);
+      if (off + n < dataLen) out[13] = out[13]! & ~0x09; // FIN and PSH only on the last piece
+      view.setUint16(16, 0);
+      view.setUint16(16, finishChecksum(sumWords(out, 0, out.length, net.pseudoHeaderSum(source, destination, out.length))));
+      send(source, destination, out, 0, false, ecn);
+    }
+    return true;
+  };
+  return frames;
+}
+
+async function deliver(t: Pair, bytes: number, limitMs = 20_000): Promise<void> {
+  const target = t.received() + bytes;
+  t.serverSocket.write(pattern(bytes));
+  await t.runUntil(() => t.received() >= target, limitMs);
+}
+
+describe('a whole super-frame lost', () => {
+  /** After a warm-up, a response of `segments` segments; the first `lost` transmissions after it are dropped. */
+  async function response(options: PairOptions, segments: number, lost: number) {
+    const t = await established(options);
+    let from = Infinity;
+    const frames = nic(t.c, (i) => i >= from && i < from + lost);
+    await deliver(t, 400 * MSS);
+    await t.runFor(200);
+    from = frames.length;
+    const before = stat(t, 'TcpExtTCPTimeouts');
+    const start = t.now();
+    await deliver(t, segments * MSS);
+    const sent = frames.slice(from);
+    return { t, sent, took: t.now() - start, timeouts: stat(t, 'TcpExtTCPTimeouts') - before };
+  }
+
+  it('the hole is retransmitted segment by segment, each its own frame, byte-exact and without an RTO', async () => {
+    const r = await response({}, 40, 1);
+    const lost = r.sent[0]!;
+    expect(lost.len).toBe(40 * MSS); // the whole response in one super-frame, lost: the TLP probe's SACK starts recovery
+    expect(stat(r.t, 'TcpExtTCPLossProbes')).toBe(1);
+    const retransmissions = r.sent.filter((f) => f.retransmit);
+    const covered = retransmissions.reduce((n, f) => n + f.len, 0);
+    expect(covered).toBeGreaterThanOrEqual(lost.len);
+    expect(retransmissions.length).toBeGreaterThanOrEqual(lost.len / MSS);
+    expect(retransmissions.every((f) => f.len <= MSS)).toBe(true);
+    expect(r.sent.some((f) => !f.retransmit && f.len > MSS)).toBe(true); // new data still goes as super-frames
+    expect(r.timeouts).toBe(0);
+    expect(r.t.sha256()).toBe(createHash('sha256').update(pattern(400 * MSS)).update(pattern(40 * MSS)).digest('hex'));
+  });
+});
