@@ -115,15 +115,16 @@ describe('labs/backbone.yaml: Tier-1s at an exchange, regional ISPs, a multihome
   }, 40_000);
 
   it('tapnet link down on the primary link: after the hold timer the customer goes through ISP B (both ways); link up brings ISP A back', async () => {
+    const t0 = Date.now();
     const down = tapnet('link', 'down', r().node('bk-isp-a'), r().node('bk-cust'), '--lab', 'FILE');
     expect(down.status, down.stderr).toBe(0);
     expect(down.stdout).toMatch(/is down/);
     expect(tapnet('lab', 'status', 'FILE').stdout).toMatch(/to-a — .*:down .*\(down: \d+ frames dropped\)/);
-    const t0 = Date.now();
     await until('the customer on ISP B', async () => (await best('bk-cust', '203.0.113.0/24'))?.nextHop === '100.64.0.5', 20_000);
     const detected = Date.now() - t0;
-    // The ports keep their carrier: the sessions end when the hold timer (9 s, last KEEPALIVE up to 3 s before) runs out.
-    expect(detected).toBeGreaterThan(4000);
+    // The ports keep their carrier: the sessions end when the hold timer runs out, 9 s after the last KEEPALIVE
+    // (sent every 3 s), so at least 6 s after the cable came out.
+    expect(detected).toBeGreaterThan(5500);
     expect((await bgpJson('bk-cust')).neighbors.find((n) => n.address === '100.64.0.1')!.lastError).toMatch(/hold timer expired/);
     await until('the content network reaches the customer through Tier-1 B', async () => (await best('bk-cdn', '198.51.100.0/24'))?.peer === '192.0.2.2', 5000);
     expect(inNetns(r().ns('bk-home'), 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '203.0.113.10']).stdout).toMatch(/2 received/);
