@@ -11,6 +11,8 @@
  *   tapnet ui [--lab FILE | --tap NAME] [--listen [ADDR:]PORT] [--ui-token TOKEN]
  *   tapnet show mac|ports|routes|lb|... --lab FILE [--node NODE]
  *   tapnet lb add|remove|weight|drain SERVICE BACKEND [ADDRESS:PORT[,WEIGHT] | WEIGHT] --lab FILE [--node NODE]
+ *   tapnet link down|up NODE[:PORT] NODE[:PORT] --lab FILE
+ *   tapnet bgp refresh|reset [NEIGHBOR] --lab FILE [--node NODE] [--out]
  *
  * A bad argument prints one line naming it and exits with code 2. Each option's
  * parser below returns the parsed value (a CIDR, an address, a number), so
@@ -31,6 +33,7 @@ import { checkRecordText } from './services/dns/config.js';
 import { PartError, selectPart } from './runtime/vxlan.js';
 import { formatLabStatus, labDown, labSocketPath, queryLabStatus, runLab } from './runtime/lab.js';
 import { TopologyError, loadTopology, type Topology } from './runtime/topology.js';
+import { findLink, parseLinkEnd, type LinkEnd } from './runtime/link-control.js';
 import { BUSY_POLL_US_DEFAULT } from './device/tap.js';
 
 export const EXIT_USAGE = 2;
@@ -181,6 +184,13 @@ export const BUSY_POLL_US_MAX = 1000;
 export function busyPollUs(value: string): number {
   if (!/^[0-9]{1,4}$/.test(value) || Number(value) > BUSY_POLL_US_MAX) throw new InvalidArgumentError(`expected microseconds from 0 to ${BUSY_POLL_US_MAX}`);
   return Number(value);
+}
+
+/** `tapnet link down A B`: an end of a lab link, NODE or NODE:PORT. */
+export function linkEnd(value: string): LinkEnd {
+  const end = parseLinkEnd(value);
+  if (!end) throw new InvalidArgumentError('expected NODE or NODE:PORT, e.g. bk-cust or bk-cust:to-a');
+  return end;
 }
 
 /** The browser view's default port (`tapnet ui`). */
@@ -407,6 +417,51 @@ export function buildProgram(): Command {
       if (op === 'weight' && (arg === undefined || !/^\d+$/.test(arg))) throw Object.assign(new Error(`lb weight: expected a weight, e.g. tapnet lb weight ${service} ${backend} 3`), { name: 'UsageError' });
       const topology = loadLabFile(opts.lab, opts.part);
       const result = await askLab(topology.name, { command: 'lb', args: [opts.node ?? '', op, service, backend, arg ?? ''] });
+      process.stdout.write(String(result));
+    });
+
+  program
+    .command('link')
+    .description('pull a running lab\'s cable out (down: no frame crosses it either way) or plug it back in (up)')
+    .addArgument(new Argument('<state>', 'down or up').choices(['down', 'up']))
+    .addArgument(new Argument('<a>', 'one end: NODE, or NODE:PORT where two nodes share several links').argParser(linkEnd))
+    .addArgument(new Argument('<b>', 'the other end').argParser(linkEnd))
+    .requiredOption('--lab <file>', 'the lab started from this topology file')
+    .addOption(partOption())
+    .action(async (state: string, a: LinkEnd, b: LinkEnd, opts: { lab: string; part?: string }) => {
+      const topology = loadLabFile(opts.lab, opts.part);
+      const found = findLink(topology, a, b);
+      if (!found.ok) throw Object.assign(new Error(`link: ${found.field}: ${found.error}`), { name: 'UsageError' });
+      const text = (e: LinkEnd): string => (e.port === undefined ? e.node : `${e.node}:${e.port}`);
+      process.stdout.write(String(await askLab(topology.name, { command: 'link', args: [text(a), text(b), state] })));
+    });
+
+  program
+    .command('bgp')
+    .description('operate a lab router\'s BGP speaker: refresh (soft, RFC 2918 ROUTE-REFRESH) or reset (NOTIFICATION Cease / Administrative Reset, then reconnect)')
+    .addArgument(new Argument('<op>', 'what to do').choices(['refresh', 'reset']))
+    .addArgument(new Argument('[neighbor]', 'the neighbor\'s address (default: every neighbor)').argParser(ipAddress))
+    .requiredOption('--lab <file>', 'the lab started from this topology file')
+    .addOption(new Option('--node <name>', 'which router (needed when several speak BGP)').argParser(netnsName))
+    .option('--out', 'refresh: send our routes to the neighbor again, instead of asking for its routes')
+    .addOption(partOption())
+    .action(async (op: string, neighbor: string | undefined, opts: { lab: string; node?: string; out?: boolean; part?: string }) => {
+      if (opts.out && op !== 'refresh') throw Object.assign(new Error('--out: only with refresh'), { name: 'UsageError' });
+      const topology = loadLabFile(opts.lab, opts.part);
+      const speakers = topology.nodes.filter((n) => n.kind === 'router' && n.bgp);
+      const node = opts.node ?? (speakers.length === 1 ? speakers[0]!.name : undefined);
+      const spec = speakers.find((n) => n.name === node);
+      if (!spec) {
+        const which = speakers.map((n) => n.name).join(', ') || 'none';
+        throw Object.assign(new Error(node === undefined ? `--node: which router? (routers with bgp: in ${opts.lab}: ${which})` : `--node: '${node}' is not a router with bgp: in ${opts.lab} (those: ${which})`), { name: 'UsageError' });
+      }
+      const neighbors = spec.kind === 'router' ? spec.bgp!.neighbors : [];
+      // As the lab file writes it (the speaker knows its neighbours by that text).
+      const peer = neighbor === undefined ? undefined : neighbors.find((n) => ipAddress(n.address) === neighbor);
+      if (neighbor !== undefined && !peer) {
+        throw Object.assign(new Error(`neighbor: ${neighbor} is not a neighbor of ${node} (its neighbors: ${neighbors.map((n) => n.address).join(', ')})`), { name: 'UsageError' });
+      }
+      const result = await askLab(topology.name, { command: 'bgp', args: [node!, opts.out ? 'refresh-out' : op, peer?.address ?? ''] });
       process.stdout.write(String(result));
     });
 

@@ -7,7 +7,9 @@
 export const DEVICE_COUNTERS = [
   'linkImpairLost',
   'linkImpairQueueDrops',
+  'linkRxCarrierDown',
   'linkRxNoReceiver',
+  'linkTxCarrierDown',
   'linkTxClosed',
   'linkTxOversize',
   'vnetGsoWithoutOffload',

@@ -48,6 +48,7 @@ import { DnsResolver } from '../services/dns/resolver.js';
 import { DnsServer } from '../services/dns/server.js';
 import { Iperf3Server } from '../services/iperf3/server.js';
 import { BgpSpeaker } from '../services/bgp/speaker.js';
+import { refreshIn, refreshOut, resetSessions } from '../services/bgp/operator.js';
 import { startSmallServices } from '../services/small/index.js';
 import { Netfilter } from '../netfilter/netfilter.js';
 import { Uplink } from '../services/uplink/uplink.js';
@@ -59,6 +60,8 @@ import { LoadBalancer } from '../services/lb/lb.js';
 import { controlRequest, controlSocketAlive, controlSocketPath, startControlServer } from './control.js';
 import { ip, netnsAdd, netnsDelete, netnsExists, netnsKillAll, sysctl } from '../os/run.js';
 import { createWirePair, splice } from '../device/wire.js';
+import { Carrier, gate } from '../device/carrier.js';
+import { findLink, formatLinkEnds, parseLinkEnd } from './link-control.js';
 import { serveUntilSignalled, signalsDelivered } from './signals.js';
 import { VxlanLinkError, openVxlanLinks, showVxlanFdb, vxlanLinkStatus, type RunningVxlanLink } from './vxlan.js';
 import { observe } from '../device/observe.js';
@@ -92,6 +95,8 @@ interface RunningLink {
   readonly spec: LinkSpec;
   /** The in-memory ends when the link is impaired (their impairment counters). */
   readonly impaired?: readonly [LinkDevice, LinkDevice];
+  /** `tapnet link down|up`: the cable in or out (device/carrier.ts). */
+  readonly carrier: Carrier;
 }
 
 export interface RunningLab {
@@ -112,7 +117,7 @@ export interface LabStatus {
   readonly file: string;
   readonly pid: number;
   readonly nodes: { name: string; kind: string; detail: string; counters?: Record<string, number> }[];
-  readonly links: { ends: string; mtu: number; impairment?: string; counters?: Record<string, unknown>; note?: string }[];
+  readonly links: { ends: string; mtu: number; impairment?: string; counters?: Record<string, unknown>; note?: string; down?: boolean }[];
 }
 
 class LabSetupError extends Error {}
@@ -229,8 +234,11 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         cleanup.push(() => pair![0].close());
       }
       const [aHost, bHost] = [isHost(link.a), isHost(link.b)];
+      // Each tapnet-side end behind the link's carrier (outside the capture: a pulled cable carries nothing to record).
+      const carrier = new Carrier();
+      const gated = (d: Device, node: string): Device => gate(d, carrier, nodes.get(node)!.kind === 'host' ? linkCtx : contextFor(node));
       if (aHost && bHost) {
-        const tapA = withCapture(openHostTap(link.a, link.mtu, link.offload));
+        const tapA = gated(withCapture(openHostTap(link.a, link.mtu, link.offload)), link.a.node);
         const tapB = openHostTap(link.b, link.mtu, link.offload);
         if (pair) {
           splice(linkCtx, tapA, pair[0]);
@@ -242,14 +250,14 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
         if (pair) {
           const [hostSide, tapnetSide] = aHost ? pair : [pair[1], pair[0]];
           splice(linkCtx, tap, hostSide);
-          deviceAt.set(key(tapnetEnd), withCapture(tapnetSide));
-        } else deviceAt.set(key(tapnetEnd), withCapture(tap));
+          deviceAt.set(key(tapnetEnd), gated(withCapture(tapnetSide), tapnetEnd.node));
+        } else deviceAt.set(key(tapnetEnd), gated(withCapture(tap), tapnetEnd.node));
       } else {
         const [da, db] = pair ?? createWirePair(linkCtx, `links.${i}:${key(link.a)}`, `links.${i}:${key(link.b)}`, link.mtu, link.offload && !link.capture);
-        deviceAt.set(key(link.a), withCapture(da));
-        deviceAt.set(key(link.b), db);
+        deviceAt.set(key(link.a), gated(withCapture(da), link.a.node));
+        deviceAt.set(key(link.b), gated(db, link.b.node));
       }
-      running.push({ spec: link, impaired: pair });
+      running.push({ spec: link, impaired: pair, carrier });
     });
     // Every tapnet-side end is watchable by the browser view (one boolean test per frame while nobody watches).
     for (const [k, d] of deviceAt) deviceAt.set(k, observe(d, k));
@@ -475,6 +483,12 @@ export async function startLab(topology: Topology, options: LabOptions, signal?:
           return startUi({ host: args[0] ?? '127.0.0.1', port: Number(args[1] ?? 0), token: args[2] || undefined });
         case 'show':
           return lab.show(args[0] ?? 'stats', args[1] || undefined, args[2] === 'json');
+        case 'link':
+          // args: A, B (NODE or NODE:PORT), down | up
+          return setLink(topology, running, args[0] ?? '', args[1] ?? '', args[2] ?? '', log);
+        case 'bgp':
+          // args: NODE (or ''), refresh | refresh-out | reset, [NEIGHBOR]
+          return bgpControl(topology, services, args[0] || undefined, args[1] ?? '', args[2] || undefined, log);
         case 'lb': {
           // args: NODE (or ''), OP, SERVICE, BACKEND, [ARG]
           const [node, op, service, backend, arg] = args;
@@ -790,13 +804,47 @@ function labStatus(
       counters: Object.fromEntries((['swInFrames', 'swForwarded', 'swFloodsGroup', 'swFloodsUnknownUnicast', 'swMacTableFull'] as const).map((k) => [k, stats.get(k)])),
     };
   });
-  const links = running.map(({ spec, impaired }) => ({
+  const links = running.map(({ spec, impaired, carrier }) => ({
     ends: `${spec.a.node}:${spec.a.port} — ${spec.b.node}:${spec.b.port}`,
     mtu: spec.mtu,
     impairment: describeImpairment(spec),
     counters: impaired ? { aToB: { ...impaired[0].impairment.counters }, bToA: { ...impaired[1].impairment.counters } } : undefined,
+    note: carrier.up ? undefined : `down: ${carrier.counters.txDropped + carrier.counters.rxDropped} frames dropped`,
+    down: carrier.up ? undefined : true,
   }));
   return { name: topology.name, file: topology.file, pid: process.pid, nodes, links };
+}
+
+/** `tapnet link down|up A B --lab FILE`: the cable out or back in (device/carrier.ts). One line back. */
+function setLink(topology: Topology, running: readonly RunningLink[], aText: string, bText: string, state: string, log: Logger): string {
+  const a = parseLinkEnd(aText);
+  const b = parseLinkEnd(bText);
+  if (!a || !b) throw new Error(`link: expected NODE or NODE:PORT at each end, got '${aText}' '${bText}'`);
+  if (state !== 'down' && state !== 'up') throw new Error(`link: expected down or up, got '${state}'`);
+  const found = findLink(topology, a, b);
+  if (!found.ok) throw new Error(`link: ${found.error}`);
+  const link = running[found.index]!;
+  const ends = formatLinkEnds(link.spec);
+  const was = link.carrier.up ? 'up' : 'down';
+  link.carrier.up = state === 'up';
+  log.info({ link: ends, state }, `link ${ends} ${state}${was === state ? ' (it already was)' : ''}`);
+  return state === 'down'
+    ? `link ${ends} is down: no frame crosses it either way (the ports keep their carrier: BGP notices by its hold timer)\n`
+    : `link ${ends} is up\n`;
+}
+
+/** `tapnet bgp refresh|reset [NEIGHBOR] --lab FILE [--node NODE] [--out]` (services/bgp/operator.ts). */
+function bgpControl(topology: Topology, services: ReadonlyMap<string, RouterServices>, node: string | undefined, op: string, neighbor: string | undefined, log: Logger): string {
+  const speakers = [...services].filter(([, s]) => s.bgp).map(([name]) => name);
+  const name = node ?? (speakers.length === 1 ? speakers[0] : undefined);
+  if (name === undefined) throw new Error(`bgp: which router? add --node NAME (routers with bgp: in lab ${topology.name}: ${speakers.join(', ') || 'none'})`);
+  const speaker = services.get(name)?.bgp;
+  if (!speaker) throw new Error(`bgp: --node: '${name}' has no bgp: block in lab ${topology.name} (routers with one: ${speakers.join(', ') || 'none'})`);
+  const action = op === 'refresh' ? refreshIn : op === 'refresh-out' ? refreshOut : op === 'reset' ? resetSessions : undefined;
+  if (!action) throw new Error(`bgp: expected refresh, refresh-out or reset, got '${op}'`);
+  const lines = action(speaker, neighbor);
+  log.info({ node: name, op, neighbor }, `bgp ${op} on ${name}: ${lines.join('; ')}`);
+  return lines.map((l) => `${name} ${l}\n`).join('');
 }
 
 /** Text rendering of `LabStatus` for `tapnet lab status`. */

@@ -57,6 +57,7 @@ router bgp 65030
 describe('BGP: tapnet, BIRD 2 and FRR', () => {
   let lab: LabProcess | undefined;
   const birds: ChildProcess[] = [];
+  const birdLog = { b1: '', b2: '' };
   const r = (): LabProcess => lab!;
   const sock = (b: string) => join(r().runDir, `${b}.ctl`);
   const birdc = (b: string, ...args: string[]) => sh('birdc', ['-s', sock(b), ...args]).stdout;
@@ -110,9 +111,8 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
       const file = join(r().runDir, `${name}.conf`);
       writeFileSync(file, configs[name]);
       const child = spawn('ip', ['netns', 'exec', ns, 'bird', '-f', '-c', file, '-s', sock(name), '-P', join(r().runDir, `${name}.pid`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => code && code !== 0 && console.error(`bird ${name} exited ${code}: ${out}`));
+      child.stderr!.on('data', (d: Buffer) => (birdLog[name] += d.toString()));
+      child.on('exit', (code) => code && code !== 0 && console.error(`bird ${name} exited ${code}: ${birdLog[name]}`));
       birds.push(child);
     }
     // FRR drops to user frr: its directory must be frr's.
@@ -202,6 +202,20 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
     await until('re-established', () => (r().stats(r().node('bb-r1')).bgpEstablishedTransitions ?? 0) > transitions && showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state === 'Established');
     await until('b2 routes back', () => showJson().routes.some((x) => x.prefix === '10.72.0.0/16' && x.best));
     expect(r().stats(r().node('bb-r1')).bgpInNotifications).toBeGreaterThanOrEqual(1); // BIRD's Cease
+  }, 30_000);
+
+  it('tapnet bgp refresh and reset against BIRD: BIRD answers the ROUTE-REFRESH with its routes, logs the Administrative Reset, and the session recovers', async () => {
+    const node = r().node('bb-r1');
+    const updates = r().stats(node).bgpInUpdates ?? 0;
+    const refresh = r().cli(['bgp', 'refresh', '10.61.2.2', '--lab', r().file, '--node', node]);
+    expect(refresh.stdout, refresh.stderr).toMatch(/10\.61\.2\.2: ROUTE-REFRESH sent for ipv4 ipv6/);
+    await until('BIRD re-sent its routes', () => (r().stats(node).bgpInUpdates ?? 0) > updates);
+    const transitions = r().stats(node).bgpEstablishedTransitions!;
+    const reset = r().cli(['bgp', 'reset', '10.61.2.2', '--lab', r().file, '--node', node]);
+    expect(reset.stdout, reset.stderr).toMatch(/10\.61\.2\.2: NOTIFICATION Cease \/ Administrative Reset sent/);
+    await until('BIRD logged it', () => /r1: Received: Administrative reset/.test(birdLog.b2));
+    await until('re-established', () => (r().stats(node).bgpEstablishedTransitions ?? 0) > transitions && showJson().neighbors.find((n) => n.address === '10.61.2.2')!.state === 'Established');
+    await until('b2 routes back', () => showJson().routes.some((x) => x.prefix === '10.72.0.0/16' && x.best));
   }, 30_000);
 
   it('bad input from a raw peer on kernel TCP: the right NOTIFICATION each time, counted, and b2 keeps its session and traffic', async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from 'commander';
-import { busyPollUs, byteCount, didYouMean, showTable, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
+import { busyPollUs, byteCount, didYouMean, showTable, dhcpHost, dnsRecord, dnsUpstream, ipAddress, ipv4Address, leaseSeconds, linkEnd, netnsName, positiveInt, subnet, subnet6, tapMtu, tapName } from '../../../src/cli.js';
 import { parseIpv4 } from '../../../src/l3/ipv4/address.js';
 import { parseIpv6 } from '../../../src/l3/ipv6/address.js';
 import { parseMac } from '../../../src/l2/mac-address.js';
@@ -77,6 +77,13 @@ describe('cli option parsers return parsed values', () => {
     expect(tapName('tapnet0')).toBe('tapnet0');
     refuses(tapName, 'a-name-that-is-too-long', /interface name/);
     refuses(netnsName, 'bad/name', /namespace name/);
+  });
+
+  it('tapnet link down A B: NODE or NODE:PORT', () => {
+    expect(linkEnd('bk-cust')).toEqual({ node: 'bk-cust' });
+    expect(linkEnd('bk-cust:to-a')).toEqual({ node: 'bk-cust', port: 'to-a' });
+    refuses(linkEnd, 'Bad!', /expected NODE or NODE:PORT/);
+    refuses(linkEnd, 'bk-cust:', /expected NODE or NODE:PORT/);
   });
 });
 
