@@ -86,8 +86,8 @@ FLAGS=(--network none --device /dev/net/tun --cap-add NET_ADMIN --cap-add SYS_AD
 in_c() { docker exec -w /root/tapnet "$C" "$@"; }
 docker run -d --init --name "$C" "${FLAGS[@]}" -e npm_config_offline=true "$IMAGE" sleep infinity >/dev/null
 docker exec "$C" mkdir -p /root/tapnet /root/.npm
-docker cp -q "$WORK/src/." "$C:/root/tapnet"
-docker cp -q "$CACHE/npm/." "$C:/root/.npm"
+docker cp "$WORK/src/." "$C:/root/tapnet"
+docker cp "$CACHE/npm/." "$C:/root/.npm"
 PID=$(docker inspect -f '{{.State.Pid}}' "$C")
 net() { nsenter -t "$PID" -n "$@"; }
 
