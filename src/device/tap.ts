@@ -170,7 +170,7 @@ function loadAddon(): NativeTapAddon {
     const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => NativeTapAddon;
     addon = load(NATIVE_DIR);
   } catch (cause) {
-    const why = (cause as Error).message.split('\n')[0];
+    const why = (cause as Error).message.split('\n')[0] ?? '';
     if ((cause as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && why.includes("'node-gyp-build'")) {
       throw new Error(`node_modules is incomplete (${why}; a half-finished npm install?): rm -rf node_modules && npm install`, { cause });
     }
