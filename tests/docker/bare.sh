@@ -149,7 +149,50 @@ else
 fi
 
 # --- bad input: a half-finished npm install, a read-only node_modules ---
-# (filled in below)
+# Runs `sh -c CMD` in the container; the output must have exactly one `tapnet:` line matching PATTERN, no stack
+# trace, no node-gyp output, and the exit code must not be 0.
+one_line() {
+  local what=$1 pattern=$2 cmd=$3 out rc=0 ours
+  out=$(in_c sh -c "$cmd" 2>&1) || rc=$?
+  ours=$(grep '^tapnet:' <<<"$out" | grep -v '^tapnet: using the prebuilt' || true)
+  if [ "$rc" != 0 ] && [ "$(grep -c . <<<"$ours")" = 1 ] && [[ $ours =~ $pattern ]] && ! grep -qE '^\s+at |gyp (ERR|info)' <<<"$out"; then
+    ok "$what: exit $rc, $ours"
+  else
+    not_ok "$what: exit $rc, output:"; printf '%s\n' "$out" | tail -15
+  fi
+}
+t0=$SECONDS
+in_c cp -a /root/tapnet /root/damaged
+# What an interrupted npm install leaves: a package's package.json, its other files not yet written. The next
+# `npm install` takes it as installed; its install step (scripts/build-native.mjs) notices, and so does `npm start`.
+in_c rm -rf /root/damaged/node_modules/commander/lib
+mkdir_staging='mkdir -p node_modules/.staging/commander-1234 && touch node_modules/.staging/commander-1234/package.json'
+incomplete='^tapnet: node_modules is incomplete \(.*commander.*\): rm -rf node_modules && npm install$'
+one_line "half-finished npm install (commander's files missing, a .staging leftover), then npm install" "$incomplete" \
+  "cd /root/damaged && $mkdir_staging && npm install"
+one_line "the same, then npm start" "$incomplete" "cd /root/damaged && npm start"
+in_c rm -rf /root/damaged/node_modules/node-gyp-build
+one_line "node-gyp-build missing too, then npm start" "$incomplete" "cd /root/damaged && npm start"
+rc=0
+out=$(in_c sh -c 'cd /root/damaged && rm -rf node_modules && npm install' 2>&1) || rc=$?
+if [ "$rc" = 0 ] && in_c sh -c 'cd /root/damaged && node bin/tapnet.js --help >/dev/null'; then ok "the advice, rm -rf node_modules && npm install, mends it"
+else not_ok "rm -rf node_modules && npm install: exit $rc"; printf '%s\n' "$out" | tail -10; fi
+# A read-only node_modules (a bind mount: root ignores mode bits). Complete: npm install has nothing to write
+# and passes (its step loads every module). Empty (a fresh clone): npm itself stops at its first write, EROFS.
+in_c sh -c 'cd /root/damaged && mount --bind node_modules node_modules && mount -o remount,bind,ro node_modules'
+rc=0
+out=$(in_c sh -c 'cd /root/damaged && touch node_modules/x 2>/dev/null && echo writable; npm install' 2>&1) || rc=$?
+if [ "$rc" = 0 ] && ! grep -q writable <<<"$out"; then ok "read-only node_modules, complete: npm install exits 0 (nothing to write)"
+else not_ok "read-only node_modules, complete: npm install exit $rc"; printf '%s\n' "$out" | tail -10; fi
+in_c sh -c 'umount /root/damaged/node_modules && cd /root/damaged && rm -rf node_modules && mkdir node_modules &&
+  mount --bind node_modules node_modules && mount -o remount,bind,ro node_modules'
+rc=0
+out=$(in_c sh -c 'cd /root/damaged && npm install' 2>&1) || rc=$?
+if [ "$rc" != 0 ] && grep -q '^npm error rofs EROFS: read-only file system' <<<"$out" && ! grep -qE '^\s+at |gyp (ERR|info)|^tapnet:' <<<"$out"; then
+  ok "read-only node_modules, empty: npm install exit $rc, npm's $(grep -m1 '^npm error rofs' <<<"$out")"
+else not_ok "read-only node_modules, empty: npm install exit $rc"; printf '%s\n' "$out" | tail -15; fi
+in_c sh -c 'umount /root/damaged/node_modules; rm -rf /root/damaged'
+say "bad input took $((SECONDS - t0)) s"
 
 # --- a slice of npm test that needs only Node and iproute2 ---
 t0=$SECONDS
