@@ -86,7 +86,7 @@ function aptInstall(pkgs, { update = true } = {}) {
   if (!sim.ok && update) {
     const up = aptQuiet(['update', '-q']);
     sim = aptQuiet(['install', '-s', ...pkgs]);
-    if (!sim.ok) cannot(aptWhy(up.ok ? sim.lines : up.lines));
+    if (!sim.ok) cannot(aptWhy([...up.lines, ...sim.lines])); // apt-get update exits 0 when it could fetch nothing
   } else if (!sim.ok) {
     cannot(aptWhy(sim.lines));
   }
