@@ -21,6 +21,30 @@ function fail(message) {
   process.exit(1);
 }
 
+const ROOT = resolve(NATIVE, '..');
+const incomplete = (why) => `node_modules is incomplete (${why.split('\n')[0].replace(/ imported from .*/, '')}; a half-finished npm install?): rm -rf node_modules && npm install`;
+
+/**
+ * After the addon is in place: node-gyp-build (what src/device/tap.ts loads it with) finds one that loads, and, in
+ * a full checkout, `tapnet --help` loads every module tapnet is made of. An interrupted `npm install` leaves
+ * packages with files missing or cut short, which the next `npm install` takes as installed: this says so here,
+ * in one line (bin/tapnet.js's), rather than at `npm start`.
+ */
+function checkInstalled() {
+  const addon = spawnSync(process.execPath, ['-e', `const a = require('node-gyp-build')(${JSON.stringify(NATIVE)}); if (typeof a.TapHandle !== 'function') process.exit(3)`], { cwd: ROOT, encoding: 'utf8' });
+  if (addon.status !== 0) {
+    const why = (addon.stderr || '').split('\n').find((l) => /Error|Cannot find/.test(l)) ?? `exit ${addon.status ?? addon.signal}`;
+    if (/Cannot find module 'node-gyp-build'/.test(why)) fail(incomplete("Cannot find module 'node-gyp-build'"));
+    fail(`node-gyp-build does not load the TAP addon (${why.trim()}): node scripts/build-native.mjs --from-source (needs g++, make, python3)`);
+  }
+  if (!existsSync(join(ROOT, 'bin/tapnet.js')) || !existsSync(join(ROOT, 'src/cli.ts'))) return; // docker/Dockerfile's npm ci, before bin/ and src/ are copied
+  const cli = spawnSync(process.execPath, [join(ROOT, 'bin/tapnet.js'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (cli.status !== 0) {
+    const line = (cli.stderr || '').split('\n').find((l) => l.startsWith('tapnet: '));
+    fail(line ? line.slice('tapnet: '.length) : `tapnet --help failed (exit ${cli.status ?? cli.signal}): ${(cli.stderr || '').trim().split('\n')[0]}`);
+  }
+}
+
 /** Loads a .node file in a child process (a bad binary must not take the installer down with it). */
 function loads(file) {
   const r = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(file)}); if (typeof a.TapHandle !== 'function') process.exit(3)`], { encoding: 'utf8' });
@@ -36,7 +60,12 @@ function buildFromSource() {
   const prefix = resolve(process.execPath, '../..');
   const args = ['rebuild', '--directory', NATIVE];
   if (existsSync(join(prefix, 'include/node/common.gypi'))) args.push(`--nodedir=${prefix}`);
-  const nodeGyp = join(dirname(createRequire(import.meta.url).resolve('node-gyp/package.json')), 'bin/node-gyp.js');
+  let nodeGyp;
+  try {
+    nodeGyp = join(dirname(createRequire(import.meta.url).resolve('node-gyp/package.json')), 'bin/node-gyp.js');
+  } catch (e) {
+    fail(incomplete(e.message));
+  }
   const r = spawnSync(process.execPath, [nodeGyp, ...args], { stdio: 'inherit' });
   if (r.status !== 0) fail(`building the TAP addon failed (node-gyp exit ${r.status ?? r.signal}; its output is above)`);
 }
@@ -53,6 +82,7 @@ if (mode === '--update-prebuilt') {
   console.log(`tapnet: ${PREBUILT} updated (source ${sourceHash().slice(0, 12)})`);
 } else if (mode === '--from-source' || process.env.TAPNET_BUILD_FROM_SOURCE === '1') {
   buildFromSource();
+  checkInstalled();
 } else if (mode !== undefined) {
   fail(`build-native.mjs: unknown argument ${mode} (use --from-source or --update-prebuilt)`);
 } else {
@@ -66,4 +96,5 @@ if (mode === '--update-prebuilt') {
     if (check) console.log(`tapnet: the prebuilt TAP addon does not load here (${check.why}); building it`);
     buildFromSource();
   }
+  checkInstalled();
 }

@@ -54,17 +54,46 @@ const has = (check) => (check.startsWith('/') && !check.includes(' ') ? existsSy
 const isRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
 const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
 
-function aptInstall(pkgs) {
-  const args = ['install', '-y', '-q', '--no-install-recommends', ...pkgs];
-  console.log(`tapnet: installing the tools the tests use: apt-get ${args.join(' ')}`);
-  let r = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) {
-    console.log('tapnet: apt-get update, then again');
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
-    r = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const aptArgs = (pkgs) => ['install', '-y', '-q', '--no-install-recommends', ...pkgs];
+
+/** apt-get with its output kept (for the one line that says why it failed). */
+function aptQuiet(args) {
+  const r = spawnSync('apt-get', args, { encoding: 'utf8', env: APT_ENV });
+  return { ok: r.status === 0, lines: `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean) };
+}
+
+/** apt's first complaint, shortened: "E: Unable to locate package dnsutils", "W: Failed to fetch ... Temporary failure resolving ...". */
+function aptWhy(lines) {
+  const line = lines.find((l) => /^[EW]: .*(fetch|resolv|connect|unreachable)/i.test(l)) ?? lines.find((l) => /^E: /.test(l)) ?? lines.at(-1) ?? 'no output';
+  return line.replace(/\s+/g, ' ').slice(0, 160);
+}
+
+/**
+ * Installs `pkgs` with apt-get, printing the one command it runs. When apt cannot get them (no package lists and
+ * no mirror reachable: a container with --network none, an offline machine), one line says so, with the command to
+ * run where a mirror is reachable, and the process exits 1 — before apt's own pages of errors.
+ */
+function aptInstall(pkgs, { update = true } = {}) {
+  const args = aptArgs(pkgs);
+  const command = `apt-get ${args.join(' ')}`;
+  const cannot = (why) => {
+    console.error(`tapnet: the tests need ${pkgs.length} Debian package${pkgs.length === 1 ? '' : 's'} and apt-get cannot get them (${why}): run \`apt-get update && ${command}\` where a package mirror is reachable, then npm test again`);
+    process.exit(1);
+  };
+  // A dry run first: are the packages in apt's lists? If not, refresh the lists (quietly), and try once more.
+  let sim = aptQuiet(['install', '-s', ...pkgs]);
+  if (!sim.ok && update) {
+    const up = aptQuiet(['update', '-q']);
+    sim = aptQuiet(['install', '-s', ...pkgs]);
+    if (!sim.ok) cannot(aptWhy([...up.lines, ...sim.lines])); // apt-get update exits 0 when it could fetch nothing
+  } else if (!sim.ok) {
+    cannot(aptWhy(sim.lines));
   }
+  console.log(`tapnet: installing the tools the tests use: ${command}`);
+  const r = spawnSync('apt-get', args, { stdio: 'inherit', env: APT_ENV });
   if (r.status !== 0) {
-    console.error(`tapnet: apt-get could not install ${pkgs.join(' ')} (no package mirror reachable?); install them, then run npm test again`);
+    console.error(`tapnet: ${command} failed (exit ${r.status ?? r.signal}; apt's output is above): fix that, then run npm test again`);
     process.exit(1);
   }
 }
@@ -83,7 +112,7 @@ const mode = process.argv[2];
 if (mode === '--list') {
   for (const t of TOOLS) console.log(t.pkg);
 } else if (mode === '--install') {
-  aptInstall(TOOLS.map((t) => t.pkg));
+  aptInstall(TOOLS.map((t) => t.pkg), { update: false }); // .ci/run ran apt-get update just before
 } else if (mode !== undefined) {
   console.error(`test-tools.mjs: unknown argument ${mode} (use --install or --list)`);
   process.exit(2);

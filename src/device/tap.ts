@@ -170,7 +170,10 @@ function loadAddon(): NativeTapAddon {
     const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => NativeTapAddon;
     addon = load(NATIVE_DIR);
   } catch (cause) {
-    const why = (cause as Error).message.split('\n')[0];
+    const why = (cause as Error).message.split('\n')[0] ?? '';
+    if ((cause as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && why.includes("'node-gyp-build'")) {
+      throw new Error(`node_modules is incomplete (${why}; a half-finished npm install?): rm -rf node_modules && npm install`, { cause });
+    }
     throw new Error(`tapnet's TAP addon does not load (${why}); rebuild it: \`node scripts/build-native.mjs --from-source\` (needs g++, make, python3)`, { cause });
   }
   if (addon.VNET_HDR_SIZE !== VNET_HDR_SIZE) throw new Error('tapnet TAP addon is out of date; rebuild it with `node scripts/build-native.mjs --from-source`');

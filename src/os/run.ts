@@ -1,16 +1,16 @@
 /**
- * Running the host's own tools (`ip`, `sysctl`) to configure the kernel end of
- * a TAP. This is the only place tapnet shells out; every call is synchronous,
+ * Running the host's own tools (`ip`; sysctls are files under /proc/sys) to
+ * configure the kernel end of a TAP. This is the only place tapnet shells out; every call is synchronous,
  * happens at start-up or shutdown, never on the packet path, and a failure
  * names the exact command that failed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 export class HostCommandError extends Error {}
 
 /** The Debian/Ubuntu package of each tool tapnet runs, for the sentence when one is missing. */
-const PACKAGE_OF: Readonly<Record<string, string>> = { ip: 'iproute2', sysctl: 'procps', nft: 'nftables' };
+const PACKAGE_OF: Readonly<Record<string, string>> = { ip: 'iproute2', nft: 'nftables' };
 
 /** Runs a command, returns its stdout; throws HostCommandError with the command and stderr. */
 export function run(command: string, args: readonly string[]): string {
@@ -31,11 +31,32 @@ export function ip(args: readonly string[], netns?: string): string {
   return netns ? run('ip', ['-n', netns, ...args]) : run('ip', args);
 }
 
-/** A sysctl write; `netns` runs it inside that namespace. */
+/**
+ * /proc/sys's file for a sysctl key: dots are the separators, except inside the interface name of
+ * `net.ipv{4,6}.conf.NAME.LEAF` and `net.ipv{4,6}.neigh.NAME.LEAF` (an interface may be called `eth0.100`).
+ */
+export function procSysPath(key: string): string {
+  const perInterface = /^(net\.ipv[46]\.(?:conf|neigh))\.(.+)\.([a-z0-9_]+)$/.exec(key);
+  if (perInterface) return `/proc/sys/${perInterface[1]!.replaceAll('.', '/')}/${perInterface[2]}/${perInterface[3]}`;
+  return `/proc/sys/${key.replaceAll('.', '/')}`;
+}
+
+/**
+ * A sysctl write; `netns` does it inside that namespace. A write to /proc/sys, as `sysctl -w` does, so that a
+ * machine without procps works: /proc/sys/net shows the writer's network namespace, so inside one the write is
+ * `ip netns exec NS sh -c 'printf ...'` (sh is everywhere).
+ */
 export function sysctl(key: string, value: string, netns?: string): void {
-  const args = ['-q', '-w', `${key}=${value}`];
-  if (netns) run('ip', ['netns', 'exec', netns, 'sysctl', ...args]);
-  else run('sysctl', args);
+  const path = procSysPath(key);
+  if (netns) {
+    run('ip', ['netns', 'exec', netns, 'sh', '-c', 'printf %s "$1" > "$2"', 'sysctl', value, path]);
+    return;
+  }
+  try {
+    writeFileSync(path, value);
+  } catch (e) {
+    throw new HostCommandError(`sysctl ${key}=${value} (${path}): ${(e as Error).message}`);
+  }
 }
 
 export function netnsExists(name: string): boolean {

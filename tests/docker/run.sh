@@ -3,11 +3,7 @@
 # by hand: `sudo bash tests/docker/run.sh` (needs docker.io, docker-compose, debootstrap, python3; 3-4 minutes clean,
 # under a minute when the base image and the build cache are still there).
 #
-# - A private dockerd (its own socket, data root and exec root; no bridge, no iptables, no forwarding), so
-#   the machine's network and any other Docker are not touched. Stopped by its PID at the end, always.
-# - No image registry is needed: the base is a `debootstrap --variant=minbase bookworm` rootfs from the
-#   mirror apt already uses (tests/docker/apt-mirror.py), imported as tapnet-ci-base and passed as BASE.
-#   Kept in the data root between local runs; CI (CI=true) starts from an empty data root.
+# - The private dockerd and the debootstrapped base image: tests/docker/lib.sh (shared with tests/docker/bare.sh).
 # - The build runs with --network host (the daemon has no bridge) for apt and npm; the host's npm registry
 #   and its extra CA certificates (/usr/local/share/ca-certificates) are passed on as build arguments.
 # - The containers run with --network none and the minimal flags docker/README.md gives (--privileged fails
@@ -20,88 +16,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SOCK=/run/tapnet-ci-docker.sock
-DATA_ROOT=/var/lib/tapnet-ci-docker
-EXEC_ROOT=/run/tapnet-ci-docker-exec
-PIDFILE=/run/tapnet-ci-docker.pid
-BASE_IMAGE=tapnet-ci-base
 IMAGE=tapnet:ci
 PREFIX=tapnet-ci-
-# Debian's client, the same version as its dockerd (another docker client may be first on PATH).
-DOCKER=/usr/bin/docker
-export DOCKER_HOST=unix://$SOCK
 WORK=$(mktemp -d /tmp/tapnet-docker-test.XXXXXX)
-pass=0
-fail=0
-
-say() { printf '[docker-test %s] %s\n' "$(date +%T)" "$*"; }
-ok() { pass=$((pass + 1)); say "ok: $*"; }
-not_ok() { fail=$((fail + 1)); say "FAIL: $*"; }
-docker() { "$DOCKER" "$@"; }
-
-stop_daemon() {
-  if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-    local pid
-    pid=$(cat "$PIDFILE")
-    kill -TERM "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
-  # The daemon leaves its containers' network namespace files mounted under netns/ (and, killed, overlays).
-  { grep -oE " ($EXEC_ROOT|$DATA_ROOT)/[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
-  rm -rf "$EXEC_ROOT"
-  rm -f "$SOCK" "$PIDFILE"
-}
+SAY_TAG=docker-test
+. tests/docker/lib.sh
 
 cleanup() {
   local rc=$?
-  if [ -S "$SOCK" ]; then
-    docker ps -aq --filter "name=^tapnet-ci" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
-  fi
-  stop_daemon
-  if mountpoint -q "$WORK/rootfs/proc" 2>/dev/null; then umount -l "$WORK/rootfs/proc" || true; fi
+  docker_cleanup tapnet-ci # also compose's tapnet-ci_lab_1
   rm -rf "$WORK"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for tool in dockerd "$DOCKER" docker-compose debootstrap python3; do
-  command -v "$tool" >/dev/null || { say "missing $tool (apt-get install docker.io docker-compose debootstrap python3)"; exit 1; }
-done
-
-# --- the private daemon ---
-stop_daemon # one left over by an interrupted run
-[ "${CI:-}" = true ] && rm -rf "$DATA_ROOT"
-mkdir -p "$DATA_ROOT"
-dockerd -H "unix://$SOCK" --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" --pidfile "$PIDFILE" \
-  --bridge=none --iptables=false --ip-forward=false --ip-masq=false >"$WORK/dockerd.log" 2>&1 &
-for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-docker version >/dev/null 2>&1 || { say "dockerd did not start:"; tail -20 "$WORK/dockerd.log"; exit 1; }
-say "dockerd $(docker version -f '{{.Server.Version}}') ready, pid $(cat "$PIDFILE")"
-
-# --- the base image, from the mirror apt uses ---
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  mirror=$(python3 tests/docker/apt-mirror.py bookworm) || { say "no bookworm mirror in /etc/apt/sources.list*"; exit 1; }
-  say "debootstrap --variant=minbase bookworm from $mirror"
-  t0=$SECONDS
-  debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
-    { tail -20 "$WORK/debootstrap.log"; exit 1; }
-  rm -rf "$WORK/rootfs/var/cache/apt/"*.bin "$WORK/rootfs/var/lib/apt/lists/"*_Packages
-  say "debootstrap took $((SECONDS - t0)) s"
-  t0=$SECONDS
-  tar -C "$WORK/rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
-  rm -rf "$WORK/rootfs"
-  say "import took $((SECONDS - t0)) s"
-fi
+docker_need docker-compose
+docker_start_daemon
+docker_base_image
 
 # --- the image ---
-build_args=(--build-arg "BASE=$BASE_IMAGE")
-if command -v npm >/dev/null; then build_args+=(--build-arg "NPM_REGISTRY=$(npm config get registry)"); fi
-shopt -s nullglob
-certs=(/usr/local/share/ca-certificates/*.crt /usr/local/share/ca-certificates/*/*.crt)
-shopt -u nullglob
-if [ ${#certs[@]} -gt 0 ]; then build_args+=(--build-arg "EXTRA_CA_CERTS=$(cat "${certs[@]}")"); fi
+docker_host_build_args
 say "docker build -f docker/Dockerfile (--network host: the daemon has no bridge)"
 t0=$SECONDS
 DOCKER_BUILDKIT=0 docker build --network host "${build_args[@]}" -f docker/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 ||

@@ -41,6 +41,7 @@ function checkoutCopy(name: string): string {
   const dir = join(scratch, name);
   cpSync(join(ROOT, 'scripts'), join(dir, 'scripts'), { recursive: true });
   cpSync(NATIVE, join(dir, 'native'), { recursive: true, filter: (src) => !src.includes('/native/build') });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules')); // node-gyp-build, which the install step checks the addon with
   return dir;
 }
 
