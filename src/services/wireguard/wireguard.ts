@@ -22,13 +22,22 @@
  * Every authenticated datagram updates the peer's endpoint (roaming, §2.1).
  * Both directions go through a small queue drained in a microtask, so a
  * packet never re-enters IP or UDP while they are still handling another.
+ *
+ * The data path allocates little per packet (bench/RESULTS.md, WireGuard):
+ * UDP hands each datagram over as a view with a numeric source
+ * (UdpSocket.onDatagram), a transport message is opened straight from that
+ * view, the peer's endpoint is compared as numbers and only rebuilt (a new
+ * string) when it changes, datagrams leave by number (UdpSocket.sendTo) with
+ * their UDP checksum left to a link that can finish it.
  */
 import type { StackContext } from '../../core/context.js';
 import { ipv6Equal } from '../../l3/ipv6/address.js';
 import type { PointToPointOptions } from '../../l3/point-to-point.js';
 import { AllowedIps, ipPacketFacts } from './allowed-ips.js';
 import { IndexTable } from './index-table.js';
-import type { UdpLayer, UdpRemoteInfo, UdpSocket } from '../../l4/udp/udp.js';
+import type { UdpLayer, UdpRemoteInfo, UdpSocket, UdpSource } from '../../l4/udp/udp.js';
+import { formatIpv4, parseIpv4 } from '../../l3/ipv4/address.js';
+import { formatIpv6, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import type { PointToPointInterface } from '../../node/host.js';
 import { CookieChecker } from './cookie.js';
 import { COOKIE_REPLY_LENGTH, emitCookieReply, parseCookieReply } from './cookie-reply.js';
@@ -109,6 +118,8 @@ export class WireGuardInterface {
   private outScheduled = false;
   private readonly load: LoadDetector;
   private readonly nonce = new Uint8Array(12);
+  /** Endpoint addresses parsed for UDP (see endpointIp). */
+  private readonly endpointIps = new WeakMap<Endpoint, number | Ipv6Address>();
   private padded = new Uint8Array(2048);
   private sealed = new Uint8Array(2048);
   private closed = false;
@@ -137,12 +148,15 @@ export class WireGuardInterface {
     });
     if (config.peers.length > PEERS_MAX) throw new Error(`${config.name}: ${config.peers.length} peers, at most ${PEERS_MAX}`);
     for (const p of config.peers) this.addPeer(p, options.addRoutes ?? true);
+    const receive = (payload: Uint8Array, source: UdpSource): void => this.receiveFrom(payload, source);
     this.socket4 = node.udp.createSocket('udp4');
-    this.socket4.on('message', (msg, rinfo) => this.receiveDatagram(msg, rinfo));
+    this.socket4.onDatagram = receive;
+    this.socket4.checksumOffload = true;
     this.socket4.bind(config.listenPort ?? 0);
     try {
       this.socket6 = node.udp.createSocket('udp6');
-      this.socket6.on('message', (msg, rinfo) => this.receiveDatagram(msg, rinfo));
+      this.socket6.onDatagram = receive;
+      this.socket6.checksumOffload = true;
       this.socket6.bind(this.socket4.localPort);
     } catch {
       this.socket6 = undefined; // no IPv6 on the node, or the port is taken there: IPv4 endpoints only
@@ -289,7 +303,7 @@ export class WireGuardInterface {
     const socket = e.family === 6 ? this.socket6 : this.socket4;
     try {
       if (!socket) throw new Error('no IPv6 on this node');
-      socket.send(datagram, e.port, e.address);
+      socket.sendTo(datagram, e.port, this.endpointIp(e));
     } catch (err) {
       ctx.trace.dropped('wgOutSendErrors', `send to ${formatEndpoint(e)}: ${(err as Error).message}`);
       return false;
@@ -379,24 +393,54 @@ export class WireGuardInterface {
 
   // ---- In: UDP → handshake | transport ---------------------------------------------------------
 
-  /** A datagram on the listen port (public for tests that feed bytes straight in). */
+  /** A datagram on the listen port, as `dgram` would give it (for tests that feed bytes straight in). */
   receiveDatagram(msg: Uint8Array, rinfo: Pick<UdpRemoteInfo, 'address' | 'port' | 'family'>): void {
+    const v6 = rinfo.family === 'IPv6';
+    const address6 = v6 ? parseIpv6(rinfo.address) : undefined;
+    const address4 = v6 ? 0 : parseIpv4(rinfo.address);
+    if (address4 === undefined || (v6 && address6 === undefined)) throw new Error(`receiveDatagram: bad address ${rinfo.address}`);
+    this.receiveFrom(msg, { family: v6 ? 6 : 4, address4, address6, port: rinfo.port, link: this.tunnel.link });
+  }
+
+  /** A datagram on the listen port: `msg` and `source` are only valid during the call (UdpSocket.onDatagram). */
+  receiveFrom(msg: Uint8Array, source: UdpSource): void {
     const { ctx } = this.node;
     ctx.stats.inc('wgInDatagrams');
-    const endpoint: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 6 : 4 };
     const type = parseMessageType(msg);
     if (!type.ok) {
-      ctx.trace.dropped(type.error.reason === 'truncated' ? 'wgInTruncated' : 'wgInBadType', type.error.detail ?? type.error.reason, () => `${msg.length} bytes from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped(type.error.reason === 'truncated' ? 'wgInTruncated' : 'wgInBadType', type.error.detail ?? type.error.reason, () => `${msg.length} bytes from ${formatSource(source)}`);
       return;
     }
     switch (type.value) {
       case MessageType.transport:
-        return this.receiveTransport(msg, endpoint);
+        return this.receiveTransport(msg, source);
+      // Handshake state may keep views into the message: those (rare) datagrams are copied.
       case MessageType.cookieReply:
-        return this.receiveCookieReply(msg, endpoint);
+        return this.receiveCookieReply(msg.slice(), endpointOf(source));
       default:
-        return this.receiveHandshake(msg, type.value, endpoint);
+        return this.receiveHandshake(msg.slice(), type.value, endpointOf(source));
     }
+  }
+
+  /** The endpoint's address as UDP takes it (a number, or 16 bytes), parsed once per endpoint. */
+  private endpointIp(e: Endpoint): number | Ipv6Address {
+    let ip = this.endpointIps.get(e);
+    if (ip === undefined) {
+      ip = e.family === 6 ? parseIpv6(e.address) : parseIpv4(e.address);
+      if (ip === undefined) throw new Error(`endpoint ${formatEndpoint(e)} is not an IP literal`);
+      this.endpointIps.set(e, ip);
+    }
+    return ip;
+  }
+
+  /** Roaming (§2.1): the peer's endpoint becomes the datagram's source; a new Endpoint only when it moved. */
+  private updateEndpoint(peer: Peer, source: UdpSource): void {
+    const e = peer.endpoint;
+    if (e && e.port === source.port && e.family === source.family) {
+      const ip = this.endpointIp(e);
+      if (source.family === 4 ? ip === source.address4 : ipv6Equal(ip as Ipv6Address, source.address6!)) return;
+    }
+    peer.endpoint = endpointOf(source);
   }
 
   private lengthProblem(msg: Uint8Array, expected: number, endpoint: Endpoint): boolean {
@@ -518,43 +562,44 @@ export class WireGuardInterface {
   }
 
   /** Transport data: session by receiver index, open, replay window, then cryptokey routing on the inner source. */
-  private receiveTransport(msg: Uint8Array, endpoint: Endpoint): void {
+  private receiveTransport(msg: Uint8Array, source: UdpSource): void {
     const { ctx } = this.node;
+    const from = (): string => `from ${formatSource(source)}`;
     const parsed = parseTransport(msg);
     if (!parsed.ok) {
-      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, from);
       return;
     }
     const m = parsed.value;
     const entry = this.indices.get(m.receiver);
     const keypair = entry?.keypair;
     if (!entry || !keypair) {
-      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, from);
       return;
     }
     const now = ctx.clock.now();
     if (now - keypair.createdAt >= this.timings.rejectAfterTimeMs) {
-      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', from);
       return;
     }
     const plain = aeadOpen(keypair.receiveKey, counterNonce(m.counter, this.nonce), m.encryptedPacket);
     if (!plain) {
-      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} ${from()}`);
       return;
     }
     if (!keypair.replay.validate(m.counter, this.timings.rejectAfterMessages)) {
-      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} ${from()}`);
       return;
     }
     const peer = entry.peer;
+    // Roaming: the last authenticated datagram's source is where the peer is now (before sending what waited).
+    this.updateEndpoint(peer, source);
     if (peer.receivedWith(keypair, (k) => this.deleteKeypair(k))) {
-      peer.endpoint = endpoint;
       peer.timersHandshakeComplete(this.wallClock());
       ctx.stats.inc('wgHandshakesCompleted');
       this.sendStaged(peer);
     }
     peer.rxBytes += msg.length;
-    peer.endpoint = endpoint; // roaming: the last authenticated datagram's source is where the peer is now
     if (peer.needsRekeyOnReceive()) this.sendInitiation(peer, false);
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
@@ -563,16 +608,16 @@ export class WireGuardInterface {
       return;
     }
     peer.timersDataReceived();
-    const packet = this.innerPacket(plain, peer, endpoint);
+    const packet = this.innerPacket(plain, peer, from);
     if (packet) this.deliver(packet);
   }
 
   /** The IP packet inside (padding cut off) if it is whole and its source is one of the peer's allowed IPs. */
-  private innerPacket(plain: Uint8Array, peer: Peer, endpoint: Endpoint): Uint8Array | undefined {
+  private innerPacket(plain: Uint8Array, peer: Peer, from: () => string): Uint8Array | undefined {
     const { ctx } = this.node;
     const facts = ipPacketFacts(plain);
     if (!facts) {
-      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes ${from()}`);
       return undefined;
     }
     if (this.allowedIps.forSource(plain) !== peer) {
@@ -605,6 +650,17 @@ export class WireGuardInterface {
   show(): string {
     return showWireGuard(this, this.wallClock());
   }
+}
+
+/** An Endpoint (strings, kept by the peer) for a datagram's source. */
+function endpointOf(source: UdpSource): Endpoint {
+  return source.family === 6
+    ? { address: formatIpv6(source.address6!), port: source.port, family: 6 }
+    : { address: formatIpv4(source.address4), port: source.port, family: 4 };
+}
+
+function formatSource(source: UdpSource): string {
+  return source.family === 6 ? `[${formatIpv6(source.address6!)}]:${source.port}` : `${formatIpv4(source.address4)}:${source.port}`;
 }
 
 function removeCidr6(list: { address: Uint8Array; prefixLength: number }[], a: { address: Uint8Array; prefixLength: number }): void {
