@@ -49,6 +49,7 @@ import { NO_PRESHARED_KEY, consumeInitiation, consumeResponse, createInitiation,
 import { DEFAULT_TIMINGS, Peer, STAGED_PACKETS_MAX, formatEndpoint, type Endpoint, type Keypair, type PeerConfig, type WireGuardTimings } from './peer.js';
 import { LoadDetector, RateLimiter } from './rate-limit.js';
 import { ReplayFilter } from './replay.js';
+import { TcpCoalescer } from './gro.js';
 import { RESPONSE_LENGTH, emitResponse, parseResponse } from './response.js';
 import { showWireGuard } from './show.js';
 import { tai64n, tai64nAfter } from './tai64n.js';
@@ -86,6 +87,8 @@ export interface WireGuardOptions {
   readonly underLoadHandshakesPerSecond?: number;
   /** Add a route through wg0 for every peer's allowed IPs, as wg-quick does (default true; /0 never). */
   readonly addRoutes?: boolean;
+  /** Coalesce the TCP segments that come out of the tunnel into super-packets (./gro.ts; default true, as Linux's GRO). */
+  readonly gro?: boolean;
 }
 
 /** What the interface needs from its node (src/node/host.ts, router.ts). */
@@ -118,6 +121,8 @@ export class WireGuardInterface {
   private outScheduled = false;
   private readonly load: LoadDetector;
   private readonly nonce = new Uint8Array(12);
+  private readonly coalescer = new TcpCoalescer();
+  private readonly coalesce: boolean;
   /** Endpoint addresses parsed for UDP (see endpointIp). */
   private readonly endpointIps = new WeakMap<Endpoint, number | Ipv6Address>();
   private padded = new Uint8Array(2048);
@@ -133,6 +138,7 @@ export class WireGuardInterface {
     this.name = config.name;
     this.local = staticKey(config.privateKey);
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.coalesce = options.gro ?? true;
     this.wallClock = options.wallClock ?? Date.now;
     this.load = new LoadDetector(ctx, options.underLoadHandshakesPerSecond);
     this.indices = new IndexTable(ctx);
@@ -636,15 +642,31 @@ export class WireGuardInterface {
     this.inQueue.push(packet);
     if (!this.inScheduled) {
       this.inScheduled = true;
-      queueMicrotask(() => {
-        this.inScheduled = false;
-        for (const p of this.inQueue.splice(0)) {
-          ctx.stats.inc('wgInPackets');
-          this.tunnel.receive(p);
-        }
-      });
+      queueMicrotask(this.drainIn);
     }
   }
+
+  /** What one batch of datagrams brought: TCP segments of a flow coalesced (./gro.ts), then up the node's inbound path. */
+  private readonly drainIn = (): void => {
+    const { ctx } = this.node;
+    this.inScheduled = false;
+    const batch = this.inQueue.splice(0);
+    if (!this.coalesce) {
+      for (const p of batch) {
+        ctx.stats.inc('wgInPackets');
+        this.tunnel.receive(p);
+      }
+      return;
+    }
+    this.coalescer.coalesce(batch, (packet, offload, segments) => {
+      ctx.stats.inc('wgInPackets', segments);
+      if (offload) {
+        ctx.stats.inc('wgInGroPackets');
+        ctx.stats.inc('wgInGroSegments', segments);
+      }
+      this.tunnel.receive(packet, offload);
+    });
+  };
 
   /** `wg show` for this interface (./show.ts). */
   show(): string {
