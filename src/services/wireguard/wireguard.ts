@@ -234,6 +234,9 @@ export class WireGuardInterface {
     for (const packet of this.outQueue.splice(0)) {
       const peer = this.peerFor(packet);
       if (!peer) continue;
+      // With a session in place, what waits is sent now (one batch of TSO super-packets from a LAN easily
+      // holds more than the staging queue): only packets waiting for a handshake are ever dropped here.
+      if (peer.staged.length >= STAGED_PACKETS_MAX && peer.usableSendKeypair()) this.sendStaged(peer);
       if (peer.staged.length >= STAGED_PACKETS_MAX) {
         peer.staged.shift();
         this.node.ctx.trace.dropped('wgOutStagedDropped', 'staging queue full while waiting for a handshake', () => this.name);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
 import { parseIpv6 } from '../../../../src/l3/ipv6/address.js';
+import { emitIpv4Header } from '../../../../src/l3/ipv4/header.js';
 import { wgPair } from './pair.js';
 
 describe('two tapnet WireGuard peers over an in-memory link', () => {
@@ -69,5 +70,20 @@ describe('TCP through the tunnel, with the receiver coalescing segments (gro.ts)
     const { p, received, sent } = await transfer(false);
     expect(received.equals(Buffer.from(sent))).toBe(true);
     expect(p.ctxB.stats.get('wgInGroPackets')).toBe(0);
+  });
+});
+
+describe('a burst larger than the staging queue on an established session', () => {
+  it('is sent whole: only packets waiting for a handshake are ever dropped from the staging queue', async () => {
+    const p = wgPair();
+    expect((await p.run(p.a.ping(parseIpv4('10.9.0.2')!, { count: 1 })))[0]?.rttMs).toBeDefined();
+    const before = p.ctxB.stats.get('wgInPackets');
+    const packet = new Uint8Array(100);
+    emitIpv4Header({ dscp: 0, ecn: 0, totalLength: 100, identification: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 253, source: parseIpv4('10.9.0.1')!, destination: parseIpv4('10.9.0.2')! }, packet, 0);
+    // One turn, as a TAP batch of TSO super-packets cut into segments: 600 packets > STAGED_PACKETS_MAX (128).
+    for (let i = 0; i < 600; i++) p.wgA.tunnel.link.sendIpv4(packet, 0);
+    await p.settle();
+    expect(p.ctxA.stats.get('wgOutStagedDropped')).toBe(0);
+    expect(p.ctxB.stats.get('wgInPackets') - before).toBe(600);
   });
 });
