@@ -64,6 +64,8 @@ export const PADDING_MULTIPLE = 16;
 export const HANDSHAKE_INITIATION_RATE_MS = 20;
 /** wireguard-go QueueOutboundSize / QueueInboundSize. */
 export const QUEUE_PACKETS_MAX = 1024;
+/** Bytes of packets `transmit` holds without allocating, until they are sealed (about 180 full-size packets). */
+export const OUT_ARENA_BYTES = 256 * 1024;
 /** wireguard-go MaxPeers. */
 export const PEERS_MAX = 1 << 16;
 
@@ -126,6 +128,9 @@ export class WireGuardInterface {
   /** Endpoint addresses parsed for UDP (see endpointIp). */
   private readonly endpointIps = new WeakMap<Endpoint, number | Ipv6Address>();
   private padded = new Uint8Array(2048);
+  /** Where `transmit` copies packets until the next drain (OUT_ARENA_BYTES; a packet that does not fit gets its own copy). */
+  private readonly arena = new Uint8Array(OUT_ARENA_BYTES);
+  private arenaUsed = 0;
   private sealed = new Uint8Array(2048);
   private closed = false;
 
@@ -221,14 +226,21 @@ export class WireGuardInterface {
       this.node.ctx.trace.dropped('wgOutQueueFull', 'outbound queue full', () => `${packet.length} bytes on ${this.name}`);
       return;
     }
-    this.outQueue.push(packet.slice());
+    // The bytes are only valid during the call: copied into the arena (no allocation), or, when it is full, a copy of their own.
+    const at = this.arenaUsed;
+    if (at + packet.length <= this.arena.length) {
+      this.arena.set(packet, at);
+      this.arenaUsed = at + packet.length;
+      this.outQueue.push(this.arena.subarray(at, this.arenaUsed));
+    } else this.outQueue.push(packet.slice());
     if (!this.outScheduled) {
       this.outScheduled = true;
-      queueMicrotask(() => this.drainOut());
+      queueMicrotask(this.drainOut);
     }
   }
 
-  private drainOut(): void {
+  /** Seals what IP handed to wg0 since the last turn (packets for a peer without a session wait, copied out of the arena). */
+  private readonly drainOut = (): void => {
     this.outScheduled = false;
     const touched = new Set<Peer>();
     for (const packet of this.outQueue.splice(0)) {
@@ -244,8 +256,14 @@ export class WireGuardInterface {
       peer.staged.push(packet);
       touched.add(peer);
     }
-    for (const peer of touched) this.sendStaged(peer);
-  }
+    for (const peer of touched) {
+      this.sendStaged(peer);
+      // Still waiting (for a handshake): the arena is reused from the next turn on.
+      if (peer.staged.length > 0) peer.staged = peer.staged.map((p) => (p.buffer === this.arena.buffer ? p.slice() : p));
+    }
+    // Packets transmitted while this ran (a reply sent from inside) are still queued in the arena: keep them.
+    if (this.outQueue.length === 0) this.arenaUsed = 0;
+  };
 
   /** Cryptokey routing, outbound: the peer whose allowed IPs hold the destination. */
   private peerFor(packet: Uint8Array): Peer | undefined {

@@ -87,3 +87,20 @@ describe('a burst larger than the staging queue on an established session', () =
     expect(p.ctxB.stats.get('wgInPackets') - before).toBe(600);
   });
 });
+
+describe('packets waiting for the handshake', () => {
+  it('keep their own bytes while later packets reuse the transmit arena', async () => {
+    const p = wgPair();
+    const got: string[] = [];
+    p.b.udp.createSocket().bind(7000).on('message', (m) => got.push(m.toString()));
+    const s = p.a.udp.createSocket();
+    for (const text of ['one', 'two', 'three']) s.send(text, 7000, '10.9.0.2');
+    await Promise.resolve(); // drained: staged for the handshake, the arena free again
+    for (const text of ['FOUR', 'FIVE', 'SIX!!']) s.send(text, 7000, '10.9.0.2');
+    for (let ms = 0; ms < 5000 && got.length < 6; ms++) {
+      p.ctxA.timers.advanceTo(p.ctxA.clock, p.ctxA.clock.now() + 1);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(got).toEqual(['one', 'two', 'three', 'FOUR', 'FIVE', 'SIX!!']);
+  });
+});
