@@ -591,31 +591,31 @@ export class WireGuardInterface {
   /** Transport data: session by receiver index, open, replay window, then cryptokey routing on the inner source. */
   private receiveTransport(msg: Uint8Array, source: UdpSource): void {
     const { ctx } = this.node;
-    const from = (): string => `from ${formatSource(source)}`;
+    // Detail closures are made only where a packet is dropped (none per packet on the way through).
     const parsed = parseTransport(msg);
     if (!parsed.ok) {
-      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, from);
+      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, () => `from ${formatSource(source)}`);
       return;
     }
     const m = parsed.value;
     const entry = this.indices.get(m.receiver);
     const keypair = entry?.keypair;
     if (!entry || !keypair) {
-      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, from);
+      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, () => `from ${formatSource(source)}`);
       return;
     }
     const now = ctx.clock.now();
     if (now - keypair.createdAt >= this.timings.rejectAfterTimeMs) {
-      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', from);
+      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', () => `from ${formatSource(source)}`);
       return;
     }
     const plain = aeadOpen(keypair.receiveKey, counterNonce(m.counter, this.nonce), m.encryptedPacket);
     if (!plain) {
-      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} ${from()}`);
+      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} from ${formatSource(source)}`);
       return;
     }
     if (!keypair.replay.validate(m.counter, this.timings.rejectAfterMessages)) {
-      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} ${from()}`);
+      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} from ${formatSource(source)}`);
       return;
     }
     const peer = entry.peer;
@@ -635,16 +635,16 @@ export class WireGuardInterface {
       return;
     }
     peer.timersDataReceived();
-    const packet = this.innerPacket(plain, peer, from);
+    const packet = this.innerPacket(plain, peer, source);
     if (packet) this.deliver(packet);
   }
 
   /** The IP packet inside (padding cut off) if it is whole and its source is one of the peer's allowed IPs. */
-  private innerPacket(plain: Uint8Array, peer: Peer, from: () => string): Uint8Array | undefined {
+  private innerPacket(plain: Uint8Array, peer: Peer, source: UdpSource): Uint8Array | undefined {
     const { ctx } = this.node;
     const facts = ipPacketFacts(plain);
     if (!facts) {
-      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes ${from()}`);
+      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes from ${formatSource(source)}`);
       return undefined;
     }
     if (this.allowedIps.forSource(plain) !== peer) {
