@@ -17,7 +17,8 @@
  *   type byte → handshake messages: mac1, under load mac2/cookie, Noise
  *   (./noise.ts) → transport data: receiver index → session, open, anti-
  *   replay window, the inner source must be in the sending peer's allowed
- *   IPs → the node's inbound path, as if the packet had arrived on wg0.
+ *   IPs → (TCP segments of one batch coalesced into super-packets, ./gro.ts)
+ *   → the node's inbound path, as if the packet had arrived on wg0.
  *
  * Every authenticated datagram updates the peer's endpoint (roaming, §2.1).
  * Both directions go through a small queue drained in a microtask, so a
