@@ -30,12 +30,15 @@ export interface TransportOffload {
 /**
  * Finishes a partial checksum in software: the field holds the pseudo-header
  * sum, so the sum from `checksumStart` to the end of `packet`, complemented,
- * is the checksum (RFC 1071 §4). Offsets are relative to `packet`.
+ * is the checksum (RFC 1071 §4). Offsets are relative to `packet`. A result
+ * of zero is written as 0xffff, its other one's-complement form (as Linux's
+ * skb_checksum_help writes CSUM_MANGLED_0): the same to a TCP receiver, and
+ * what UDP needs, where zero would mean "no checksum" (RFC 768).
  */
 export function completePartialChecksum(packet: Uint8Array, offload: { readonly checksumStart: number; readonly checksumOffset: number }): void {
   const start = offload.checksumStart;
   const at = start + offload.checksumOffset;
-  const sum = finishChecksum(sumWords(packet, start, packet.length - start));
+  const sum = finishChecksum(sumWords(packet, start, packet.length - start)) || 0xffff;
   packet[at] = sum >>> 8;
   packet[at + 1] = sum & 0xff;
 }

@@ -7,6 +7,7 @@
  * logic of its own. Routers (./router.ts) are hosts with forwarding turned on
  * (ARCHITECTURE.md).
  */
+import type { TransportOffload } from '../core/offload.js';
 import type { StackContext } from '../core/context.js';
 import type { Device } from '../device/device.js';
 import { OFFLOAD_DROP_REASON, Segmenter } from '../device/segment.js';
@@ -36,8 +37,8 @@ export type PingReply = PingResult<Ipv4Address>;
 /** A tunnel interface of the node: the link IP routes to, and where the tunnel's packets come up. */
 export interface PointToPointInterface {
   readonly link: PointToPointLink;
-  /** Hands a whole IP packet from the tunnel to the node's inbound path (./inbound.ts). */
-  receive(packet: Uint8Array): void;
+  /** Hands a whole IP packet from the tunnel to the node's inbound path (./inbound.ts); `offload`: an IPv4 TCP super-packet (TSO metadata). */
+  receive(packet: Uint8Array, offload?: TransportOffload): void;
 }
 
 export class Host {

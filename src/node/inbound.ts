@@ -69,7 +69,7 @@ export interface InboundLayers {
  */
 export interface InboundPath {
   ethernet(ipv6?: Ipv6InterfaceConfig): InterfaceReceivers;
-  pointToPoint(link: PointToPointLink): (packet: Uint8Array) => void;
+  pointToPoint(link: PointToPointLink): (packet: Uint8Array, offload?: TransportOffload) => void;
 }
 
 /**
@@ -114,9 +114,10 @@ export function declareInbound(layers: InboundLayers): InboundPath {
   });
 
   // Tunnel → IPv4 | IPv6 by the version nibble (RFC 791 §3.1, RFC 8200 §3); anything else IP input counts as a bad version.
-  const pointToPoint = (link: PointToPointLink) => (packet: Uint8Array): void => {
+  // `offload`: an IPv4 super-packet the tunnel coalesced (services/wireguard/gro.ts), forwarded or delivered whole.
+  const pointToPoint = (link: PointToPointLink) => (packet: Uint8Array, offload?: TransportOffload): void => {
     if (packet.length > 0 && packet[0]! >> 4 === 6) ipv6.input.receive(packet, link, false);
-    else receiveIpv4(packet, link, false);
+    else receiveIpv4(packet, link, false, offload);
   };
 
   return { ethernet, pointToPoint };

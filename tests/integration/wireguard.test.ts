@@ -178,6 +178,11 @@ links:
     expect(out.sent).toMatch(/^4194304 [0-9a-f]{64}$/);
     const back = await transfer(dir, peerNs, lanNs, 'fd60::10', 5002, 4 << 20);
     expect(back.received, back.sent).toBe(back.sent);
+    // IPv4 out of the tunnel: r coalesces wireguard-go's segments into super-packets for the LAN's TAP (gro.ts).
+    const gro = r().stats('r').wgInGroSegments ?? 0;
+    const back4 = await transfer(dir, peerNs, lanNs, '10.60.0.10', 5005, 4 << 20);
+    expect(back4.received, back4.sent).toBe(back4.sent);
+    expect(r().stats('r').wgInGroSegments ?? 0).toBeGreaterThan(gro);
   }, 120_000);
 
   // Opt-in (TAPNET_WG_BIG=1): the 64 MiB, each way.

@@ -174,6 +174,15 @@ export function finishUdpChecksumV4(buf: Uint8Array, offset: number, length: num
   return checksum;
 }
 
+/**
+ * For a link that finishes the checksum (virtio-net NEEDS_CSUM, csum_offset
+ * 6): stores only the folded IPv4 pseudo-header sum, which the sum over the
+ * datagram then includes (RFC 1071 §4: the partial sum is finished later).
+ */
+export function setUdpPartialChecksumV4(buf: Uint8Array, offset: number, length: number, source: number, destination: number): void {
+  setU16(buf, offset + UdpField.checksum, fold(pseudoHeaderSumV4(source, destination, IP_PROTOCOL_UDP, length)));
+}
+
 /** As `finishUdpChecksumV4`, over the IPv6 pseudo-header (RFC 8200 §8.1). */
 export function finishUdpChecksumV6(buf: Uint8Array, offset: number, length: number, source: Uint8Array, destination: Uint8Array): number {
   setU16(buf, offset + UdpField.checksum, 0);

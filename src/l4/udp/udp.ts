@@ -12,6 +12,17 @@
  * Delivery is synchronous from the packet path (like a socket whose reader is
  * always waiting), so a server answering inside 'message' adds no latency.
  * The payload handed to listeners is a copy and may be kept.
+ *
+ * Two tapnet extras for code on the packet path (WireGuard), which handles
+ * every datagram at once and keeps none of the bytes:
+ *  - `socket.onDatagram = (payload, source) => ...` replaces the 'message'
+ *    event with a view of the payload and a reused `UdpSource` (numbers, no
+ *    strings), both valid only during the call: no copy, no allocation.
+ *  - `socket.checksumOffload = true` leaves the IPv4 checksum to the link when
+ *    the route's link can finish it (virtio-net NEEDS_CSUM, as Linux does for
+ *    every UDP socket on such a device): the field carries the pseudo-header
+ *    sum and the device or the kernel sums the rest. `sendTo(payload, port,
+ *    address)` takes the address as a number (IPv4) or bytes (IPv6).
  */
 import { EventEmitter } from 'node:events';
 import type { StackContext } from '../../core/context.js';
@@ -22,7 +33,7 @@ import type { Ipv4Output } from '../../l3/ipv4/output.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import type { Disposition } from '../../l3/dispositions.js';
-import { UDP_HEADER_LENGTH, UdpField, UdpHeaderView, emitUdp, finishUdpChecksumV4 } from './header.js';
+import { UDP_HEADER_LENGTH, UdpField, UdpHeaderView, emitUdp, finishUdpChecksumV4, setUdpPartialChecksumV4 } from './header.js';
 import { formatIpv6, ipv6Equal, isUnspecifiedIpv6, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import type { ReceivedIpv6 } from '../../l3/ipv6/input.js';
 import type { Ipv6Output } from '../../l3/ipv6/output.js';
@@ -42,6 +53,18 @@ export interface UdpRemoteInfo {
   readonly interface: string;
   /** tapnet extra: the destination address (ours, or a broadcast address). */
   readonly localAddress: string;
+}
+
+/** Where a datagram came from, for `onDatagram` (one object, rewritten for each datagram). */
+export interface UdpSource {
+  family: 4 | 6;
+  /** IPv4 source (family 4). */
+  address4: Ipv4Address;
+  /** IPv6 source (family 6): a view into the packet. */
+  address6: Ipv6Address | undefined;
+  port: number;
+  /** The link it arrived on. */
+  link: { readonly name: string };
 }
 
 export interface UdpAddressInfo {
@@ -73,6 +96,10 @@ export class UdpSocket extends EventEmitter<{
   /** Like SO_BINDTODEVICE: receive only from, and send only through, this link. */
   boundLink: Ipv4Link | undefined;
   closed = false;
+  /** Instead of 'message': the payload as a view and the source, both valid only during the call (see the top of the file). */
+  onDatagram: ((payload: Uint8Array, source: UdpSource) => void) | undefined;
+  /** IPv4: leave the checksum to a link that can finish it (NEEDS_CSUM), see the top of the file. */
+  checksumOffload = false;
 
   constructor(
     private readonly layer: UdpLayer,
@@ -125,6 +152,15 @@ export class UdpSocket extends EventEmitter<{
     else if (error) throw error;
   }
 
+  /**
+   * `send` for the packet path: the destination as a number (IPv4) or 16
+   * bytes (IPv6), no string to parse. Throws the UdpError `send` would.
+   */
+  sendTo(payload: Uint8Array, port: number, address: Ipv4Address | Ipv6Address): void {
+    const error = typeof address === 'number' ? this.layer.send(this, payload, port, address) : this.layer.send6(this, payload, port, address);
+    if (error) throw error;
+  }
+
   close(callback?: () => void): void {
     if (this.closed) return;
     this.closed = true;
@@ -142,6 +178,10 @@ export class UdpLayer {
   private readonly ports6 = new Map<number, UdpSocket[]>();
   private ipv6: { output: Ipv6Output; isLocalAddress: (address: Ipv6Address) => boolean } | undefined;
   private readonly scratch = new Uint8Array(65_535);
+  /** The `UdpSource` handed to every `onDatagram`. */
+  private readonly source: UdpSource = { family: 4, address4: 0, address6: undefined, port: 0, link: { name: '' } };
+  /** The offload request of a datagram whose checksum the link finishes (offsets from the UDP header). */
+  private readonly checksumOffload = { gsoSize: 0, partialChecksumOffset: UdpField.checksum, transportHeaderLength: UDP_HEADER_LENGTH } as const;
 
   constructor(
     private readonly ctx: StackContext,
@@ -239,6 +279,16 @@ export class UdpLayer {
     ctx.stats.inc('UdpInDatagrams');
     if (ctx.trace.watching) ctx.trace.step(`RFC 768 / RFC 1122 §4.1.3.5: checksum good; demultiplexed to the socket on port ${header.destinationPort}: delivered`);
     const payload = header.payload;
+    if (socket.onDatagram) {
+      const source = this.source;
+      source.family = 4;
+      source.address4 = d.source;
+      source.address6 = undefined;
+      source.port = header.sourcePort;
+      source.link = d.link;
+      socket.onDatagram(payload, source);
+      return 'delivered';
+    }
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv4(d.source),
       family: 'IPv4',
@@ -263,9 +313,9 @@ export class UdpLayer {
     return wildcard;
   }
 
-  send(socket: UdpSocket, payload: Uint8Array, port: number, address: string): UdpError | undefined {
+  send(socket: UdpSocket, payload: Uint8Array, port: number, address: string | Ipv4Address): UdpError | undefined {
     if (socket.closed) return new UdpError('send: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
-    const destination = parseIpv4(address);
+    const destination = typeof address === 'number' ? address : parseIpv4(address);
     if (destination === undefined) return new UdpError(`send: invalid IPv4 address '${address}'`, 'EINVAL');
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return new UdpError(`send: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
     if (payload.length > UDP_MAX_PAYLOAD_V4) return new UdpError(`send: ${payload.length} bytes is more than one datagram holds`, 'EMSGSIZE');
@@ -275,18 +325,23 @@ export class UdpLayer {
     const route = socket.boundLink ? { link: socket.boundLink, nextHop: destination } : this.output.route(destination);
     if (!route) {
       this.ctx.stats.inc('UdpSndbufErrors');
-      return new UdpError(`send to ${address}: network unreachable`, 'ENETUNREACH');
+      return new UdpError(`send to ${typeof address === 'number' ? formatIpv4(address) : address}: network unreachable`, 'ENETUNREACH');
     }
     const source = socket.localAddress !== 0 && socket.localAddress !== IPV4_BROADCAST ? socket.localAddress : (this.output.sourceFor(route.link, route.nextHop) ?? 0);
     const length = UDP_HEADER_LENGTH + payload.length;
     const buf = this.scratch;
     emitUdp({ sourcePort: socket.localPort, destinationPort: port, payloadLength: payload.length }, buf, 0);
     buf.set(payload, UDP_HEADER_LENGTH);
-    finishUdpChecksumV4(buf, 0, length, source, destination);
-    const result = this.output.send({ source, destination, protocol: IpProtocol.UDP, via: socket.boundLink }, buf.subarray(0, length));
+    // RFC 768: the checksum covers the pseudo-header; a link with checksum offload sums the rest (the
+    // partial field holds the folded pseudo-header sum, as TCP's does: l4/tcp/send.ts).
+    const partial = socket.checksumOffload && (route.link.checksumOffload ?? false);
+    if (partial) setUdpPartialChecksumV4(buf, 0, length, source, destination);
+    else finishUdpChecksumV4(buf, 0, length, source, destination);
+    const options = { source, destination, protocol: IpProtocol.UDP, via: socket.boundLink, offload: partial ? this.checksumOffload : undefined };
+    const result = this.output.send(options, buf.subarray(0, length));
     if (result !== 'sent') {
       this.ctx.stats.inc('UdpSndbufErrors');
-      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : result === 'filtered' ? 'EPERM' : 'EMSGSIZE');
+      return new UdpError(`send to ${typeof address === 'number' ? formatIpv4(address) : address}: ${result}`, result === 'noRoute' ? 'ENETUNREACH' : result === 'filtered' ? 'EPERM' : 'EMSGSIZE');
     }
     this.ctx.stats.inc('UdpOutDatagrams');
     return undefined;
@@ -314,6 +369,16 @@ export class UdpLayer {
     ctx.stats.inc('UdpInDatagrams');
     if (ctx.trace.watching) ctx.trace.step(`RFC 768 / RFC 8200 §8.1: checksum good; demultiplexed to the socket on port ${header.destinationPort}: delivered`);
     const payload = header.payload;
+    if (socket.onDatagram) {
+      const source = this.source;
+      source.family = 6;
+      source.address4 = 0;
+      source.address6 = d.source;
+      source.port = header.sourcePort;
+      source.link = d.link;
+      socket.onDatagram(payload, source);
+      return 'delivered';
+    }
     socket.emit('message', Buffer.from(payload), {
       address: formatIpv6(d.source),
       family: 'IPv6',
@@ -336,10 +401,10 @@ export class UdpLayer {
     return wildcard;
   }
 
-  send6(socket: UdpSocket, payload: Uint8Array, port: number, address: string): UdpError | undefined {
+  send6(socket: UdpSocket, payload: Uint8Array, port: number, address: string | Ipv6Address): UdpError | undefined {
     if (socket.closed) return new UdpError('send: socket is closed', 'ERR_SOCKET_DGRAM_NOT_RUNNING');
     if (!this.ipv6) return new UdpError('send: IPv6 is not enabled', 'EAFNOSUPPORT');
-    const destination = parseIpv6(address);
+    const destination = typeof address === 'string' ? parseIpv6(address) : address;
     if (destination === undefined) return new UdpError(`send: invalid IPv6 address '${address}'`, 'EINVAL');
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return new UdpError(`send: invalid port ${port}`, 'ERR_SOCKET_BAD_PORT');
     if (payload.length > 0xffff - UDP_HEADER_LENGTH) return new UdpError(`send: ${payload.length} bytes is more than one datagram holds`, 'EMSGSIZE');
@@ -355,7 +420,7 @@ export class UdpLayer {
     );
     if (result !== 'sent') {
       this.ctx.stats.inc('UdpSndbufErrors');
-      return new UdpError(`send to ${address}: ${result}`, result === 'noRoute' || result === 'noSourceAddress' ? 'ENETUNREACH' : 'EMSGSIZE');
+      return new UdpError(`send to ${typeof address === 'string' ? address : formatIpv6(address)}: ${result}`, result === 'noRoute' || result === 'noSourceAddress' ? 'ENETUNREACH' : 'EMSGSIZE');
     }
     this.ctx.stats.inc('UdpOutDatagrams');
     return undefined;

@@ -30,6 +30,8 @@ export const WIREGUARD_COUNTERS = [
   'wgInKeepalives',
   'wgInPackets', // decrypted IP packets handed to the node
   'wgInQueueFull', // more decrypted packets waiting for the node than the queue holds
+  'wgInGroPackets', // super-packets made of several decrypted TCP segments (gro.ts)
+  'wgInGroSegments', // the segments that went into them
   // out
   'wgOutPackets',
   'wgOutNoPeer', // cryptokey routing: no peer's allowed IPs hold the destination

@@ -119,10 +119,17 @@ export function kdf3(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Arra
  * cannot occur (REJECT_AFTER_MESSAGES is checked long before).
  */
 export function counterNonce(counter: number, out = new Uint8Array(12)): Uint8Array {
-  out.fill(0, 0, 4);
-  const dv = new DataView(out.buffer, out.byteOffset, 12);
-  dv.setUint32(4, counter >>> 0, true);
-  dv.setUint32(8, Math.floor(counter / 0x1_0000_0000), true);
+  out[0] = out[1] = out[2] = out[3] = 0;
+  const low = counter >>> 0;
+  const high = Math.floor(counter / 0x1_0000_0000);
+  out[4] = low & 0xff;
+  out[5] = (low >>> 8) & 0xff;
+  out[6] = (low >>> 16) & 0xff;
+  out[7] = low >>> 24;
+  out[8] = high & 0xff;
+  out[9] = (high >>> 8) & 0xff;
+  out[10] = (high >>> 16) & 0xff;
+  out[11] = high >>> 24;
   return out;
 }
 

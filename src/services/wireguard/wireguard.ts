@@ -17,18 +17,28 @@
  *   type byte → handshake messages: mac1, under load mac2/cookie, Noise
  *   (./noise.ts) → transport data: receiver index → session, open, anti-
  *   replay window, the inner source must be in the sending peer's allowed
- *   IPs → the node's inbound path, as if the packet had arrived on wg0.
+ *   IPs → (TCP segments of one batch coalesced into super-packets, ./gro.ts)
+ *   → the node's inbound path, as if the packet had arrived on wg0.
  *
  * Every authenticated datagram updates the peer's endpoint (roaming, §2.1).
  * Both directions go through a small queue drained in a microtask, so a
  * packet never re-enters IP or UDP while they are still handling another.
+ *
+ * The data path allocates little per packet (bench/RESULTS.md, WireGuard):
+ * UDP hands each datagram over as a view with a numeric source
+ * (UdpSocket.onDatagram), a transport message is opened straight from that
+ * view, the peer's endpoint is compared as numbers and only rebuilt (a new
+ * string) when it changes, datagrams leave by number (UdpSocket.sendTo) with
+ * their UDP checksum left to a link that can finish it.
  */
 import type { StackContext } from '../../core/context.js';
 import { ipv6Equal } from '../../l3/ipv6/address.js';
 import type { PointToPointOptions } from '../../l3/point-to-point.js';
 import { AllowedIps, ipPacketFacts } from './allowed-ips.js';
 import { IndexTable } from './index-table.js';
-import type { UdpLayer, UdpRemoteInfo, UdpSocket } from '../../l4/udp/udp.js';
+import type { UdpLayer, UdpRemoteInfo, UdpSocket, UdpSource } from '../../l4/udp/udp.js';
+import { formatIpv4, parseIpv4 } from '../../l3/ipv4/address.js';
+import { formatIpv6, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import type { PointToPointInterface } from '../../node/host.js';
 import { CookieChecker } from './cookie.js';
 import { COOKIE_REPLY_LENGTH, emitCookieReply, parseCookieReply } from './cookie-reply.js';
@@ -40,6 +50,7 @@ import { NO_PRESHARED_KEY, consumeInitiation, consumeResponse, createInitiation,
 import { DEFAULT_TIMINGS, Peer, STAGED_PACKETS_MAX, formatEndpoint, type Endpoint, type Keypair, type PeerConfig, type WireGuardTimings } from './peer.js';
 import { LoadDetector, RateLimiter } from './rate-limit.js';
 import { ReplayFilter } from './replay.js';
+import { TcpCoalescer } from './gro.js';
 import { RESPONSE_LENGTH, emitResponse, parseResponse } from './response.js';
 import { showWireGuard } from './show.js';
 import { tai64n, tai64nAfter } from './tai64n.js';
@@ -54,6 +65,8 @@ export const PADDING_MULTIPLE = 16;
 export const HANDSHAKE_INITIATION_RATE_MS = 20;
 /** wireguard-go QueueOutboundSize / QueueInboundSize. */
 export const QUEUE_PACKETS_MAX = 1024;
+/** Bytes of packets `transmit` holds without allocating, until they are sealed (about 180 full-size packets). */
+export const OUT_ARENA_BYTES = 256 * 1024;
 /** wireguard-go MaxPeers. */
 export const PEERS_MAX = 1 << 16;
 
@@ -77,6 +90,8 @@ export interface WireGuardOptions {
   readonly underLoadHandshakesPerSecond?: number;
   /** Add a route through wg0 for every peer's allowed IPs, as wg-quick does (default true; /0 never). */
   readonly addRoutes?: boolean;
+  /** Coalesce the TCP segments that come out of the tunnel into super-packets (./gro.ts; default true, as Linux's GRO). */
+  readonly gro?: boolean;
 }
 
 /** What the interface needs from its node (src/node/host.ts, router.ts). */
@@ -109,7 +124,14 @@ export class WireGuardInterface {
   private outScheduled = false;
   private readonly load: LoadDetector;
   private readonly nonce = new Uint8Array(12);
+  private readonly coalescer = new TcpCoalescer();
+  private readonly coalesce: boolean;
+  /** Endpoint addresses parsed for UDP (see endpointIp). */
+  private readonly endpointIps = new WeakMap<Endpoint, number | Ipv6Address>();
   private padded = new Uint8Array(2048);
+  /** Where `transmit` copies packets until the next drain (OUT_ARENA_BYTES; a packet that does not fit gets its own copy). */
+  private readonly arena = new Uint8Array(OUT_ARENA_BYTES);
+  private arenaUsed = 0;
   private sealed = new Uint8Array(2048);
   private closed = false;
 
@@ -122,6 +144,7 @@ export class WireGuardInterface {
     this.name = config.name;
     this.local = staticKey(config.privateKey);
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.coalesce = options.gro ?? true;
     this.wallClock = options.wallClock ?? Date.now;
     this.load = new LoadDetector(ctx, options.underLoadHandshakesPerSecond);
     this.indices = new IndexTable(ctx);
@@ -137,12 +160,15 @@ export class WireGuardInterface {
     });
     if (config.peers.length > PEERS_MAX) throw new Error(`${config.name}: ${config.peers.length} peers, at most ${PEERS_MAX}`);
     for (const p of config.peers) this.addPeer(p, options.addRoutes ?? true);
+    const receive = (payload: Uint8Array, source: UdpSource): void => this.receiveFrom(payload, source);
     this.socket4 = node.udp.createSocket('udp4');
-    this.socket4.on('message', (msg, rinfo) => this.receiveDatagram(msg, rinfo));
+    this.socket4.onDatagram = receive;
+    this.socket4.checksumOffload = true;
     this.socket4.bind(config.listenPort ?? 0);
     try {
       this.socket6 = node.udp.createSocket('udp6');
-      this.socket6.on('message', (msg, rinfo) => this.receiveDatagram(msg, rinfo));
+      this.socket6.onDatagram = receive;
+      this.socket6.checksumOffload = true;
       this.socket6.bind(this.socket4.localPort);
     } catch {
       this.socket6 = undefined; // no IPv6 on the node, or the port is taken there: IPv4 endpoints only
@@ -201,19 +227,29 @@ export class WireGuardInterface {
       this.node.ctx.trace.dropped('wgOutQueueFull', 'outbound queue full', () => `${packet.length} bytes on ${this.name}`);
       return;
     }
-    this.outQueue.push(packet.slice());
+    // The bytes are only valid during the call: copied into the arena (no allocation), or, when it is full, a copy of their own.
+    const at = this.arenaUsed;
+    if (at + packet.length <= this.arena.length) {
+      this.arena.set(packet, at);
+      this.arenaUsed = at + packet.length;
+      this.outQueue.push(this.arena.subarray(at, this.arenaUsed));
+    } else this.outQueue.push(packet.slice());
     if (!this.outScheduled) {
       this.outScheduled = true;
-      queueMicrotask(() => this.drainOut());
+      queueMicrotask(this.drainOut);
     }
   }
 
-  private drainOut(): void {
+  /** Seals what IP handed to wg0 since the last turn (packets for a peer without a session wait, copied out of the arena). */
+  private readonly drainOut = (): void => {
     this.outScheduled = false;
     const touched = new Set<Peer>();
     for (const packet of this.outQueue.splice(0)) {
       const peer = this.peerFor(packet);
       if (!peer) continue;
+      // With a session in place, what waits is sent now (one batch of TSO super-packets from a LAN easily
+      // holds more than the staging queue): only packets waiting for a handshake are ever dropped here.
+      if (peer.staged.length >= STAGED_PACKETS_MAX && peer.usableSendKeypair()) this.sendStaged(peer);
       if (peer.staged.length >= STAGED_PACKETS_MAX) {
         peer.staged.shift();
         this.node.ctx.trace.dropped('wgOutStagedDropped', 'staging queue full while waiting for a handshake', () => this.name);
@@ -221,8 +257,14 @@ export class WireGuardInterface {
       peer.staged.push(packet);
       touched.add(peer);
     }
-    for (const peer of touched) this.sendStaged(peer);
-  }
+    for (const peer of touched) {
+      this.sendStaged(peer);
+      // Still waiting (for a handshake): the arena is reused from the next turn on.
+      if (peer.staged.length > 0) peer.staged = peer.staged.map((p) => (p.buffer === this.arena.buffer ? p.slice() : p));
+    }
+    // Packets transmitted while this ran (a reply sent from inside) are still queued in the arena: keep them.
+    if (this.outQueue.length === 0) this.arenaUsed = 0;
+  };
 
   /** Cryptokey routing, outbound: the peer whose allowed IPs hold the destination. */
   private peerFor(packet: Uint8Array): Peer | undefined {
@@ -289,7 +331,7 @@ export class WireGuardInterface {
     const socket = e.family === 6 ? this.socket6 : this.socket4;
     try {
       if (!socket) throw new Error('no IPv6 on this node');
-      socket.send(datagram, e.port, e.address);
+      socket.sendTo(datagram, e.port, this.endpointIp(e));
     } catch (err) {
       ctx.trace.dropped('wgOutSendErrors', `send to ${formatEndpoint(e)}: ${(err as Error).message}`);
       return false;
@@ -379,24 +421,54 @@ export class WireGuardInterface {
 
   // ---- In: UDP → handshake | transport ---------------------------------------------------------
 
-  /** A datagram on the listen port (public for tests that feed bytes straight in). */
+  /** A datagram on the listen port, as `dgram` would give it (for tests that feed bytes straight in). */
   receiveDatagram(msg: Uint8Array, rinfo: Pick<UdpRemoteInfo, 'address' | 'port' | 'family'>): void {
+    const v6 = rinfo.family === 'IPv6';
+    const address6 = v6 ? parseIpv6(rinfo.address) : undefined;
+    const address4 = v6 ? 0 : parseIpv4(rinfo.address);
+    if (address4 === undefined || (v6 && address6 === undefined)) throw new Error(`receiveDatagram: bad address ${rinfo.address}`);
+    this.receiveFrom(msg, { family: v6 ? 6 : 4, address4, address6, port: rinfo.port, link: this.tunnel.link });
+  }
+
+  /** A datagram on the listen port: `msg` and `source` are only valid during the call (UdpSocket.onDatagram). */
+  receiveFrom(msg: Uint8Array, source: UdpSource): void {
     const { ctx } = this.node;
     ctx.stats.inc('wgInDatagrams');
-    const endpoint: Endpoint = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 6 : 4 };
     const type = parseMessageType(msg);
     if (!type.ok) {
-      ctx.trace.dropped(type.error.reason === 'truncated' ? 'wgInTruncated' : 'wgInBadType', type.error.detail ?? type.error.reason, () => `${msg.length} bytes from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped(type.error.reason === 'truncated' ? 'wgInTruncated' : 'wgInBadType', type.error.detail ?? type.error.reason, () => `${msg.length} bytes from ${formatSource(source)}`);
       return;
     }
     switch (type.value) {
       case MessageType.transport:
-        return this.receiveTransport(msg, endpoint);
+        return this.receiveTransport(msg, source);
+      // Handshake state may keep views into the message: those (rare) datagrams are copied.
       case MessageType.cookieReply:
-        return this.receiveCookieReply(msg, endpoint);
+        return this.receiveCookieReply(msg.slice(), endpointOf(source));
       default:
-        return this.receiveHandshake(msg, type.value, endpoint);
+        return this.receiveHandshake(msg.slice(), type.value, endpointOf(source));
     }
+  }
+
+  /** The endpoint's address as UDP takes it (a number, or 16 bytes), parsed once per endpoint. */
+  private endpointIp(e: Endpoint): number | Ipv6Address {
+    let ip = this.endpointIps.get(e);
+    if (ip === undefined) {
+      ip = e.family === 6 ? parseIpv6(e.address) : parseIpv4(e.address);
+      if (ip === undefined) throw new Error(`endpoint ${formatEndpoint(e)} is not an IP literal`);
+      this.endpointIps.set(e, ip);
+    }
+    return ip;
+  }
+
+  /** Roaming (§2.1): the peer's endpoint becomes the datagram's source; a new Endpoint only when it moved. */
+  private updateEndpoint(peer: Peer, source: UdpSource): void {
+    const e = peer.endpoint;
+    if (e && e.port === source.port && e.family === source.family) {
+      const ip = this.endpointIp(e);
+      if (source.family === 4 ? ip === source.address4 : ipv6Equal(ip as Ipv6Address, source.address6!)) return;
+    }
+    peer.endpoint = endpointOf(source);
   }
 
   private lengthProblem(msg: Uint8Array, expected: number, endpoint: Endpoint): boolean {
@@ -518,43 +590,44 @@ export class WireGuardInterface {
   }
 
   /** Transport data: session by receiver index, open, replay window, then cryptokey routing on the inner source. */
-  private receiveTransport(msg: Uint8Array, endpoint: Endpoint): void {
+  private receiveTransport(msg: Uint8Array, source: UdpSource): void {
     const { ctx } = this.node;
+    // Detail closures are made only where a packet is dropped (none per packet on the way through).
     const parsed = parseTransport(msg);
     if (!parsed.ok) {
-      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInTruncated', parsed.error.detail ?? parsed.error.reason, () => `from ${formatSource(source)}`);
       return;
     }
     const m = parsed.value;
     const entry = this.indices.get(m.receiver);
     const keypair = entry?.keypair;
     if (!entry || !keypair) {
-      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInUnknownReceiver', `data for index ${m.receiver}: no such session`, () => `from ${formatSource(source)}`);
       return;
     }
     const now = ctx.clock.now();
     if (now - keypair.createdAt >= this.timings.rejectAfterTimeMs) {
-      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', () => `from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInExpiredKeypair', 'session older than REJECT_AFTER_TIME', () => `from ${formatSource(source)}`);
       return;
     }
     const plain = aeadOpen(keypair.receiveKey, counterNonce(m.counter, this.nonce), m.encryptedPacket);
     if (!plain) {
-      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInDecryptErrors', 'tag does not verify', () => `counter ${m.counter} from ${formatSource(source)}`);
       return;
     }
     if (!keypair.replay.validate(m.counter, this.timings.rejectAfterMessages)) {
-      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInReplayed', 'counter replayed or behind the window', () => `counter ${m.counter} from ${formatSource(source)}`);
       return;
     }
     const peer = entry.peer;
+    // Roaming: the last authenticated datagram's source is where the peer is now (before sending what waited).
+    this.updateEndpoint(peer, source);
     if (peer.receivedWith(keypair, (k) => this.deleteKeypair(k))) {
-      peer.endpoint = endpoint;
       peer.timersHandshakeComplete(this.wallClock());
       ctx.stats.inc('wgHandshakesCompleted');
       this.sendStaged(peer);
     }
     peer.rxBytes += msg.length;
-    peer.endpoint = endpoint; // roaming: the last authenticated datagram's source is where the peer is now
     if (peer.needsRekeyOnReceive()) this.sendInitiation(peer, false);
     peer.timersAnyAuthenticatedPacketTraversal();
     peer.timersAnyAuthenticatedPacketReceived();
@@ -563,16 +636,16 @@ export class WireGuardInterface {
       return;
     }
     peer.timersDataReceived();
-    const packet = this.innerPacket(plain, peer, endpoint);
+    const packet = this.innerPacket(plain, peer, source);
     if (packet) this.deliver(packet);
   }
 
   /** The IP packet inside (padding cut off) if it is whole and its source is one of the peer's allowed IPs. */
-  private innerPacket(plain: Uint8Array, peer: Peer, endpoint: Endpoint): Uint8Array | undefined {
+  private innerPacket(plain: Uint8Array, peer: Peer, source: UdpSource): Uint8Array | undefined {
     const { ctx } = this.node;
     const facts = ipPacketFacts(plain);
     if (!facts) {
-      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes from ${formatEndpoint(endpoint)}`);
+      ctx.trace.dropped('wgInBadInnerPacket', 'decrypted data is not a whole IPv4 or IPv6 packet', () => `${plain.length} bytes from ${formatSource(source)}`);
       return undefined;
     }
     if (this.allowedIps.forSource(plain) !== peer) {
@@ -591,20 +664,47 @@ export class WireGuardInterface {
     this.inQueue.push(packet);
     if (!this.inScheduled) {
       this.inScheduled = true;
-      queueMicrotask(() => {
-        this.inScheduled = false;
-        for (const p of this.inQueue.splice(0)) {
-          ctx.stats.inc('wgInPackets');
-          this.tunnel.receive(p);
-        }
-      });
+      queueMicrotask(this.drainIn);
     }
   }
+
+  /** What one batch of datagrams brought: TCP segments of a flow coalesced (./gro.ts), then up the node's inbound path. */
+  private readonly drainIn = (): void => {
+    const { ctx } = this.node;
+    this.inScheduled = false;
+    const batch = this.inQueue.splice(0);
+    if (!this.coalesce) {
+      for (const p of batch) {
+        ctx.stats.inc('wgInPackets');
+        this.tunnel.receive(p);
+      }
+      return;
+    }
+    this.coalescer.coalesce(batch, (packet, offload, segments) => {
+      ctx.stats.inc('wgInPackets', segments);
+      if (offload) {
+        ctx.stats.inc('wgInGroPackets');
+        ctx.stats.inc('wgInGroSegments', segments);
+      }
+      this.tunnel.receive(packet, offload);
+    });
+  };
 
   /** `wg show` for this interface (./show.ts). */
   show(): string {
     return showWireGuard(this, this.wallClock());
   }
+}
+
+/** An Endpoint (strings, kept by the peer) for a datagram's source. */
+function endpointOf(source: UdpSource): Endpoint {
+  return source.family === 6
+    ? { address: formatIpv6(source.address6!), port: source.port, family: 6 }
+    : { address: formatIpv4(source.address4), port: source.port, family: 4 };
+}
+
+function formatSource(source: UdpSource): string {
+  return source.family === 6 ? `[${formatIpv6(source.address6!)}]:${source.port}` : `${formatIpv4(source.address4)}:${source.port}`;
 }
 
 function removeCidr6(list: { address: Uint8Array; prefixLength: number }[], a: { address: Uint8Array; prefixLength: number }): void {

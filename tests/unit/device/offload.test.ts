@@ -40,6 +40,14 @@ describe('completePartialChecksum', () => {
     const tcp = packet.subarray(20);
     expect(verifyChecksum(tcp, 0, tcp.length, pseudo)).toBe(true);
   });
+
+  it('writes a sum that comes to zero as 0xffff (Linux CSUM_MANGLED_0: zero is "no checksum" to UDP, RFC 768)', () => {
+    // An 8-byte "UDP header" whose words sum to 0xffff with the field holding 0: the checksum computes to 0.
+    const packet = Uint8Array.of(0xff, 0x00, 0x00, 0xff, 0, 0, 0, 0);
+    completePartialChecksum(packet, { checksumStart: 0, checksumOffset: 6 });
+    expect([packet[6], packet[7]]).toEqual([0xff, 0xff]);
+    expect(verifyChecksum(packet, 0, packet.length)).toBe(true);
+  });
 });
 
 describe('frameOffload', () => {

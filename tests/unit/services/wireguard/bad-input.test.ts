@@ -32,10 +32,10 @@ async function pingWorks(p: ReturnType<typeof wgPair>): Promise<boolean> {
 /** Records every datagram A's WireGuard receives (copies), passing them on. */
 function tapA(p: ReturnType<typeof wgPair>): Uint8Array[] {
   const seen: Uint8Array[] = [];
-  const receive = p.wgA.receiveDatagram.bind(p.wgA);
-  p.wgA.receiveDatagram = (msg, rinfo) => {
+  const receive = p.wgA.receiveFrom.bind(p.wgA);
+  p.wgA.receiveFrom = (msg, source) => {
     seen.push(Uint8Array.from(msg));
-    receive(msg, rinfo);
+    receive(msg, source);
   };
   return seen;
 }

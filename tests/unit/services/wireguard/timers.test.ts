@@ -39,10 +39,10 @@ describe('WireGuard timers on the injected clock', () => {
   it('a session older than REJECT_AFTER_TIME is refused; a new handshake replaces it', async () => {
     const p = wgPair({ wg: { timings: { rekeyAfterTimeMs: 1e9 } } });
     const captured: Uint8Array[] = [];
-    const receive = p.wgB.receiveDatagram.bind(p.wgB);
-    p.wgB.receiveDatagram = (msg, rinfo) => {
+    const receive = p.wgB.receiveFrom.bind(p.wgB);
+    p.wgB.receiveFrom = (msg, source) => {
       if (msg[0] === 4 && msg.length > 32) captured.push(Uint8Array.from(msg));
-      receive(msg, rinfo);
+      receive(msg, source);
     };
     expect(await ping(p)).toBe(true);
     await advance(p, 181_000, 1000);
