@@ -253,6 +253,16 @@ export class BgpSpeaker implements SessionOwner {
       for (const p of a.mpReach?.nlri ?? []) remove(p);
     } else {
       const problem = this.importProblem(peer, a);
+      // One UPDATE, one set of attributes and (per family) one next hop: shared by all its routes, not copied per prefix.
+      // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
+      const received: PathAttributes = { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined, localPref: session.external ? undefined : a.localPref };
+      const info = peer.info;
+      const nextHops = new Map<string, { own: boolean; igpCost: number }>();
+      const nextHopOf = (text: string) => {
+        let n = nextHops.get(text);
+        if (!n) nextHops.set(text, (n = { own: this.isOwnAddress(text), igpCost: this.connected(text) ? 0 : 1 }));
+        return n;
+      };
       for (const r of reach) {
         remove(r.prefix);
         if (!session.families.includes(r.prefix.afi)) continue;
@@ -260,19 +270,18 @@ export class BgpSpeaker implements SessionOwner {
           this.ctx.trace.dropped(problem[0], `${peer.config.address} ${formatPrefix(r.prefix)}: ${problem[1]}`);
           continue;
         }
-        if (this.isOwnAddress(r.nextHop)) {
+        const nh = nextHopOf(r.nextHop);
+        if (nh.own) {
           this.ctx.trace.dropped('bgpInBadNextHop', `${peer.config.address} ${formatPrefix(r.prefix)}: next hop ${r.nextHop} is our own address`);
           continue;
         }
-        // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
-        const received: PathAttributes = { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined, localPref: session.external ? undefined : a.localPref };
         const attrs = applyPolicy(peer.config.import ?? [], r.prefix, received, this.config.as);
         if (!attrs) {
           this.ctx.stats.inc('bgpInPolicyRejected');
           continue;
         }
         const key = formatPrefix(r.prefix);
-        peer.adjRibIn.set(key, { prefix: r.prefix, attributes: attrs, nextHop: r.nextHop, peer: peer.info, igpCost: this.connected(r.nextHop) ? 0 : 1 });
+        peer.adjRibIn.set(key, { prefix: r.prefix, attributes: attrs, nextHop: r.nextHop, peer: info, igpCost: nh.igpCost });
         changed.add(key);
         this.ctx.stats.inc('bgpInPrefixesAccepted');
         // RFC 4486: past the limit the session is closed; Adj-RIB-In never holds more than limit + 1 routes.
