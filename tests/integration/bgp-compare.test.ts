@@ -26,7 +26,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inNetns, sh } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
@@ -107,11 +107,11 @@ function announcerConfig(a: Announcer): string {
   local ${a.address} as ${a.as};
   neighbor ${peer} as 65001;
   connect delay time 1; connect retry time 1;
-  ipv4 { import none; export filter out; };
+  ipv4 { import none; export filter export_out; };
 }`;
   return `router id ${a.id};
 ${BASE}protocol static { ipv4; ${nets.map((n) => `route 10.80.${n}.0/24 blackhole;`).join(' ')} }
-filter out {
+filter export_out {
   if source != RTS_STATIC then reject;
   bgp_origin = ORIGIN_IGP;
 ${cases}
@@ -130,7 +130,7 @@ function referenceConfig(): string {
   neighbor ${a.address} as ${a.as};
   passive on;
   deterministic med on;
-  ${a.as === 65001 ? 'gateway direct;' : ''}
+  ${a.as === 65001 ? 'direct; # iBGP on the LAN: next hop resolved directly, like the eBGP ones' : ''}
   ipv4 { import all; export none; };
 }`,
   );
@@ -195,14 +195,14 @@ describe('BGP: tapnet and BIRD choose the same best paths; 100 000 prefixes and 
     }
     throw new Error(`timed out waiting for ${what}\n${lab?.output().slice(-3000) ?? ''}`);
   };
+  const birdLog = (name: string) => readFileSync(join(r().runDir, `${name}.log`), 'utf8').slice(-3000);
   const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${r().child.pid}/status`, 'utf8'))?.[1] ?? 0);
   const startBird = (name: string, node: string, config: string) => {
     const file = join(r().runDir, `${name}.conf`);
     writeFileSync(file, config);
-    const child = spawn('ip', ['netns', 'exec', r().ns(node), 'bird', '-f', '-c', file, '-s', sock(name), '-P', join(r().runDir, `${name}.pid`)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('exit', (code) => code && console.error(`bird ${name} exited ${code}: ${err}`));
+    const log = openSync(join(r().runDir, `${name}.log`), 'w');
+    const child = spawn('ip', ['netns', 'exec', r().ns(node), 'bird', '-f', '-c', file, '-s', sock(name), '-P', join(r().runDir, `${name}.pid`)], { stdio: ['ignore', 'ignore', log] });
+    child.on('exit', (code) => code && console.error(`bird ${name} exited ${code}: ${birdLog(name)}`));
     birds.push(child);
   };
 
@@ -268,7 +268,9 @@ describe('BGP: tapnet and BIRD choose the same best paths; 100 000 prefixes and 
     // Over the limit: the second session is closed at 50 001 prefixes.
     const exceeded0 = stats().bgpMaxPrefixExceeded ?? 0;
     birdc('f', 'enable', 'f_big');
-    await until('max-prefix hit', () => (stats().bgpMaxPrefixExceeded ?? 0) > exceeded0, 30_000, 200);
+    await until('max-prefix hit', () => (stats().bgpMaxPrefixExceeded ?? 0) > exceeded0, 30_000, 200).catch((e: Error) => {
+      throw new Error(`${e.message}\n${birdc('f', 'show', 'protocols', 'all', 'f_big')}\n${birdLog('f')}`);
+    });
     await until('BIRD saw the Cease', () => /Maximum number of prefixes reached/i.test(birdc('f', 'show', 'protocols', 'all', 'f_big')), 10_000);
     expect(r().output()).toMatch(/bgp 10\.62\.0\.22 \(AS 65040\): more than max-prefix 50000 prefixes \(ipv4\): sent NOTIFICATION Cease \/ Maximum Number of Prefixes Reached, the session stays down until restarted/);
     const rssFlood = rssKb();
