@@ -45,6 +45,8 @@ export const BGP_ROUTE_METRIC = 20;
  * cap. A full Internet table is about 1 M IPv4 routes (2026); a lab has tens.
  */
 export const DEFAULT_MAX_PREFIX = 2_000_000;
+/** How long a closed session's socket may wait for the peer's FIN after our NOTIFICATION (BIRD waits for its tx, then closes). */
+const CLOSE_LINGER_MS = 5_000;
 const NO_EXPORT = 0xffffff01;
 const NO_ADVERTISE = 0xffffff02;
 /** Prefixes per UPDATE, so an UPDATE stays under 4096 bytes (5 bytes per IPv4 prefix, 17 per IPv6 at most). */
@@ -181,7 +183,7 @@ export class BgpSpeaker implements SessionOwner {
   }
 
   private wrap(peer: BgpPeer, socket: Socket, outgoing: boolean): void {
-    const conn: BgpConnection = { outgoing, send: (b) => void socket.write(b), close: () => void socket.destroy() };
+    const conn: BgpConnection = { outgoing, send: (b) => void socket.write(b), close: () => this.closeGracefully(socket) };
     let up = false;
     const opened = () => {
       up = true;
@@ -193,6 +195,20 @@ export class BgpSpeaker implements SessionOwner {
     socket.on('close', () => (up ? peer.session.connectionClosed(conn) : undefined));
     if (outgoing) socket.once('connect', opened);
     else opened();
+  }
+
+  /**
+   * RFC 4271 §6: "a NOTIFICATION message ... is sent, and the BGP connection
+   * is closed" — the NOTIFICATION must arrive first. close(2) on a socket
+   * with unread data sends a reset and drops what is queued (RFC 2525 §2.17,
+   * Linux and tapnet's TCP alike), and a peer that floods always has data in
+   * flight: so FIN after the queued bytes, keep reading (and discarding)
+   * until the peer closes too, and destroy after CLOSE_LINGER_MS at most.
+   */
+  private closeGracefully(socket: Socket): void {
+    socket.end();
+    socket.once('end', () => socket.destroy());
+    this.ctx.timers.after(CLOSE_LINGER_MS, () => socket.destroy());
   }
 
   // ── Sessions ────────────────────────────────────────────────────────────
