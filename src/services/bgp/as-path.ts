@@ -56,7 +56,7 @@ export function emitAsPath(path: AsPath, asWidth: 2 | 4, buf: Uint8Array, offset
     at += 2;
     for (const as of s.asns) {
       if (asWidth === 4) setU32(buf, at, as);
-      else setU16(buf, at, as > 0xffff ? 23456 : as); // AS_TRANS (RFC 6793 §4.2.2)
+      else setU16(buf, at, as > 0xffff ? 23456 : as); // AS_TRANS (RFC 6793 §4.2.2; the real path goes in AS4_PATH, as4.ts)
       at += asWidth;
     }
   }

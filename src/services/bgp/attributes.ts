@@ -24,13 +24,25 @@
  *  10   CLUSTER_LIST      O      4n       treat-as-withdraw (§7.10, RFC 4456)
  *  14   MP_REACH_NLRI     O      var      session reset (§7.11, RFC 4760)
  *  15   MP_UNREACH_NLRI   O      var      session reset (§7.11)
+ *  17   AS4_PATH          OT     var      attribute discard (RFC 6793 §6)
+ *  18   AS4_AGGREGATOR    OT     8        attribute discard (RFC 6793 §6)
  * (WK = well-known: Optional bit 0, Transitive bit 1. O = optional
  * non-transitive, OT = optional transitive.) Flags that disagree with this
  * table make the attribute malformed (RFC 7606 §3 c). An unknown optional
  * attribute is kept when transitive (passed on with Partial set, RFC 4271
  * §5) and dropped when not; an unknown well-known one resets the session.
+ *
+ * Lengths that disagree with the Total Path Attribute Length (RFC 7606 §4):
+ * an attribute whose length runs past the field, or fewer bytes left than an
+ * attribute header, make the UPDATE treat-as-withdraw (the Total Path
+ * Attribute Length still locates the NLRI); only when the routes themselves
+ * cannot be known (the overrunning attribute is MP_REACH/MP_UNREACH_NLRI, or
+ * nothing before it said which prefixes the UPDATE is about) does the
+ * session reset (RFC 7606 §3 j, §7.11).
  */
 import { getU16, getU32, setU16, setU32 } from '../../core/bytes.js';
+import { as4PathFor } from './as4.js';
+import { AS_TRANS } from './open.js';
 import { asPathLength, emitAsPath, parseAsPath, type AsPathSegment } from './as-path.js';
 import { ErrorCode, UpdateSubcode, bgpError, bgpFail, bgpOk, type BgpError, type BgpResult } from './errors.js';
 import { emitMpReach, emitMpUnreach, mpReachLength, mpUnreachLength, parseMpReach, parseMpUnreach, type MpReach, type MpUnreach } from './mp-reach.js';
@@ -50,6 +62,8 @@ export const AttributeType = {
   clusterList: 10,
   mpReachNlri: 14,
   mpUnreachNlri: 15,
+  as4Path: 17,
+  as4Aggregator: 18,
 } as const;
 
 /** ORIGIN values, RFC 4271 §5.1.1; lower is preferred (§9.1.2.2 c). */
@@ -74,6 +88,14 @@ export interface PathAttributes {
   clusterList?: number[];
   mpReach?: MpReach;
   mpUnreach?: MpUnreach;
+  /**
+   * AS4_PATH / AS4_AGGREGATOR (RFC 6793 §4.2) as received from a 2-octet
+   * (OLD) peer; parseUpdate merges them into asPath / aggregator (as4.ts) and
+   * removes them, so the RIBs never hold them. Sent ones are made by
+   * encodeAttributes for OLD peers only.
+   */
+  as4Path?: AsPathSegment[];
+  as4Aggregator?: { as: number; address: number };
   /** Unrecognised optional transitive attributes, passed on with Partial set. */
   other: RawAttribute[];
 }
@@ -100,33 +122,51 @@ const EXPECTED_FLAGS: Record<number, number> = {
   10: 0x80,
   14: 0x80,
   15: 0x80,
+  17: 0xc0,
+  18: 0xc0,
 };
-/** Attributes whose malformation only drops the attribute (RFC 7606 §7.6, §7.7). */
-const DISCARDABLE = new Set<number>([AttributeType.atomicAggregate, AttributeType.aggregator]);
+/** Attributes whose malformation only drops the attribute (RFC 7606 §7.6, §7.7; RFC 6793 §6). */
+const DISCARDABLE = new Set<number>([AttributeType.atomicAggregate, AttributeType.aggregator, AttributeType.as4Path, AttributeType.as4Aggregator]);
 
 /**
  * Parses the Path Attributes field of an UPDATE. `base` is the field's
  * offset in the message, for error offsets. Returns a session-reset error
  * only where RFC 7606 still asks for one.
  */
-export function parseAttributes(buf: Uint8Array, asWidth: 2 | 4, base: number): BgpResult<ParsedAttributes> {
+export function parseAttributes(buf: Uint8Array, asWidth: 2 | 4, base: number, hasNlri = true): BgpResult<ParsedAttributes> {
   const a: PathAttributes = { other: [] };
+  /** Whether a treat-as-withdraw would know which routes to withdraw: IPv4 NLRI, or an MP attribute parsed already (RFC 7606 §3 j). */
+  const routesKnown = (): boolean => hasNlri || a.mpReach !== undefined || a.mpUnreach !== undefined;
   const seen = new Set<number>();
   const discarded: BgpError[] = [];
   let withdraw: BgpError | undefined;
   let at = 0;
+  /** RFC 7606 §4: a length that overruns the field; treat-as-withdraw unless the routes cannot be known. */
+  const overrun = (type: number | undefined, subcode: number, detail: string, data: Uint8Array): BgpResult<ParsedAttributes> | undefined => {
+    const mp = type === AttributeType.mpReachNlri || type === AttributeType.mpUnreachNlri;
+    if (mp || !routesKnown()) return bgpFail(ErrorCode.updateMessage, subcode, base + at, detail, data);
+    withdraw ??= bgpError('treatAsWithdraw', ErrorCode.updateMessage, subcode, base + at, detail, data);
+    return undefined;
+  };
   while (at < buf.length) {
-    if (at + 3 > buf.length) return bgpFail(ErrorCode.updateMessage, UpdateSubcode.malformedAttributeList, base + at, 'attribute header truncated');
     const flags = buf[at]!;
-    const type = buf[at + 1]!;
     const extended = (flags & AttributeFlag.extendedLength) !== 0;
     const headerLength = extended ? 4 : 3;
-    if (at + headerLength > buf.length) return bgpFail(ErrorCode.updateMessage, UpdateSubcode.malformedAttributeList, base + at, 'attribute header truncated');
+    if (at + headerLength > buf.length) {
+      // RFC 7606 §4, second case: "fewer than three octets remain (or fewer than four ... Extended Length)".
+      const fail = overrun(at + 1 < buf.length ? buf[at + 1] : undefined, UpdateSubcode.malformedAttributeList, `${buf.length - at} bytes left, less than an attribute header`, buf.slice(at));
+      if (fail) return fail;
+      break;
+    }
+    const type = buf[at + 1]!;
     const length = extended ? getU16(buf, at + 2) : buf[at + 2]!;
     const whole = buf.subarray(at, at + headerLength + length);
-    // RFC 4271 §6.3 Attribute Length Error; the NLRI can no longer be found safely (RFC 7606 §4), so reset.
     if (at + headerLength + length > buf.length) {
-      return bgpFail(ErrorCode.updateMessage, UpdateSubcode.attributeLengthError, base + at, `attribute ${type} length ${length} overruns the attributes`, whole.slice());
+      // RFC 7606 §4, first case: "the length of the last encountered path attribute would cause the Total
+      // Attribute Length to be exceeded" → treat-as-withdraw; the NLRI is found from the Total Attribute Length.
+      const fail = overrun(type, UpdateSubcode.attributeLengthError, `attribute ${type} length ${length} overruns the attributes`, whole.slice());
+      if (fail) return fail;
+      break;
     }
     const value = buf.subarray(at + headerLength, at + headerLength + length);
     const offset = base + at;
@@ -219,6 +259,18 @@ function decodeKnown(a: PathAttributes, type: number, value: Uint8Array, asWidth
       problem = multipleOf4();
       if (!problem) a.clusterList = Array.from({ length: value.length / 4 }, (_, i) => getU32(value, i * 4));
       return problem;
+    case AttributeType.as4Path: {
+      // RFC 6793 §6: malformed when shorter than 6 or odd, a segment empty or overrunning, or of an unknown type.
+      if (value.length < 6 || value.length % 2 !== 0) return `AS4_PATH length ${value.length}`;
+      const path = parseAsPath(value, 4);
+      if (!path.ok) return `AS4_PATH ${path.reason}`;
+      a.as4Path = path.path;
+      return undefined;
+    }
+    case AttributeType.as4Aggregator:
+      problem = fixed(8);
+      if (!problem) a.as4Aggregator = { as: getU32(value, 0), address: getU32(value, 4) };
+      return problem;
     case AttributeType.mpReachNlri: {
       const r = parseMpReach(value, offset);
       if (!r.ok) return r.error;
@@ -249,6 +301,13 @@ export function encodeAttributes(a: PathAttributes, asWidth: 2 | 4): RawAttribut
     const v = new Uint8Array(asPathLength(a.asPath, asWidth));
     emitAsPath(a.asPath, asWidth, v, 0);
     add(AttributeType.asPath, v);
+    // RFC 6793 §4.2.2: to an OLD peer, a path with a non-mappable AS also goes whole in AS4_PATH (no confed segments).
+    const as4Path = asWidth === 2 ? as4PathFor(a.asPath) : undefined;
+    if (as4Path) {
+      const w = new Uint8Array(asPathLength(as4Path, 4));
+      emitAsPath(as4Path, 4, w, 0);
+      add(AttributeType.as4Path, w);
+    }
   }
   if (a.nextHop !== undefined) add(AttributeType.nextHop, u32(a.nextHop));
   if (a.med !== undefined) add(AttributeType.multiExitDisc, u32(a.med));
@@ -257,9 +316,16 @@ export function encodeAttributes(a: PathAttributes, asWidth: 2 | 4): RawAttribut
   if (a.aggregator) {
     const v = new Uint8Array(asWidth + 4);
     if (asWidth === 4) setU32(v, 0, a.aggregator.as);
-    else setU16(v, 0, a.aggregator.as > 0xffff ? 23456 : a.aggregator.as);
+    else setU16(v, 0, a.aggregator.as > 0xffff ? AS_TRANS : a.aggregator.as);
     setU32(v, asWidth, a.aggregator.address);
     add(AttributeType.aggregator, v);
+    // RFC 6793 §4.2.2: AGGREGATOR carries AS_TRANS, AS4_AGGREGATOR the real AS.
+    if (asWidth === 2 && a.aggregator.as > 0xffff) {
+      const w = new Uint8Array(8);
+      setU32(w, 0, a.aggregator.as);
+      setU32(w, 4, a.aggregator.address);
+      add(AttributeType.as4Aggregator, w);
+    }
   }
   if (a.communities?.length) add(AttributeType.communities, concatU32(a.communities));
   if (a.originatorId !== undefined) add(AttributeType.originatorId, u32(a.originatorId));

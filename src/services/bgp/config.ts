@@ -14,7 +14,9 @@
  *         passive: false               # true: wait for the peer to connect
  *         holdTime: 90                 # 0, or 3..65535 seconds (RFC 4271 §4.2)
  *         connectRetry: 5              # seconds
- *         maxPrefix: 1000              # Cease past this many prefixes (RFC 4486)
+ *         maxPrefix: 1000              # Cease past this many prefixes (RFC 4486; default 2 000 000)
+ *         maxPrefixRestart: 60         # seconds until the session restarts after that (default: stays down)
+ *         mrai: 0                      # MinRouteAdvertisementInterval, s (RFC 4271 §9.2.1.1; default 30 eBGP, 5 iBGP)
  *         routeReflectorClient: false  # iBGP: reflect routes to and from it (RFC 4456)
  *         families: [ipv4, ipv6]
  *         nextHop6: fd12::1            # our IPv6 next hop for it (default: a global address facing it)
@@ -80,6 +82,8 @@ const neighbor = z.strictObject({
   holdTime: holdTime.optional(),
   connectRetry: int(1, 3600).optional(),
   maxPrefix: int(1, 10_000_000).optional(),
+  maxPrefixRestart: int(1, 86_400).optional(),
+  mrai: int(0, 3600).optional(),
   routeReflectorClient: z.boolean().optional(),
   families: z.array(z.enum(['ipv4', 'ipv6'], { error: 'expected ipv4 or ipv6' })).min(1).optional(),
   nextHop6: z.string().refine((t) => parseIpv6(t) !== undefined, { error: 'expected an IPv6 address' }).optional(),

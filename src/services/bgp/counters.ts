@@ -24,6 +24,7 @@ export const BGP_COUNTERS = [
   'bgpInClusterLoop', // a reflected route that carries our cluster ID or router ID (RFC 4456 §8)
   'bgpInBadNextHop', // NEXT_HOP is our own address or not reachable on a connected network
   'bgpInPolicyRejected', // refused by an import policy
+  'bgpInPrefixesAccepted', // routes put into an Adj-RIB-In (BGP4-MIB v2 bgpPrefixInPrefixesAccepted, summed)
   'bgpInUnknownPeer', // a TCP connection to port 179 from an address that is no neighbour
   'bgpHoldTimerExpired',
   'bgpMaxPrefixExceeded',

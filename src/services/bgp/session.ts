@@ -93,6 +93,8 @@ export class BgpSession {
   readonly counts = { inUpdates: 0, outUpdates: 0, inMessages: 0, outMessages: 0, establishedTransitions: 0 };
   private readonly connections: ConnectionState[] = [];
   private readonly connectRetry: Timer;
+  /** Automatic restart after shutdown() (RFC 4271 §8.1.1 IdleHoldTimer). */
+  private readonly idleHold: Timer;
   private started = false;
 
   constructor(
@@ -101,6 +103,7 @@ export class BgpSession {
     private readonly owner: SessionOwner,
   ) {
     this.connectRetry = ctx.timers.timer(() => this.connectRetryExpired());
+    this.idleHold = ctx.timers.timer(() => this.start());
   }
 
   get external(): boolean {
@@ -109,6 +112,7 @@ export class BgpSession {
 
   /** ManualStart (RFC 4271 §8.1.2 Event 1, or Event 5 when passive). */
   start(): void {
+    this.idleHold.cancel();
     this.started = true;
     this.tryConnect();
   }
@@ -116,6 +120,7 @@ export class BgpSession {
   /** ManualStop (Event 2): Cease / Administrative Shutdown on every connection. */
   stop(subcode: number = CeaseSubcode.administrativeShutdown): void {
     this.started = false;
+    this.idleHold.cancel();
     this.connectRetry.cancel();
     for (const c of [...this.connections]) this.closeWith(c, { code: ErrorCode.cease, subcode, data: new Uint8Array(0) }, 'stopped');
     this.state = 'Idle';
@@ -201,6 +206,22 @@ export class BgpSession {
   /** Session reset from the speaker (e.g. the max-prefix limit): NOTIFICATION, close, retry later. */
   reset(notification: Notification, reason: string): void {
     for (const c of [...this.connections]) this.closeWith(c, notification, reason);
+  }
+
+  /**
+   * Like ManualStop (RFC 4271 §8.1.2 Event 2) with the speaker's NOTIFICATION
+   * (e.g. Cease / Maximum Number of Prefixes Reached): the session goes Idle
+   * and accepts no connection; with `restartAfterMs` it starts again by
+   * itself then (RFC 4271 §8.1.1 IdleHoldTimer, FRR's maximum-prefix restart).
+   */
+  shutdown(notification: Notification, reason: string, restartAfterMs?: number): void {
+    this.started = false;
+    this.connectRetry.cancel();
+    for (const c of [...this.connections]) this.closeWith(c, notification, reason);
+    this.state = 'Idle';
+    this.lastError = reason;
+    this.idleHold.cancel();
+    if (restartAfterMs !== undefined) this.idleHold.armIn(restartAfterMs);
   }
 
   private ourOpen(): Open {

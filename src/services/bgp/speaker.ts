@@ -32,6 +32,7 @@ import { DEFAULT_LOCAL_PREF, chooseBest, type DecisionRule, type PeerInfo, type 
 import { CeaseSubcode, ErrorCode } from './errors.js';
 import { applyPolicy, type PolicyRule } from './policy.js';
 import { Afi, Safi, formatPrefix, prefixIpv4, type AfiName, type Prefix } from './prefix.js';
+import { DEFAULT_MRAI_EBGP_S, DEFAULT_MRAI_IBGP_S, MraiPacer } from './mrai.js';
 import { BgpSession, DEFAULT_CONNECT_RETRY_S, DEFAULT_HOLD_TIME_S, type BgpConnection, type SessionOwner } from './session.js';
 import type { Update } from './update.js';
 import { renderBgp, bgpRows } from './show.js';
@@ -39,6 +40,13 @@ import { renderBgp, bgpRows } from './show.js';
 export const BGP_PORT = 179;
 /** Metric of BGP routes in the FIB (FRR's zebra installs BGP routes with metric 20). */
 export const BGP_ROUTE_METRIC = 20;
+/**
+ * Max-prefix when the lab file sets none: every table a peer can fill has a
+ * cap. A full Internet table is about 1 M IPv4 routes (2026); a lab has tens.
+ */
+export const DEFAULT_MAX_PREFIX = 2_000_000;
+/** How long a closed session's socket may wait for the peer's FIN after our NOTIFICATION (BIRD waits for its tx, then closes). */
+const CLOSE_LINGER_MS = 5_000;
 const NO_EXPORT = 0xffffff01;
 const NO_ADVERTISE = 0xffffff02;
 /** Prefixes per UPDATE, so an UPDATE stays under 4096 bytes (5 bytes per IPv4 prefix, 17 per IPv6 at most). */
@@ -50,8 +58,12 @@ export interface NeighborConfig {
   readonly passive?: boolean;
   readonly holdTime?: number;
   readonly connectRetry?: number;
-  /** Cease / Maximum Number of Prefixes Reached past this many prefixes from the peer (RFC 4486). */
+  /** Cease / Maximum Number of Prefixes Reached past this many prefixes from the peer (RFC 4486); default DEFAULT_MAX_PREFIX. */
   readonly maxPrefix?: number;
+  /** Seconds after a max-prefix Cease before the session starts again by itself; absent: it stays down (BIRD's `receive limit` action disable, FRR's `maximum-prefix` without restart). */
+  readonly maxPrefixRestart?: number;
+  /** MinRouteAdvertisementIntervalTimer in seconds (RFC 4271 §9.2.1.1; default 30 eBGP, 5 iBGP, §10); 0: no limit. */
+  readonly mrai?: number;
   readonly routeReflectorClient?: boolean;
   readonly families?: readonly AfiName[];
   /** Our IPv6 next hop towards this peer (default: a global IPv6 address of the interface facing it). */
@@ -75,9 +87,13 @@ export class BgpPeer {
   /** What we last advertised, by prefix key: the serialized attributes. */
   readonly adjRibOut = new Map<string, string>();
   localAddress: string | undefined;
+  /** Prefixes refused by the max-prefix limit, since start (RFC 4486). */
+  maxPrefixDrops = 0;
   constructor(
     readonly config: NeighborConfig,
     readonly session: BgpSession,
+    /** RFC 4271 §9.2.1.1 rate limit of what goes to this peer. */
+    readonly mrai: MraiPacer,
   ) {}
   get info(): PeerInfo {
     return { address: this.config.address, as: this.config.as, routerId: this.session.peerRouterId, external: this.session.external, reflectorClient: this.config.routeReflectorClient ?? false };
@@ -120,7 +136,9 @@ export class BgpSpeaker implements SessionOwner {
         },
         this,
       );
-      return new BgpPeer(n, session);
+      const mraiS = n.mrai ?? (n.as === config.as ? DEFAULT_MRAI_IBGP_S : DEFAULT_MRAI_EBGP_S);
+      const peer: BgpPeer = new BgpPeer(n, session, new MraiPacer(this.ctx, mraiS * 1000, (keys) => keys.forEach((k) => this.queue(peer, k))));
+      return peer;
     });
     for (const p of config.networks) {
       const route: RibRoute = { prefix: p, attributes: { origin: Origin.igp, asPath: [], other: [] }, nextHop: '', peer: undefined, igpCost: 0 };
@@ -165,7 +183,7 @@ export class BgpSpeaker implements SessionOwner {
   }
 
   private wrap(peer: BgpPeer, socket: Socket, outgoing: boolean): void {
-    const conn: BgpConnection = { outgoing, send: (b) => void socket.write(b), close: () => void socket.destroy() };
+    const conn: BgpConnection = { outgoing, send: (b) => void socket.write(b), close: () => this.closeGracefully(socket) };
     let up = false;
     const opened = () => {
       up = true;
@@ -177,6 +195,20 @@ export class BgpSpeaker implements SessionOwner {
     socket.on('close', () => (up ? peer.session.connectionClosed(conn) : undefined));
     if (outgoing) socket.once('connect', opened);
     else opened();
+  }
+
+  /**
+   * RFC 4271 §6: "a NOTIFICATION message ... is sent, and the BGP connection
+   * is closed" — the NOTIFICATION must arrive first. close(2) on a socket
+   * with unread data sends a reset and drops what is queued (RFC 2525 §2.17,
+   * Linux and tapnet's TCP alike), and a peer that floods always has data in
+   * flight: so FIN after the queued bytes, keep reading (and discarding)
+   * until the peer closes too, and destroy after CLOSE_LINGER_MS at most.
+   */
+  private closeGracefully(socket: Socket): void {
+    socket.end();
+    socket.once('end', () => socket.destroy());
+    this.ctx.timers.after(CLOSE_LINGER_MS, () => socket.destroy());
   }
 
   // ── Sessions ────────────────────────────────────────────────────────────
@@ -193,6 +225,7 @@ export class BgpSpeaker implements SessionOwner {
     const keys = [...peer.adjRibIn.keys()];
     peer.adjRibIn.clear();
     peer.adjRibOut.clear();
+    peer.mrai.reset();
     this.pending.delete(peer);
     for (const key of keys) this.decide(key);
   }
@@ -200,7 +233,9 @@ export class BgpSpeaker implements SessionOwner {
   routeRefresh(session: BgpSession, family: AfiName): void {
     const peer = this.peers.find((p) => p.session === session)!;
     for (const key of [...peer.adjRibOut.keys()]) if (this.familyOfKey(key) === family) peer.adjRibOut.delete(key);
-    for (const key of this.locRib.keys()) if (this.familyOfKey(key) === family) this.queue(peer, key);
+    // The answer re-sends what the peer had, no route change: MRAI does not hold it (held changes still wait).
+    const keys = [...this.locRib.keys()].filter((k) => this.familyOfKey(k) === family);
+    this.flushPeer(peer, keys, false);
   }
 
   /** `tapnet bgp refresh`: ask every peer (or one) to send its routes again. */
@@ -220,6 +255,7 @@ export class BgpSpeaker implements SessionOwner {
     };
     for (const p of update.withdrawn) remove(p);
     for (const p of a.mpUnreach?.withdrawn ?? []) remove(p);
+    const limit = peer.config.maxPrefix ?? DEFAULT_MAX_PREFIX;
     const reach: { prefix: Prefix; nextHop: string }[] = [];
     if (a.nextHop !== undefined) for (const p of update.nlri) reach.push({ prefix: p, nextHop: formatIpv4(a.nextHop) });
     if (a.mpReach?.supported) {
@@ -227,9 +263,22 @@ export class BgpSpeaker implements SessionOwner {
       const text = nh.length === 4 ? formatIpv4(((nh[0]! << 24) | (nh[1]! << 16) | (nh[2]! << 8) | nh[3]!) >>> 0) : formatIpv6(nh.subarray(0, 16));
       for (const p of a.mpReach.nlri) reach.push({ prefix: p, nextHop: text });
     }
-    if (update.treatAsWithdraw) for (const r of reach) remove(r.prefix);
-    else {
+    if (update.treatAsWithdraw) {
+      // RFC 7606 §2: every prefix the UPDATE advertises is withdrawn, whatever attribute was broken (even NEXT_HOP).
+      for (const p of update.nlri) remove(p);
+      for (const p of a.mpReach?.nlri ?? []) remove(p);
+    } else {
       const problem = this.importProblem(peer, a);
+      // One UPDATE, one set of attributes and (per family) one next hop: shared by all its routes, not copied per prefix.
+      // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
+      const received: PathAttributes = { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined, localPref: session.external ? undefined : a.localPref };
+      const info = peer.info;
+      const nextHops = new Map<string, { own: boolean; igpCost: number }>();
+      const nextHopOf = (text: string) => {
+        let n = nextHops.get(text);
+        if (!n) nextHops.set(text, (n = { own: this.isOwnAddress(text), igpCost: this.connected(text) ? 0 : 1 }));
+        return n;
+      };
       for (const r of reach) {
         remove(r.prefix);
         if (!session.families.includes(r.prefix.afi)) continue;
@@ -237,24 +286,24 @@ export class BgpSpeaker implements SessionOwner {
           this.ctx.trace.dropped(problem[0], `${peer.config.address} ${formatPrefix(r.prefix)}: ${problem[1]}`);
           continue;
         }
-        if (this.isOwnAddress(r.nextHop)) {
+        const nh = nextHopOf(r.nextHop);
+        if (nh.own) {
           this.ctx.trace.dropped('bgpInBadNextHop', `${peer.config.address} ${formatPrefix(r.prefix)}: next hop ${r.nextHop} is our own address`);
           continue;
         }
-        // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
-        const received: PathAttributes = { ...a, mpReach: undefined, mpUnreach: undefined, nextHop: undefined, localPref: session.external ? undefined : a.localPref };
         const attrs = applyPolicy(peer.config.import ?? [], r.prefix, received, this.config.as);
         if (!attrs) {
           this.ctx.stats.inc('bgpInPolicyRejected');
           continue;
         }
         const key = formatPrefix(r.prefix);
-        peer.adjRibIn.set(key, { prefix: r.prefix, attributes: attrs, nextHop: r.nextHop, peer: peer.info, igpCost: this.connected(r.nextHop) ? 0 : 1 });
+        peer.adjRibIn.set(key, { prefix: r.prefix, attributes: attrs, nextHop: r.nextHop, peer: info, igpCost: nh.igpCost });
         changed.add(key);
+        this.ctx.stats.inc('bgpInPrefixesAccepted');
+        // RFC 4486: past the limit the session is closed; Adj-RIB-In never holds more than limit + 1 routes.
+        if (peer.adjRibIn.size > limit) return this.maxPrefixExceeded(peer, limit, r.prefix.afi);
       }
     }
-    const limit = peer.config.maxPrefix;
-    if (limit !== undefined && peer.adjRibIn.size > limit) return this.maxPrefixExceeded(peer, limit);
     for (const key of changed) this.decide(key);
   }
 
@@ -268,15 +317,23 @@ export class BgpSpeaker implements SessionOwner {
     return undefined;
   }
 
-  private maxPrefixExceeded(peer: BgpPeer, limit: number): void {
+  /**
+   * RFC 4486 §4: Cease / Maximum Number of Prefixes Reached, with AFI, SAFI
+   * and the limit as data. The session stays down (Idle, no automatic
+   * restart) unless `maxPrefixRestart` says when to try again: a peer that
+   * floods once floods again on the next session.
+   */
+  private maxPrefixExceeded(peer: BgpPeer, limit: number, afi: AfiName): void {
     this.ctx.stats.inc('bgpMaxPrefixExceeded');
+    peer.maxPrefixDrops++;
+    const restart = peer.config.maxPrefixRestart;
+    const after = restart === undefined ? 'the session stays down until restarted' : `restart in ${restart} s`;
     this.ctx.trace.log.warn(
-      { peer: peer.config.address, limit },
-      `bgp ${peer.config.address}: received ${peer.adjRibIn.size} prefixes, more than max-prefix ${limit}: session closed with Cease / Maximum Number of Prefixes Reached`,
+      { peer: peer.config.address, as: peer.config.as, limit, afi },
+      `bgp ${peer.config.address} (AS ${peer.config.as}): more than max-prefix ${limit} prefixes (${afi}): sent NOTIFICATION Cease / Maximum Number of Prefixes Reached, ${after}`,
     );
-    // RFC 4486 §4: data = AFI (2), SAFI (1), the limit (4).
-    const data = Uint8Array.of(0, Afi.ipv4, Safi.unicast, limit >>> 24, (limit >>> 16) & 255, (limit >>> 8) & 255, limit & 255);
-    peer.session.reset({ code: ErrorCode.cease, subcode: CeaseSubcode.maximumPrefixes, data }, `max-prefix ${limit} exceeded`);
+    const data = Uint8Array.of(0, Afi[afi], Safi.unicast, limit >>> 24, (limit >>> 16) & 255, (limit >>> 8) & 255, limit & 255);
+    peer.session.shutdown({ code: ErrorCode.cease, subcode: CeaseSubcode.maximumPrefixes, data }, `max-prefix ${limit} exceeded (${afi})`, restart === undefined ? undefined : restart * 1000);
   }
 
   // ── Decision and FIB ────────────────────────────────────────────────────
@@ -417,30 +474,41 @@ export class BgpSpeaker implements SessionOwner {
   private flush(): void {
     this.flushQueued = false;
     if (this.closed) return;
-    for (const [peer, keys] of this.pending) {
-      if (peer.session.state !== 'Established') continue;
-      const withdraw: Record<AfiName, Prefix[]> = { ipv4: [], ipv6: [] };
-      const announce = new Map<string, { exported: Exported; prefixes: Prefix[] }>();
-      for (const key of keys) {
-        const entry = this.locRib.get(key);
-        const afi = this.familyOfKey(key);
-        if (!peer.session.families.includes(afi)) continue;
-        const exported = entry ? this.exportFor(peer, entry.best) : undefined;
-        if (!exported) {
-          if (peer.adjRibOut.delete(key)) withdraw[afi].push(entry?.best.prefix ?? parsePrefixKey(key));
-          continue;
-        }
-        const text = serialize(exported, afi);
-        if (peer.adjRibOut.get(key) === text) continue;
-        peer.adjRibOut.set(key, text);
-        const group = announce.get(text) ?? { exported, prefixes: [] };
-        group.prefixes.push(entry!.best.prefix);
-        announce.set(text, group);
-      }
-      this.sendWithdrawals(peer, withdraw);
-      for (const { exported, prefixes } of announce.values()) this.sendAnnouncements(peer, exported, prefixes);
-    }
+    for (const [peer, keys] of this.pending) this.flushPeer(peer, keys, true);
     this.pending.clear();
+  }
+
+  /** The UPDATEs for `keys` to one peer; `paced`: changes to destinations sent within MRAI are held (mrai.ts). */
+  private flushPeer(peer: BgpPeer, keys: Iterable<string>, paced: boolean): void {
+    if (peer.session.state !== 'Established') return;
+    const now = this.ctx.clock.now();
+    const withdraw: Record<AfiName, Prefix[]> = { ipv4: [], ipv6: [] };
+    const announce = new Map<string, { exported: Exported; prefixes: Prefix[] }>();
+    const interval = peer.mrai.startInterval();
+    const admit = (key: string) => (paced ? peer.mrai.admit(key, now) : !peer.mrai.isHeld(key));
+    for (const key of keys) {
+      const entry = this.locRib.get(key);
+      const afi = this.familyOfKey(key);
+      if (!peer.session.families.includes(afi)) continue;
+      const exported = entry ? this.exportFor(peer, entry.best) : undefined;
+      if (!exported) {
+        if (!peer.adjRibOut.has(key) || !admit(key)) continue;
+        peer.adjRibOut.delete(key);
+        peer.mrai.sent(key, now, interval);
+        withdraw[afi].push(entry?.best.prefix ?? parsePrefixKey(key));
+        continue;
+      }
+      const text = serialize(exported, afi);
+      if (peer.adjRibOut.get(key) === text || !admit(key)) continue;
+      peer.adjRibOut.set(key, text);
+      peer.mrai.sent(key, now, interval);
+      const group = announce.get(text) ?? { exported, prefixes: [] };
+      group.prefixes.push(entry!.best.prefix);
+      announce.set(text, group);
+    }
+    this.sendWithdrawals(peer, withdraw);
+    for (const { exported, prefixes } of announce.values()) this.sendAnnouncements(peer, exported, prefixes);
+    peer.mrai.schedule();
   }
 
   private sendWithdrawals(peer: BgpPeer, withdraw: Record<AfiName, Prefix[]>): void {

@@ -26,6 +26,7 @@ import { AttributeType, emitRawAttributes, encodeAttributes, parseAttributes, ra
 import { HEADER_LENGTH, MessageType, frameMessage } from './header.js';
 import { emitPrefix, formatPrefix, parsePrefixes, prefixEncodedLength, type Prefix } from './prefix.js';
 import { formatAsPath } from './as-path.js';
+import { mergeAs4 } from './as4.js';
 import { formatIpv4 } from '../../l3/ipv4/address.js';
 
 export const UpdateField = { withdrawnRoutesLength: 0, withdrawnRoutes: 2 } as const;
@@ -57,9 +58,24 @@ export function parseUpdate(body: Uint8Array, asWidth: 2 | 4): BgpResult<Update>
   if (!withdrawn.ok) return withdrawn;
   const nlri = parsePrefixes(body.subarray(nlriAt), 'ipv4', base + nlriAt);
   if (!nlri.ok) return nlri;
-  const parsed = parseAttributes(body.subarray(attributesAt, nlriAt), asWidth, base + attributesAt);
+  const parsed = parseAttributes(body.subarray(attributesAt, nlriAt), asWidth, base + attributesAt, nlri.value.length > 0);
   if (!parsed.ok) return parsed;
   const { attributes } = parsed.value;
+  const discarded = [...parsed.value.discarded];
+  if (attributes.as4Path || attributes.as4Aggregator) {
+    if (asWidth === 4) {
+      // RFC 6793 §6: AS4_PATH / AS4_AGGREGATOR between NEW speakers "MUST discard the path attribute".
+      discarded.push(bgpError('attributeDiscard', ErrorCode.updateMessage, UpdateSubcode.optionalAttributeError, base + attributesAt, 'AS4_PATH/AS4_AGGREGATOR from a 4-octet AS peer'));
+    } else {
+      // RFC 6793 §4.2.3: from an OLD peer, merged into AS_PATH / AGGREGATOR.
+      const merged = mergeAs4(attributes.asPath, attributes.as4Path, attributes.aggregator, attributes.as4Aggregator);
+      if (merged.asPath) attributes.asPath = merged.asPath;
+      if (merged.aggregator) attributes.aggregator = merged.aggregator;
+      for (const note of merged.notes) discarded.push(bgpError('attributeDiscard', ErrorCode.updateMessage, UpdateSubcode.optionalAttributeError, base + attributesAt, note));
+    }
+    delete attributes.as4Path;
+    delete attributes.as4Aggregator;
+  }
   let treatAsWithdraw = parsed.value.treatAsWithdraw;
   // RFC 7606 §3 d: a missing well-known mandatory attribute → treat-as-withdraw. NEXT_HOP is
   // mandatory only with IPv4 NLRI in the NLRI field (RFC 4760 §3); attributes only when something is advertised.
@@ -76,7 +92,7 @@ export function parseUpdate(body: Uint8Array, asWidth: 2 | 4): BgpResult<Update>
       treatAsWithdraw = bgpError('treatAsWithdraw', ErrorCode.updateMessage, UpdateSubcode.missingWellKnownAttribute, base + attributesAt, `missing well-known attribute ${missing}`, Uint8Array.of(missing));
     }
   }
-  return bgpOk({ withdrawn: withdrawn.value, attributes, nlri: nlri.value, treatAsWithdraw, discarded: parsed.value.discarded });
+  return bgpOk({ withdrawn: withdrawn.value, attributes, nlri: nlri.value, treatAsWithdraw, discarded });
 }
 
 export function updateLength(u: Update, asWidth: 2 | 4): number {

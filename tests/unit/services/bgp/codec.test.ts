@@ -187,7 +187,9 @@ describe('UPDATE', () => {
   });
   it.each([
     ['withdrawn length overruns', fromHex('00ff 0000'), UpdateSubcode.malformedAttributeList],
-    ['attribute length overruns', update('400101 00 400220 0201'), UpdateSubcode.attributeLengthError],
+    // RFC 7606 §4 overrun with no NLRI and no MP attribute before it: which routes to withdraw cannot be known (§3 j).
+    ['attribute length overruns, no NLRI', update('400101 00 400220 0201', ''), UpdateSubcode.attributeLengthError],
+    ['MP_REACH_NLRI length overruns', update(`${A} 800e20 0002 01 10 20010db8`, '18 c63364'), UpdateSubcode.attributeLengthError],
     ['unknown well-known attribute', update(`${A} 406300`), UpdateSubcode.unrecognizedWellKnownAttribute],
     ['NLRI prefix length 33', update(A, '21 c6336401 00'), UpdateSubcode.invalidNetworkField],
     ['NLRI prefix overruns', update(A, '18 c633'), UpdateSubcode.invalidNetworkField],
@@ -197,6 +199,43 @@ describe('UPDATE', () => {
     const r = parseUpdate(bytes, 4);
     expect(r.ok).toBe(false);
     if (!r.ok) expect([r.error.action, r.error.code, r.error.subcode]).toEqual(['sessionReset', ErrorCode.updateMessage, subcode]);
+  });
+  describe('RFC 7606 §4: attribute lengths that disagree with the Total Path Attribute Length', () => {
+    it.each([
+      // The last attribute (MED) claims 4 bytes, 2 are left in the field: the NLRI is still found from the total.
+      ['the last attribute overruns the field', `${A} 800404 0000`, UpdateSubcode.attributeLengthError],
+      ['an extended-length attribute overruns', `${A} 90080010 00010002`, UpdateSubcode.attributeLengthError],
+      // Fewer than 3 bytes left where an attribute header should start.
+      ['2 bytes left, less than an attribute header', `${A} 8004`, UpdateSubcode.malformedAttributeList],
+      // Extended Length set: 4 header bytes needed, 3 left.
+      ['3 bytes left with Extended Length set', `${A} 900400`, UpdateSubcode.malformedAttributeList],
+    ])('%s → treat-as-withdraw, the NLRI located', (_name, attrs, subcode) => {
+      const r = parseUpdate(update(attrs), 4);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.value.treatAsWithdraw).toMatchObject({ action: 'treatAsWithdraw', code: ErrorCode.updateMessage, subcode });
+      expect(r.value.nlri.map(formatPrefix)).toEqual(['198.51.100.0/24']);
+    });
+    it('an overrun after a parsed MP_REACH_NLRI: treat-as-withdraw of its IPv6 prefixes', () => {
+      const mp = '900e001c 0002 01 10 20010db8000000000000000000000001 00 30 20010db80100';
+      const r = parseUpdate(update(`${mp} 400101 00 400206 0201 0000fde9 800404 00`, ''), 4);
+      expect(r.ok && r.value.treatAsWithdraw?.subcode).toBe(UpdateSubcode.attributeLengthError);
+      expect(r.ok && r.value.attributes.mpReach!.nlri.map(formatPrefix)).toEqual(['2001:db8:100::/48']);
+    });
+    it.each([
+      ['COMMUNITIES', `${A} c00800`],
+      ['ORIGINATOR_ID', `${A} 800900`],
+      ['CLUSTER_LIST', `${A} 800a00`],
+      ['LOCAL_PREF', `${A} 400500`],
+    ])('a zero-length %s is malformed (§4: only AS_PATH and ATOMIC_AGGREGATE may be empty) → treat-as-withdraw', (_name, attrs) => {
+      const r = parseUpdate(update(attrs), 4);
+      expect(r.ok && r.value.treatAsWithdraw?.action).toBe('treatAsWithdraw');
+    });
+    it('an empty AS_PATH and an empty ATOMIC_AGGREGATE are fine', () => {
+      const r = parseUpdate(update('400101 00 400200 400304 0a000001 400600'), 4);
+      expect(r.ok && r.value.treatAsWithdraw).toBeUndefined();
+      expect(r.ok && r.value.attributes).toMatchObject({ asPath: [], atomicAggregate: true });
+    });
   });
   it('keeps an unknown optional transitive attribute with Partial set, drops a non-transitive one', () => {
     const r = parseUpdate(update(`${A} c06302 abcd 806402 abcd`), 4);

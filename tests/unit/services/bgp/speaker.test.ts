@@ -24,6 +24,11 @@ import { parseIpv6, parseIpv6Cidr, formatIpv6 } from '../../../../src/l3/ipv6/ad
 import { Router } from '../../../../src/node/router.js';
 import { parsePrefixText } from '../../../../src/services/bgp/prefix.js';
 import { BgpSpeaker, type NeighborConfig } from '../../../../src/services/bgp/speaker.js';
+import { fromHex } from '../../../../src/core/bytes.js';
+import { ManualClock } from '../../../../src/core/time.js';
+import { UpdateSubcode } from '../../../../src/services/bgp/errors.js';
+import { DEFAULT_MRAI_IBGP_S, MraiPacer } from '../../../../src/services/bgp/mrai.js';
+import { parseUpdate } from '../../../../src/services/bgp/update.js';
 
 function lab(options: { r1Neighbors?: (n: NeighborConfig[]) => NeighborConfig[]; r2Networks?: string[] } = {}) {
   const base = createTestContext(3);
@@ -132,9 +137,114 @@ describe('BGP speaker over tapnet TCP', () => {
     await l.advance(3000);
     expect(l.c1.stats.get('bgpMaxPrefixExceeded')).toBeGreaterThanOrEqual(1);
     expect(l.s1.peer('10.0.12.2')!.session.state).not.toBe('Established');
-    expect(l.s2.peer('10.0.12.1')!.session.lastError).toMatch(/Maximum Number of Prefixes Reached/);
+    // RFC 4486 §4 data: AFI 1 (IPv4), SAFI 1, the limit (20) in 4 octets.
+    expect(l.s2.peer('10.0.12.1')!.session.lastError).toMatch(/Cease \/ Maximum Number of Prefixes Reached \(data 00010100000014\)/);
     expect(l.s1.peer('10.0.13.3')!.session.state).toBe('Established');
     expect(l.route4(l.r1, '10.3.1.1')).toBe('10.0.13.3');
+    // Adj-RIB-In held at most limit + 1 routes, and nothing of that peer is left.
+    expect(l.s1.peer('10.0.12.2')!.adjRibIn.size).toBe(0);
+    expect(l.s1.locRib.get('10.100.0.0/24')?.best.peer?.address).toBe('10.0.13.3'); // only R3's copy is left
+    // It stays down: R2 keeps retrying (ConnectRetry), R1 does not start the session again.
+    await l.advance(30_000);
+    expect(l.s1.peer('10.0.12.2')!.session.state).toBe('Idle');
+    expect(l.c1.stats.get('bgpMaxPrefixExceeded')).toBe(1);
     l.close();
+  });
+
+  it('max-prefix with maxPrefixRestart: the session comes back after that many seconds (and is closed again)', async () => {
+    const many = Array.from({ length: 30 }, (_, i) => `10.100.${i}.0/24`);
+    const l = lab({ r1Neighbors: (n) => [{ ...n[0]!, maxPrefix: 20, maxPrefixRestart: 10 }, n[1]!], r2Networks: many });
+    await l.advance(3000);
+    expect(l.c1.stats.get('bgpMaxPrefixExceeded')).toBe(1);
+    await l.advance(5000);
+    expect(l.c1.stats.get('bgpMaxPrefixExceeded')).toBe(1); // still waiting
+    await l.advance(8000);
+    expect(l.c1.stats.get('bgpMaxPrefixExceeded')).toBe(2); // restarted after 10 s, flooded again
+    l.close();
+  });
+
+  it('RFC 7606: an UPDATE with a broken NEXT_HOP withdraws the prefix it advertises (the session stays)', async () => {
+    const l = lab({ r1Neighbors: (n) => n.map((x) => ({ ...x, mrai: 0 })) });
+    await l.advance(3000);
+    expect(l.route4(l.r1, '10.2.1.1')).toBe('10.0.12.2');
+    // From R2: 10.2.0.0/16 again, ORIGIN IGP, AS_PATH 65002, NEXT_HOP of 5 bytes.
+    const body = fromHex('0000 0015 400101 00 400206 0201 0000fdea 400305 0a00000200 10 0a02');
+    const parsed = parseUpdate(body, 4);
+    expect(parsed.ok && parsed.value.treatAsWithdraw?.subcode).toBe(UpdateSubcode.invalidNextHopAttribute);
+    const peer = l.s1.peer('10.0.12.2')!;
+    if (parsed.ok) l.s1.update(peer.session, parsed.value);
+    expect(peer.adjRibIn.has('10.2.0.0/16')).toBe(false);
+    expect(l.route4(l.r1, '10.2.1.1')).toBe('10.0.13.3'); // the other path, through R3
+    expect(peer.session.state).toBe('Established');
+    l.close();
+  });
+});
+
+describe('MRAI (RFC 4271 §9.2.1.1) on the injected clock', () => {
+  /** What R3 heard from R1 about 10.2.0.0/16: R1 learnt it from R2 and passed it on. */
+  const fromR1 = (l: ReturnType<typeof lab>) => l.s3.peer('10.0.13.1')!.adjRibIn.get('10.2.0.0/16');
+
+  it('a withdrawal right after an advertisement waits for the interval (30 s eBGP default, jittered to 22.5-30 s)', async () => {
+    const l = lab();
+    await l.advance(3000);
+    expect(l.s1.peer('10.0.13.3')!.mrai.intervalMs).toBe(30_000);
+    expect(fromR1(l)?.attributes.asPath).toEqual([{ type: 2, asns: [65001, 65002] }]); // the first advertisement went at once
+    l.s2.peer('10.0.12.1')!.session.stop(); // R1 loses its route from R2: 10.2/16 is to be withdrawn from R3
+    await l.advance(15_000);
+    expect(fromR1(l)).toBeDefined(); // held: sent less than 22.5 s ago
+    expect(l.s1.peer('10.0.13.3')!.mrai.heldCount).toBe(1);
+    await l.advance(15_000);
+    expect(fromR1(l)).toBeUndefined(); // at most 30 s after the advertisement
+    l.close();
+  });
+
+  it('a change that is undone within the interval is never sent: the last route selected is what goes out', async () => {
+    const l = lab({ r1Neighbors: (n) => n.map((x) => ({ ...x, connectRetry: 1 })) });
+    await l.advance(3000);
+    const updates = () => l.s3.peer('10.0.13.1')!.session.counts.inUpdates;
+    const before = updates();
+    l.s2.peer('10.0.12.1')!.session.stop();
+    await l.advance(500);
+    l.s2.peer('10.0.12.1')!.session.start(); // R2 comes back; R1's best for 10.2/16 is R2's again
+    await l.advance(40_000);
+    expect(l.s1.peer('10.0.12.2')!.session.state).toBe('Established');
+    expect(fromR1(l)?.attributes.asPath).toEqual([{ type: 2, asns: [65001, 65002] }]);
+    // R3 heard nothing about 10.2/16 in between (other prefixes, e.g. R2's session's own, may have moved).
+    expect(l.s1.peer('10.0.13.3')!.mrai.heldCount).toBe(0);
+    expect(updates() - before).toBe(0);
+    l.close();
+  });
+
+  it('mrai: 0 sends every change at once', async () => {
+    const l = lab({ r1Neighbors: (n) => n.map((x) => ({ ...x, mrai: 0 })) });
+    await l.advance(3000);
+    l.s2.peer('10.0.12.1')!.session.stop();
+    await l.advance(200);
+    expect(fromR1(l)).toBeUndefined();
+    l.close();
+  });
+
+  it('the jitter: intervals uniformly in [0.75, 1.0] × the configured value (RFC 4271 §10); iBGP default 5 s', () => {
+    const ctx = createTestContext(9);
+    const pacer = new MraiPacer(ctx, 30_000, () => {});
+    const draws = Array.from({ length: 1000 }, () => pacer.startInterval());
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(22_500);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(30_000);
+    expect(Math.min(...draws)).toBeLessThan(23_000);
+    expect(Math.max(...draws)).toBeGreaterThan(29_500);
+    expect(DEFAULT_MRAI_IBGP_S).toBe(5);
+    // Per destination: a key sent at t=0 is held until its own time, another goes at once.
+    const released: string[][] = [];
+    const p = new MraiPacer(ctx, 10_000, (k) => released.push(k));
+    const t0 = ctx.clock.now();
+    expect(p.admit('a', t0)).toBe(true);
+    p.sent('a', t0, 10_000);
+    expect(p.admit('a', t0 + 1000)).toBe(false);
+    expect(p.admit('b', t0 + 1000)).toBe(true);
+    p.schedule();
+    ctx.timers.advanceTo(ctx.clock as ManualClock, t0 + 9_999);
+    expect(released).toEqual([]);
+    ctx.timers.advanceTo(ctx.clock as ManualClock, t0 + 10_000);
+    expect(released).toEqual([['a']]);
   });
 });
