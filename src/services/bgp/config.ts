@@ -8,6 +8,7 @@
  *     routerId: 10.0.0.1
  *     clusterId: 10.0.0.1              # optional: route reflector cluster (default routerId)
  *     networks: [10.1.0.0/16, 2001:db8:1::/48]   # originated (IGP origin)
+ *     mrai: 0                          # optional: MRAI for every neighbour that sets none
  *     neighbors:
  *       - address: 10.0.12.2
  *         as: 65002
@@ -96,6 +97,7 @@ export const bgpSchema = z
     as: asNumber,
     routerId: ipv4,
     clusterId: ipv4.optional(),
+    mrai: int(0, 3600).optional(),
     networks: z.array(prefix).default([]),
     neighbors: z.array(neighbor).default([]),
   })

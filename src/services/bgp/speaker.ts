@@ -77,6 +77,8 @@ export interface BgpConfig {
   readonly routerId: number;
   /** RFC 4456 cluster ID; default the router ID. */
   readonly clusterId?: number;
+  /** MRAI in seconds for every neighbour that sets none (then RFC 4271 §10's 30 eBGP / 5 iBGP). */
+  readonly mrai?: number;
   readonly neighbors: readonly NeighborConfig[];
   readonly networks: readonly Prefix[];
   readonly port?: number;
@@ -136,7 +138,7 @@ export class BgpSpeaker implements SessionOwner {
         },
         this,
       );
-      const mraiS = n.mrai ?? (n.as === config.as ? DEFAULT_MRAI_IBGP_S : DEFAULT_MRAI_EBGP_S);
+      const mraiS = n.mrai ?? config.mrai ?? (n.as === config.as ? DEFAULT_MRAI_IBGP_S : DEFAULT_MRAI_EBGP_S);
       const peer: BgpPeer = new BgpPeer(n, session, new MraiPacer(this.ctx, mraiS * 1000, (keys) => keys.forEach((k) => this.queue(peer, k))));
       return peer;
     });
