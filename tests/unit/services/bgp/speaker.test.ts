@@ -30,7 +30,7 @@ import { UpdateSubcode } from '../../../../src/services/bgp/errors.js';
 import { DEFAULT_MRAI_IBGP_S, MraiPacer } from '../../../../src/services/bgp/mrai.js';
 import { parseUpdate } from '../../../../src/services/bgp/update.js';
 
-function lab(options: { r1Neighbors?: (n: NeighborConfig[]) => NeighborConfig[]; r2Networks?: string[] } = {}) {
+function lab(options: { r1Neighbors?: (n: NeighborConfig[]) => NeighborConfig[]; r2Networks?: string[]; r1Mrai?: number } = {}) {
   const base = createTestContext(3);
   const ctx = (): StackContext => {
     const stats = new Stats();
@@ -55,7 +55,7 @@ function lab(options: { r1Neighbors?: (n: NeighborConfig[]) => NeighborConfig[];
     { address: '10.0.12.2', as: 65002 },
     { address: '10.0.13.3', as: 65003, passive: true },
   ];
-  const s1 = new BgpSpeaker(r1, { as: 65001, routerId: id('1.1.1.1'), neighbors: options.r1Neighbors ? options.r1Neighbors(n1) : n1, networks: [] });
+  const s1 = new BgpSpeaker(r1, { as: 65001, routerId: id('1.1.1.1'), mrai: options.r1Mrai, neighbors: options.r1Neighbors ? options.r1Neighbors(n1) : n1, networks: [] });
   const s2 = new BgpSpeaker(r2, {
     as: 65002,
     routerId: id('2.2.2.2'),
@@ -213,6 +213,12 @@ describe('MRAI (RFC 4271 §9.2.1.1) on the injected clock', () => {
     expect(l.s1.peer('10.0.13.3')!.mrai.heldCount).toBe(0);
     expect(updates() - before).toBe(0);
     l.close();
+  });
+
+  it('mrai in the bgp: block is the default for neighbours that set none; a neighbour\'s own mrai wins', () => {
+    const l = lab({ r1Mrai: 0, r1Neighbors: (n) => [n[0]!, { ...n[1]!, mrai: 7 }] });
+    expect(l.s1.peer('10.0.12.2')!.mrai.intervalMs).toBe(0);
+    expect(l.s1.peer('10.0.13.3')!.mrai.intervalMs).toBe(7000);
   });
 
   it('mrai: 0 sends every change at once', async () => {
