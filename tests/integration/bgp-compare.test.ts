@@ -273,6 +273,9 @@ describe('BGP: tapnet and BIRD choose the same best paths; 100 000 prefixes and 
       throw new Error(`${e.message}\n${birdc('g', 'show', 'protocols', 'all', 'f_big')}\n${birdLog('g')}`);
     });
     await until('BIRD saw the Cease', () => /Maximum number of prefixes reached/i.test(birdLog('g')), 10_000);
+    // The counter came back over the control socket while the line the lab wrote before it may still sit in our
+    // end of its stderr pipe (spawnSync blocks this event loop): wait for it, then count.
+    await until('the max-prefix log line', () => r().output().includes('more than max-prefix'), 10_000);
     const logged = r().output().split('\n').filter((l) => l.includes('more than max-prefix'));
     expect(logged).toHaveLength(1); // one line
     expect(logged[0]).toMatch(/bgp 10\.62\.0\.22 \(AS 65040\): more than max-prefix 50000 prefixes \(ipv4\): sent NOTIFICATION Cease \/ Maximum Number of Prefixes Reached, the session stays down until restarted/);
