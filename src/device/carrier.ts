@@ -17,7 +17,7 @@
  * §6.5), TCP by retransmission timeouts. Up again, traffic flows at once.
  */
 import type { StackContext } from '../core/context.js';
-import type { Device, FrameHandler, TxOffload } from './device.js';
+import { wrapDevice, type Device } from './device.js';
 
 export class Carrier {
   up = true;
@@ -27,36 +27,16 @@ export class Carrier {
 
 /** `device` behind `carrier`: drops both ways (counted and traced in `ctx`) while it is down. */
 export function gate(device: Device, carrier: Carrier, ctx: StackContext): Device {
-  return {
-    get name() {
-      return device.name;
+  return wrapDevice(device, {
+    receive: (onFrame) => (frame, offload) => {
+      if (carrier.up) return onFrame(frame, offload);
+      carrier.counters.rxDropped++;
+      ctx.trace.dropped('linkRxCarrierDown', `${device.name}: link is down`);
     },
-    get mtu() {
-      return device.mtu;
-    },
-    get tsoMaxSize() {
-      return device.tsoMaxSize;
-    },
-    get checksumOffload() {
-      return device.checksumOffload;
-    },
-    get rxChecksumValid() {
-      return device.rxChecksumValid;
-    },
-    setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void {
-      device.setReceiver((frame, offload) => {
-        if (carrier.up) return onFrame(frame, offload);
-        carrier.counters.rxDropped++;
-        ctx.trace.dropped('linkRxCarrierDown', `${device.name}: link is down`);
-      }, onBatchEnd);
-    },
-    send(frame: Uint8Array, offload?: TxOffload): void {
+    send(frame, offload) {
       if (carrier.up) return device.send(frame, offload);
       carrier.counters.txDropped++;
       ctx.trace.dropped('linkTxCarrierDown', `${device.name}: link is down`);
     },
-    flush: () => device.flush(),
-    onClose: (handler) => device.onClose(handler),
-    close: () => device.close(),
-  };
+  });
 }

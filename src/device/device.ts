@@ -63,3 +63,39 @@ export interface Device {
   onClose(handler: (reason: string) => void): void;
   close(): void;
 }
+
+/** What a wrapper changes about the device it wraps (capture, observe, carrier): everything else passes through. */
+export interface DeviceWrap {
+  /** The handler to install on the wrapped device, given the one the layer above installs. */
+  receive(onFrame: FrameHandler): FrameHandler;
+  send(frame: Uint8Array, offload?: TxOffload): void;
+  /** false: offer no TSO and no partial checksums upward (the wrapper wants finished wire frames). */
+  readonly offload?: boolean;
+}
+
+/** A device that is `inner` except for what `wrap` changes: the one pass-through every wrapper shares. */
+export function wrapDevice(inner: Device, wrap: DeviceWrap): Device {
+  const offload = wrap.offload ?? true;
+  return {
+    get name() {
+      return inner.name;
+    },
+    get mtu() {
+      return inner.mtu;
+    },
+    get tsoMaxSize() {
+      return offload ? inner.tsoMaxSize : 0;
+    },
+    get checksumOffload() {
+      return offload ? inner.checksumOffload : false;
+    },
+    get rxChecksumValid() {
+      return inner.rxChecksumValid;
+    },
+    setReceiver: (onFrame, onBatchEnd) => inner.setReceiver(wrap.receive(onFrame), onBatchEnd),
+    send: wrap.send,
+    flush: () => inner.flush(),
+    onClose: (handler) => inner.onClose(handler),
+    close: () => inner.close(),
+  };
+}

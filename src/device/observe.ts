@@ -8,37 +8,17 @@
  * always in place, so turning the view on needs no rewiring of a running lab.
  */
 import { walkWatch } from '../core/trace.js';
-import type { Device, FrameHandler, TxOffload } from './device.js';
+import { wrapDevice, type Device } from './device.js';
 
 export function observe(device: Device, point: string): Device {
-  return {
-    get name() {
-      return device.name;
+  return wrapDevice(device, {
+    receive: (onFrame) => (frame, offload) => {
+      if (!walkWatch.on) return onFrame(frame, offload);
+      walkWatch.receive(point, frame, () => onFrame(frame, offload));
     },
-    get mtu() {
-      return device.mtu;
-    },
-    get tsoMaxSize() {
-      return device.tsoMaxSize;
-    },
-    get checksumOffload() {
-      return device.checksumOffload;
-    },
-    get rxChecksumValid() {
-      return device.rxChecksumValid;
-    },
-    setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void {
-      device.setReceiver((frame, offload) => {
-        if (!walkWatch.on) return onFrame(frame, offload);
-        walkWatch.receive(point, frame, () => onFrame(frame, offload));
-      }, onBatchEnd);
-    },
-    send(frame: Uint8Array, offload?: TxOffload): void {
+    send(frame, offload) {
       if (walkWatch.on) walkWatch.transmit(point, frame);
       device.send(frame, offload);
     },
-    flush: () => device.flush(),
-    onClose: (handler) => device.onClose(handler),
-    close: () => device.close(),
-  };
+  });
 }

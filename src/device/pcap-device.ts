@@ -19,7 +19,7 @@
  * price is that a captured link runs without offload.
  */
 import type { PcapWriter } from '../core/pcap.js';
-import type { Device, FrameHandler, TxOffload } from './device.js';
+import { wrapDevice, type Device } from './device.js';
 import { OFFLOAD_DROP_REASON, Segmenter, needsWork } from './segment.js';
 import type { Tracer } from '../core/trace.js';
 
@@ -37,29 +37,15 @@ export function capture(device: Device, writer: PcapWriter, options: CaptureOpti
     writer.write(segment);
     device.send(segment);
   };
-  return {
-    get name() {
-      return device.name;
-    },
-    get mtu() {
-      return device.mtu;
-    },
-    get tsoMaxSize() {
-      return wire ? 0 : device.tsoMaxSize;
-    },
-    get checksumOffload() {
-      return wire ? false : device.checksumOffload;
-    },
-    get rxChecksumValid() {
-      return device.rxChecksumValid;
-    },
-    setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void {
+  return wrapDevice(device, {
+    offload: !wire,
+    receive(onFrame) {
       const record = (frame: Uint8Array): void => {
         // Written before the stack sees the frame, so a receiver that reuses the buffer cannot change the capture.
         writer.write(frame);
         onFrame(frame);
       };
-      device.setReceiver((frame, offload) => {
+      return (frame, offload) => {
         if (segmenter && needsWork(offload)) {
           const refused = segmenter.toWire(frame, offload, record);
           if (refused) options.trace?.dropped(refused, `${device.name}: ${OFFLOAD_DROP_REASON[refused]}`);
@@ -67,9 +53,9 @@ export function capture(device: Device, writer: PcapWriter, options: CaptureOpti
         }
         writer.write(frame);
         onFrame(frame, offload);
-      }, onBatchEnd);
+      };
     },
-    send(frame: Uint8Array, offload?: TxOffload): void {
+    send(frame, offload) {
       if (segmenter) {
         // Nothing above was offered offload; if a frame still needs it, cut it here so the file stays wire frames.
         const refused = segmenter.toWire(frame, offload, sendSegment);
@@ -79,14 +65,5 @@ export function capture(device: Device, writer: PcapWriter, options: CaptureOpti
       writer.write(frame);
       device.send(frame, offload);
     },
-    flush(): void {
-      device.flush();
-    },
-    onClose(handler: (reason: string) => void): void {
-      device.onClose(handler);
-    },
-    close(): void {
-      device.close();
-    },
-  };
+  });
 }
