@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, inNetns, sh } from './harness.js';
+import { ROOT, inNetns, sh, waitFor } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -67,14 +67,8 @@ describe('BGP: tapnet, BIRD 2 and FRR', () => {
       neighbors: { address: string; state: string; prefixesReceived: number }[];
       routes: { prefix: string; best: boolean; peer: string | null; reason: string | null; asPath: string }[];
     };
-  const until = async (what: string, check: () => boolean, ms = 20_000) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (check()) return;
-      await sleep(250);
-    }
-    throw new Error(`timed out waiting for ${what}\n${show()}\n${lab?.output() ?? ''}`);
-  };
+  const until = (what: string, check: () => boolean, ms = 20_000) => waitFor(what, check, ms, () => `${show()}
+${lab?.output() ?? ''}`, 250);
 
   beforeAll(async () => {
     lab = await startLab('tests/integration/fixtures/bgp-bird.yaml');

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inNetns, sh } from './harness.js';
+import { inNetns, sh, waitFor } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -188,14 +188,7 @@ describe('BGP: tapnet and BIRD choose the same best paths; 100 000 prefixes and 
   };
   const showJson = () => JSON.parse(r().cli(['show', 'bgp', '--json', '--lab', r().file, '--node', r().node('bc-t')], 60_000).stdout) as Json;
   const stats = () => r().stats(r().node('bc-t'));
-  const until = async (what: string, check: () => boolean, ms = 20_000, every = 250) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (check()) return;
-      await sleep(every);
-    }
-    throw new Error(`timed out waiting for ${what}\n${lab?.output().slice(-3000) ?? ''}`);
-  };
+  const until = (what: string, check: () => boolean, ms = 20_000, every = 250) => waitFor(what, check, ms, () => lab?.output().slice(-3000) ?? '', every);
   const birdLog = (name: string) => readFileSync(join(r().runDir, `${name}.log`), 'utf8').slice(-3000);
   const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${r().child.pid}/status`, 'utf8'))?.[1] ?? 0);
   const startBird = (name: string, node: string, config: string) => {

@@ -142,11 +142,17 @@ export function cleanupTapnet(p: { tap: string; netns: string; runDir: string; c
 }
 
 /** Real clients run in real time: poll every 100 ms until `check` holds (or fail with what we saw). */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000, detail: () => string = () => ''): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  detail: () => string = () => '',
+  everyMs = 100,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 100));
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}\n${detail()}`);
 }

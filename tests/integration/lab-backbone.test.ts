@@ -12,10 +12,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { controlRequest } from '../../src/runtime/control.js';
-import { inNetns } from './harness.js';
+import { inNetns, waitFor } from './harness.js';
 import { cleanupLab, startLab, type LabProcess } from './lab-harness.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface BgpJson {
   neighbors: { address: string; state: string; lastError: string | null; establishedTransitions: number }[];
@@ -37,14 +36,9 @@ describe('labs/backbone.yaml: Tier-1s at an exchange, regional ISPs, a multihome
   const bgpJson = async (node: string): Promise<BgpJson> => (await ask(['bgp', r().node(node), 'json'])) as BgpJson;
   const stats = async (node: string): Promise<Record<string, number>> => (await ask(['stats', r().node(node), 'json'])) as Record<string, number>;
   const best = async (node: string, prefix: string) => (await bgpJson(node)).routes.find((x) => x.prefix === prefix && x.best);
-  const until = async (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (await check()) return;
-      await sleep(200);
-    }
-    throw new Error(`timed out waiting for ${what}\n${showBgp('bk-cust')}\n${r().output().slice(-4000)}`);
-  };
+  const until = (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> =>
+    waitFor(what, check, ms, () => `${showBgp('bk-cust')}
+${r().output().slice(-4000)}`, 200);
   const traceroute = (): string[] => {
     const out = inNetns(r().ns('bk-home'), 'traceroute', ['-n', '-w', '1', '-q', '1', '-m', '10', '203.0.113.10'], { timeoutMs: 30_000 }).stdout;
     return [...out.matchAll(/^ *\d+ +(\S+)/gm)].map((m) => m[1]!);
