@@ -46,6 +46,12 @@ export interface ConnectionUser {
   onEstablished(): void;
   /** In-order bytes from the peer; the user owns `data`. */
   onData(data: Buffer): void;
+  /**
+   * When set, in-order bytes go here instead of `onData`, as a view into the
+   * frame they arrived in: valid only during the call (the device reuses the
+   * buffer), so no copy is made (socket.ts `consume`).
+   */
+  readonly onDataView?: ((data: Uint8Array) => void) | undefined;
   /** The peer's FIN: no more data will come. */
   onEnd(): void;
   /** Send-buffer space was freed (data acknowledged). */
@@ -224,6 +230,12 @@ export class TcpConnection {
   ackNow = false;
   /** An ACK is owed (delayed-ACK timer or end of turn). */
   ackPending = false;
+  /**
+   * The owed ACK is not to be delayed, but one at the end of the receive
+   * batch covers every segment of it (TcpLayer's ACK flush): set for in-order
+   * small segments and in quick-ACK mode, not for out-of-order data.
+   */
+  ackAtBatchEnd = false;
   quickAcks = 0;
   /** Last challenge ACK (RFC 5961 §7 rate limit). */
   lastChallengeAckAt = -Infinity;

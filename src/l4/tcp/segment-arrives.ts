@@ -28,6 +28,7 @@ import type { IpAddress, TcpNetwork } from './network.js';
 import { ackInAcceptableRange, finAcked, processAck } from './recovery.js';
 import type { Segment } from './segment.js';
 import { admitReceive, receiveRttMeasure, receiveSpaceAdjust } from './memory.js';
+import { receivePool } from './receive-pool.js';
 import { output, sendChallengeAck, sendCookieSynAck, sendResetFor, sendSyn, windowScaleFor } from './send.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from './seq.js';
 import { TcpState, canReceiveData } from './state.js';
@@ -608,13 +609,16 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
       c.rcvNxt = drained.rcvNxt;
       finReached = drained.fin;
     }
-    // Small (pushed) segments and the first segments of a connection are ACKed at the end of this turn, so the
-    // peer's Nagle never waits on our delayed ACK (Linux ICSK_ACK_PUSHED and quick-ACK mode). Decided before the
-    // user sees the data: a reply it writes now carries the ACK and settles what is owed (RFC 9293 §3.8.6.3).
-    if (data.length < c.rcvMss) c.ackNow = true;
+    // Small (pushed) segments and the first segments of a connection are not left to the delayed-ACK timer, so
+    // the peer's Nagle never waits on it and slow start is not slowed (Linux ICSK_ACK_PUSHED and quick-ACK
+    // mode). They are ACKed at the end of the receive batch, once for all the segments of this connection in it
+    // (RFC 9293 §3.8.6.3 and RFC 5681 §4.2 allow the delay; Linux ACKs a GRO batch once), and a reply the user
+    // writes meanwhile carries that ACK and settles what is owed. Holes and out-of-order data are still ACKed
+    // segment by segment (above and below): the sender counts those ACKs.
+    if (data.length < c.rcvMss) c.ackAtBatchEnd = true;
     if (c.quickAcks > 0) {
       c.quickAcks--;
-      c.ackNow = true;
+      c.ackAtBatchEnd = true;
     }
     deliver(c, data);
     if (pieces) for (const piece of pieces) deliverOwned(c, piece);
@@ -631,13 +635,28 @@ function processSegmentText(c: TcpConnection, seg: Segment): void {
   if (seg.fin) seg.flags &= ~TcpFlags.FIN; // the FIN, if any, waits in the queue with its data
 }
 
+/**
+ * In-order text from the frame buffer to the user: a view for a user that
+ * consumes during the call (ConnectionUser.onDataView), else a copy it owns
+ * (the device reuses the frame buffer), carved from the shared receive pool.
+ */
 function deliver(c: TcpConnection, data: Uint8Array): void {
-  deliverOwned(c, Buffer.from(data));
+  c.bytesReceived += data.length;
+  const user = c.user;
+  if (user === undefined) return;
+  const view = user.onDataView;
+  if (view !== undefined) view(data);
+  else user.onData(receivePool.copy(data));
 }
 
+/** Text the out-of-order queue already copied: the user may keep it as it is. */
 function deliverOwned(c: TcpConnection, data: Buffer): void {
   c.bytesReceived += data.length;
-  c.user?.onData(data);
+  const user = c.user;
+  if (user === undefined) return;
+  const view = user.onDataView;
+  if (view !== undefined) view(data);
+  else user.onData(data);
 }
 
 /** Eighth: the FIN bit. */

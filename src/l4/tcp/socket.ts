@@ -82,6 +82,8 @@ export class Socket extends Duplex implements ConnectionUser {
   private written = 0;
   /** Bytes the application had taken from the stream at the last _read (see _read). */
   private consumedAtLastRead = 0;
+  /** Set by `consume`: received bytes go to it as views instead of into the stream (ConnectionUser.onDataView). */
+  onDataView: ((data: Uint8Array) => void) | undefined = undefined;
 
   constructor(
     private readonly host: SocketHost,
@@ -205,6 +207,27 @@ export class Socket extends Duplex implements ConnectionUser {
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
     else this.once('finish', () => this.destroy());
+  }
+
+  /**
+   * Takes the received bytes synchronously instead of through the stream, like
+   * net.Socket's `onread` option: `receiver` gets each in-order piece as a view
+   * into the frame it arrived in, valid ONLY during the call (copy what you
+   * keep), and no 'data' event or `read()` sees it. Nothing is copied, and the
+   * receive window stays fully open, since the bytes count as read when the
+   * call returns. Bytes already in the stream stay there (`read()` them first
+   * if order matters), and 'end' still comes at the peer's FIN, so the
+   * stream is also put in flowing mode (`resume()`) for it. For consumers
+   * that finish with every byte at once: counting, hashing, discarding.
+   */
+  consume(receiver: (data: Uint8Array) => void): this {
+    this.onDataView = (data) => {
+      this.bytesRead += data.length;
+      this.touch();
+      receiver(data);
+    };
+    this.resume();
+    return this;
   }
 
   /** Closes with a reset (RST) right away (net.Socket.resetAndDestroy). */

@@ -318,6 +318,11 @@ export class TcpLayer {
     this.ackFlushQueued = false;
     for (const c of this.ackQueue) {
       this.ackQueue.delete(c);
+      if (c.ackAtBatchEnd) {
+        // Owed at the end of the batch, unless an ACK (a reply, an out-of-order ACK) has gone out since.
+        c.ackAtBatchEnd = false;
+        if (c.ackPending) c.ackNow = true;
+      }
       if (c.state !== TcpState.CLOSED) send.ackDecision(c);
     }
   };
