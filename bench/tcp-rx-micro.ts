@@ -7,10 +7,13 @@
  * it). Nothing else runs, so this is far less sensitive to machine load than
  * an end-to-end upload; it leaves out the device, IP and the kernel sender.
  *
- *   npx tsx bench/tcp-rx-micro.ts [MEGABYTES] [SEGMENTS_PER_BATCH] [stream|consume]
+ *   npx tsx bench/tcp-rx-micro.ts [MEGABYTES] [SEGMENTS_PER_BATCH] [stream|consume|stream-nopool]
+ *
+ * stream-nopool: a stream reader with the receive pool replaced by one `Buffer.from` per segment (the old copy).
  */
 import { TcpFlags } from '../src/l4/tcp/header.js';
 import type { Socket } from '../src/l4/tcp/socket.js';
+import * as pool from '../src/l4/tcp/receive-pool.js';
 import { A_ADDR, B, B_ADDR, onlyConnection, rawSegment, tcpPair } from '../tests/unit/l4/tcp/harness.js';
 
 const MB = Number(process.argv[2] ?? 2048);
@@ -19,6 +22,8 @@ const MODE = process.argv[4] ?? 'stream';
 const PAYLOAD = 45 * 1448;
 
 async function main(): Promise<void> {
+  const shared = (pool as { receivePool?: { copy(d: Uint8Array): Buffer } }).receivePool;
+  if (MODE === 'stream-nopool' && shared) shared.copy = (d) => Buffer.from(d);
   const p = tcpPair({ mtu: 65520 });
   let server: Socket | undefined;
   let received = 0;
