@@ -14,7 +14,9 @@
  * the device reuses for every frame, so it too is valid only during the
  * call; undefined for a plain, complete frame. A receiver that forwards the
  * frame passes it on with `send(frame, offload)` (device/segment.ts when the
- * next device cannot take it).
+ * next device cannot take it), and is then done with those bytes: it does not
+ * write to them again during the batch, because a TAP may have queued them by
+ * reference (device/tap.ts) instead of copying them.
  */
 export type FrameHandler = (frame: Uint8Array, offload?: TxOffload) => void;
 
@@ -43,9 +45,11 @@ export interface Device {
   /** Installs the receiver. Frames arrive in batches; `onBatchEnd` (if given) runs after each batch. */
   setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void;
   /**
-   * Queues a frame for transmission. The bytes are copied before `send`
-   * returns, so the caller may reuse its buffer at once. Queued frames leave in
-   * one batch at the end of the current turn (or when `flush()` is called).
+   * Queues a frame for transmission. The caller may reuse its buffer as soon
+   * as `send` returns: the bytes are copied, except a received frame being
+   * passed on during its receive call, which a TAP may queue by reference
+   * (see FrameHandler). Queued frames leave in one batch at the end of the
+   * current turn (or when `flush()` is called).
    */
   send(frame: Uint8Array, offload?: TxOffload): void;
   flush(): void;

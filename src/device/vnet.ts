@@ -22,6 +22,7 @@
  * frame, counted under `OffloadDrop` and traced.
  */
 import { completePartialChecksum } from '../core/offload.js';
+import type { Slices } from '../core/slices.js';
 import { Stats } from '../core/stats.js';
 import type { Tracer } from '../core/trace.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
@@ -86,11 +87,12 @@ export interface VnetCapableDevice extends Device {
   readonly vnetHdr: boolean;
   readonly offloadFlags: number;
   /**
-   * Queues `prefix` + `frame` as one frame, copying each once into the batch
-   * (the TAP): the virtio-net header goes in front of a 64 KB frame without a
-   * copy of the frame first. Optional: without it `send` gets one buffer.
+   * Queues `prefix` + `frame` (+ `payload`) as one frame, each part copied
+   * into the batch or queued by reference (the TAP, device/tap.ts): the
+   * virtio-net header goes in front of a 64 KB frame without a copy of the
+   * frame first. Optional: without it `send` gets one buffer.
    */
-  sendWithPrefix?(prefix: Uint8Array, frame: Uint8Array): void;
+  sendWithPrefix?(prefix: Uint8Array, frame: Uint8Array, payload?: Slices): void;
 }
 
 /** Counters of offload use (`tapnet show stats`), tapnet's own names with the vnet prefix. */
