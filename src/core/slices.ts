@@ -59,3 +59,21 @@ const EMPTY = new Uint8Array(0);
 
 /** Frames queued by reference to slices and not yet written, across all devices (see the top of this file). */
 export const transmitLoans = { frames: 0 };
+
+/**
+ * Puts headers and payload slices together in one buffer, where something
+ * needs the packet in one piece (a device that does not gather, a packet
+ * waiting for ARP, a watcher). The buffer grows on first use and is reused:
+ * the result is valid until the next `join`.
+ */
+export class Linearizer {
+  private buf = new Uint8Array(0);
+
+  join(head: Uint8Array, payload: Slices): Uint8Array {
+    const length = head.length + payload.length;
+    if (this.buf.length < length) this.buf = new Uint8Array(length);
+    this.buf.set(head, 0);
+    payload.copyTo(this.buf, head.length);
+    return this.buf.subarray(0, length);
+  }
+}

@@ -22,12 +22,12 @@
  * frame, counted under `OffloadDrop` and traced.
  */
 import { completePartialChecksum } from '../core/offload.js';
-import type { Slices } from '../core/slices.js';
+import { Linearizer, type Slices } from '../core/slices.js';
 import { Stats } from '../core/stats.js';
 import type { Tracer } from '../core/trace.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
 import { newTxOffload } from './offload.js';
-import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, type OffloadDropCounter } from './segment.js';
+import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, isGso, type OffloadDropCounter } from './segment.js';
 import { MAX_FRAME_SIZE, VNET_HDR_SIZE, VnetGsoType, VnetHdrField, VnetHdrFlag, TunOffload } from './tap.js';
 
 /** A parsed virtio-net header (struct virtio_net_hdr, little-endian). */
@@ -128,6 +128,8 @@ export class VnetDevice implements Device {
   private readonly tx = new Uint8Array(MAX_FRAME_SIZE);
   /** The virtio-net header of the frame being sent, when the device takes it as a prefix. */
   private readonly txHeader = new Uint8Array(VNET_HDR_SIZE);
+  /** A frame put together from headers and payload slices where the TAP cannot gather (made on first use). */
+  private readonly linear = new Linearizer();
   /** The received frame's metadata, refilled for every frame (valid during the receive call). */
   private readonly rxOffload = newTxOffload();
   private readonly checker = new Segmenter();
@@ -195,6 +197,29 @@ export class VnetDevice implements Device {
     }, onBatchEnd);
   }
 
+  /**
+   * The frame's headers (`frame`) and data (`payload`, referenced) behind a
+   * virtio-net header, as one frame. Only where the TAP gathers and no
+   * checksum is left for us to finish; otherwise the payload is copied
+   * behind the frame and it goes the usual way.
+   */
+  sendWithPayload(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void {
+    const finishHere = offload !== undefined && offload.checksumStart > 0 && !this.checksumOffload;
+    if (this.device.sendWithPrefix === undefined || finishHere || (offload !== undefined && isGso(offload) && this.tsoMaxSize === 0)) {
+      this.send(this.linear.join(frame, payload), offload);
+      return;
+    }
+    this.count(offload);
+    emitVnetHeader(offload, this.txHeader, 0);
+    this.device.sendWithPrefix(this.txHeader, frame, payload);
+  }
+
+  private count(offload: TxOffload | undefined): void {
+    if (offload === undefined) return;
+    if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
+    if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
+  }
+
   send(frame: Uint8Array, offload?: TxOffload): void {
     if (frame.length + VNET_HDR_SIZE > this.tx.length) {
       this.device.send(frame); // too big either way: let the device count the drop
@@ -206,8 +231,7 @@ export class VnetDevice implements Device {
         this.refused(OffloadDrop.gsoWithoutOffload, offload);
         return;
       }
-      if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
-      if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
+      this.count(offload);
     }
     if (this.device.sendWithPrefix && !(offload && offload.checksumStart > 0 && !this.checksumOffload)) {
       // The common case: header and frame go straight into the TAP's batch, one copy of the frame.
