@@ -57,8 +57,25 @@ export class Slices {
 
 const EMPTY = new Uint8Array(0);
 
-/** Frames queued by reference to slices and not yet written, across all devices (see the top of this file). */
-export const transmitLoans = { frames: 0 };
+/**
+ * Frames queued by reference to slices and not yet written, across all
+ * devices (see the top of this file). A device calls `lend` when it queues
+ * such a frame and `settle` when its frames were written or dropped; once
+ * none is left, `whenSettled` (the send buffer's) runs.
+ */
+export const transmitLoans = {
+  frames: 0,
+  /** Called when `frames` drops to 0 (set once by the owner of lent memory: l4/tcp/send-buffer.ts). */
+  whenSettled: undefined as (() => void) | undefined,
+  lend(): void {
+    this.frames++;
+  },
+  settle(frames: number): void {
+    if (frames === 0) return;
+    this.frames -= frames;
+    if (this.frames === 0) this.whenSettled?.();
+  },
+};
 
 /**
  * Puts headers and payload slices together in one buffer, where something

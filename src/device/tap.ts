@@ -377,7 +377,7 @@ export class TapDevice implements Device {
         tx.reference(slice.buffer, slice.byteOffset + payload.offsets[i]!, payload.lengths[i]!);
       }
       this.txLoans++;
-      transmitLoans.frames++;
+      transmitLoans.lend();
     }
     tx.end();
     if (tx.frames === BATCH_FRAMES) this.flush();
@@ -428,8 +428,9 @@ export class TapDevice implements Device {
   /** Forgets the queued frames (written or dropped) and returns their loans. */
   private emptyBatch(): void {
     this.tx.reset();
-    transmitLoans.frames -= this.txLoans;
+    const loans = this.txLoans;
     this.txLoans = 0;
+    transmitLoans.settle(loans);
   }
 
   onClose(handler: (reason: string) => void): void {

@@ -34,12 +34,15 @@ const freeBlocks: Uint8Array[] = [];
 /** Blocks released while frames were on loan: not reused before every loan is returned. */
 const retiredBlocks: Uint8Array[] = [];
 
-/** A block for new data: a free one (retired ones become free when nothing is on loan), else a new one. */
+/** Every loan returned: the retired blocks are free again. */
+function recycleRetired(): void {
+  while (retiredBlocks.length > 0 && freeBlocks.length < FREE_BLOCKS_MAX) freeBlocks.push(retiredBlocks.pop()!);
+  retiredBlocks.length = 0;
+}
+transmitLoans.whenSettled = recycleRetired;
+
+/** A block for new data: a free one, else a new one. */
 function takeBlock(): Uint8Array {
-  if (freeBlocks.length === 0 && retiredBlocks.length > 0 && transmitLoans.frames === 0) {
-    while (retiredBlocks.length > 0 && freeBlocks.length < FREE_BLOCKS_MAX) freeBlocks.push(retiredBlocks.pop()!);
-    retiredBlocks.length = 0;
-  }
   return freeBlocks.pop() ?? new Uint8Array(SEND_BLOCK_SIZE);
 }
 

@@ -56,7 +56,7 @@ class GatherNic implements Device {
   sendWithPayload(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void {
     const slices = [];
     for (let i = 0; i < payload.count; i++) slices.push({ buffer: payload.buffers[i]!, offset: payload.offsets[i]!, length: payload.lengths[i]! });
-    transmitLoans.frames++;
+    transmitLoans.lend();
     this.gathered++;
     this.enqueue({ frame: frame.slice(), offload: offload && { ...offload }, slices });
   }
@@ -77,7 +77,7 @@ class GatherNic implements Device {
           at += s.length;
         }
         frame = whole;
-        transmitLoans.frames--;
+        transmitLoans.settle(1);
       }
       const refused = this.segmenter.toWire(frame, q.offload, (f) => this.link.send(f));
       if (refused) throw new Error(`NIC refused a frame: ${refused}`);
@@ -161,14 +161,14 @@ describe('SendBuffer blocks and loans', () => {
     const slices = new Slices();
     buffer.slices(0, 100, slices);
     const lent = slices.buffers[0]!;
-    transmitLoans.frames++; // a TAP queued a frame referencing it
+    transmitLoans.lend(); // a TAP queued a frame referencing it
     buffer.consume(SEND_BLOCK_SIZE); // acknowledged before the TAP wrote it (a retransmission still queued)
     buffer.push(new Uint8Array(SEND_BLOCK_SIZE).fill(2));
     slices.clear();
     buffer.slices(0, 1, slices);
     expect(slices.buffers[0]).not.toBe(lent);
     expect(lent[0]).toBe(1); // the queued frame still reads its own bytes
-    transmitLoans.frames--; // written
+    transmitLoans.settle(1); // written
     buffer.consume(SEND_BLOCK_SIZE);
     buffer.push(new Uint8Array(10).fill(3));
     slices.clear();
