@@ -234,7 +234,7 @@ export class VnetDevice implements Device {
       this.count(offload);
     }
     if (this.device.sendWithPrefix && !(offload && offload.checksumStart > 0 && !this.checksumOffload)) {
-      // The common case: header and frame go straight into the TAP's batch, one copy of the frame.
+      // The common case: header and frame go straight into the TAP's batch (a forwarded frame by reference, device/tap.ts).
       const header = this.txHeader;
       emitVnetHeader(offload, header, 0);
       this.device.sendWithPrefix(header, frame);
