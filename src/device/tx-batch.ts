@@ -92,6 +92,7 @@ export class TxBatch {
     // The frame's previous part ends where this copy starts: extend it.
     if (last >= this.frameStart && this.parts[3 * last] === 0 && this.parts[3 * last + 1]! + this.parts[3 * last + 2]! === at) {
       this.parts[3 * last + 2]! += n;
+      this.length += n;
     } else this.push(0, at, n);
   }
 
@@ -106,7 +107,6 @@ export class TxBatch {
   end(): void {
     if (this.partCount === this.frameStart) this.push(0, this.used, 0); // an empty frame is still one write
     this.frameParts[this.frames] = this.partCount - this.frameStart;
-    for (let p = this.frameStart; p < this.partCount; p++) this.length += this.parts[3 * p + 2]!;
     this.frames++;
     if (this.frameReferences) this.referencing++;
   }
@@ -127,6 +127,7 @@ export class TxBatch {
     this.parts[p] = buffer;
     this.parts[p + 1] = offset;
     this.parts[p + 2] = length;
+    this.length += length;
   }
 
   /** The buffer's index in `buffers`, added when new (a batch names a handful: search from the most recent). */
