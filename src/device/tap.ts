@@ -223,7 +223,6 @@ const lending = {
  * A Linux TAP as a `Device`. Counters are plain numbers you can read at any
  * time (`ip -s link` on the kernel side shows the mirror image).
  */
-
 export class TapDevice implements Device {
   readonly name: string;
   readonly mtu: number;

@@ -388,13 +388,7 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
   writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, headerLength, flags, window);
   const gso = c.tsoMax > 0 && dataLen > c.mss ? currentMss(c) : 0;
   if (dataLen > 0 && c.checksumOffload && c.net.sendWithPayload !== undefined) {
-    const payload = c.layer.txPayload;
-    c.sendBuffer.slices(dataOffset, dataLen, payload);
-    const header = buf.subarray(0, headerLength);
-    setU16(header, Field.CHECKSUM, fold(c.net.pseudoHeaderSum(c.local, c.remote, headerLength + dataLen)));
-    c.layer.ctx.stats.inc('TcpOutSegs');
-    c.net.sendWithPayload(c.local, c.remote, header, payload, gso, ecn);
-    payload.clear();
+    finishGathered(c, buf.subarray(0, headerLength), dataOffset, dataLen, gso, ecn);
   } else {
     if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
     finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload, ecn);
@@ -408,6 +402,16 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
     c.bytesSinceAck = 0;
     cancelDelayedAck(c);
   }
+}
+
+/** `finish` for a header whose data stays in the send buffer: the pseudo-header sum only (NEEDS_CSUM), data as slices. */
+function finishGathered(c: TcpConnection, header: Uint8Array, dataOffset: number, dataLen: number, gsoSize: number, ecn: number): void {
+  const payload = c.layer.txPayload;
+  c.sendBuffer.slices(dataOffset, dataLen, payload);
+  setU16(header, Field.CHECKSUM, fold(c.net.pseudoHeaderSum(c.local, c.remote, header.length + dataLen)));
+  c.layer.ctx.stats.inc('TcpOutSegs');
+  c.net.sendWithPayload!(c.local, c.remote, header, payload, gsoSize, ecn);
+  payload.clear(); // the device took its references
 }
 
 /** Checksum (complete, or the pseudo-header part for the link to finish) and send. */
