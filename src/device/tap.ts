@@ -215,8 +215,9 @@ const NO_PREFIX = new Uint8Array(0);
 const lending = {
   /** The receive buffer being handed up; undefined between batches. */
   buffer: undefined as ArrayBufferLike | undefined,
-  /** TAPs that queued references into it (may repeat; flushing twice is harmless). */
-  borrowers: [] as TapDevice[],
+  /** TAPs that queued references into it, each once (`TapDevice.borrowing`), the first `count` entries. */
+  borrowers: [] as (TapDevice | undefined)[],
+  count: 0,
 };
 
 /**
@@ -265,6 +266,8 @@ export class TapDevice implements Device {
   private readonly tx = new TxBatch();
   /** Frames queued with `Slices` (counted in transmitLoans until written). */
   private txLoans = 0;
+  /** Listed in `lending.borrowers` for the batch being handed up. */
+  private borrowing = false;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
@@ -367,8 +370,10 @@ export class TapDevice implements Device {
     tx.copy(prefix);
     if (borrow) {
       tx.reference(frame.buffer, frame.byteOffset, frame.length);
-      const borrowers = lending.borrowers;
-      if (borrowers[borrowers.length - 1] !== this) borrowers.push(this);
+      if (!this.borrowing) {
+        this.borrowing = true;
+        lending.borrowers[lending.count++] = this;
+      }
     } else tx.copy(frame);
     if (payload !== undefined && payload.count > 0) {
       for (let i = 0; i < payload.count; i++) {
@@ -470,8 +475,13 @@ export class TapDevice implements Device {
       lending.buffer = outer;
       this.flush();
       const borrowers = lending.borrowers;
-      for (let i = 0; i < borrowers.length; i++) borrowers[i]!.flush();
-      borrowers.length = 0;
+      for (let i = 0; i < lending.count; i++) {
+        const borrower = borrowers[i]!;
+        borrowers[i] = undefined;
+        borrower.borrowing = false;
+        borrower.flush();
+      }
+      lending.count = 0;
     }
   }
 

@@ -7,7 +7,7 @@
 import type { StackContext } from '../../core/context.js';
 import { Ipv4IdentificationGenerator } from './identification.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
-import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header } from './header.js';
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header, type Ipv4Record } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
@@ -53,6 +53,20 @@ export interface Ipv4Route {
 export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET_LENGTH);
+  /** The header of each datagram sent, filled in place (no allocation per datagram; fragments are cut later). */
+  private readonly header: Ipv4Record = {
+    dscp: 0,
+    ecn: 0,
+    identification: 0,
+    dontFragment: false,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: IPV4_DEFAULT_TTL,
+    protocol: 0,
+    source: 0,
+    destination: 0,
+    totalLength: 0,
+  };
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
   /** The link's offload request, filled in place for each offloaded datagram. */
@@ -119,23 +133,17 @@ export class Ipv4Output {
     const source = options.source ?? this.sourceFor(route.link, route.nextHop) ?? 0;
     const dontFragment = options.dontFragment ?? false;
     const buf = this.scratch;
-    emitIpv4Header(
-      {
-        dscp: options.dscp ?? 0,
-        ecn: options.ecn ?? 0,
-        totalLength,
-        identification: this.ids.next(source, options.destination, options.protocol, dontFragment),
-        dontFragment,
-        moreFragments: false,
-        fragmentOffset: 0,
-        ttl: options.ttl ?? IPV4_DEFAULT_TTL,
-        protocol: options.protocol,
-        source,
-        destination: options.destination,
-      },
-      buf,
-      0,
-    );
+    const header = this.header;
+    header.dscp = options.dscp ?? 0;
+    header.ecn = options.ecn ?? 0;
+    header.totalLength = totalLength;
+    header.identification = this.ids.next(source, options.destination, options.protocol, dontFragment);
+    header.dontFragment = dontFragment;
+    header.ttl = options.ttl ?? IPV4_DEFAULT_TTL;
+    header.protocol = options.protocol;
+    header.source = source;
+    header.destination = options.destination;
+    emitIpv4Header(header, buf, 0);
     buf.set(payload, IPV4_HEADER_LENGTH);
     const headers = IPV4_HEADER_LENGTH + payload.length;
     if (more !== undefined && more.length > 0) {

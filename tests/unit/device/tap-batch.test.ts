@@ -133,6 +133,24 @@ describe('TapDevice write batch', () => {
     expect(b.device.txBytes).toBe(1514 + 60 + 9000 + 1514);
   });
 
+  it('makes every borrower write: a frame flooded to two TAPs leaves both before the next read', () => {
+    const a = tap('a');
+    const b = tap('b');
+    const c = tap('c');
+    a.device.setReceiver((f) => {
+      b.device.send(f);
+      c.device.send(f);
+    });
+    const frames = [frame(1514, 4), frame(800, 5), frame(64, 6)];
+    a.handle.read(frames);
+    expect(b.handle.written).toEqual(frames.map(hex));
+    expect(c.handle.written).toEqual(frames.map(hex));
+    a.handle.read([frame(100, 7)]);
+    expect(b.handle.written.at(-1)).toBe(hex(frame(100, 7)));
+    expect(c.handle.written.at(-1)).toBe(hex(frame(100, 7)));
+    expect(b.handle.written).toHaveLength(4);
+  });
+
   it('copies a frame built in a scratch buffer (the caller reuses it at once)', () => {
     const b = tap('b');
     const scratch = frame(100, 5);
