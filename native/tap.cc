@@ -17,9 +17,12 @@
 //     process.exit() waiting. While traffic is dense, a wake-up keeps reading
 //     for a few tens of µs after its batch (adaptive busy-poll, ReadBatch);
 //     an idle TAP never spins;
-//   - write: one write(2) per frame; a batch is a loop over (offset, length)
-//     pairs in one JS buffer. A TAP never blocks a writer for long, so EAGAIN
-//     (and ENOBUFS/ENOMEM) simply drop the frame and the caller counts it;
+//   - write: one writev(2) per frame; a frame is a few (buffer, offset,
+//     length) parts, so headers built in a small buffer and a payload that
+//     stays where it is (a receive slot, a TCP send-buffer block) leave
+//     together without being copied into one buffer first. A TAP never
+//     blocks a writer for long, so EAGAIN (and ENOBUFS/ENOMEM) simply drop
+//     the frame and the caller counts it;
 //   - close: uv_poll_stop + uv_close + close(fd). The TAP is not persistent,
 //     so the kernel deletes the interface when the fd closes.
 // When the interface is deleted underneath us (`ip link del`), poll reports
@@ -35,6 +38,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +69,9 @@ constexpr uint32_t kBusyPollCooldownBatches = 64;
 // (ping's reply in, its next request out), so a flood keeps us awake.
 constexpr uint32_t kBusyPollDefaultUs = 50;
 constexpr uint32_t kBusyPollMaxUs = 1000;
+// writeBatch: distinct buffers one batch may name, and parts (iovecs) per frame.
+constexpr uint32_t kMaxTxBuffers = 64;
+constexpr uint32_t kMaxFrameParts = 16;
 
 const char* ErrnoName(int err) {
   switch (err) {
@@ -466,34 +473,68 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     return Napi::Number::New(env, static_cast<double>(n));
   }
 
-  // writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)
+  // writeBatch(buffers: ArrayBuffer[], parts: Uint32Array, frameParts: Uint32Array, frames)
   // → frames written; the others were dropped (see lastWriteError).
+  //
+  // Scatter/gather: frame i is frameParts[i] consecutive parts, each a
+  // (buffer index, offset, length) triple in `parts` naming bytes of
+  // buffers[index]: the batch's own copy buffer, a receive buffer (a
+  // forwarded frame queued by reference) or a TCP send-buffer block. Each
+  // frame leaves with one writev(2), its parts in order (a TAP takes one
+  // frame per write). Everything is checked before the first write, so a bad
+  // batch throws and writes nothing.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
-      throw Napi::TypeError::New(env, "writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
+    if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
+      throw Napi::TypeError::New(env, "writeBatch(buffers: ArrayBuffer[], parts: Uint32Array, frameParts: Uint32Array, frames)");
     }
-    Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
-    Napi::Uint32Array offsets = info[1].As<Napi::Uint32Array>();
-    Napi::Uint32Array lengths = info[2].As<Napi::Uint32Array>();
-    const uint32_t count = info[3].As<Napi::Number>().Uint32Value();
-    if (count > offsets.ElementLength() || count > lengths.ElementLength()) {
-      throw Napi::RangeError::New(env, "writeBatch: count exceeds offsets/lengths");
-    }
-    const uint8_t* data = buf.Data();
-    const uint64_t size = buf.ByteLength();
-    for (uint32_t i = 0; i < count; i++) {
-      if (static_cast<uint64_t>(offsets[i]) + lengths[i] > size) {
-        throw Napi::RangeError::New(env, "writeBatch: frame " + std::to_string(i) + " lies outside buf");
+    Napi::Array buffers = info[0].As<Napi::Array>();
+    Napi::Uint32Array parts = info[1].As<Napi::Uint32Array>();
+    Napi::Uint32Array frameParts = info[2].As<Napi::Uint32Array>();
+    const uint32_t frames = info[3].As<Napi::Number>().Uint32Value();
+    if (frames > frameParts.ElementLength()) throw Napi::RangeError::New(env, "writeBatch: frames exceeds frameParts");
+    // The buffers the parts name, looked up once each (a batch names a handful).
+    uint8_t* base[kMaxTxBuffers];
+    size_t size[kMaxTxBuffers];
+    bool known[kMaxTxBuffers] = {};
+    const uint32_t bufferCount = buffers.Length();
+    const size_t tripleCount = parts.ElementLength() / 3;
+    size_t part = 0;
+    for (uint32_t i = 0; i < frames; i++) {
+      const uint32_t n = frameParts[i];
+      if (n == 0 || n > kMaxFrameParts || part + n > tripleCount) {
+        throw Napi::RangeError::New(env, "writeBatch: frame " + std::to_string(i) + " has a bad part count");
+      }
+      for (uint32_t k = 0; k < n; k++, part++) {
+        const uint32_t index = parts[3 * part];
+        if (index >= bufferCount || index >= kMaxTxBuffers) throw Napi::RangeError::New(env, "writeBatch: buffer index out of range");
+        if (!known[index]) {
+          Napi::Value v = buffers[index];
+          if (!v.IsArrayBuffer()) throw Napi::TypeError::New(env, "writeBatch: buffers[" + std::to_string(index) + "] is not an ArrayBuffer");
+          Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+          base[index] = static_cast<uint8_t*>(ab.Data());
+          size[index] = ab.ByteLength();
+          known[index] = true;
+        }
+        if (static_cast<uint64_t>(parts[3 * part + 1]) + parts[3 * part + 2] > size[index]) {
+          throw Napi::RangeError::New(env, "writeBatch: a part of frame " + std::to_string(i) + " lies outside its buffer");
+        }
       }
     }
     if (closed_) return Napi::Number::New(env, 0);
     uint32_t written = 0;
-    for (uint32_t i = 0; i < count; i++) {
-      ssize_t n;
-      do n = ::write(fd_, data + offsets[i], lengths[i]);
-      while (n < 0 && errno == EINTR);
-      if (n >= 0) written++;
+    struct iovec iov[kMaxFrameParts];
+    part = 0;
+    for (uint32_t i = 0; i < frames; i++) {
+      const uint32_t n = frameParts[i];
+      for (uint32_t k = 0; k < n; k++, part++) {
+        iov[k].iov_base = base[parts[3 * part]] + parts[3 * part + 1];
+        iov[k].iov_len = parts[3 * part + 2];
+      }
+      ssize_t w;
+      do w = ::writev(fd_, iov, static_cast<int>(n));
+      while (w < 0 && errno == EINTR);
+      if (w >= 0) written++;
       else lastWriteErrno_ = errno;
     }
     return Napi::Number::New(env, written);

@@ -1,3 +1,5 @@
+import type { Slices } from '../core/slices.js';
+
 /**
  * The device interface: what L2 sees of a TAP, an in-memory link, or a pcap
  * wrapper. Frames are full Ethernet frames (destination MAC first).
@@ -14,7 +16,9 @@
  * the device reuses for every frame, so it too is valid only during the
  * call; undefined for a plain, complete frame. A receiver that forwards the
  * frame passes it on with `send(frame, offload)` (device/segment.ts when the
- * next device cannot take it).
+ * next device cannot take it), and is then done with those bytes: it does not
+ * write to them again during the batch, because a TAP may have queued them by
+ * reference (device/tap.ts) instead of copying them.
  */
 export type FrameHandler = (frame: Uint8Array, offload?: TxOffload) => void;
 
@@ -43,11 +47,21 @@ export interface Device {
   /** Installs the receiver. Frames arrive in batches; `onBatchEnd` (if given) runs after each batch. */
   setReceiver(onFrame: FrameHandler, onBatchEnd?: () => void): void;
   /**
-   * Queues a frame for transmission. The bytes are copied before `send`
-   * returns, so the caller may reuse its buffer at once. Queued frames leave in
-   * one batch at the end of the current turn (or when `flush()` is called).
+   * Queues a frame for transmission. The caller may reuse its buffer as soon
+   * as `send` returns: the bytes are copied, except a received frame being
+   * passed on during its receive call, which a TAP may queue by reference
+   * (see FrameHandler). Queued frames leave in one batch at the end of the
+   * current turn (or when `flush()` is called).
    */
   send(frame: Uint8Array, offload?: TxOffload): void;
+  /**
+   * `send` of `frame` followed by `payload`, slices of other buffers that the
+   * device writes after the frame's bytes without copying them
+   * (core/slices.ts; a TAP, with writev). The slices must not change until
+   * the device flushed (`transmitLoans` says when). Absent: the device does
+   * not gather, and the sender copies the payload behind the headers.
+   */
+  sendWithPayload?(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void;
   flush(): void;
   /** Largest frame `send` accepts with a TSO `offload` (0 or absent: no TSO). */
   readonly tsoMaxSize?: number;
@@ -69,6 +83,11 @@ export interface DeviceWrap {
   /** The handler to install on the wrapped device, given the one the layer above installs. */
   receive(onFrame: FrameHandler): FrameHandler;
   send(frame: Uint8Array, offload?: TxOffload): void;
+  /**
+   * The wrapper's `Device.sendWithPayload`, offered upward only when the
+   * wrapped device has one. Absent: senders above copy payloads into frames.
+   */
+  sendWithPayload?(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void;
   /** false: offer no TSO and no partial checksums upward (the wrapper wants finished wire frames). */
   readonly offload?: boolean;
 }
@@ -94,6 +113,7 @@ export function wrapDevice(inner: Device, wrap: DeviceWrap): Device {
     },
     setReceiver: (onFrame, onBatchEnd) => inner.setReceiver(wrap.receive(onFrame), onBatchEnd),
     send: wrap.send,
+    sendWithPayload: inner.sendWithPayload !== undefined ? wrap.sendWithPayload : undefined,
     flush: () => inner.flush(),
     onClose: (handler) => inner.onClose(handler),
     close: () => inner.close(),

@@ -50,9 +50,11 @@ export function frameOffload(
   family: IpFamily,
   linkHeaderLength: number,
   into: TxOffloadRecord,
+  /** The packet's length when its data follows in slices (core/slices.ts) and `packet` holds only the headers. */
+  packetLength = packet.length,
 ): TxOffload | undefined {
   // A super-packet is a GSO frame whether or not this device segments it: Segmenter.sendTo cuts it if not.
-  const tso = request.segmentSize > 0 && packet.length > device.mtu;
+  const tso = request.segmentSize > 0 && packetLength > device.mtu;
   let partial = request.checksumStart > 0;
   // Segmentation computes every segment's checksum anew; only a single packet needs its partial one finished.
   if (partial && !device.checksumOffload && !tso) {

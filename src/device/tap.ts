@@ -10,8 +10,23 @@
  * into one receive buffer (slot i starts at i * RX_SLOT_SIZE), then calls us
  * once. We hand each frame to the receiver as a view into that buffer, run
  * `onBatchEnd`, and write everything the stack queued in the meantime with one
- * `writeBatch`. No threads, no per-frame allocation on the way in, one copy
- * (into the transmit batch) on the way out.
+ * `writeBatch` (one writev(2) per frame). No threads, no per-frame allocation.
+ *
+ * On the way out a frame is copied into the write batch (./tx-batch.ts)
+ * unless its bytes stay put until the batch is written; those are queued by
+ * reference and the kernel's copy is the only one:
+ *   - a frame that lies in the receive buffer of the TAP whose batch is being
+ *     handed up (a switch or router forwarding it, framed in place over its
+ *     received header: l2/headroom.ts). The slot is refilled by that TAP's
+ *     next read, which cannot start before this batch returns; so at the end
+ *     of the batch the TAP makes every TAP that borrowed from it write
+ *     (`lending` below). Until then nobody writes to those bytes: a receiver
+ *     that passed a frame to `send` is done with it (device.ts).
+ *   - the payload of a TCP segment in the send buffer's blocks (`Slices`,
+ *     core/slices.ts): the blocks are not reused while `transmitLoans` counts
+ *     a frame that references them.
+ * Anything else (a frame built in a scratch buffer, a fragment, an ICMP
+ * error, a segment cut in software, a packet a hook replaced) is copied.
  *
  * The TAP is not persistent: it exists while tapnet holds the file descriptor,
  * and `ip link del` on it (or closing tapnet) deletes it.
@@ -51,7 +66,9 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { transmitLoans, type Slices } from '../core/slices.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
+import { TxBatch } from './tx-batch.js';
 
 /** Size of the virtio-net header in front of every frame when `vnetHdr` is on (TUNSETVNETHDRSZ). */
 export const VNET_HDR_SIZE = 12;
@@ -96,8 +113,7 @@ export const BATCH_FRAMES = 64;
 export const RX_SLOT_SIZE = 65_536 + 64;
 /** Largest frame `send` accepts (the kernel refuses anything larger anyway). */
 export const MAX_FRAME_SIZE = RX_SLOT_SIZE;
-/** Transmit batch buffer: frames are packed back to back, so 64 full-size Ethernet frames use ~97 KB. */
-export const TX_BUFFER_SIZE = 256 * 1024;
+export { TX_BUFFER_SIZE } from './tx-batch.js';
 /** IFNAMSIZ - 1 (include/uapi/linux/if.h). */
 export const IFNAME_MAX = 15;
 
@@ -147,7 +163,8 @@ interface NativeTapHandle {
     onClose: (reason: string) => void,
   ): void;
   write(buf: Uint8Array, offset: number, length: number): number;
-  writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /** Frame i is frameParts[i] (buffer index, offset, length) triples of `parts`; one writev each. Returns frames written. */
+  writeBatch(buffers: readonly (ArrayBufferLike | undefined)[], parts: Uint32Array, frameParts: Uint32Array, frames: number): number;
   close(): void;
   ref(): void;
   unref(): void;
@@ -186,12 +203,27 @@ function offloadFallbacks(requested: number): number[] {
   return [...new Set([requested & tso, requested & TunOffload.csum, 0])].filter((f) => f !== requested);
 }
 
+const NO_PREFIX = new Uint8Array(0);
+
+/**
+ * The TAP whose receive batch is being handed up: frames in its receive
+ * buffer may be queued by reference by any TAP (the borrowers), and it makes
+ * them all write before its batch call returns, i.e. before its next read
+ * refills the slots. Batches of two TAPs never nest (each runs from its own
+ * poll callback), so one record serves the process.
+ */
+const lending = {
+  /** The receive buffer being handed up; undefined between batches. */
+  buffer: undefined as ArrayBufferLike | undefined,
+  /** TAPs that queued references into it, each once (`TapDevice.borrowing`), the first `count` entries. */
+  borrowers: [] as (TapDevice | undefined)[],
+  count: 0,
+};
+
 /**
  * A Linux TAP as a `Device`. Counters are plain numbers you can read at any
  * time (`ip -s link` on the kernel side shows the mirror image).
  */
-const NO_PREFIX = new Uint8Array(0);
-
 export class TapDevice implements Device {
   readonly name: string;
   readonly mtu: number;
@@ -231,11 +263,11 @@ export class TapDevice implements Device {
    */
   private readonly rxViews: Uint8Array[];
 
-  private readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
-  private readonly txOffsets = new Uint32Array(BATCH_FRAMES);
-  private readonly txLengths = new Uint32Array(BATCH_FRAMES);
-  private txCount = 0;
-  private txUsed = 0;
+  private readonly tx = new TxBatch();
+  /** Frames queued with `Slices` (counted in transmitLoans until written). */
+  private txLoans = 0;
+  /** Listed in `lending.borrowers` for the batch being handed up. */
+  private borrowing = false;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
@@ -304,27 +336,55 @@ export class TapDevice implements Device {
     this.enqueue(NO_PREFIX, frame);
   }
 
-  /** `send` of `prefix` + `frame` as one frame (device/vnet.ts: the virtio-net header in front, no copy before). */
-  sendWithPrefix(prefix: Uint8Array, frame: Uint8Array): void {
-    const length = prefix.length + frame.length;
+  /**
+   * `send` of `prefix` + `frame` + `payload` as one frame (device/vnet.ts: the
+   * virtio-net header in front, no copy before). `payload`: slices that follow
+   * the frame on the wire, queued by reference (TCP's send buffer).
+   */
+  sendWithPrefix(prefix: Uint8Array, frame: Uint8Array, payload?: Slices): void {
+    const length = prefix.length + frame.length + (payload?.length ?? 0);
     if (this.closed || length > MAX_FRAME_SIZE) {
       this.txDropped++;
       return;
     }
-    this.enqueue(prefix, frame);
+    this.enqueue(prefix, frame, payload);
   }
 
-  /** Copies one frame (`prefix` + `frame`) into the batch; the batch leaves when full or at the end of the turn. */
-  private enqueue(prefix: Uint8Array, frame: Uint8Array): void {
-    const length = prefix.length + frame.length;
-    if (this.txCount === BATCH_FRAMES || this.txUsed + length > TX_BUFFER_SIZE) this.flush();
-    if (prefix.length > 0) this.txBuffer.set(prefix, this.txUsed);
-    this.txBuffer.set(frame, this.txUsed + prefix.length);
-    this.txOffsets[this.txCount] = this.txUsed;
-    this.txLengths[this.txCount] = length;
-    this.txUsed += length;
-    this.txCount++;
-    if (this.txCount === BATCH_FRAMES) this.flush();
+  /**
+   * Queues one frame (`prefix` + `frame` + `payload`): copied, or `frame`
+   * referenced when it lies in the receive buffer being handed up (see the
+   * top of this file), `payload` always referenced. The batch leaves when
+   * full, at the end of the lender's batch, or at the end of the turn.
+   */
+  private enqueue(prefix: Uint8Array, frame: Uint8Array, payload?: Slices): void {
+    const tx = this.tx;
+    const borrow = frame.buffer === lending.buffer && frame.length > 0;
+    const copied = prefix.length + (borrow ? 0 : frame.length);
+    const references = (borrow ? 1 : 0) + (payload?.count ?? 0);
+    if (!TxBatch.admits(copied, references)) {
+      this.txDropped++;
+      return;
+    }
+    if (!tx.fits(copied, references)) this.flush();
+    tx.begin();
+    tx.copy(prefix);
+    if (borrow) {
+      tx.reference(frame.buffer, frame.byteOffset, frame.length);
+      if (!this.borrowing) {
+        this.borrowing = true;
+        lending.borrowers[lending.count++] = this;
+      }
+    } else tx.copy(frame);
+    if (payload !== undefined && payload.count > 0) {
+      for (let i = 0; i < payload.count; i++) {
+        const slice = payload.buffers[i]!;
+        tx.reference(slice.buffer, slice.byteOffset + payload.offsets[i]!, payload.lengths[i]!);
+      }
+      this.txLoans++;
+      transmitLoans.lend();
+    }
+    tx.end();
+    if (tx.frames === BATCH_FRAMES) this.flush();
     else if (!this.flushScheduled) {
       // End of the current turn: after the code that is sending now, before any new I/O.
       this.flushScheduled = true;
@@ -352,16 +412,29 @@ export class TapDevice implements Device {
     return true;
   }
 
+  /** Writes the batch (one writev per frame). Every queued frame is written or counted as dropped: nothing stays queued. */
   flush(): void {
-    const count = this.txCount;
+    const tx = this.tx;
+    const count = tx.frames;
     if (count === 0) return;
-    const written = this.handle.writeBatch(this.txBuffer, this.txOffsets, this.txLengths, count);
-    this.txFrames += written;
-    this.txDropped += count - written;
-    // Exact when nothing was dropped (the normal case); the addon does not say which frames failed.
-    this.txBytes += written === count ? this.txUsed : Math.round((this.txUsed * written) / count);
-    this.txCount = 0;
-    this.txUsed = 0;
+    let written = 0;
+    try {
+      written = this.handle.writeBatch(tx.buffers, tx.parts, tx.frameParts, count);
+    } finally {
+      this.txFrames += written;
+      this.txDropped += count - written;
+      // Exact when nothing was dropped (the normal case); the addon does not say which frames failed.
+      this.txBytes += written === count ? tx.length : Math.round((tx.length * written) / count);
+      this.emptyBatch();
+    }
+  }
+
+  /** Forgets the queued frames (written or dropped) and returns their loans. */
+  private emptyBatch(): void {
+    this.tx.reset();
+    const loans = this.txLoans;
+    this.txLoans = 0;
+    transmitLoans.settle(loans);
   }
 
   onClose(handler: (reason: string) => void): void {
@@ -393,6 +466,26 @@ export class TapDevice implements Device {
       this.rxDropped += count;
       return;
     }
+    const outer = lending.buffer;
+    lending.buffer = this.rxBuffer.buffer;
+    try {
+      this.handUp(onFrame, count);
+    } finally {
+      // The slots are refilled by our next read: whatever references them leaves now.
+      lending.buffer = outer;
+      this.flush();
+      const borrowers = lending.borrowers;
+      for (let i = 0; i < lending.count; i++) {
+        const borrower = borrowers[i]!;
+        borrowers[i] = undefined;
+        borrower.borrowing = false;
+        borrower.flush();
+      }
+      lending.count = 0;
+    }
+  }
+
+  private handUp(onFrame: FrameHandler, count: number): void {
     const lengths = this.rxLengths;
     const views = this.rxViews;
     for (let i = 0; i < count; i++) {
@@ -408,14 +501,12 @@ export class TapDevice implements Device {
       if (this.closed) return;
     }
     this.onBatchEnd?.();
-    this.flush();
   }
 
   private closedUnderneath(reason: string): void {
     // The fd is already closed: whatever is queued can no longer leave.
-    this.txDropped += this.txCount;
-    this.txCount = 0;
-    this.txUsed = 0;
+    this.txDropped += this.tx.frames;
+    this.emptyBatch();
     this.finish(reason);
   }
 

@@ -22,11 +22,12 @@
  * frame, counted under `OffloadDrop` and traced.
  */
 import { completePartialChecksum } from '../core/offload.js';
+import { Linearizer, type Slices } from '../core/slices.js';
 import { Stats } from '../core/stats.js';
 import type { Tracer } from '../core/trace.js';
 import type { Device, FrameHandler, TxOffload } from './device.js';
 import { newTxOffload } from './offload.js';
-import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, type OffloadDropCounter } from './segment.js';
+import { OFFLOAD_DROP_REASON, OffloadDrop, Segmenter, isGso, type OffloadDropCounter } from './segment.js';
 import { MAX_FRAME_SIZE, VNET_HDR_SIZE, VnetGsoType, VnetHdrField, VnetHdrFlag, TunOffload } from './tap.js';
 
 /** A parsed virtio-net header (struct virtio_net_hdr, little-endian). */
@@ -86,11 +87,12 @@ export interface VnetCapableDevice extends Device {
   readonly vnetHdr: boolean;
   readonly offloadFlags: number;
   /**
-   * Queues `prefix` + `frame` as one frame, copying each once into the batch
-   * (the TAP): the virtio-net header goes in front of a 64 KB frame without a
-   * copy of the frame first. Optional: without it `send` gets one buffer.
+   * Queues `prefix` + `frame` (+ `payload`) as one frame, each part copied
+   * into the batch or queued by reference (the TAP, device/tap.ts): the
+   * virtio-net header goes in front of a 64 KB frame without a copy of the
+   * frame first. Optional: without it `send` gets one buffer.
    */
-  sendWithPrefix?(prefix: Uint8Array, frame: Uint8Array): void;
+  sendWithPrefix?(prefix: Uint8Array, frame: Uint8Array, payload?: Slices): void;
 }
 
 /** Counters of offload use (`tapnet show stats`), tapnet's own names with the vnet prefix. */
@@ -126,6 +128,8 @@ export class VnetDevice implements Device {
   private readonly tx = new Uint8Array(MAX_FRAME_SIZE);
   /** The virtio-net header of the frame being sent, when the device takes it as a prefix. */
   private readonly txHeader = new Uint8Array(VNET_HDR_SIZE);
+  /** A frame put together from headers and payload slices where the TAP cannot gather (made on first use). */
+  private readonly linear = new Linearizer();
   /** The received frame's metadata, refilled for every frame (valid during the receive call). */
   private readonly rxOffload = newTxOffload();
   private readonly checker = new Segmenter();
@@ -193,6 +197,29 @@ export class VnetDevice implements Device {
     }, onBatchEnd);
   }
 
+  /**
+   * The frame's headers (`frame`) and data (`payload`, referenced) behind a
+   * virtio-net header, as one frame. Only where the TAP gathers and no
+   * checksum is left for us to finish; otherwise the payload is copied
+   * behind the frame and it goes the usual way.
+   */
+  sendWithPayload(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void {
+    const finishHere = offload !== undefined && offload.checksumStart > 0 && !this.checksumOffload;
+    if (this.device.sendWithPrefix === undefined || finishHere || (offload !== undefined && isGso(offload) && this.tsoMaxSize === 0)) {
+      this.send(this.linear.join(frame, payload), offload);
+      return;
+    }
+    this.count(offload);
+    emitVnetHeader(offload, this.txHeader, 0);
+    this.device.sendWithPrefix(this.txHeader, frame, payload);
+  }
+
+  private count(offload: TxOffload | undefined): void {
+    if (offload === undefined) return;
+    if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
+    if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
+  }
+
   send(frame: Uint8Array, offload?: TxOffload): void {
     if (frame.length + VNET_HDR_SIZE > this.tx.length) {
       this.device.send(frame); // too big either way: let the device count the drop
@@ -204,11 +231,10 @@ export class VnetDevice implements Device {
         this.refused(OffloadDrop.gsoWithoutOffload, offload);
         return;
       }
-      if (offload.gsoType !== VnetGsoType.none) this.stats.inc(VnetCounter.outTsoFrames);
-      if (offload.checksumStart > 0) this.stats.inc(VnetCounter.outPartialCsum);
+      this.count(offload);
     }
     if (this.device.sendWithPrefix && !(offload && offload.checksumStart > 0 && !this.checksumOffload)) {
-      // The common case: header and frame go straight into the TAP's batch, one copy of the frame.
+      // The common case: header and frame go straight into the TAP's batch (a forwarded frame by reference, device/tap.ts).
       const header = this.txHeader;
       emitVnetHeader(offload, header, 0);
       this.device.sendWithPrefix(header, frame);

@@ -6,8 +6,9 @@
  * hands the device a frame that is a view of the receive buffer: no copy
  * into a transmit scratch buffer first (Linux does the same with an skb's
  * headroom: ip_forward → neigh_hh_output → skb_push of the cached header).
- * The one copy left is the device's own (into the TAP's write batch, with
- * the virtio-net header in front: device/vnet.ts, device/tap.ts).
+ * A TAP then queues that view by reference behind the virtio-net header and
+ * writes it before its receive buffer is refilled (device/tap.ts): the
+ * kernel's copy in writev is the only one.
  *
  *   receive buffer:  | vnet hdr | Ethernet hdr (14 or 18, tagged) | IP packet ... |
  *                                 ^ headroom: the received link header

@@ -27,6 +27,7 @@ import { ETHERNET_HEADER_LENGTH, EthernetField, EthernetFrameView, describeEther
 import { Arp, type ArpDependencies } from './arp/arp.js';
 import type { NeighbourResolver } from './neighbour/resolver.js';
 import { arriving } from './headroom.js';
+import { Linearizer, type Slices } from '../core/slices.js';
 
 /**
  * IPv6 on this link, as the interface sees it: NDP to resolve next hops,
@@ -86,6 +87,8 @@ export class NetworkInterface {
    */
   private scratch = new Uint8Array(0);
   private headerLength = 0;
+  /** Headers and payload slices put together, where a packet cannot leave gathered (made on first use). */
+  private readonly linear = new Linearizer();
   /** The frame offload, filled in place for each offloaded frame. */
   private readonly txOffload = newTxOffload();
   /** A received frame's offload in IP's terms, filled in place (valid during the receive call). */
@@ -231,6 +234,36 @@ export class NetworkInterface {
    */
   sendIpv4(packet: Uint8Array, nextHop: number, offload?: TransportOffload): void {
     this.sendIp(this.arp, EtherType.IPv4, 'ipv4', packet, nextHop, offload);
+  }
+
+  /**
+   * `sendIpv4` of a packet whose data is not in `packet`'s buffer: `packet`
+   * holds the IP and transport headers, `payload` the data as slices that
+   * stay where they are (TCP's send buffer, core/slices.ts). When the device
+   * gathers and takes the packet whole, the headers are framed in the scratch
+   * and the device writes the slices after them (no copy of the data); else
+   * (the next hop waits for ARP, the device does not gather or would need
+   * the packet cut or its checksum finished here) the data is copied behind
+   * the headers and the packet goes the usual way.
+   */
+  sendIpv4WithPayload(packet: Uint8Array, nextHop: number, offload: TransportOffload, payload: Slices): void {
+    const length = packet.length + payload.length;
+    const device = this.device;
+    const whole = offload.checksumStart > 0 && this.checksumOffload && (length <= this.mtu || (offload.segmentSize > 0 && length <= this.tsoMaxSize));
+    if (device.sendWithPayload === undefined || !whole || this.arp.mustWait(nextHop)) {
+      return this.sendIpv4(this.linear.join(packet, payload), nextHop, offload);
+    }
+    const mac = this.arp.resolve(nextHop, packet); // known (mustWait said so): nothing is queued
+    if (typeof mac !== 'number') return;
+    const header = this.headerLength;
+    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+    const buf = this.scratch;
+    writeMac(buf, EthernetField.DESTINATION, mac);
+    setU16(buf, EthernetField.ETHER_TYPE, EtherType.IPv4);
+    buf.set(packet, header);
+    const frame = buf.subarray(0, header + packet.length);
+    const tx = frameOffload(device, frame.subarray(header), offload, 'ipv4', header, this.txOffload, length);
+    device.sendWithPayload(frame, tx, payload);
   }
 
   /** Sends an IPv6 packet to `nextHop` on this link (NDP resolves it); as `sendIpv4`. */

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Slices } from '../../src/core/slices.js';
 import { getU16, getU32, setU16, setU32 } from '../../src/core/bytes.js';
 import { internetChecksum } from '../../src/core/checksum.js';
 import {
@@ -363,6 +364,25 @@ describe.skipIf(!isRoot)('TapDevice on a Linux TAP', () => {
       await Promise.resolve();
       expect(dev.txFrames).toBe(before + 1);
       await peer.waitFor('echo reply', (s) => s.icmpType === 0 && s.icmpIdent === 0x6262);
+    });
+
+    it('writes a frame gathered from several buffers (writev) that the kernel answers', async () => {
+      const kernelMac = macBytes(linkInfo(name, nsA).address);
+      const whole = icmpEcho(8, kernelMac, OUR_MAC, ipv4(ourIp), ipv4(kernelIp), 0x6263, 9);
+      // Ethernet header, IP header, then the ICMP message as two slices of other buffers: any byte out of place
+      // breaks a checksum and the kernel stays silent.
+      const first = whole.slice(34, 39);
+      const rest = whole.slice(39);
+      const payload = new Slices();
+      payload.add(first, 0, first.length);
+      payload.add(rest, 0, rest.length);
+      const before = dev.txFrames;
+      const beforeBytes = dev.txBytes;
+      dev.sendWithPrefix(whole.slice(0, 14), whole.slice(14, 34), payload);
+      dev.flush();
+      expect(dev.txFrames).toBe(before + 1);
+      expect(dev.txBytes).toBe(beforeBytes + whole.length);
+      await peer.waitFor('echo reply', (s) => s.icmpType === 0 && s.icmpIdent === 0x6263 && s.icmpSeq === 9);
     });
   });
 

@@ -3,6 +3,7 @@
  * implements this; IP never sees MAC addresses or ARP.
  */
 import type { TransportOffload } from '../../core/offload.js';
+import type { Slices } from '../../core/slices.js';
 import type { Ipv4Cidr } from './address.js';
 
 export interface Ipv4Link {
@@ -18,6 +19,13 @@ export interface Ipv4Link {
    * what its device cannot.
    */
   sendIpv4(packet: Uint8Array, nextHop: number, offload?: TransportOffload): void;
+  /**
+   * As `sendIpv4` for a packet whose data follows in `payload` (slices that
+   * stay where they are until the device writes them, core/slices.ts):
+   * `packet` holds the headers. Absent: the link does not gather, and IP
+   * copies the payload behind the headers.
+   */
+  sendIpv4WithPayload?(packet: Uint8Array, nextHop: number, offload: TransportOffload, payload: Slices): void;
   /** Largest packet the link segments itself (TSO); 0 or absent when it cannot. */
   readonly tsoMaxSize?: number;
   /** The link finishes partial transport checksums. */

@@ -7,11 +7,12 @@
 import type { StackContext } from '../../core/context.js';
 import { Ipv4IdentificationGenerator } from './identification.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
-import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header } from './header.js';
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header, type Ipv4Record } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
 import { completePartialChecksum, type TransportOffload } from '../../core/offload.js';
+import type { Slices } from '../../core/slices.js';
 
 /** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
 
@@ -52,6 +53,20 @@ export interface Ipv4Route {
 export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET_LENGTH);
+  /** The header of each datagram sent, filled in place (no allocation per datagram; fragments are cut later). */
+  private readonly header: Ipv4Record = {
+    dscp: 0,
+    ecn: 0,
+    identification: 0,
+    dontFragment: false,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: IPV4_DEFAULT_TTL,
+    protocol: 0,
+    source: 0,
+    destination: 0,
+    totalLength: 0,
+  };
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
   /** The link's offload request, filled in place for each offloaded datagram. */
@@ -94,15 +109,23 @@ export class Ipv4Output {
     return (onLink ?? link.ipv4Addresses[0])?.address;
   }
 
-  /** Sends `payload` as one IPv4 datagram (fragmented when the link needs it and DF is clear). */
-  send(options: Ipv4SendOptions, payload: Uint8Array): Ipv4SendResult {
+  /**
+   * Sends `payload` as one IPv4 datagram (fragmented when the link needs it
+   * and DF is clear). `more`: data that follows `payload` without being in its
+   * buffer (TCP's send buffer, core/slices.ts); it stays where it is when the
+   * datagram leaves whole through a link that gathers
+   * (`Ipv4Link.sendIpv4WithPayload`), and is copied behind `payload` first
+   * when anything needs the datagram in one piece (the output hook,
+   * fragmentation, a link that does not gather).
+   */
+  send(options: Ipv4SendOptions, payload: Uint8Array, more?: Slices): Ipv4SendResult {
     this.ctx.stats.inc('IpOutRequests');
     const route = options.via ? { link: options.via, nextHop: options.destination } : this.route(options.destination);
     if (!route) {
       this.ctx.trace.dropped('IpOutNoRoutes', 'no route', () => `to ${formatIpv4(options.destination)}`);
       return 'noRoute';
     }
-    const totalLength = IPV4_HEADER_LENGTH + payload.length;
+    const totalLength = IPV4_HEADER_LENGTH + payload.length + (more?.length ?? 0);
     if (totalLength > IPV4_MAX_PACKET_LENGTH) {
       this.ctx.trace.dropped('IpOutDiscards', 'datagram larger than 65535', () => `${totalLength} bytes`);
       return 'messageTooLong';
@@ -110,28 +133,47 @@ export class Ipv4Output {
     const source = options.source ?? this.sourceFor(route.link, route.nextHop) ?? 0;
     const dontFragment = options.dontFragment ?? false;
     const buf = this.scratch;
-    emitIpv4Header(
-      {
-        dscp: options.dscp ?? 0,
-        ecn: options.ecn ?? 0,
-        totalLength,
-        identification: this.ids.next(source, options.destination, options.protocol, dontFragment),
-        dontFragment,
-        moreFragments: false,
-        fragmentOffset: 0,
-        ttl: options.ttl ?? IPV4_DEFAULT_TTL,
-        protocol: options.protocol,
-        source,
-        destination: options.destination,
-      },
-      buf,
-      0,
-    );
+    const header = this.header;
+    header.dscp = options.dscp ?? 0;
+    header.ecn = options.ecn ?? 0;
+    header.totalLength = totalLength;
+    header.identification = this.ids.next(source, options.destination, options.protocol, dontFragment);
+    header.dontFragment = dontFragment;
+    header.ttl = options.ttl ?? IPV4_DEFAULT_TTL;
+    header.protocol = options.protocol;
+    header.source = source;
+    header.destination = options.destination;
+    emitIpv4Header(header, buf, 0);
     buf.set(payload, IPV4_HEADER_LENGTH);
+    const headers = IPV4_HEADER_LENGTH + payload.length;
+    if (more !== undefined && more.length > 0) {
+      const gathered = this.localOut === undefined && options.offload !== undefined && route.link.sendIpv4WithPayload !== undefined;
+      if (gathered && this.leavesWhole(totalLength, route.link, options.offload)) {
+        this.offloadFor(options.offload);
+        route.link.sendIpv4WithPayload!(buf.subarray(0, headers), route.nextHop, this.offload, more);
+        return 'sent';
+      }
+      more.copyTo(buf, headers);
+    }
     const packet = buf.subarray(0, totalLength);
     if (this.localOut && !this.localOut(packet, route, options.offload?.partialChecksumOffset !== undefined)) return 'filtered';
     if (options.offload) return this.transmitOffloaded(packet, route, options.offload);
     return this.transmit(packet, route);
+  }
+
+  /** A datagram of `length` bytes with `request` goes to `link` as one packet (the link or its device cuts a super-packet). */
+  private leavesWhole(length: number, link: Ipv4Link, request: Ipv4Offload): boolean {
+    return length <= link.mtu || (request.gsoSize > 0 && length <= (link.tsoMaxSize ?? 0));
+  }
+
+  /** TCP's request in IP's terms, in the reused record. */
+  private offloadFor(request: Ipv4Offload): TransportOffload {
+    const offload = this.offload;
+    offload.segmentSize = request.gsoSize;
+    offload.headerLength = IPV4_HEADER_LENGTH + request.transportHeaderLength;
+    offload.checksumStart = request.partialChecksumOffset === undefined ? 0 : IPV4_HEADER_LENGTH;
+    offload.checksumOffset = request.partialChecksumOffset ?? 0;
+    return offload;
   }
 
   /**
@@ -143,13 +185,8 @@ export class Ipv4Output {
    */
   private transmitOffloaded(packet: Uint8Array, route: Ipv4Route, request: Ipv4Offload): Ipv4SendResult {
     const { link, nextHop } = route;
-    const offload = this.offload;
-    offload.segmentSize = request.gsoSize;
-    offload.headerLength = IPV4_HEADER_LENGTH + request.transportHeaderLength;
-    offload.checksumStart = request.partialChecksumOffset === undefined ? 0 : IPV4_HEADER_LENGTH;
-    offload.checksumOffset = request.partialChecksumOffset ?? 0;
-    const whole = packet.length <= link.mtu || (request.gsoSize > 0 && packet.length <= (link.tsoMaxSize ?? 0));
-    if (!whole) {
+    const offload = this.offloadFor(request);
+    if (!this.leavesWhole(packet.length, link, request)) {
       if (offload.checksumStart > 0) completePartialChecksum(packet, offload);
       return this.transmit(packet, route);
     }

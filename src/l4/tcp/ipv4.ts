@@ -12,7 +12,7 @@ import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import { Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import type { Ipv4Input } from '../../l3/ipv4/input.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
-import type { Ipv4Output } from '../../l3/ipv4/output.js';
+import type { Ipv4Offload, Ipv4Output, Ipv4SendOptions } from '../../l3/ipv4/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { TcpError } from './connection.js';
 import { Field as TcpField, TcpHeaderView } from './header.js';
@@ -32,6 +32,16 @@ const IPV4_HEADER = 20;
 export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork {
   const v4 = (a: IpAddress): Ipv4Address => a as number;
   const outgoing = new TcpHeaderView();
+  // One output request and one offload request, filled in place for every segment: sending allocates nothing.
+  const request: { -readonly [K in keyof Ipv4SendOptions]: Ipv4SendOptions[K] } = { destination: 0, source: 0, protocol: IpProtocol.TCP, dontFragment: true, ecn: 0, offload: undefined };
+  const offload: { -readonly [K in keyof Ipv4Offload]: Ipv4Offload[K] } = { gsoSize: 0, partialChecksumOffset: undefined, transportHeaderLength: 0 };
+  const fill = (source: IpAddress, destination: IpAddress, ecn: number): typeof request => {
+    request.source = v4(source);
+    request.destination = v4(destination);
+    request.ecn = ecn;
+    request.offload = undefined;
+    return request;
+  };
   const linkTowards = (destination: IpAddress): (Ipv4Link & OffloadLink) | undefined =>
     output.route(v4(destination))?.link as (Ipv4Link & OffloadLink) | undefined;
   return {
@@ -51,15 +61,22 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     tsoMaxTowards: (destination) => linkTowards(destination)?.tsoMaxSize ?? 0,
     checksumOffloadTowards: (destination) => linkTowards(destination)?.checksumOffload ?? false,
     send: (source, destination, segment, gsoSize, partialChecksum, ecn = 0) => {
-      const options = { destination: v4(destination), source: v4(source), protocol: IpProtocol.TCP, dontFragment: true, ecn };
+      const options = fill(source, destination, ecn);
       if (gsoSize === 0 && !partialChecksum) return output.send(options, segment) === 'sent';
       outgoing.wrap(segment); // our own segment: always a whole header
-      const offload = {
-        gsoSize,
-        partialChecksumOffset: partialChecksum ? TcpField.CHECKSUM : undefined,
-        transportHeaderLength: outgoing.headerLength,
-      };
-      return output.send({ ...options, offload }, segment) === 'sent';
+      offload.gsoSize = gsoSize;
+      offload.partialChecksumOffset = partialChecksum ? TcpField.CHECKSUM : undefined;
+      offload.transportHeaderLength = outgoing.headerLength;
+      options.offload = offload;
+      return output.send(options, segment) === 'sent';
+    },
+    sendWithPayload: (source, destination, header, payload, gsoSize, ecn) => {
+      const options = fill(source, destination, ecn);
+      offload.gsoSize = gsoSize;
+      offload.partialChecksumOffset = TcpField.CHECKSUM;
+      offload.transportHeaderLength = header.length;
+      options.offload = offload;
+      return output.send(options, header, payload) === 'sent';
     },
   };
 }

@@ -7,6 +7,8 @@
  * §3.1 (the pseudo-header, which is why checksums need the addresses).
  */
 
+import type { Slices } from '../../core/slices.js';
+
 /** An IP address as the layer below spells it: a 32-bit number (IPv4) or 16 bytes (IPv6). */
 export type IpAddress = number | Uint8Array;
 
@@ -42,4 +44,12 @@ export interface TcpNetwork {
    * many data bytes (TSO). `ecn` is the IP ECN field to set (RFC 3168 §5; 0 = Not-ECT).
    */
   send(source: IpAddress, destination: IpAddress, segment: Uint8Array, gsoSize: number, partialChecksum: boolean, ecn?: number): boolean;
+  /**
+   * As `send` with a partial checksum, for a segment whose data is not in
+   * `header`'s buffer: `header` is the TCP header, `payload` the data as
+   * slices of the send buffer (core/slices.ts), which the layers below copy
+   * only where they need the segment in one piece. Absent: the network
+   * cannot take it that way, and TCP copies the data into the segment.
+   */
+  sendWithPayload?(source: IpAddress, destination: IpAddress, header: Uint8Array, payload: Slices, gsoSize: number, ecn: number): boolean;
 }

@@ -361,6 +361,13 @@ const segmentOptions: { timestamps?: { value: number; echoReply: number }; sackB
  * Builds one segment of a synchronized connection in the layer's transmit
  * buffer: header, timestamps and SACK options, `dataLen` bytes from the send
  * buffer at `dataOffset`, checksum; then hands it to the network.
+ *
+ * With checksum offload towards a network that gathers
+ * (`TcpNetwork.sendWithPayload`), the data is not copied: the segment is the
+ * header, followed by slices of the send buffer's blocks (send-buffer.ts),
+ * and the device writes both with one writev (device/tap.ts). The data is
+ * then never read by tapnet: the kernel sums it (NEEDS_CSUM). Without
+ * offload the checksum covers the data, so it is copied and summed here.
  */
 function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: number, dataLen: number, ecn = 0): void {
   const buf = c.layer.txBuffer;
@@ -379,9 +386,13 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
   segmentOptions.sackBlocks = undefined; // the blocks belong to the queue; do not keep them alive
   const window = Math.min(0xffff, Math.floor(receiveWindow(c) / 2 ** c.rcvWscale));
   writeFixedHeader(buf, c.localPort, c.remotePort, seqNum, c.rcvNxt, headerLength, flags, window);
-  if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
   const gso = c.tsoMax > 0 && dataLen > c.mss ? currentMss(c) : 0;
-  finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload, ecn);
+  if (dataLen > 0 && c.checksumOffload && c.net.sendWithPayload !== undefined) {
+    finishGathered(c, buf.subarray(0, headerLength), dataOffset, dataLen, gso, ecn);
+  } else {
+    if (dataLen > 0) c.sendBuffer.copy(dataOffset, dataLen, buf, headerLength);
+    finish(c.layer, c.net, c.local, c.remote, buf.subarray(0, headerLength + dataLen), gso, c.checksumOffload, ecn);
+  }
 
   if (flags & TcpFlags.ACK) {
     // Every segment with ACK carries RCV.NXT: the owed ACK has gone out.
@@ -391,6 +402,16 @@ function emit(c: TcpConnection, seqNum: SeqNum, flags: number, dataOffset: numbe
     c.bytesSinceAck = 0;
     cancelDelayedAck(c);
   }
+}
+
+/** `finish` for a header whose data stays in the send buffer: the pseudo-header sum only (NEEDS_CSUM), data as slices. */
+function finishGathered(c: TcpConnection, header: Uint8Array, dataOffset: number, dataLen: number, gsoSize: number, ecn: number): void {
+  const payload = c.layer.txPayload;
+  c.sendBuffer.slices(dataOffset, dataLen, payload);
+  setU16(header, Field.CHECKSUM, fold(c.net.pseudoHeaderSum(c.local, c.remote, header.length + dataLen)));
+  c.layer.ctx.stats.inc('TcpOutSegs');
+  c.net.sendWithPayload!(c.local, c.remote, header, payload, gsoSize, ecn);
+  payload.clear(); // the device took its references
 }
 
 /** Checksum (complete, or the pseudo-header part for the link to finish) and send. */

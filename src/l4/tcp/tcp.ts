@@ -22,6 +22,7 @@ import { releaseReceiveCharge, TcpMemory } from './memory.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { Segment } from './segment.js';
 import { closedSegmentArrives, listenSegmentArrives, segmentArrives, type Listener } from './segment-arrives.js';
+import { Slices } from '../../core/slices.js';
 import * as send from './send.js';
 import { seq, seqInRange, type SeqNum } from './seq.js';
 import { TcpState } from './state.js';
@@ -61,6 +62,8 @@ export class TcpLayer {
   readonly memory: TcpMemory;
   /** The one buffer every segment is built in (nothing is kept in it across calls). */
   readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
+  /** A segment's data as slices of its send buffer, when it is not copied into `txBuffer` (send.ts `emit`). */
+  readonly txPayload = new Slices();
   private readonly connections = new Map<string, TcpConnection>();
   private readonly listeners = new Map<number, Listener[]>();
   private readonly segment = new Segment();
