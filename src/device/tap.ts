@@ -237,6 +237,8 @@ export class TapDevice implements Device {
   private txCount = 0;
   private txUsed = 0;
   private flushScheduled = false;
+  /** Inside receiveBatch, which flushes at its end: sends then need no microtask of their own. */
+  private receiving = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -325,8 +327,9 @@ export class TapDevice implements Device {
     this.txUsed += length;
     this.txCount++;
     if (this.txCount === BATCH_FRAMES) this.flush();
-    else if (!this.flushScheduled) {
+    else if (!this.flushScheduled && !this.receiving) {
       // End of the current turn: after the code that is sending now, before any new I/O.
+      // (During receiveBatch its own flush at the end of the batch does this, one microtask fewer per batch.)
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
     }
@@ -395,20 +398,26 @@ export class TapDevice implements Device {
     }
     const lengths = this.rxLengths;
     const views = this.rxViews;
-    for (let i = 0; i < count; i++) {
-      const length = lengths[i]!;
-      let frame = views[i]!;
-      if (frame.length !== length) {
-        frame = this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE + length);
-        views[i] = frame;
+    this.receiving = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        const length = lengths[i]!;
+        let frame = views[i]!;
+        if (frame.length !== length) {
+          frame = this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE + length);
+          views[i] = frame;
+        }
+        this.rxFrames++;
+        this.rxBytes += length;
+        onFrame(frame);
+        if (this.closed) return;
       }
-      this.rxFrames++;
-      this.rxBytes += length;
-      onFrame(frame);
-      if (this.closed) return;
+      this.onBatchEnd?.();
+    } finally {
+      this.receiving = false;
+      // Also when a receiver threw: what it queued before still leaves.
+      if (!this.closed) this.flush();
     }
-    this.onBatchEnd?.();
-    this.flush();
   }
 
   private closedUnderneath(reason: string): void {
