@@ -570,11 +570,11 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     }
   }
 
-  // Reads until EAGAIN or the batch is full into the rx slots; returns the
-  // frame count. *err gets a fatal errno, *eof true at end of file.
-  uint32_t ReadAvailable(int* err, bool* eof) {
+  // Reads until EAGAIN or `max` frames (at most the batch) into the rx slots;
+  // returns the frame count. *err gets a fatal errno, *eof true at end of file.
+  uint32_t ReadAvailable(int* err, bool* eof, uint32_t max) {
     uint32_t count = 0;
-    while (count < rxSlots_) {
+    while (count < max && count < rxSlots_) {
       ssize_t n = ::read(fd_, rx_ + static_cast<size_t>(count) * rxSlotSize_, rxSlotSize_);
       if (n > 0) {
         // tun reports the full frame length even when the buffer was shorter
@@ -623,7 +623,7 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
     bool eof = false;
     const uint64_t start = NowNs();
     const uint64_t gap = start - lastBatchEndNs_;
-    uint32_t count = ReadAvailable(&err, &eof);
+    uint32_t count = ReadAvailable(&err, &eof, rxSlots_);
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
     if (count > 0) {
@@ -636,9 +636,17 @@ class TapHandle : public Napi::ObjectWrap<TapHandle> {
           const uint64_t spinEnd = lastBatchEndNs_ + busyPollNs_;
           uint64_t now = lastBatchEndNs_;
           count = 0;
+          // A frame found after an empty read arrived on its own (a request
+          // of a ping-pong): hand it over at once instead of paying one more
+          // read(2) for the EAGAIN. Frames that queued up while JS ran are
+          // read as a full batch.
+          bool missed = false;
           while (count == 0 && err == 0 && !eof && now < spinEnd) {
-            count = ReadAvailable(&err, &eof);
-            if (count == 0) now = NowNs();
+            count = ReadAvailable(&err, &eof, missed ? 1 : rxSlots_);
+            if (count == 0) {
+              missed = true;
+              now = NowNs();
+            }
           }
           if (count == 0) {
             busyPollMisses_++;

@@ -269,6 +269,8 @@ export class TapDevice implements Device {
   /** Listed in `lending.borrowers` for the batch being handed up. */
   private borrowing = false;
   private flushScheduled = false;
+  /** Inside receiveBatch, which flushes at its end: sends then need no microtask of their own. */
+  private receiving = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -385,8 +387,9 @@ export class TapDevice implements Device {
     }
     tx.end();
     if (tx.frames === BATCH_FRAMES) this.flush();
-    else if (!this.flushScheduled) {
+    else if (!this.flushScheduled && !this.receiving) {
       // End of the current turn: after the code that is sending now, before any new I/O.
+      // (During receiveBatch its own flush at the end of the batch does this, one microtask fewer per batch.)
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
     }
@@ -471,7 +474,8 @@ export class TapDevice implements Device {
     try {
       this.handUp(onFrame, count);
     } finally {
-      // The slots are refilled by our next read: whatever references them leaves now.
+      // The slots are refilled by our next read: whatever references them leaves now (also when a receiver
+      // threw: what it queued before still leaves).
       lending.buffer = outer;
       this.flush();
       const borrowers = lending.borrowers;
@@ -488,19 +492,24 @@ export class TapDevice implements Device {
   private handUp(onFrame: FrameHandler, count: number): void {
     const lengths = this.rxLengths;
     const views = this.rxViews;
-    for (let i = 0; i < count; i++) {
-      const length = lengths[i]!;
-      let frame = views[i]!;
-      if (frame.length !== length) {
-        frame = this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE + length);
-        views[i] = frame;
+    this.receiving = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        const length = lengths[i]!;
+        let frame = views[i]!;
+        if (frame.length !== length) {
+          frame = this.rxBuffer.subarray(i * RX_SLOT_SIZE, i * RX_SLOT_SIZE + length);
+          views[i] = frame;
+        }
+        this.rxFrames++;
+        this.rxBytes += length;
+        onFrame(frame);
+        if (this.closed) return;
       }
-      this.rxFrames++;
-      this.rxBytes += length;
-      onFrame(frame);
-      if (this.closed) return;
+      this.onBatchEnd?.();
+    } finally {
+      this.receiving = false;
     }
-    this.onBatchEnd?.();
   }
 
   private closedUnderneath(reason: string): void {
