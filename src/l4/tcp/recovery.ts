@@ -182,12 +182,15 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
 
 /**
  * RTT on an ACK that advances SND.UNA (RFC 6298 §3, RFC 7323 §4.1). First
- * choice, as Linux's tcp_ack_update_rtt: `sentRtt`, the RTT of a
- * never-retransmitted segment this ACK delivered, from its send time (RACK
- * keeps those, rack.ts). Timestamps tick in whole milliseconds, so on a path
- * of a few hundred microseconds each of their samples reads 0 or 1, and RFC
- * 8985 §7.2's PTO (2 * SRTT + 2 ms) is built on SRTT. Else the echoed
- * timestamp (a TLP retransmission, say), else the one timed segment (Karn).
+ * choice: `sentRtt`, the RTT of the newest never-retransmitted segment this
+ * ACK delivered, from its send time (RACK keeps those, rack.ts). Timestamps
+ * tick in whole milliseconds, so on a path of a few hundred microseconds each
+ * of their samples reads 0 or 1, and RFC 8985 §7.2's PTO (2 * SRTT + 2 ms) is
+ * built on SRTT. Linux too prefers send times to timestamps
+ * (tcp_ack_update_rtt, microseconds), timing the oldest segment an ACK newly
+ * acknowledges where tapnet times the newest it delivered (RACK.rtt's choice).
+ * Else the echoed timestamp (a segment a TLP probe retransmitted, say), else
+ * the one timed segment (Karn).
  */
 function sampleRtt(c: TcpConnection, seg: Segment, sentRtt: number | undefined): void {
   if (sentRtt !== undefined) c.rtt.sample(sentRtt);
