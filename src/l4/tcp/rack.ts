@@ -70,6 +70,8 @@ export class RackTlp {
   reoWndMult = 1;
   reoWndPersist = 0;
   dsackRound: SeqNum | undefined;
+  /** The peer has sent a DSACK (RFC 2883): it reports duplicates, so §7.4 can tell a needless probe retransmission. */
+  dsackSeen = false;
   /** Original data below this is lost, as far as RACK knows (the prefix boundary described above). */
   lostEnd = seq(0);
 
@@ -264,6 +266,7 @@ export function reorderingWindow(c: TcpConnection): number {
 /** §6.2 step 4, the DSACK part: called for every ACK, `dsack` when its first SACK block is a duplicate. */
 export function rackOnDsack(c: TcpConnection, dsack: boolean): void {
   const r = c.rack;
+  if (dsack) r.dsackSeen = true;
   if (r.dsackRound !== undefined && seqGe(c.sndUna, r.dsackRound)) r.dsackRound = undefined;
   if (r.dsackRound === undefined && dsack) {
     r.dsackRound = c.sndNxt;
@@ -397,10 +400,12 @@ export function probeTimeout(c: TcpConnection, rtoRemaining: number): number {
  * Linux under 3% loss about half of the ~170 probes per 256 MiB download met
  * that timer (bench/RESULTS.md). When the frame itself was lost, the
  * retransmitted last segment is SACKed at once and RACK repairs the rest.
+ * Only with a peer that has sent a DSACK already: without one, §7.4 must take
+ * every retransmitted probe for a repaired loss and reduce the window.
  */
 export function probeRetransmits(c: TcpConnection): boolean {
   const r = c.rack;
-  return r.sent.length === 1 && r.retransmits.length === 0 && c.flight > c.mss;
+  return r.dsackSeen && r.sent.length === 1 && r.retransmits.length === 0 && c.flight > c.mss;
 }
 
 /**
