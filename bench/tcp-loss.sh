@@ -13,6 +13,14 @@
 # the ACKs. Download: curl GET (tapnet /bytes/N, the kernel python3 -m
 # http.server); upload: curl POST to tapnet's /sha256, nc into /dev/null for the
 # kernel. Prints a Markdown table of median seconds.
+#
+# The kernel pair uses the machine's net.ipv4.tcp_congestion_control (printed
+# in the table; BBR on the bench machine, and BBR does not reduce its window on
+# random loss). tapnet's sender is CUBIC, so the download is also measured
+# between the kernel namespaces with the kernel's sender on CUBIC (TCP_CONGESTION
+# on the server socket; a namespace may only pick from
+# net.ipv4.tcp_allowed_congestion_control, a socket of root may pick any).
+# KERNEL_CUBIC=0 skips that row (it takes 20-30 s per 256 MiB).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-256}
@@ -65,6 +73,24 @@ for _ in $(seq 50); do ip netns exec "$KB" curl -s -o /dev/null http://10.78.0.1
 lossy "$KA" input
 lossy "$KB" input
 k_down=$(for _ in $(seq "$RUNS"); do ip netns exec "$KB" curl -s -m 600 -o /dev/null -w '%{time_total}\n' "http://10.78.0.1:8080/file.bin"; done | median)
+k_cc=$(ip netns exec "$KA" sysctl -n net.ipv4.tcp_congestion_control)
+k_cubic=n/a
+if [ "${KERNEL_CUBIC:-1}" != 0 ]; then
+  # A one-file HTTP/1.0 server whose sending socket is CUBIC (python3 -m http.server cannot set TCP_CONGESTION).
+  (exec ip netns exec "$KA" python3 -c '
+import os, socket, sys
+path = sys.argv[1]; size = os.path.getsize(path)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.78.0.1", 8081)); s.listen(8)
+while True:
+    c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic"); c.recv(65536)
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+    with open(path, "rb") as f: c.sendfile(f)
+    c.close()
+' "$RUN/file.bin" >/dev/null 2>&1) &
+  PIDS+=($!)
+  sleep 0.5
+  k_cubic=$(for _ in $(seq "$RUNS"); do ip netns exec "$KB" curl -s -m 600 -o /dev/null -w '%{size_download} %{time_total}\n' "http://10.78.0.1:8081/" | awk -v n="$N" '$1 == n { print $2; next } { print "failed" }'; done | median)
+fi
 k_up=$(for _ in $(seq "$RUNS"); do
   ip netns exec "$KA" sh -c 'nc -l -N 10.78.0.1 9000 > /dev/null' & l=$!; sleep 0.3
   s=$(date +%s.%N); ip netns exec "$KB" nc -N 10.78.0.1 9000 < "$RUN/file.bin"; e=$(date +%s.%N); wait $l
@@ -73,6 +99,8 @@ k_up=$(for _ in $(seq "$RUNS"); do
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "| 3% loss, ${MB} MiB, median of ${RUNS} (s) | download | upload |"
 echo "|---|---|---|"
-echo "| kernel ↔ kernel (veth) | $k_down | $k_up |"
-echo "| tapnet | $tap_down | $tap_up |"
-echo "| tapnet / kernel | $(ratio "$tap_down" "$k_down") | $(ratio "$tap_up" "$k_up") |"
+echo "| kernel ↔ kernel (veth, $k_cc) | $k_down | $k_up |"
+echo "| kernel ↔ kernel (veth, sender on cubic) | $k_cubic | |"
+echo "| tapnet (cubic) | $tap_down | $tap_up |"
+echo "| tapnet / kernel ($k_cc) | $(ratio "$tap_down" "$k_down") | $(ratio "$tap_up" "$k_up") |"
+echo "| tapnet / kernel (cubic) | $(ratio "$tap_down" "$k_cubic") | |"

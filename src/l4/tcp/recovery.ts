@@ -93,17 +93,18 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   if (dsack) c.layer.ctx.stats.inc('TcpExtTCPDSACKRecv');
 
   const acked = seqSub(ack, c.sndUna);
+  let sentRtt: number | undefined;
   if (rack) {
     // RFC 8985 §6.2 steps 2-4: what this ACK delivered, before SND.UNA moves and the scoreboard forgets it.
     const ackTop = acked > 0 ? c.scoreboard.lastHoleEnd(c.sndUna, ack) : undefined;
-    rackUpdate(c, seg, ackTop, sackTop);
+    sentRtt = rackUpdate(c, seg, ackTop, sackTop);
     rackOnDsack(c, dsack);
   } else if (c.recoveryState !== 'open' && c.rack.retransmits.length > 0) {
     detectLostRetransmissions(c, ack);
   }
   if (acked > 0) {
     const flightBefore = c.flight;
-    sampleRtt(c, seg);
+    sampleRtt(c, seg, sentRtt);
     // Acknowledged data leaves the send buffer (SYN and FIN occupy sequence space but no buffer).
     const dataAcked = Math.max(0, Math.min(seqSub(ack, c.bufSeq), c.sendBuffer.length));
     if (dataAcked > 0) {
@@ -179,9 +180,21 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   return Math.max(0, acked);
 }
 
-/** RTT: RFC 7323 §4.1 with timestamps (any ACK that advances SND.UNA), else the one timed segment (Karn). */
-function sampleRtt(c: TcpConnection, seg: Segment): void {
-  if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
+/**
+ * RTT on an ACK that advances SND.UNA (RFC 6298 §3, RFC 7323 §4.1). First
+ * choice: `sentRtt`, the RTT of the newest never-retransmitted segment this
+ * ACK delivered, from its send time (RACK keeps those, rack.ts). Timestamps
+ * tick in whole milliseconds, so on a path of a few hundred microseconds each
+ * of their samples reads 0 or 1, and RFC 8985 §7.2's PTO (2 * SRTT + 2 ms) is
+ * built on SRTT. Linux too prefers send times to timestamps
+ * (tcp_ack_update_rtt, microseconds), timing the oldest segment an ACK newly
+ * acknowledges where tapnet times the newest it delivered (RACK.rtt's choice).
+ * Else the echoed timestamp (a segment a TLP probe retransmitted, say), else
+ * the one timed segment (Karn).
+ */
+function sampleRtt(c: TcpConnection, seg: Segment, sentRtt: number | undefined): void {
+  if (sentRtt !== undefined) c.rtt.sample(sentRtt);
+  else if (c.tsOk && seg.hasTimestamps && seg.tsEcr !== 0) {
     const r = (c.tsNow() - seg.tsEcr) | 0;
     if (r >= 0) c.rtt.sample(r);
   } else if (c.rttSeq !== undefined && seqGt(seg.ack, c.rttSeq)) {

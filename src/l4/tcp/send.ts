@@ -15,7 +15,7 @@ import type { TcpConnection } from './connection.js';
 import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { emitTcpOptions, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from './options.js';
-import { rackOnTransmit } from './rack.js';
+import { probeRetransmits, rackOnTransmit } from './rack.js';
 import { nextLostHole, nextRelost, pipeSize } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seq, seqAdd, seqGe, seqGt, seqLt, seqSub, type SeqNum } from './seq.js';
@@ -174,13 +174,14 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
 
 /**
  * RFC 8985 §7.3 TLP_send_probe: one segment of new data if the peer's window
- * takes it (cwnd does not apply), else the last segment sent again. Returns
- * whether the probe was a retransmission, undefined when nothing could go.
+ * takes it (cwnd does not apply), else the last segment sent again; also the
+ * last segment when the flight is one super-frame (rack.ts probeRetransmits).
+ * Returns whether the probe was a retransmission, undefined when nothing could go.
  */
 export function sendLossProbe(c: TcpConnection): boolean | undefined {
   const avail = c.sendBuffer.length - seqSub(c.sndNxt, c.bufSeq);
   const windowRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
-  if (avail > 0 && windowRoom > 0 && c.finSeq === undefined) {
+  if (avail > 0 && windowRoom > 0 && c.finSeq === undefined && !probeRetransmits(c)) {
     transmitRange(c, c.sndNxt, Math.min(avail, windowRoom, c.mss), false, false);
     return false;
   }

@@ -12,7 +12,7 @@ import type { CounterName } from '../../../../src/core/stats.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
-import { hasDsack, prrEnter, prrOnAck, rackOnDsack, rackOnRecoveryEnd, rackUpdate, RackTlp, reorderingWindow } from '../../../../src/l4/tcp/rack.js';
+import { hasDsack, probeTimeout, prrEnter, prrOnAck, rackOnDsack, rackOnRecoveryEnd, rackUpdate, RackTlp, reorderingWindow } from '../../../../src/l4/tcp/rack.js';
 import { SackScoreboard } from '../../../../src/l4/tcp/scoreboard.js';
 import { Segment } from '../../../../src/l4/tcp/segment.js';
 import { seq } from '../../../../src/l4/tcp/seq.js';
@@ -378,6 +378,36 @@ describe('TLP (RFC 8985 §7)', () => {
     expect(stat(t, 'TcpExtTCPRenoRecovery')).toBe(1);
     expect(stat(t, 'TcpExtTCPLossProbes')).toBe(0);
     expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
+  });
+});
+
+describe('SRTT from send times (RFC 6298 §3, RFC 8985 §7.2)', () => {
+  it('on a 0.5 ms path SRTT is measured below the millisecond, so the PTO is 2 * 0.5 + 2 ms', async () => {
+    // Timestamps tick in whole milliseconds: their samples here would be 0 or 1, never 0.5. The send time of the
+    // newest segment an ACK delivers gives the real RTT, as Linux measures it (tcp_ack_update_rtt).
+    const t = await established({ impairment: { delayMs: 0.25 } });
+    await deliver(t, 40 * MSS);
+    const c = onlyConnection(t.b);
+    expect(Number.isInteger(c.rtt.latest)).toBe(false);
+    expect(c.rtt.latest).toBeCloseTo(0.5, 6);
+    expect(c.rtt.srtt).toBeGreaterThan(0.45);
+    expect(c.rtt.srtt).toBeLessThan(0.6);
+    expect(probeTimeout(c, 200)).toBeLessThan(3.3); // 2 * SRTT + TCP_TLP_TIMEOUT_MIN_MS
+  });
+
+  it('a segment the TLP probe retransmitted gives no send-time sample (Karn): its original went out a PTO earlier', async () => {
+    const t = await established();
+    // The last segment is lost: the probe resends it at the PTO (2 * SRTT + 200 ms with one segment in flight).
+    control(t, (i) => (i === 9 ? 'drop' : 'pass'));
+    await deliver(t, 10 * MSS);
+    await t.runFor(15); // the ACK of the probe reaches the sender
+    const c = onlyConnection(t.b);
+    expect(c.sndUna).toBe(c.sndNxt);
+    expect(stat(t, 'TcpExtTCPLossProbes')).toBe(1);
+    expect(stat(t, 'TcpExtTCPTimeouts')).toBe(0);
+    // RTT 20 ms; timed from the original's send time, the probe's ACK would read the PTO + 20 ms (~260 ms).
+    expect(c.rtt.latest).toBe(20);
+    expect(c.rtt.srtt).toBe(20);
   });
 });
 
