@@ -386,7 +386,12 @@ describe('SRTT from send times (RFC 6298 §3, RFC 8985 §7.2)', () => {
     // Timestamps tick in whole milliseconds: their samples here would be 0 or 1, never 0.5. The send time of the
     // newest segment an ACK delivers gives the real RTT, as Linux measures it (tcp_ack_update_rtt).
     const t = await established({ impairment: { delayMs: 0.25 } });
-    await deliver(t, 40 * MSS);
+    // Round trips of a few segments each: the receiver ACKs a batch once, so every round gives one sample, and
+    // SRTT (starting from the handshake's whole-millisecond timestamp sample) needs a dozen to settle.
+    for (let round = 0; round < 16; round++) {
+      if (round > 0) await t.runFor(1);
+      await deliver(t, 4 * MSS);
+    }
     const c = onlyConnection(t.b);
     expect(Number.isInteger(c.rtt.latest)).toBe(false);
     expect(c.rtt.latest).toBeCloseTo(0.5, 6);
