@@ -33,6 +33,10 @@ protocol bgp r1 {
   hold time 9;
   connect retry time 1;
   connect delay time 1;
+  # After an error BIRD waits "error wait time" (default 60-300 s, doubling while errors keep coming) before it
+  # starts again; the tests reset sessions on purpose several times, so keep that short.
+  error wait time 1, 2;
+  error forget time 5;
   ${options.passive ? 'passive on;' : ''}
   ipv4 { import all; export ${options.exportFilter ?? 'where source = RTS_STATIC'}; };
   ipv6 { import all; export where source = RTS_STATIC; next hop address ${options.nextHop6}; };

@@ -87,8 +87,9 @@ describe('TCP memory with 1000 connections that never read', () => {
     expect(firstLoaded.TcpCurrEstab).toBeGreaterThanOrEqual(CONNECTIONS);
     for (const peak of peaks) expect(peak).toBeLessThan(RSS_LIMIT_MB);
     // V8 sizes its old generation up once after the first round (measured: 213, 260, 247, 244, 243 MB over five
-    // rounds); from then on a round reuses what the previous one left, so the third may not add to the second.
-    expect(peaks[2]!).toBeLessThan(peaks[1]! + 20);
+    // rounds); from then on a round reuses what the previous one left, so the third may not add to the second
+    // beyond the garbage collector's own timing (seen up to +21 MB on a loaded CI machine; a round's load is ~100 MB).
+    expect(peaks[2]!).toBeLessThan(peaks[1]! + 30);
     expect(stats.TcpCurrEstab).toBe(0);
   }, 120_000);
 });
