@@ -8,7 +8,7 @@
  * RFC 4443 §3.1 (which Destination Unreachable codes mean "refused").
  */
 import { pseudoHeaderSumV6 } from '../../core/checksum.js';
-import { formatIpv6, ipv6Equal, ipv6Key, type Ipv6Address } from '../../l3/ipv6/address.js';
+import { formatIpv6, ipv6Equal, ipv6Key, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import { IPV6_HEADER_LENGTH, Ipv6Field } from '../../l3/ipv6/header.js';
 import type { Ipv6Output, Ipv6SendOptions } from '../../l3/ipv6/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
@@ -48,6 +48,7 @@ export function ipv6TcpNetwork(output: Ipv6Output, isLocalAddress: (a: Ipv6Addre
     key: (a) => ipv6Key(v6(a)),
     equal: (a, b) => ipv6Equal(v6(a), v6(b)),
     format: (a) => formatIpv6(v6(a)),
+    parse: (text) => parseIpv6(text),
     bytes: (a) => v6(a),
     pseudoHeaderSum: (source, destination, length) => pseudoHeaderSumV6(v6(source), v6(destination), IpProtocol.TCP, length),
     sourceFor: (destination) => output.sourceFor(v6(destination)),
