@@ -70,8 +70,9 @@ export interface Ipv6SendOptions {
   readonly hopByHop?: Ipv6OptionsHeaderRecord;
   /**
    * TCP's offload request (TSO, partial checksum; the transport filled its
-   * checksum field itself), honoured as far as the link offers it. Implies
-   * `dontFragment`; not with `checksumOffset` or `hopByHop`.
+   * checksum field itself), honoured as far as the link offers it; offsets
+   * count from the IPv6 header (behind a Hop-by-Hop header, if any). Implies
+   * `dontFragment`; not with `checksumOffset`.
    */
   readonly offload?: IpOffloadRequest;
 }
@@ -204,12 +205,12 @@ export class Ipv6Output {
     const upper = IPV6_HEADER_LENGTH + hbhLength;
     buf.set(payload, upper);
     const length = IPV6_HEADER_LENGTH + payloadLength;
-    const request = hbhLength === 0 ? options.offload : undefined;
+    const request = options.offload;
     if (more !== undefined && more.length > 0) {
       const link = hop.link;
-      if (request !== undefined && link.sendIpv6WithPayload !== undefined && this.leavesWhole(length, destination, hop, request)) {
+      if (request !== undefined && link.sendIpv6WithPayload !== undefined && this.leavesWhole(length, upper, destination, hop, request)) {
         if (multicast) ctx.stats.inc('Ip6OutMcastPkts');
-        link.sendIpv6WithPayload(buf.subarray(0, upper + payload.length), hop.nextHop, transportOffloadFor(this.offload, request, IPV6_HEADER_LENGTH), more);
+        link.sendIpv6WithPayload(buf.subarray(0, upper + payload.length), hop.nextHop, transportOffloadFor(this.offload, request, upper), more);
         return 'sent';
       }
       more.copyTo(buf, upper + payload.length);
@@ -226,13 +227,13 @@ export class Ipv6Output {
     }
     if (multicast) ctx.stats.inc('Ip6OutMcastPkts');
     const packet = buf.subarray(0, length);
-    if (request !== undefined) return this.transmitOffloaded(packet, destination, hop, request);
+    if (request !== undefined) return this.transmitOffloaded(packet, upper, destination, hop, request);
     return this.transmit(packet, hop, upper, hbhLength > 0 ? IPV6_HEADER_LENGTH : Ipv6Field.NEXT_HEADER, options.dontFragment ?? false);
   }
 
   /** A packet of `length` bytes with `request` goes to the link as one packet: it fits the path MTU, or its segments do. */
-  private leavesWhole(length: number, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): boolean {
-    return leavesWhole(length, IPV6_HEADER_LENGTH, this.mtuFor(destination, hop.link), hop.link.tsoMaxSize, request);
+  private leavesWhole(length: number, upper: number, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): boolean {
+    return leavesWhole(length, upper, this.mtuFor(destination, hop.link), hop.link.tsoMaxSize, request);
   }
 
   /**
@@ -243,9 +244,9 @@ export class Ipv6Output {
    * refused as too big, as a plain packet with `dontFragment`: TCP sizes its
    * segments to the path (RFC 8201 §5.2), IPv6 never fragments them.
    */
-  private transmitOffloaded(packet: Uint8Array, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): Ipv6SendResult {
-    if (!this.leavesWhole(packet.length, destination, hop, request)) return this.transmit(packet, hop, IPV6_HEADER_LENGTH, Ipv6Field.NEXT_HEADER, true);
-    hop.link.sendIpv6(packet, hop.nextHop, transportOffloadFor(this.offload, request, IPV6_HEADER_LENGTH));
+  private transmitOffloaded(packet: Uint8Array, upper: number, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): Ipv6SendResult {
+    if (!this.leavesWhole(packet.length, upper, destination, hop, request)) return this.transmit(packet, hop, upper, Ipv6Field.NEXT_HEADER, true);
+    hop.link.sendIpv6(packet, hop.nextHop, transportOffloadFor(this.offload, request, upper));
     return 'sent';
   }
 
