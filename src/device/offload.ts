@@ -36,8 +36,8 @@ export function segmentationMaxSize(device: Device): number {
 /**
  * The frame offload for `packet` (an IP packet of `family`) sent with
  * `request` over `device`, written into `into`; undefined when the frame
- * needs none. A packet no larger than the MTU is not segmented (the kernel
- * would reject a GSO frame with one segment); a partial checksum the device
+ * needs none. A packet of one segment is not a GSO frame (the kernel
+ * takes a GSO frame no longer than gso_size as a plain one); a partial checksum the device
  * cannot finish is finished here. A super-packet gets GSO metadata even when
  * the device cannot segment it (a router forwarding one to a port without
  * TSO): the caller hands it to `Segmenter.sendTo` (./segment.ts), which sends
@@ -53,8 +53,10 @@ export function frameOffload(
   /** The packet's length when its data follows in slices (core/slices.ts) and `packet` holds only the headers. */
   packetLength = packet.length,
 ): TxOffload | undefined {
-  // A super-packet is a GSO frame whether or not this device segments it: Segmenter.sendTo cuts it if not.
-  const tso = request.segmentSize > 0 && packetLength > device.mtu;
+  // A super-packet (more than one segment's data) is a GSO frame whether or not this device segments it:
+  // Segmenter.sendTo cuts it if not. Counted by segments, not by the link MTU: a path MTU below it (RFC 8201)
+  // makes a packet of two small segments that would fit the link too big for the path.
+  const tso = request.segmentSize > 0 && packetLength > request.headerLength + request.segmentSize;
   let partial = request.checksumStart > 0;
   // Segmentation computes every segment's checksum anew; only a single packet needs its partial one finished.
   if (partial && !device.checksumOffload && !tso) {

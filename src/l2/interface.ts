@@ -239,31 +239,16 @@ export class NetworkInterface {
   /**
    * `sendIpv4` of a packet whose data is not in `packet`'s buffer: `packet`
    * holds the IP and transport headers, `payload` the data as slices that
-   * stay where they are (TCP's send buffer, core/slices.ts). When the device
-   * gathers and takes the packet whole, the headers are framed in the scratch
-   * and the device writes the slices after them (no copy of the data); else
-   * (the next hop waits for ARP, the device does not gather or would need
-   * the packet cut or its checksum finished here) the data is copied behind
-   * the headers and the packet goes the usual way.
+   * stay where they are (TCP's send buffer, core/slices.ts). See `sendIpWithPayload`.
    */
   sendIpv4WithPayload(packet: Uint8Array, nextHop: number, offload: TransportOffload, payload: Slices): void {
-    const length = packet.length + payload.length;
-    const device = this.device;
-    const whole = offload.checksumStart > 0 && this.checksumOffload && (length <= this.mtu || (offload.segmentSize > 0 && length <= this.tsoMaxSize));
-    if (device.sendWithPayload === undefined || !whole || this.arp.mustWait(nextHop)) {
-      return this.sendIpv4(this.linear.join(packet, payload), nextHop, offload);
-    }
-    const mac = this.arp.resolve(nextHop, packet); // known (mustWait said so): nothing is queued
-    if (typeof mac !== 'number') return;
-    const header = this.headerLength;
-    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
-    const buf = this.scratch;
-    writeMac(buf, EthernetField.DESTINATION, mac);
-    setU16(buf, EthernetField.ETHER_TYPE, EtherType.IPv4);
-    buf.set(packet, header);
-    const frame = buf.subarray(0, header + packet.length);
-    const tx = frameOffload(device, frame.subarray(header), offload, 'ipv4', header, this.txOffload, length);
-    device.sendWithPayload(frame, tx, payload);
+    this.sendIpWithPayload(this.arp, EtherType.IPv4, 'ipv4', packet, nextHop, offload, payload);
+  }
+
+  /** `sendIpv6` of a packet whose data follows in `payload`; as `sendIpv4WithPayload`. */
+  sendIpv6WithPayload(packet: Uint8Array, nextHop: Ipv6Address, offload: TransportOffload, payload: Slices): void {
+    if (!this.ipv6) throw new Error(`${this.name}: IPv6 is off on this interface`);
+    this.sendIpWithPayload(this.ipv6.neighbours, EtherType.IPv6, 'ipv6', packet, nextHop, offload, payload);
   }
 
   /** Sends an IPv6 packet to `nextHop` on this link (NDP resolves it); as `sendIpv4`. */
@@ -293,12 +278,49 @@ export class NetworkInterface {
     // A packet that waits for its neighbour leaves later without its offload request: a super-packet waits as
     // the wire packets it stands for, a partial checksum is finished now.
     if (offload !== undefined && resolver.mustWait(nextHop)) {
-      if (offload.segmentSize > 0 && packet.length > this.mtu) return this.queueSegments(resolver, etherType, family, packet, nextHop, offload);
+      if (offload.segmentSize > 0 && packet.length > offload.headerLength + offload.segmentSize) return this.queueSegments(resolver, etherType, family, packet, nextHop, offload);
       if (offload.checksumStart > 0) completePartialChecksum(packet, offload);
       offload = undefined;
     }
     const mac = resolver.resolve(nextHop, packet);
     if (typeof mac === 'number') this.transmit(etherType, mac, packet, offload, family);
+  }
+
+  /**
+   * The one gather path, for IPv4 and IPv6 alike. When the device gathers
+   * and takes the packet whole (its checksum finished by the device, TSO
+   * within its limit), the headers are framed in the scratch and the device
+   * writes the slices after them (no copy of the data); else (the next hop
+   * waits for ARP/NDP, the device does not gather or would need the packet
+   * cut or its checksum finished here) the data is copied behind the headers
+   * and the packet goes the usual way (`sendIp`).
+   */
+  private sendIpWithPayload<NextHop>(
+    resolver: NeighbourResolver<NextHop>,
+    etherType: KnownEtherType,
+    family: IpFamily,
+    packet: Uint8Array,
+    nextHop: NextHop,
+    offload: TransportOffload,
+    payload: Slices,
+  ): void {
+    const length = packet.length + payload.length;
+    const device = this.device;
+    const whole = offload.checksumStart > 0 && this.checksumOffload && (length <= this.mtu || (offload.segmentSize > 0 && length <= this.tsoMaxSize));
+    if (device.sendWithPayload === undefined || !whole || resolver.mustWait(nextHop)) {
+      return this.sendIp(resolver, etherType, family, this.linear.join(packet, payload), nextHop, offload);
+    }
+    const mac = resolver.resolve(nextHop, packet); // known (mustWait said so): nothing is queued
+    if (typeof mac !== 'number') return;
+    const header = this.headerLength;
+    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+    const buf = this.scratch;
+    writeMac(buf, EthernetField.DESTINATION, mac);
+    setU16(buf, EthernetField.ETHER_TYPE, etherType);
+    buf.set(packet, header);
+    const frame = buf.subarray(0, header + packet.length);
+    const tx = frameOffload(device, frame.subarray(header), offload, family, header, this.txOffload, length);
+    device.sendWithPayload(frame, tx, payload);
   }
 
   /** Cuts a super-packet whose next hop is not resolved yet into segments, each queued for the neighbour. */

@@ -11,7 +11,8 @@ import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4H
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
-import { completePartialChecksum, type TransportOffload } from '../../core/offload.js';
+import { completePartialChecksum, newTransportOffload, type TransportOffload } from '../../core/offload.js';
+import { leavesWhole, transportOffloadFor, type IpOffloadRequest } from '../offload-request.js';
 import type { Slices } from '../../core/slices.js';
 
 /** Linux's net.ipv4.ip_default_ttl; RFC 1700 recommends 64. */
@@ -32,15 +33,8 @@ export interface Ipv4SendOptions {
   readonly offload?: Ipv4Offload;
 }
 
-/** What TCP asks of the link for one segment (IP turns it into a TransportOffload, core/offload.ts). */
-export interface Ipv4Offload {
-  /** Data bytes per segment: the link cuts the datagram into MSS-sized ones (TSO); 0: send as is. */
-  readonly gsoSize: number;
-  /** The transport checksum at this offset in the payload holds only the pseudo-header sum (NEEDS_CSUM). */
-  readonly partialChecksumOffset: number | undefined;
-  /** Transport header bytes (TSO repeats the headers in every segment). */
-  readonly transportHeaderLength: number;
-}
+/** What TCP asks of the link for one segment: the request both families share (../offload-request.ts). */
+export type Ipv4Offload = IpOffloadRequest;
 
 /** 'filtered': the local output hook (netfilter: firewall output chain, conntrack table full) dropped it, Linux's EPERM. */
 export type Ipv4SendResult = 'sent' | 'noRoute' | 'messageTooLong' | 'needsFragmentation' | 'filtered';
@@ -70,12 +64,7 @@ export class Ipv4Output {
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
   /** The link's offload request, filled in place for each offloaded datagram. */
-  private readonly offload: { -readonly [K in keyof TransportOffload]: TransportOffload[K] } = {
-    segmentSize: 0,
-    headerLength: 0,
-    checksumStart: 0,
-    checksumOffset: 0,
-  };
+  private readonly offload = newTransportOffload();
   /**
    * Netfilter's OUTPUT and POSTROUTING for datagrams this node sends
    * (src/netfilter): it may rewrite the packet in place (NAT) or return
@@ -163,17 +152,12 @@ export class Ipv4Output {
 
   /** A datagram of `length` bytes with `request` goes to `link` as one packet (the link or its device cuts a super-packet). */
   private leavesWhole(length: number, link: Ipv4Link, request: Ipv4Offload): boolean {
-    return length <= link.mtu || (request.gsoSize > 0 && length <= (link.tsoMaxSize ?? 0));
+    return leavesWhole(length, IPV4_HEADER_LENGTH, link.mtu, link.tsoMaxSize, request);
   }
 
   /** TCP's request in IP's terms, in the reused record. */
   private offloadFor(request: Ipv4Offload): TransportOffload {
-    const offload = this.offload;
-    offload.segmentSize = request.gsoSize;
-    offload.headerLength = IPV4_HEADER_LENGTH + request.transportHeaderLength;
-    offload.checksumStart = request.partialChecksumOffset === undefined ? 0 : IPV4_HEADER_LENGTH;
-    offload.checksumOffset = request.partialChecksumOffset ?? 0;
-    return offload;
+    return transportOffloadFor(this.offload, request, IPV4_HEADER_LENGTH);
   }
 
   /**

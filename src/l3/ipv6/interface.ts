@@ -15,6 +15,7 @@
  */
 import type { StackContext } from '../../core/context.js';
 import type { TransportOffload } from '../../core/offload.js';
+import type { Slices } from '../../core/slices.js';
 import type { MacAddress } from '../../l2/mac-address.js';
 import type { NeighbourTimings } from '../../l2/neighbour/cache.js';
 import { Mld } from '../icmpv6/mld.js';
@@ -104,6 +105,16 @@ export class Ipv6Interface implements Ipv6Link {
     return this.options.link.rxChecksumValid;
   }
 
+  /** Largest packet the device below segments itself (TSO), 0 when it cannot. */
+  get tsoMaxSize(): number {
+    return this.options.link.tsoMaxSize;
+  }
+
+  /** The device below finishes partial transport checksums. */
+  get checksumOffload(): boolean {
+    return this.options.link.checksumOffload;
+  }
+
   /** The preferred link-local address, once DAD let it be used. */
   get linkLocal(): Ipv6Address | undefined {
     return this.ipv6Addresses.find((a) => a.state === 'preferred' && isLinkLocalIpv6(a.address))?.address;
@@ -187,6 +198,11 @@ export class Ipv6Interface implements Ipv6Link {
   /** Hands an IPv6 packet to the Ethernet interface for `nextHop`: multicast maps to a MAC, unicast asks NDP. */
   sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void {
     this.options.link.sendIpv6(packet, nextHop, offload);
+  }
+
+  /** As `sendIpv6`, with the data in `payload` (slices the device may write without a copy). */
+  sendIpv6WithPayload(packet: Uint8Array, nextHop: Ipv6Address, offload: TransportOffload, payload: Slices): void {
+    this.options.link.sendIpv6WithPayload(packet, nextHop, offload, payload);
   }
 
   /**

@@ -4,6 +4,7 @@
  * MAC addresses or the neighbour cache.
  */
 import type { TransportOffload } from '../../core/offload.js';
+import type { Slices } from '../../core/slices.js';
 import type { MacAddress } from '../../l2/mac-address.js';
 import type { Ipv6Address } from './address.js';
 
@@ -35,6 +36,17 @@ export interface Ipv6Link {
    * The bytes are copied; `offload` as for IPv4 (Ipv4Link.sendIpv4).
    */
   sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void;
+  /**
+   * As `sendIpv6` for a packet whose data follows in `payload` (slices that
+   * stay where they are until the device writes them, core/slices.ts);
+   * `packet` holds the headers. Absent: the link does not gather, and IP
+   * copies the payload behind the headers. As Ipv4Link.sendIpv4WithPayload.
+   */
+  sendIpv6WithPayload?(packet: Uint8Array, nextHop: Ipv6Address, offload: TransportOffload, payload: Slices): void;
+  /** Largest packet the link segments itself (TSO); 0 or absent when it cannot. */
+  readonly tsoMaxSize?: number;
+  /** The link finishes partial transport checksums. */
+  readonly checksumOffload?: boolean;
   /** During receive: the current packet's transport checksum is known good (virtio-net offload). */
   readonly rxChecksumValid?: boolean;
 }
@@ -50,8 +62,14 @@ export interface Ipv6LinkLayer {
   readonly mtu: number;
   /** During receive: the device vouches for the current frame's transport checksum. */
   readonly rxChecksumValid: boolean;
+  /** Largest IP packet the device segments (TSO); 0 when it cannot. */
+  readonly tsoMaxSize: number;
+  /** The device finishes partial transport checksums. */
+  readonly checksumOffload: boolean;
   /** Resolves `nextHop` (multicast maps to its MAC, unicast asks NDP), frames and sends. */
   sendIpv6(packet: Uint8Array, nextHop: Ipv6Address, offload?: TransportOffload): void;
+  /** As `sendIpv6`, the data following in `payload` (l2/interface.ts: the one gather path of both families). */
+  sendIpv6WithPayload(packet: Uint8Array, nextHop: Ipv6Address, offload: TransportOffload, payload: Slices): void;
   /** Frames and sends to a link-layer address already known. */
   sendIpv6ToMac(packet: Uint8Array, mac: MacAddress): void;
 }

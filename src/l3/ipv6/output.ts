@@ -12,9 +12,18 @@
  *   host.ipv6Out.send({ destination, nextHeader: IpProtocol.UDP, checksumOffset: 6 }, udpDatagram)
  *
  * and `sourceFor(destination)` when they must know the source first (TCP's
- * connection tuple).
+ * connection tuple). TCP fills its own checksum (complete, or only the
+ * pseudo-header sum for the link to finish) and may ask for TSO: `offload`
+ * (../offload-request.ts, the request IPv4 output takes too), and its data
+ * may follow as send-buffer slices (`more`) that a gathering link writes
+ * without a copy. Such a packet is never fragmented: it leaves whole when it
+ * fits the path MTU or its segments do (headers + gso_size), else it is
+ * refused as for a plain packet with `dontFragment`.
  */
 import type { StackContext } from '../../core/context.js';
+import { newTransportOffload } from '../../core/offload.js';
+import type { Slices } from '../../core/slices.js';
+import { leavesWhole, transportOffloadFor, type IpOffloadRequest } from '../offload-request.js';
 import { FlowLabeler } from './flow-label.js';
 import { fold, pseudoHeaderSumV6, sumWords } from '../../core/checksum.js';
 import { setU16 } from '../../core/bytes.js';
@@ -28,7 +37,7 @@ import {
   type Ipv6Address,
 } from './address.js';
 import { FRAGMENT_HEADER_LENGTH } from './fragment-header.js';
-import { IPV6_DEFAULT_HOP_LIMIT, IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH, Ipv6Field, emitIpv6Header } from './header.js';
+import { IPV6_DEFAULT_HOP_LIMIT, IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH, Ipv6Field, emitIpv6Header, type Ipv6Record } from './header.js';
 import { fragmentIpv6 } from './fragment.js';
 import type { Ipv6Link } from './link.js';
 import { emitIpv6OptionsHeader, ipv6OptionsHeaderLength, type Ipv6OptionsHeaderRecord } from './options.js';
@@ -59,6 +68,13 @@ export interface Ipv6SendOptions {
   readonly dontFragment?: boolean;
   /** A Hop-by-Hop Options header to insert (MLD's Router Alert). */
   readonly hopByHop?: Ipv6OptionsHeaderRecord;
+  /**
+   * TCP's offload request (TSO, partial checksum; the transport filled its
+   * checksum field itself), honoured as far as the link offers it; offsets
+   * count from the IPv6 header (behind a Hop-by-Hop header, if any). Implies
+   * `dontFragment`; not with `checksumOffset`.
+   */
+  readonly offload?: IpOffloadRequest;
 }
 
 export type Ipv6SendResult = 'sent' | 'noRoute' | 'noSourceAddress' | 'messageTooLong' | 'needsFragmentation';
@@ -73,6 +89,18 @@ export class Ipv6Output {
   readonly pathMtu: PathMtuCache;
   /** RFC 6437: per-flow labels (./flow-label.ts). */
   private readonly flowLabels: FlowLabeler;
+  /** The header of each packet sent, filled in place (no allocation per packet). */
+  private readonly header: Ipv6Record = {
+    trafficClass: 0,
+    flowLabel: 0,
+    payloadLength: 0,
+    nextHeader: 0,
+    hopLimit: IPV6_DEFAULT_HOP_LIMIT,
+    source: new Uint8Array(16),
+    destination: new Uint8Array(16),
+  };
+  /** The link's offload request, filled in place for each offloaded packet. */
+  private readonly offload = newTransportOffload();
 
   constructor(
     private readonly ctx: StackContext,
@@ -134,8 +162,15 @@ export class Ipv6Output {
     return learned === undefined ? link.mtu : Math.min(learned, link.mtu);
   }
 
-  /** Sends `payload` as one IPv6 packet (fragmented when the path needs it). */
-  send(options: Ipv6SendOptions, payload: Uint8Array): Ipv6SendResult {
+  /**
+   * Sends `payload` as one IPv6 packet (fragmented when the path needs it
+   * and neither `dontFragment` nor `offload` forbids it). `more`: data that
+   * follows `payload` without being in its buffer (TCP's send buffer,
+   * core/slices.ts); it stays where it is when the packet leaves whole
+   * through a link that gathers (`Ipv6Link.sendIpv6WithPayload`), and is
+   * copied behind `payload` first otherwise.
+   */
+  send(options: Ipv6SendOptions, payload: Uint8Array, more?: Slices): Ipv6SendResult {
     const { ctx } = this;
     ctx.stats.inc('Ip6OutRequests');
     const destination = options.destination;
@@ -150,41 +185,69 @@ export class Ipv6Output {
       return 'noSourceAddress';
     }
     const hbhLength = options.hopByHop ? ipv6OptionsHeaderLength(options.hopByHop) : 0;
-    const payloadLength = hbhLength + payload.length;
+    const payloadLength = hbhLength + payload.length + (more?.length ?? 0);
     if (payloadLength > IPV6_MAX_PAYLOAD_LENGTH) {
       ctx.trace.dropped('Ip6OutDiscards', 'payload larger than 65535', () => `${payloadLength} bytes`);
       return 'messageTooLong';
     }
     const multicast = isMulticastIpv6(destination);
     const buf = this.scratch;
-    emitIpv6Header(
-      {
-        trafficClass: options.trafficClass ?? 0,
-        flowLabel: options.flowLabel ?? this.flowLabels.labelFor(source, destination, options.nextHeader, payload),
-        payloadLength,
-        nextHeader: options.hopByHop ? IpProtocol.HopByHop : options.nextHeader,
-        hopLimit: options.hopLimit ?? (multicast ? IPV6_DEFAULT_MULTICAST_HOP_LIMIT : IPV6_DEFAULT_HOP_LIMIT),
-        source,
-        destination,
-      },
-      buf,
-      0,
-    );
+    const header = this.header;
+    header.trafficClass = options.trafficClass ?? 0;
+    header.flowLabel = options.flowLabel ?? this.flowLabels.labelFor(source, destination, options.nextHeader, payload);
+    header.payloadLength = payloadLength;
+    header.nextHeader = options.hopByHop ? IpProtocol.HopByHop : options.nextHeader;
+    header.hopLimit = options.hopLimit ?? (multicast ? IPV6_DEFAULT_MULTICAST_HOP_LIMIT : IPV6_DEFAULT_HOP_LIMIT);
+    header.source = source;
+    header.destination = destination;
+    emitIpv6Header(header, buf, 0);
     if (options.hopByHop) emitIpv6OptionsHeader({ ...options.hopByHop, nextHeader: options.nextHeader }, buf, IPV6_HEADER_LENGTH);
     const upper = IPV6_HEADER_LENGTH + hbhLength;
     buf.set(payload, upper);
+    const length = IPV6_HEADER_LENGTH + payloadLength;
+    const request = options.offload;
+    if (more !== undefined && more.length > 0) {
+      const link = hop.link;
+      if (request !== undefined && link.sendIpv6WithPayload !== undefined && this.leavesWhole(length, upper, destination, hop, request)) {
+        if (multicast) ctx.stats.inc('Ip6OutMcastPkts');
+        link.sendIpv6WithPayload(buf.subarray(0, upper + payload.length), hop.nextHop, transportOffloadFor(this.offload, request, upper), more);
+        return 'sent';
+      }
+      more.copyTo(buf, upper + payload.length);
+    }
     if (options.checksumOffset !== undefined) {
       const at = upper + options.checksumOffset;
+      const upperLength = length - upper;
       setU16(buf, at, 0);
-      const sum = sumWords(buf, upper, payload.length, pseudoHeaderSumV6(source, destination, options.nextHeader, payload.length));
+      const sum = sumWords(buf, upper, upperLength, pseudoHeaderSumV6(source, destination, options.nextHeader, upperLength));
       let checksum = ~fold(sum) & 0xffff;
       // RFC 768 / RFC 8200 §8.1: a computed UDP checksum of zero is sent as all ones.
       if (checksum === 0 && options.nextHeader === IpProtocol.UDP) checksum = 0xffff;
       setU16(buf, at, checksum);
     }
     if (multicast) ctx.stats.inc('Ip6OutMcastPkts');
-    const packet = buf.subarray(0, upper + payload.length);
+    const packet = buf.subarray(0, length);
+    if (request !== undefined) return this.transmitOffloaded(packet, upper, destination, hop, request);
     return this.transmit(packet, hop, upper, hbhLength > 0 ? IPV6_HEADER_LENGTH : Ipv6Field.NEXT_HEADER, options.dontFragment ?? false);
+  }
+
+  /** A packet of `length` bytes with `request` goes to the link as one packet: it fits the path MTU, or its segments do. */
+  private leavesWhole(length: number, upper: number, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): boolean {
+    return leavesWhole(length, upper, this.mtuFor(destination, hop.link), hop.link.tsoMaxSize, request);
+  }
+
+  /**
+   * A segment from TCP with TSO and/or a partial checksum: handed to the link
+   * whole with the request in IP's terms (l2/interface.ts and its device do
+   * what they can and finish the rest). One the link cannot take whole (its
+   * segments larger than the path MTU, TSO the link does not offer) is
+   * refused as too big, as a plain packet with `dontFragment`: TCP sizes its
+   * segments to the path (RFC 8201 §5.2), IPv6 never fragments them.
+   */
+  private transmitOffloaded(packet: Uint8Array, upper: number, destination: Ipv6Address, hop: Ipv6NextHop, request: IpOffloadRequest): Ipv6SendResult {
+    if (!this.leavesWhole(packet.length, upper, destination, hop, request)) return this.transmit(packet, hop, upper, Ipv6Field.NEXT_HEADER, true);
+    hop.link.sendIpv6(packet, hop.nextHop, transportOffloadFor(this.offload, request, upper));
+    return 'sent';
   }
 
   /**

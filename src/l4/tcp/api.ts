@@ -42,7 +42,7 @@ export class Tcp implements SocketHost {
     }
     if (address.includes(':')) {
       const net = this.network('ipv6');
-      const parsed = net && (net as TcpNetwork & { parse?(text: string): IpAddress | undefined }).parse?.(address);
+      const parsed = net?.parse?.(address);
       return net && parsed !== undefined ? { net, address: parsed } : undefined;
     }
     return undefined;

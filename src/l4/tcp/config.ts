@@ -151,7 +151,7 @@ export interface TcpConfig {
   readonly keepaliveProbes: number;
   /**
    * Largest segment handed to a link that segments for us (TSO/GSO); 0 turns
-   * it off. Only used on links that say they can (Ipv4Link.tsoMaxSize).
+   * it off. Only used on links that say they can (Ipv4Link/Ipv6Link.tsoMaxSize; offload.ts tsoDataMax).
    */
   readonly tsoMaxSize: number;
 }

@@ -12,29 +12,20 @@ import { formatIpv4, type Ipv4Address } from '../../l3/ipv4/address.js';
 import { Ipv4HeaderView } from '../../l3/ipv4/header.js';
 import type { Ipv4Input } from '../../l3/ipv4/input.js';
 import type { Ipv4Link } from '../../l3/ipv4/link.js';
-import type { Ipv4Offload, Ipv4Output, Ipv4SendOptions } from '../../l3/ipv4/output.js';
+import type { Ipv4Output, Ipv4SendOptions } from '../../l3/ipv4/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { TcpError } from './connection.js';
-import { Field as TcpField, TcpHeaderView } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
+import { TcpOffloadRequest, tsoDataMax, type OffloadLink } from './offload.js';
 import type { TcpLayer } from './tcp.js';
-
-/** What a link may say about offloads (device/tap.ts with IFF_VNET_HDR; absent on plain links). */
-interface OffloadLink {
-  /** Largest TCP segment the link takes and cuts to MSS itself (TSO), 0 or absent when it cannot. */
-  readonly tsoMaxSize?: number;
-  /** The link completes partial checksums (virtio-net NEEDS_CSUM). */
-  readonly checksumOffload?: boolean;
-}
 
 const IPV4_HEADER = 20;
 
 export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork {
   const v4 = (a: IpAddress): Ipv4Address => a as number;
-  const outgoing = new TcpHeaderView();
   // One output request and one offload request, filled in place for every segment: sending allocates nothing.
   const request: { -readonly [K in keyof Ipv4SendOptions]: Ipv4SendOptions[K] } = { destination: 0, source: 0, protocol: IpProtocol.TCP, dontFragment: true, ecn: 0, offload: undefined };
-  const offload: { -readonly [K in keyof Ipv4Offload]: Ipv4Offload[K] } = { gsoSize: 0, partialChecksumOffset: undefined, transportHeaderLength: 0 };
+  const offload = new TcpOffloadRequest();
   const fill = (source: IpAddress, destination: IpAddress, ecn: number): typeof request => {
     request.source = v4(source);
     request.destination = v4(destination);
@@ -42,8 +33,7 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     request.offload = undefined;
     return request;
   };
-  const linkTowards = (destination: IpAddress): (Ipv4Link & OffloadLink) | undefined =>
-    output.route(v4(destination))?.link as (Ipv4Link & OffloadLink) | undefined;
+  const linkTowards = (destination: IpAddress): (Ipv4Link & OffloadLink) | undefined => output.route(v4(destination))?.link;
   return {
     family: 'ipv4',
     headerOverhead: IPV4_HEADER,
@@ -58,24 +48,16 @@ export function ipv4TcpNetwork(output: Ipv4Output, input: Ipv4Input): TcpNetwork
     },
     isLocal: (a) => input.isLocalAddress(v4(a)),
     mtuTowards: (destination) => linkTowards(destination)?.mtu,
-    tsoMaxTowards: (destination) => linkTowards(destination)?.tsoMaxSize ?? 0,
+    tsoMaxTowards: (destination) => tsoDataMax(linkTowards(destination), IPV4_HEADER),
     checksumOffloadTowards: (destination) => linkTowards(destination)?.checksumOffload ?? false,
     send: (source, destination, segment, gsoSize, partialChecksum, ecn = 0) => {
       const options = fill(source, destination, ecn);
-      if (gsoSize === 0 && !partialChecksum) return output.send(options, segment) === 'sent';
-      outgoing.wrap(segment); // our own segment: always a whole header
-      offload.gsoSize = gsoSize;
-      offload.partialChecksumOffset = partialChecksum ? TcpField.CHECKSUM : undefined;
-      offload.transportHeaderLength = outgoing.headerLength;
-      options.offload = offload;
+      options.offload = offload.forSegment(segment, gsoSize, partialChecksum);
       return output.send(options, segment) === 'sent';
     },
     sendWithPayload: (source, destination, header, payload, gsoSize, ecn) => {
       const options = fill(source, destination, ecn);
-      offload.gsoSize = gsoSize;
-      offload.partialChecksumOffset = TcpField.CHECKSUM;
-      offload.transportHeaderLength = header.length;
-      options.offload = offload;
+      options.offload = offload.forHeader(header, gsoSize);
       return output.send(options, header, payload) === 'sent';
     },
   };

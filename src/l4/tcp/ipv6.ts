@@ -8,25 +8,47 @@
  * RFC 4443 §3.1 (which Destination Unreachable codes mean "refused").
  */
 import { pseudoHeaderSumV6 } from '../../core/checksum.js';
-import { formatIpv6, ipv6Equal, ipv6Key, type Ipv6Address } from '../../l3/ipv6/address.js';
+import { formatIpv6, ipv6Equal, ipv6Key, parseIpv6, type Ipv6Address } from '../../l3/ipv6/address.js';
 import { IPV6_HEADER_LENGTH, Ipv6Field } from '../../l3/ipv6/header.js';
-import type { Ipv6Output } from '../../l3/ipv6/output.js';
+import type { Ipv6Output, Ipv6SendOptions } from '../../l3/ipv6/output.js';
 import { IpProtocol } from '../../l3/ip-protocol.js';
 import { TcpError } from './connection.js';
 import { TCP_QUOTED_MIN_LENGTH } from './header.js';
 import type { IpAddress, TcpNetwork } from './network.js';
+import { TcpOffloadRequest, tsoDataMax } from './offload.js';
 import type { TcpLayer } from './tcp.js';
 
 const IPV6_HEADER = IPV6_HEADER_LENGTH;
+const NO_ADDRESS = new Uint8Array(16);
 
 export function ipv6TcpNetwork(output: Ipv6Output, isLocalAddress: (a: Ipv6Address) => boolean): TcpNetwork {
   const v6 = (a: IpAddress): Ipv6Address => a as Uint8Array;
+  // One output request and one offload request, filled in place for every segment: sending allocates nothing.
+  // TCP sizes segments to the path MTU (RFC 8201 §5.2), so IPv6 never fragments them (dontFragment).
+  const request: { -readonly [K in keyof Ipv6SendOptions]: Ipv6SendOptions[K] } = {
+    destination: NO_ADDRESS,
+    source: NO_ADDRESS,
+    nextHeader: IpProtocol.TCP,
+    dontFragment: true,
+    trafficClass: 0,
+    offload: undefined,
+  };
+  const offload = new TcpOffloadRequest();
+  const fill = (source: IpAddress, destination: IpAddress, ecn: number): typeof request => {
+    request.source = v6(source);
+    request.destination = v6(destination);
+    request.trafficClass = ecn; // the ECN field is the low two bits of the Traffic Class (RFC 3168 §5, RFC 8200 §7)
+    request.offload = undefined;
+    return request;
+  };
+  const linkTowards = (destination: IpAddress) => output.route(v6(destination))?.link;
   return {
     family: 'ipv6',
     headerOverhead: IPV6_HEADER,
     key: (a) => ipv6Key(v6(a)),
     equal: (a, b) => ipv6Equal(v6(a), v6(b)),
     format: (a) => formatIpv6(v6(a)),
+    parse: (text) => parseIpv6(text),
     bytes: (a) => v6(a),
     pseudoHeaderSum: (source, destination, length) => pseudoHeaderSumV6(v6(source), v6(destination), IpProtocol.TCP, length),
     sourceFor: (destination) => output.sourceFor(v6(destination)),
@@ -35,12 +57,19 @@ export function ipv6TcpNetwork(output: Ipv6Output, isLocalAddress: (a: Ipv6Addre
       const hop = output.route(v6(destination));
       return hop ? output.mtuFor(v6(destination), hop.link) : undefined;
     },
-    // The IPv6 path has no TSO or checksum offload yet: TCP segments and checksums itself.
-    tsoMaxTowards: () => 0,
-    checksumOffloadTowards: () => false,
-    // TCP sizes segments to the path MTU (RFC 8201 §5.2), so IPv6 never fragments them.
-    send: (source, destination, segment, _gsoSize, _partialChecksum, ecn = 0) =>
-      output.send({ destination: v6(destination), source: v6(source), nextHeader: IpProtocol.TCP, dontFragment: true, trafficClass: ecn }, segment) === 'sent',
+    tsoMaxTowards: (destination) => tsoDataMax(linkTowards(destination), IPV6_HEADER),
+    checksumOffloadTowards: (destination) => linkTowards(destination)?.checksumOffload ?? false,
+    // With a partial checksum the field holds the RFC 8200 §8.1 pseudo-header sum (send.ts `finish`), which the link completes.
+    send: (source, destination, segment, gsoSize, partialChecksum, ecn = 0) => {
+      const options = fill(source, destination, ecn);
+      options.offload = offload.forSegment(segment, gsoSize, partialChecksum);
+      return output.send(options, segment) === 'sent';
+    },
+    sendWithPayload: (source, destination, header, payload, gsoSize, ecn) => {
+      const options = fill(source, destination, ecn);
+      options.offload = offload.forHeader(header, gsoSize);
+      return output.send(options, header, payload) === 'sent';
+    },
   };
 }
 

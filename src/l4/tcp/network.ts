@@ -20,6 +20,8 @@ export interface TcpNetwork {
   key(address: IpAddress): number | string;
   equal(a: IpAddress, b: IpAddress): boolean;
   format(address: IpAddress): string;
+  /** Parses a literal address of this family (the IPv6 network: `connect({ host: 'fd77::2' })`); IPv4 is parsed by the API. */
+  parse?(text: string): IpAddress | undefined;
   /** The address's bytes in network order (for ISN and SYN-cookie hashing). */
   bytes(address: IpAddress): Uint8Array;
   /** One's-complement pseudo-header sum for a TCP segment of `length` bytes (RFC 9293 §3.1). */
@@ -31,8 +33,9 @@ export interface TcpNetwork {
   /** The link MTU towards `destination` (the MSS we announce is derived from it). */
   mtuTowards(destination: IpAddress): number | undefined;
   /**
-   * Largest segment (TCP header + data) the link towards `destination` cuts
-   * into MSS-sized pieces for us (TSO); 0 when it cannot.
+   * Most data bytes in one segment the link towards `destination` cuts into
+   * MSS-sized pieces for us (TSO), leaving room for the IP and the longest TCP
+   * header in the link's limit (offload.ts `tsoDataMax`); 0 when it cannot.
    */
   tsoMaxTowards(destination: IpAddress): number;
   /** True when the link towards `destination` completes partial checksums (virtio-net NEEDS_CSUM). */

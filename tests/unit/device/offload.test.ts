@@ -74,6 +74,11 @@ describe('frameOffload', () => {
     expect(frameOffload(full, packet, request, 'ipv4', 14, newTxOffload())).toMatchObject({ gsoType: VnetGsoType.none, gsoSize: 0, checksumStart: 34 });
   });
 
+  it('two segments within the link MTU are still a GSO frame (a path MTU below the link MTU sized them)', () => {
+    const { packet } = partialPacket(1000);
+    expect(frameOffload(full, packet, { ...request, segmentSize: 500 }, 'ipv6', 14, newTxOffload())).toMatchObject({ gsoType: VnetGsoType.tcpv6, gsoSize: 500 });
+  });
+
   it('a device without checksum offload gets a finished checksum and no offload at all (and is not offered TSO)', () => {
     const plain = device({ tsoMaxSize: 65_535 });
     expect(segmentationMaxSize(plain)).toBe(0);

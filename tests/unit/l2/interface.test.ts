@@ -10,6 +10,7 @@ import { fold, pseudoHeaderSumV4, verifyChecksum } from '../../../src/core/check
 import { createTestContext } from '../../../src/core/context.js';
 import type { TransportOffload } from '../../../src/core/offload.js';
 import type { Device, FrameHandler, TxOffload } from '../../../src/device/device.js';
+import { Slices } from '../../../src/core/slices.js';
 import { ArpOperation, emitArp } from '../../../src/l2/arp/packet.js';
 import { EtherType } from '../../../src/l2/ethernet/ether-type.js';
 import { emitEthernet, parseEthernet } from '../../../src/l2/ethernet/frame.js';
@@ -201,5 +202,79 @@ describe('NetworkInterface input and addresses', () => {
     expect(iface.removeIpv4Address({ ...a })).toBe(true);
     expect(iface.removeIpv4Address(a)).toBe(false);
     expect(iface.ipv4Addresses).toEqual([{ address: OUR_IP, prefixLength: 24 }]);
+  });
+});
+
+/** A device that gathers (as the TAP does): records the headers it was given and the payload slices' length. */
+class GatherDevice extends FakeDevice {
+  readonly gathered: { frame: Uint8Array; offload: TxOffload | undefined; payload: number }[] = [];
+  sendWithPayload(frame: Uint8Array, offload: TxOffload | undefined, payload: Slices): void {
+    this.gathered.push({ frame: frame.slice(), offload: offload && { ...offload }, payload: payload.length });
+  }
+}
+
+describe('NetworkInterface: the one gather path, IPv4 and IPv6', () => {
+  /** An interface whose IPv6 neighbour is resolved or pending (`pending`), recording what waits for it. */
+  function setup6(pending: boolean) {
+    const ctx = createTestContext();
+    const device = new GatherDevice(1500, 65_535, true);
+    const waiting: Uint8Array[] = [];
+    const iface = new NetworkInterface(ctx, device, {
+      name: 't0',
+      mac: OUR_MAC,
+      receivers: {
+        ipv6: () => ({
+          neighbours: {
+            resolve: (_nextHop, packet) => {
+              if (!pending) return PEER6_MAC;
+              waiting.push(packet.slice());
+              return 'queued' as const;
+            },
+            mustWait: () => pending,
+          },
+          receive: () => {},
+        }),
+      },
+    });
+    return { iface, device, waiting };
+  }
+  const data = new Uint8Array(20_000).fill(5);
+  const payload = (): Slices => {
+    const s = new Slices();
+    s.add(data, 0, 12_000);
+    s.add(data, 12_000, 8_000);
+    return s;
+  };
+  /** An IPv6 header (payload length 20 + 20000) and a 20-byte TCP header. */
+  const headers = (): Uint8Array => {
+    const h = new Uint8Array(60);
+    h[0] = 0x60;
+    h[4] = (20_020 >>> 8) & 0xff;
+    h[5] = 20_020 & 0xff;
+    h[6] = 6;
+    h[40 + 12] = 0x50;
+    return h;
+  };
+  const tso6: TransportOffload = { segmentSize: 1428, headerLength: 60, checksumStart: 40, checksumOffset: 16 };
+
+  it('an IPv6 super-packet to a resolved neighbour: the headers framed, the data gathered, tcpv6 offsets', () => {
+    const { iface, device } = setup6(false);
+    iface.sendIpv6WithPayload(headers(), parseIpv6('fd00::2')!, tso6, payload());
+    expect(device.sent).toHaveLength(0);
+    expect(device.gathered).toHaveLength(1);
+    const g = device.gathered[0]!;
+    expect(g.frame.length).toBe(14 + 60);
+    expect(g.payload).toBe(20_000);
+    expect(frameOf(g.frame).etherType).toBe(EtherType.IPv6);
+    expect(g.offload).toEqual({ gsoType: 4, gsoSize: 1428, headerLength: 74, checksumStart: 54, checksumOffset: 16 });
+  });
+
+  it('while NDP resolves, the data is copied and the super-packet waits as wire-sized segments', () => {
+    const { iface, device, waiting } = setup6(true);
+    iface.sendIpv6WithPayload(headers(), parseIpv6('fd00::2')!, tso6, payload());
+    expect(device.gathered).toHaveLength(0);
+    expect(waiting.length).toBe(Math.ceil(20_000 / 1428));
+    expect(waiting.every((p) => p.length <= 1500)).toBe(true);
+    expect(waiting.reduce((n, p) => n + p.length - 60, 0)).toBe(20_000);
   });
 });

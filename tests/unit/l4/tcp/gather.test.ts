@@ -1,6 +1,6 @@
 /**
- * TCP data sent without a copy (send.ts `emit` → Ipv4Output → interface →
- * Device.sendWithPayload): the segment's data goes down as slices of the
+ * TCP data sent without a copy (send.ts `emit` → Ipv4Output or Ipv6Output →
+ * the interface's one gather path → Device.sendWithPayload), over IPv4 and IPv6: the segment's data goes down as slices of the
  * send buffer's blocks, and the device reads them only when it writes, at
  * the end of the turn, like a TAP's writev (device/tap.ts). The NIC below
  * does exactly that: it keeps the slices by reference (taking a loan, as the
@@ -23,6 +23,7 @@ import { TcpMemory } from '../../../../src/l4/tcp/memory.js';
 import { DEFAULT_TCP_CONFIG } from '../../../../src/l4/tcp/config.js';
 import type { Socket } from '../../../../src/l4/tcp/socket.js';
 import { Host } from '../../../../src/node/host.js';
+import { parseIpv6Cidr } from '../../../../src/l3/ipv6/address.js';
 import { A_ADDR, B, B_ADDR, onlyConnection, pattern } from './harness.js';
 
 interface Queued {
@@ -36,6 +37,8 @@ class GatherNic implements Device {
   readonly checksumOffload = true;
   readonly tsoMaxSize = 65_535;
   gathered = 0;
+  /** TSO frames handed over (gso_type TCPv4 or TCPv6, as the family asks), each checked against the MTU. */
+  superFrames = 0;
   private queue: Queued[] = [];
   private scheduled = false;
   private readonly segmenter = new Segmenter();
@@ -86,6 +89,13 @@ class GatherNic implements Device {
   onClose(): void {}
   close(): void {}
   private enqueue(q: Queued): void {
+    if (q.offload !== undefined && q.offload.gsoType !== 0) {
+      const ipv6 = (q.frame[12]! << 8 | q.frame[13]!) === 0x86dd;
+      if (q.offload.gsoType !== (ipv6 ? 4 : 1)) throw new Error(`gso_type ${q.offload.gsoType} for an ${ipv6 ? 'IPv6' : 'IPv4'} frame`);
+      // Each segment the kernel would cut must fit the link: headers + gso_size <= MTU (+ Ethernet).
+      if (q.offload.headerLength + q.offload.gsoSize > this.mtu + 14) throw new Error(`segments of ${q.offload.headerLength}+${q.offload.gsoSize} bytes on MTU ${this.mtu}`);
+      this.superFrames++;
+    }
     this.queue.push(q);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -96,7 +106,9 @@ class GatherNic implements Device {
 
 const yieldToNode = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function pair(mtu: number, loss: number) {
+type Family = 'ipv4' | 'ipv6';
+
+function pair(mtu: number, loss: number, family: Family = 'ipv4') {
   const ctxA = createTestContext(11);
   const statsB = new Stats();
   const ctxB: StackContext = { ...ctxA, stats: statsB, trace: new Tracer(silentLogger, statsB) };
@@ -104,8 +116,13 @@ function pair(mtu: number, loss: number) {
   const nic = new GatherNic(linkB);
   const a = new Host(ctxA);
   const b = new Host(ctxB);
-  a.addInterface(linkA, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A_ADDR, prefixLength: 24 }] });
-  b.addInterface(nic, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B_ADDR, prefixLength: 24 }] });
+  const ipv6 = (cidr: string) => (family === 'ipv6' ? { ipv6: { addresses: [parseIpv6Cidr(cidr)!], dadTransmits: 0 } } : {});
+  a.addInterface(linkA, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A_ADDR, prefixLength: 24 }], ...ipv6('fd00::1/64') });
+  b.addInterface(nic, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B_ADDR, prefixLength: 24 }], ...ipv6('fd00::2/64') });
+  if (family === 'ipv6') {
+    a.start();
+    b.start();
+  }
   const { clock, timers } = ctxA;
   const runUntil = async (done: () => boolean): Promise<void> => {
     for (let i = 0; i < 1_000_000; i++) {
@@ -121,19 +138,24 @@ function pair(mtu: number, loss: number) {
 }
 
 describe('TCP send without copying the data (gathered payload)', () => {
-  for (const [mtu, loss] of [
-    [1500, 0],
-    [1500, 0.03],
-    [9000, 0.02],
+  for (const [family, mtu, loss] of [
+    ['ipv4', 1500, 0],
+    ['ipv4', 1500, 0.03],
+    ['ipv4', 9000, 0.02],
+    ['ipv6', 1500, 0],
+    ['ipv6', 1500, 0.03],
+    ['ipv6', 9000, 0.02],
   ] as const) {
-    it(`delivers 4 MiB byte-exact at MTU ${mtu}, loss ${loss * 100}%, its data gathered from the send buffer`, async () => {
-      const t = pair(mtu, loss);
+    it(`delivers 4 MiB byte-exact over ${family} at MTU ${mtu}, loss ${loss * 100}%, its data gathered from the send buffer`, async () => {
+      const t = pair(mtu, loss, family);
       let server: Socket | undefined;
       t.b.tcp.createServer((s) => (server = s)).listen(80);
-      const client = t.a.tcp.connect({ host: B, port: 80 });
+      const client = t.a.tcp.connect({ host: family === 'ipv4' ? B : 'fd00::2', port: 80 });
       await t.runUntil(() => server !== undefined && !client.connecting);
       const c = onlyConnection(t.b);
+      expect(c.net.family).toBe(family);
       expect(c.checksumOffload).toBe(true);
+      expect(c.tsoMax).toBe(65_535 - (family === 'ipv4' ? 20 : 40) - 60); // every super-packet fits the NIC's 65535 with any TCP header
       const size = 4 * 1024 * 1024;
       const data = pattern(size, 17);
       let got = 0;
@@ -147,6 +169,7 @@ describe('TCP send without copying the data (gathered payload)', () => {
       await t.runUntil(() => got === size);
       expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
       expect(t.nic.gathered).toBeGreaterThan(0);
+      expect(t.nic.superFrames).toBeGreaterThan(0);
       expect(transmitLoans.frames).toBe(0);
       if (loss > 0) expect(t.statsB.get('TcpRetransSegs')).toBeGreaterThan(0);
     });

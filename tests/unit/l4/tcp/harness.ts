@@ -9,6 +9,7 @@ import { Stats } from '../../../../src/core/stats.js';
 import { Tracer, silentLogger } from '../../../../src/core/trace.js';
 import { createLinkPair, type LinkDevice, type LinkOptions } from '../../../../src/device/link.js';
 import { parseIpv4 } from '../../../../src/l3/ipv4/address.js';
+import { parseIpv6Cidr } from '../../../../src/l3/ipv6/address.js';
 import type { TcpConfig } from '../../../../src/l4/tcp/config.js';
 import type { TcpConnection } from '../../../../src/l4/tcp/connection.js';
 import { Host } from '../../../../src/node/host.js';
@@ -17,6 +18,8 @@ export const A = '10.0.0.1';
 export const B = '10.0.0.2';
 export const A_ADDR = parseIpv4(A)!;
 export const B_ADDR = parseIpv4(B)!;
+/** B's IPv6 address in a pair made with `family: 'ipv6'` (A is fd00::1). */
+export const B6 = 'fd00::2';
 
 export interface PairOptions {
   seed?: number;
@@ -24,6 +27,8 @@ export interface PairOptions {
   impairment?: LinkOptions['impairment'];
   configA?: Partial<TcpConfig>;
   configB?: Partial<TcpConfig>;
+  /** 'ipv6': the hosts also get fd00::1/64 and fd00::2/64 (no DAD), for tests that connect over IPv6. */
+  family?: 'ipv4' | 'ipv6';
 }
 
 export interface Pair {
@@ -49,8 +54,13 @@ export function tcpPair(options: PairOptions = {}): Pair {
   const [linkA, linkB] = createLinkPair(ctxA, { mtu: options.mtu, impairment: options.impairment });
   const a = new Host(ctxA);
   const b = new Host(ctxB);
-  a.addInterface(linkA, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A_ADDR, prefixLength: 24 }] });
-  b.addInterface(linkB, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B_ADDR, prefixLength: 24 }] });
+  const ipv6 = (cidr: string) => (options.family === 'ipv6' ? { ipv6: { addresses: [parseIpv6Cidr(cidr)!], dadTransmits: 0 } } : {});
+  a.addInterface(linkA, { name: 'a0', mac: 0x020000000001, ipv4: [{ address: A_ADDR, prefixLength: 24 }], ...ipv6('fd00::1/64') });
+  b.addInterface(linkB, { name: 'b0', mac: 0x020000000002, ipv4: [{ address: B_ADDR, prefixLength: 24 }], ...ipv6('fd00::2/64') });
+  if (options.family === 'ipv6') {
+    a.start();
+    b.start();
+  }
   if (options.configA) a.tcp.layer.configure(options.configA);
   if (options.configB) b.tcp.layer.configure(options.configB);
   const { clock, timers } = ctxA;
