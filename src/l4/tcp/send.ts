@@ -10,6 +10,7 @@
  */
 import { setU16 } from '../../core/bytes.js';
 import { finishChecksum, fold, sumWords, verifyChecksum as verifyInternetChecksum } from '../../core/checksum.js';
+import { rateOnTransmit } from './congestion/delivery-rate.js';
 import { EcnCodepoint } from './congestion/ecn.js';
 import type { TcpConnection } from './connection.js';
 import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
@@ -100,6 +101,8 @@ function transmitNext(c: TcpConnection): boolean {
   const wantFin = c.finQueued && c.finSeq === undefined && c.state !== TcpState.ESTABLISHED && c.state !== TcpState.CLOSE_WAIT;
   if (avail <= 0 && !wantFin) {
     c.cwndLimited = false;
+    // Delivery-rate estimation §3.3.1: out of data with room in the window, so samples are application-limited.
+    if (c.cc.rate && room > 0) c.cc.rate.markAppLimited(pipe);
     return false;
   }
   if (room < Math.min(mss, Math.max(avail, 1)) && pipe > 0) {
@@ -154,6 +157,7 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
 
   const end = seqAdd(start, dataLen + (fin ? 1 : 0));
   rackOnTransmit(c, start, end, isRetransmit);
+  if (c.cc.rate) rateOnTransmit(c, c.cc.rate, start, end, isRetransmit);
   if (isRetransmit) {
     c.bytesRetransmitted += dataLen;
     c.totalRetransmits++;
