@@ -101,8 +101,6 @@ function transmitNext(c: TcpConnection): boolean {
   const wantFin = c.finQueued && c.finSeq === undefined && c.state !== TcpState.ESTABLISHED && c.state !== TcpState.CLOSE_WAIT;
   if (avail <= 0 && !wantFin) {
     c.cwndLimited = false;
-    // Delivery-rate estimation §3.3.1: out of data with room in the window, so samples are application-limited.
-    if (c.cc.rate && room > 0) c.cc.rate.markAppLimited(pipe);
     return false;
   }
   if (room < Math.min(mss, Math.max(avail, 1)) && pipe > 0) {

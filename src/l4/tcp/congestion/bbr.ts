@@ -26,7 +26,8 @@
  * has no pacer, so this BBR is window-limited: it computes the pacing rate
  * (shown in `tcp` tables, and it sizes the TSO allowance as Linux's
  * tcp_tso_autosize does) but nothing waits for it. The gain cycle therefore
- * only shapes state transitions, and DRAIN drains by the window alone. On
+ * only shapes state transitions, and DRAIN drains by the window alone (its
+ * cwnd target is one BDP where Linux keeps 2/ln2 and paces slower). On
  * tapnet's paths (a TAP to the kernel of the same machine) the bottleneck is
  * the CPU, not a queue that pacing would keep short.
  *
@@ -338,8 +339,10 @@ export class Bbr implements CongestionControl {
         this.cwndGain = BBR_HIGH_GAIN;
         break;
       case 'drain':
+        // Linux keeps cwnd_gain = high_gain here and drains by pacing slower. Unpaced, only the window can drain
+        // the queue STARTUP built: its target is one BDP (see setCwnd), or DRAIN would never end.
         this.pacingGain = BBR_DRAIN_GAIN;
-        this.cwndGain = BBR_HIGH_GAIN;
+        this.cwndGain = 1;
         break;
       case 'probe_bw':
         this.pacingGain = BBR_PACING_GAIN_CYCLE[this.cycleIndex]!;
@@ -434,7 +437,9 @@ export class Bbr implements CongestionControl {
     const mss = ctx.mss;
     const acked = rs.newlyDelivered;
     if (acked > 0 && !this.recoverOrRestore(rs, ctx)) {
-      const target = this.quantizationBudget(this.bdp(this.cwndGain, mss) + this.aggregationAllowance(), ctx);
+      // In DRAIN the target is what checkDrain waits for (no aggregation allowance), so the window reaches it.
+      const target =
+        this.mode === 'drain' ? this.inflightFor(1, ctx) : this.quantizationBudget(this.bdp(this.cwndGain, mss) + this.aggregationAllowance(), ctx);
       if (this.fullBwReached) this.w = Math.min(this.w + acked, target);
       else if (this.w < target || this.rate.delivered < INIT_CWND_SEGMENTS * mss) this.w += acked;
       this.w = Math.max(this.w, BBR_MIN_CWND_SEGMENTS * mss);

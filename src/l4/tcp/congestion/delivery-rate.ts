@@ -24,7 +24,7 @@
  */
 import type { TcpConnection } from '../connection.js';
 import type { BbrAckContext } from './bbr.js';
-import { pipeSize } from '../recovery.js';
+import { nextLostHole, pipeSize } from '../recovery.js';
 import { seqAdd, seqGt, seqLe, seqLt, seqSub, type SeqNum } from '../seq.js';
 
 /** One rate sample (draft §3.1 "RS.*"), reused from ACK to ACK. Times in ms, amounts in bytes. */
@@ -318,6 +318,24 @@ export class DeliveryRate {
 }
 
 // --- Glue to the connection (send.ts and recovery.ts call these when c.cc.rate is set) ---------------------------
+
+/**
+ * The application writes (connection.ts send, before the data is queued):
+ * when it finds less than a segment unsent, room in the window and no loss
+ * waiting for retransmission, the sender has been application-limited
+ * (draft §3.3.1, Linux tcp_rate_check_app_limited in tcp_sendmsg). Checked
+ * where the application writes, not where the send loop runs dry: after an
+ * ACK the loop often finds the buffer empty a moment before the application
+ * refills it, and that is not an application-limited sender.
+ */
+export function rateCheckAppLimited(c: TcpConnection, rate: DeliveryRate): void {
+  const unsent = c.sendBuffer.length - seqSub(c.sndNxt, c.bufSeq);
+  if (unsent >= c.mss) return;
+  const pipe = pipeSize(c);
+  if (pipe >= c.cc.cwnd) return;
+  if (c.recoveryState !== 'open' && (c.relost.length > 0 || nextLostHole(c) !== undefined)) return;
+  rate.markAppLimited(pipe);
+}
 
 /** A segment [start, end) goes out (send.ts transmitRange, before SND.NXT moves). */
 export function rateOnTransmit(c: TcpConnection, rate: DeliveryRate, start: SeqNum, end: SeqNum, isRetransmit: boolean): void {
