@@ -5,10 +5,11 @@
  * frames lost each way. Simulated time counts round trips and timeouts, not
  * CPU; the counters say how loss recovery went.
  *
- *   npx tsx bench/tcp-loss-sim.ts [SEED] [MEGABYTES]
+ *   npx tsx bench/tcp-loss-sim.ts [SEED] [MEGABYTES] [cubic|newreno|bbr]
  */
 import type { CounterName } from '../src/core/stats.js';
 import { finishChecksum, sumWords } from '../src/core/checksum.js';
+import type { CongestionControlName } from '../src/l4/tcp/config.js';
 import type { TcpConnection } from '../src/l4/tcp/connection.js';
 import type { IpAddress } from '../src/l4/tcp/network.js';
 import type { Socket } from '../src/l4/tcp/socket.js';
@@ -50,7 +51,8 @@ function nic(c: TcpConnection, drop: () => boolean): void {
 }
 
 async function main(): Promise<void> {
-  const p = tcpPair({ impairment: { delayMs: 0.05 } });
+  const cc = (process.argv[4] ?? 'cubic') as CongestionControlName;
+  const p = tcpPair({ impairment: { delayMs: 0.05 }, configB: { congestionControl: cc } });
   let server: Socket | undefined;
   p.b.tcp.createServer((s) => (server = s)).listen(80);
   const client = p.a.tcp.connect({ host: B, port: 80 });
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   await p.runUntil(() => got >= N, 600_000);
   const st = (n: CounterName): number => p.b.ctx.stats.get(n);
   console.log(
-    `simulated ${(p.now() - start).toFixed(0)} ms; RTOs ${st('TcpExtTCPTimeouts')}, loss probes ${st('TcpExtTCPLossProbes')}, ` +
+    `${c.cc.name}: simulated ${(p.now() - start).toFixed(0)} ms; RTOs ${st('TcpExtTCPTimeouts')}, loss probes ${st('TcpExtTCPLossProbes')}, ` +
       `SACK recoveries ${st('TcpExtTCPSackRecovery')}, retransmissions ${st('TcpRetransSegs')} (${(c.bytesRetransmitted / 2 ** 20).toFixed(1)} MiB) ` +
       `of ${st('TcpOutSegs')} transmissions, lost retransmissions ${st('TcpExtTCPLostRetransmit')}`,
   );

@@ -16,11 +16,13 @@
 #
 # The kernel pair uses the machine's net.ipv4.tcp_congestion_control (printed
 # in the table; BBR on the bench machine, and BBR does not reduce its window on
-# random loss). tapnet's sender is CUBIC, so the download is also measured
-# between the kernel namespaces with the kernel's sender on CUBIC (TCP_CONGESTION
-# on the server socket; a namespace may only pick from
-# net.ipv4.tcp_allowed_congestion_control, a socket of root may pick any).
-# KERNEL_CUBIC=0 skips that row (it takes 20-30 s per 256 MiB).
+# random loss). tapnet runs once per congestion control in TAPNET_CC (default
+# "cubic bbr", `tapnet up --congestion`; TAPNET_ARGS adds flags), and the
+# download is also measured between the kernel namespaces with the kernel's
+# sender on CUBIC (TCP_CONGESTION on the server socket; a namespace may only pick
+# from net.ipv4.tcp_allowed_congestion_control, a socket of root may pick any),
+# so like is compared with like. KERNEL_CUBIC=0 skips that row (it takes 20-30 s
+# per 256 MiB).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-256}
@@ -47,20 +49,36 @@ lossy() { # namespace, hooks...
   ip netns exec "$ns" nft -f "$RUN/$ns.nft"
 }
 
-# tapnet
-TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" --log-level warn 2>"$RUN/log" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
-lossy "$NS" input output
-# A run counts only when the transfer was complete (download size, upload hash); otherwise it prints "failed".
-tap_down=$(for _ in $(seq "$RUNS"); do
-  ip netns exec "$NS" curl -s -m 600 -o /dev/null -w '%{size_download} %{time_total}\n' "http://10.77.0.1/bytes/$N" | awk -v n="$N" '$1 == n { print $2; next } { print "failed" }'
-done | median)
+# tapnet, once per congestion control in TAPNET_CC (its sender is tapnet on download; on upload the kernel sends,
+# so the upload is measured with the first one only).
+tapnet_run() { # cc, measure-upload
+  local cc=$1 pid
+  rm -f "$RUN/$TAP.sock"
+  # shellcheck disable=SC2086 # TAPNET_ARGS: extra `tapnet up` flags, word-split on purpose
+  TAPNET_RUN_DIR=$RUN node bin/tapnet.js up --tap "$TAP" --netns "$NS" --congestion "$cc" ${TAPNET_ARGS:-} --log-level warn 2>"$RUN/log" &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 100); do [ -S "$RUN/$TAP.sock" ] && break; sleep 0.1; done
+  lossy "$NS" input output
+  # A run counts only when the transfer was complete (download size, upload hash); otherwise it prints "failed".
+  tap_down[$cc]=$(for _ in $(seq "$RUNS"); do
+    ip netns exec "$NS" curl -s -m 600 -o /dev/null -w '%{size_download} %{time_total}\n' "http://10.77.0.1/bytes/$N" | awk -v n="$N" '$1 == n { print $2; next } { print "failed" }'
+  done | median)
+  tap_up[$cc]=
+  if [ "$2" = 1 ]; then
+    tap_up[$cc]=$(for _ in $(seq "$RUNS"); do
+      s=$(date +%s.%N); h=$(ip netns exec "$NS" curl -s -m 600 -H 'Expect:' --data-binary "@$RUN/file.bin" http://10.77.0.1/sha256); e=$(date +%s.%N)
+      if [ "$h" = "$sum" ]; then echo "$e - $s" | bc; else echo failed; fi
+    done | median)
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null
+  ip netns delete "$NS" 2>/dev/null || true
+}
 sum=$(sha256sum "$RUN/file.bin" | cut -d' ' -f1)
-tap_up=$(for _ in $(seq "$RUNS"); do
-  s=$(date +%s.%N); h=$(ip netns exec "$NS" curl -s -m 600 -H 'Expect:' --data-binary "@$RUN/file.bin" http://10.77.0.1/sha256); e=$(date +%s.%N)
-  if [ "$h" = "$sum" ]; then echo "$e - $s" | bc; else echo failed; fi
-done | median)
+declare -A tap_down tap_up
+TAPNET_CC=${TAPNET_CC:-cubic bbr}
+first=1
+for cc in $TAPNET_CC; do tapnet_run "$cc" "$first"; first=0; done
 
 # kernel to kernel over veth
 ip netns add "$KA"; ip netns add "$KB"
@@ -101,6 +119,14 @@ echo "| 3% loss, ${MB} MiB, median of ${RUNS} (s) | download | upload |"
 echo "|---|---|---|"
 echo "| kernel ↔ kernel (veth, $k_cc) | $k_down | $k_up |"
 echo "| kernel ↔ kernel (veth, sender on cubic) | $k_cubic | |"
-echo "| tapnet (cubic) | $tap_down | $tap_up |"
-echo "| tapnet / kernel ($k_cc) | $(ratio "$tap_down" "$k_down") | $(ratio "$tap_up" "$k_up") |"
-echo "| tapnet / kernel (cubic) | $(ratio "$tap_down" "$k_cubic") | |"
+first=1
+for cc in $TAPNET_CC; do
+  up=${tap_up[$cc]}; [ "$first" = 1 ] || up="(kernel sends)"
+  echo "| tapnet ($cc) | ${tap_down[$cc]} | $up |"
+  first=0
+done
+for cc in $TAPNET_CC; do
+  up=; [ -n "${tap_up[$cc]}" ] && up=$(ratio "${tap_up[$cc]}" "$k_up")
+  echo "| tapnet ($cc) / kernel ($k_cc) | $(ratio "${tap_down[$cc]}" "$k_down") | $up |"
+  [ "$cc" = cubic ] && echo "| tapnet (cubic) / kernel (cubic) | $(ratio "${tap_down[$cc]}" "$k_cubic") | |"
+done

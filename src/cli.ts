@@ -18,6 +18,7 @@
  * parser below returns the parsed value (a CIDR, an address, a number), so
  * the text of an argument is read once, here, and nowhere else.
  */
+import { CONGESTION_CONTROL_NAMES, type CongestionControlName } from './l4/tcp/config.js';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatIpv4, formatIpv4Cidr, inCidr, parseIpv4, parseIpv4Cidr, type Ipv4Address, type Ipv4Cidr } from './l3/ipv4/address.js';
 import { formatIpv6, isIpv4MappedIpv6, isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6, parseIpv6, parseIpv6Cidr, type Ipv6Cidr } from './l3/ipv6/address.js';
@@ -276,6 +277,7 @@ export function buildProgram(): Command {
     .option('--no-host-addr', 'do not give the kernel end an address')
     .option('--no-offload', 'no TSO or checksum offload with the kernel (no virtio-net header)')
     .addOption(new Option('--busy-poll <us>', 'keep reading the TAP this long after a batch while traffic is dense (0: off)').argParser(busyPollUs).default(BUSY_POLL_US_DEFAULT))
+    .addOption(new Option('--congestion <name>', "tapnet's TCP congestion control").choices(CONGESTION_CONTROL_NAMES).default('cubic'))
     .option('--pcap <file>', 'capture every frame of the TAP to a pcap file')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .addOption(logFormatOption())
@@ -307,6 +309,7 @@ export function buildProgram(): Command {
       hostAddr: boolean;
       offload: boolean;
       busyPoll: number;
+      congestion: CongestionControlName;
       pcap?: string;
       logLevel: LogLevel;
       logFormat: LogFormat;
@@ -334,6 +337,7 @@ export function buildProgram(): Command {
         hostAddress: opts.hostAddr,
         offload: opts.offload,
         busyPollUs: opts.busyPoll,
+        congestionControl: opts.congestion,
         pcap: opts.pcap,
         logLevel: opts.logLevel,
         logFormat: opts.logFormat,

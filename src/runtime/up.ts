@@ -5,6 +5,7 @@
  * Order matters: everything we create is recorded in `cleanup` as soon as it
  * exists, so a failure half-way (or SIGINT) removes exactly what we made.
  */
+import type { CongestionControlName } from '../l4/tcp/config.js';
 import { createHash } from 'node:crypto';
 import { createContext } from '../core/context.js';
 import { RealTimeDriver } from '../core/time.js';
@@ -52,6 +53,8 @@ export interface UpOptions {
   readonly offload?: boolean;
   /** The TAP read loop's busy-poll budget in µs (default BUSY_POLL_US_DEFAULT; 0 off; `--busy-poll`). */
   readonly busyPollUs?: number;
+  /** tapnet's TCP congestion control (`--congestion`), CUBIC when absent. */
+  readonly congestionControl?: CongestionControlName;
   readonly pcap?: string;
   readonly logLevel: LogLevel;
   /** Readable lines on a terminal, JSON otherwise (`auto`, the default), or forced. */
@@ -199,6 +202,7 @@ export async function startUp(options: UpOptions, signal?: AbortSignal): Promise
     const driver = new RealTimeDriver(ctx.timers);
     cleanup.push(() => driver.stop());
     const host = new Host(ctx);
+    if (options.congestionControl) host.tcp.layer.configure({ congestionControl: options.congestionControl });
     // As a DHCP client tapnet starts without an address and takes one from the kernel side's server.
     const dhcpClientMode = options.dhcp?.mode === 'client';
     const iface = host.addInterface(device, {

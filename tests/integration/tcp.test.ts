@@ -312,3 +312,37 @@ describe('TCP with --no-offload (plain frames, checksums in software)', () => {
     expect(spawnSync('sha256sum', [down], { encoding: 'utf8' }).stdout.split(' ')[0]).toBe(patternSha256(n));
   });
 });
+
+describe('TCP with --congestion bbr under 3% loss (nft numgen on the kernel side)', () => {
+  let t: TapnetProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'tapnet-tcp-bbr-'));
+  const server = '10.76.0.1';
+
+  beforeAll(async () => {
+    t = await startTapnet({ subnet: '10.76.0.0/24', extraArgs: ['--congestion', 'bbr'] });
+    const rules = join(dir, 'loss.nft');
+    writeFileSync(rules, 'table inet tapnetloss {\n  chain in { type filter hook input priority 0; meta l4proto tcp numgen random mod 100 < 3 drop; }\n}\n');
+    const r = inNetns(t.netns, 'nft', ['-f', rules]);
+    expect(r.status, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    if (t) {
+      await t.stop();
+      cleanupTapnet(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`curl downloads ${MB} MiB byte-exact from a BBR sender that recovers with SACK`, async () => {
+    const n = MB * 1024 * 1024;
+    const down = join(dir, 'down.bin');
+    const before = t.stats();
+    const r = await inNetnsAsync(t.netns, 'curl', ['-sS', '-m', '300', '-o', down, `http://${server}/bytes/${n}`], 320_000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(spawnSync('sha256sum', [down], { encoding: 'utf8' }).stdout.split(' ')[0]).toBe(patternSha256(n));
+    const after = t.stats();
+    const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+    expect(delta('TcpRetransSegs'), JSON.stringify(after)).toBeGreaterThan(10);
+    expect(delta('TcpExtTCPSackRecovery')).toBeGreaterThan(0);
+  }, 400_000);
+});

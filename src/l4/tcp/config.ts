@@ -97,7 +97,9 @@ export const TCP_TLP_TIMEOUT_MIN_MS = 2;
 /** PAWS: TS.Recent is invalid after 24 days idle (RFC 7323 §5.5). */
 export const TCP_PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
-export type CongestionControlName = 'cubic' | 'newreno';
+/** The congestion controllers (src/l4/tcp/congestion): CUBIC (RFC 9438, the default), NewReno (RFC 5681/6582), BBR v1. */
+export const CONGESTION_CONTROL_NAMES = ['cubic', 'newreno', 'bbr'] as const;
+export type CongestionControlName = (typeof CONGESTION_CONTROL_NAMES)[number];
 
 export interface TcpConfig {
   readonly congestionControl: CongestionControlName;

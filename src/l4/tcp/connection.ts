@@ -16,6 +16,7 @@ import type { Timer } from '../../core/time.js';
 import type { TcpConfig } from './config.js';
 import { TCP_DEFAULT_MSS, TCP_INITIAL_WINDOW_SEGMENTS, TCP_MIN_MSS } from './config.js';
 import { createCongestionControl, type CongestionControl } from './congestion/congestion.js';
+import { rateCheckAppLimited } from './congestion/delivery-rate.js';
 import { expandSendBuffer, receiveSpaceAdjust, sendSpace } from './memory.js';
 import type { IpAddress, TcpNetwork } from './network.js';
 import { OutOfOrderQueue } from './reassembly.js';
@@ -362,6 +363,7 @@ export class TcpConnection {
     if (data.length > this.sendSpace) expandSendBuffer(this);
     const n = Math.min(data.length, this.sendSpace);
     if (n === 0) return 0;
+    if (this.cc.rate) rateCheckAppLimited(this, this.cc.rate);
     this.sendBuffer.push(n === data.length ? data : data.subarray(0, n));
     this.layer.output(this);
     return n;

@@ -23,6 +23,7 @@
  * their max and frozen while memory is tight (tcp_should_expand_sndbuf stops at
  * tcp_mem[0]).
  */
+import { pipeSize } from './recovery.js';
 import type { Stats } from '../../core/stats.js';
 import type { TcpConfig } from './config.js';
 import type { TcpConnection } from './connection.js';
@@ -86,7 +87,12 @@ export class TcpMemory {
  */
 export function expandSendBuffer(c: TcpConnection): void {
   const memory = c.layer.memory;
-  if (!memory.mayGrow || c.sndBuf >= c.config.sendBufferMax || c.flight >= c.cc.cwnd) return;
+  // "The window is full": Linux (tcp_should_expand_sndbuf) compares packets in flight (pipe) with cwnd. BBR needs
+  // that: it keeps its window through recovery, where the flight (SACKed data above the holes included) runs to
+  // twice the pipe, and a buffer held at 2 * cwnd by the flight would leave it application-limited. CUBIC and
+  // NewReno keep comparing the whole flight, as they were measured.
+  const inFlight = c.cc.rate ? pipeSize(c) : c.flight;
+  if (!memory.mayGrow || c.sndBuf >= c.config.sendBufferMax || inFlight >= c.cc.cwnd) return;
   const want = Math.min(c.config.sendBufferMax, Math.floor(2 * c.cc.cwnd));
   if (want > c.sndBuf) c.sndBuf = want;
 }

@@ -19,6 +19,7 @@
  * How much may be sent during recovery: Proportional Rate Reduction (RFC
  * 6937), which spreads the window reduction over the recovery's ACKs.
  */
+import { rateOnAck, rateOnAckEnd } from './congestion/delivery-rate.js';
 import type { TcpConnection } from './connection.js';
 import { TCP_DUPTHRESH } from './config.js';
 import type { Segment } from './segment.js';
@@ -93,6 +94,8 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
   if (dsack) c.layer.ctx.stats.inc('TcpExtTCPDSACKRecv');
 
   const acked = seqSub(ack, c.sndUna);
+  // Delivery-rate estimation (BBR): what this ACK delivered, before SND.UNA moves.
+  if (c.cc.rate) rateOnAck(c, c.cc.rate, ack, sackTop, sackedBefore);
   let sentRtt: number | undefined;
   if (rack) {
     // RFC 8985 §6.2 steps 2-4: what this ACK delivered, before SND.UNA moves and the scoreboard forgets it.
@@ -177,6 +180,8 @@ export function processAck(c: TcpConnection, seg: Segment, isDuplicate: boolean)
     const delivered = Math.max(0, acked) + (c.scoreboard.sackedBytes + c.renoSacked - sackedBefore);
     prrOnAck(c, Math.max(0, delivered), pipeSize(c));
   }
+  // A rate-based controller (BBR) sets the window last, PRR's included (Linux: cong_control replaces it).
+  if (c.cc.rate && c.cc.onRateSample) rateOnAckEnd(c, c.cc.rate, c.cc.onRateSample.bind(c.cc));
   return Math.max(0, acked);
 }
 

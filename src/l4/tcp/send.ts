@@ -10,6 +10,7 @@
  */
 import { setU16 } from '../../core/bytes.js';
 import { finishChecksum, fold, sumWords, verifyChecksum as verifyInternetChecksum } from '../../core/checksum.js';
+import { rateOnTransmit } from './congestion/delivery-rate.js';
 import { EcnCodepoint } from './congestion/ecn.js';
 import type { TcpConnection } from './connection.js';
 import { emitTcpFixedHeader, Field, TCP_HEADER_MIN_LENGTH, TcpFlags } from './header.js';
@@ -154,6 +155,7 @@ function transmitRange(c: TcpConnection, start: SeqNum, len: number, isRetransmi
 
   const end = seqAdd(start, dataLen + (fin ? 1 : 0));
   rackOnTransmit(c, start, end, isRetransmit);
+  if (c.cc.rate) rateOnTransmit(c, c.cc.rate, start, end, isRetransmit);
   if (isRetransmit) {
     c.bytesRetransmitted += dataLen;
     c.totalRetransmits++;

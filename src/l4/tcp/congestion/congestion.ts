@@ -6,10 +6,13 @@
  * Read first: RFC 5681 §3 (slow start, congestion avoidance, the
  * "congestion event"), RFC 9438 (CUBIC) and RFC 6582 (NewReno recovery,
  * which recovery.ts implements; the controller only sets the windows).
+ * BBR (bbr.ts) answers delivery-rate samples instead of acknowledged bytes.
  */
 import type { CongestionControlName } from '../config.js';
 import { TCP_INITIAL_WINDOW_SEGMENTS } from '../config.js';
+import { Bbr, type BbrAckContext } from './bbr.js';
 import { Cubic } from './cubic.js';
+import type { DeliveryRate, RateSample } from './delivery-rate.js';
 import { NewReno } from './newreno.js';
 
 export interface CongestionControl {
@@ -28,6 +31,14 @@ export interface CongestionControl {
   onCongestionEvent(flight: number, mss: number, now: number): void;
   /** The retransmission timer expired (RFC 5681 §3.1 eq. 4, cwnd = loss window). */
   onRetransmissionTimeout(flight: number, mss: number, now: number): void;
+  /**
+   * A controller that works from delivery-rate samples (BBR) has this: the
+   * connection then feeds it on every transmission and ACK
+   * (delivery-rate.ts) and calls `onRateSample` last on every ACK. CUBIC and
+   * NewReno have neither, and pay nothing for them.
+   */
+  readonly rate?: DeliveryRate;
+  onRateSample?(rs: RateSample, ctx: BbrAckContext): void;
 }
 
 /** RFC 5681 §3.1 eq. 4: ssthresh = max (FlightSize / 2, 2*SMSS). */
@@ -41,7 +52,14 @@ export function initialWindow(mss: number): number {
 }
 
 export function createCongestionControl(name: CongestionControlName, mss: number): CongestionControl {
-  return name === 'newreno' ? new NewReno(initialWindow(mss)) : new Cubic(initialWindow(mss));
+  switch (name) {
+    case 'newreno':
+      return new NewReno(initialWindow(mss));
+    case 'bbr':
+      return new Bbr(initialWindow(mss));
+    case 'cubic':
+      return new Cubic(initialWindow(mss));
+  }
 }
 
 /**
