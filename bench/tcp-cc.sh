@@ -15,9 +15,12 @@ TAPNET_CC=${TAPNET_CC:-cubic bbr}
 id=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 RUN=$(mktemp -d)
 PIDS=()
+declare -A tapns pid
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # tapnet removes the namespaces it made when it exits cleanly; a run cut short must not leave them behind.
+  for ns in "${tapns[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
   rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -25,7 +28,6 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 
-declare -A tapns pid
 i=0
 for cc in $TAPNET_CC; do
   i=$((i + 1))
