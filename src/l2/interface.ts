@@ -313,12 +313,7 @@ export class NetworkInterface {
     const mac = resolver.resolve(nextHop, packet); // known (mustWait said so): nothing is queued
     if (typeof mac !== 'number') return;
     const header = this.headerLength;
-    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
-    const buf = this.scratch;
-    writeMac(buf, EthernetField.DESTINATION, mac);
-    setU16(buf, EthernetField.ETHER_TYPE, etherType);
-    buf.set(packet, header);
-    const frame = buf.subarray(0, header + packet.length);
+    const frame = this.frameInScratch(etherType, packet, mac);
     const tx = frameOffload(device, frame.subarray(header), offload, family, header, this.txOffload, length);
     device.sendWithPayload(frame, tx, payload);
   }
@@ -333,10 +328,7 @@ export class NetworkInterface {
     offload: TransportOffload,
   ): void {
     const header = this.headerLength;
-    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
-    setU16(this.scratch, EthernetField.ETHER_TYPE, etherType);
-    this.scratch.set(packet, header);
-    const frame = this.scratch.subarray(0, header + packet.length);
+    const frame = this.frameInScratch(etherType, packet); // each segment gets its destination when it leaves
     const tx = this.txOffload;
     tx.gsoType = family === 'ipv4' ? VnetGsoType.tcpv4 : VnetGsoType.tcpv6;
     tx.gsoSize = offload.segmentSize;
@@ -363,12 +355,7 @@ export class NetworkInterface {
       setU16(frame, EthernetField.ETHER_TYPE, etherType);
       payload = packet;
     } else {
-      if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
-      const buf = this.scratch;
-      writeMac(buf, EthernetField.DESTINATION, mac);
-      setU16(buf, EthernetField.ETHER_TYPE, etherType);
-      buf.set(packet, header);
-      frame = buf.subarray(0, header + packet.length);
+      frame = this.frameInScratch(etherType, packet, mac);
       if (offload === undefined) return this.device.send(frame);
       payload = frame.subarray(header);
     }
@@ -402,6 +389,17 @@ export class NetworkInterface {
 
   private refuse(counter: OffloadDropCounter, bytes: Uint8Array): void {
     this.ctx.trace.dropped(counter, `${this.name}: ${OFFLOAD_DROP_REASON[counter]}`, () => `${bytes.length} bytes`);
+  }
+
+  /** `packet` framed behind this interface's Ethernet header in the scratch buffer (valid until the next framing). */
+  private frameInScratch(etherType: KnownEtherType, packet: Uint8Array, mac?: MacAddress): Uint8Array {
+    const header = this.headerLength;
+    if (this.scratch.length < header + packet.length) this.growScratch(header + packet.length);
+    const buf = this.scratch;
+    if (mac !== undefined) writeMac(buf, EthernetField.DESTINATION, mac);
+    setU16(buf, EthernetField.ETHER_TYPE, etherType);
+    buf.set(packet, header);
+    return buf.subarray(0, header + packet.length);
   }
 
   private growScratch(size: number): void {
