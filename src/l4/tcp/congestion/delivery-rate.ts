@@ -50,6 +50,11 @@ export interface RateSample {
   inflight: number;
 }
 
+/** A rate sample with no measurement yet (RS.delivered and RS.interval -1, as the draft's "invalid"). */
+export function emptyRateSample(): RateSample {
+  return { delivered: -1, interval: -1, rate: 0, priorDelivered: 0, isAppLimited: false, rtt: -1, newlyDelivered: 0, losses: 0, priorInflight: 0, inflight: 0 };
+}
+
 const FLAG_APP_LIMITED = 1;
 const FLAG_USED = 2;
 const INITIAL_CAPACITY = 64;
@@ -180,18 +185,7 @@ export class DeliveryRate {
   appLimited = 0;
   readonly originals = new RateLog();
   readonly retransmits = new RateLog();
-  readonly sample: RateSample = {
-    delivered: -1,
-    interval: -1,
-    rate: 0,
-    priorDelivered: 0,
-    isAppLimited: false,
-    rtt: -1,
-    newlyDelivered: 0,
-    losses: 0,
-    priorInflight: 0,
-    inflight: 0,
-  };
+  readonly sample: RateSample = emptyRateSample();
   /** pipe between the SACK processing and the cumulative ACK of the ACK being processed (lossesOnAck). */
   private pipeMid = 0;
   private cumNew = 0;

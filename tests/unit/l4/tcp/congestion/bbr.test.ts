@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Bbr, WindowedMax } from '../../../../../src/l4/tcp/congestion/bbr.js';
-import { DeliveryRate, type RateSample } from '../../../../../src/l4/tcp/congestion/delivery-rate.js';
+import { DeliveryRate, emptyRateSample, type RateSample } from '../../../../../src/l4/tcp/congestion/delivery-rate.js';
 import type { Socket } from '../../../../../src/l4/tcp/socket.js';
 import { seq } from '../../../../../src/l4/tcp/seq.js';
 import { B, onlyConnection, pattern, tcpPair, type PairOptions } from '../harness.js';
@@ -113,18 +113,7 @@ describe('windowed max filter (BtlBw, §4.1.1.5)', () => {
 class Driver {
   readonly bbr = new Bbr(10 * MSS);
   now = 0;
-  private rs: RateSample = {
-    delivered: -1,
-    interval: -1,
-    rate: 0,
-    priorDelivered: 0,
-    isAppLimited: false,
-    rtt: -1,
-    newlyDelivered: 0,
-    losses: 0,
-    priorInflight: 0,
-    inflight: 0,
-  };
+  private rs: RateSample = emptyRateSample();
 
   /** One round: `rate` bytes/ms over `rtt` ms, `inflight` left in the pipe. */
   round(rate: number, o: { rtt?: number; inflight?: number; losses?: number; appLimited?: boolean; state?: 'open' | 'recovery' | 'loss' } = {}): void {
