@@ -7,7 +7,7 @@
 import type { StackContext } from '../../core/context.js';
 import { Ipv4IdentificationGenerator } from './identification.js';
 import { IPV4_BROADCAST, formatIpv4, inCidr, type Ipv4Address } from './address.js';
-import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header, type Ipv4Record } from './header.js';
+import { IPV4_DEFAULT_TTL, IPV4_HEADER_LENGTH, IPV4_MAX_PACKET_LENGTH, emitIpv4Header, ipv4Record, type Ipv4Record } from './header.js';
 import { fragmentIpv4 } from './fragment.js';
 import type { Ipv4Link } from './link.js';
 import type { RouteTable } from '../routing/table.js';
@@ -48,19 +48,7 @@ export class Ipv4Output {
   /** One transmit buffer: header + payload are assembled here, then the link copies them. */
   private readonly scratch = new Uint8Array(IPV4_MAX_PACKET_LENGTH);
   /** The header of each datagram sent, filled in place (no allocation per datagram; fragments are cut later). */
-  private readonly header: Ipv4Record = {
-    dscp: 0,
-    ecn: 0,
-    identification: 0,
-    dontFragment: false,
-    moreFragments: false,
-    fragmentOffset: 0,
-    ttl: IPV4_DEFAULT_TTL,
-    protocol: 0,
-    source: 0,
-    destination: 0,
-    totalLength: 0,
-  };
+  private readonly header: Ipv4Record = ipv4Record({ protocol: 0, source: 0, destination: 0, totalLength: 0 });
   /** RFC 6864 / RFC 7739: per-destination, unpredictable IDs (./identification.ts). */
   private readonly ids: Ipv4IdentificationGenerator;
   /** The link's offload request, filled in place for each offloaded datagram. */
